@@ -1,0 +1,135 @@
+"""Settings, read once from ``PAPERWIRE_*`` environment variables and an optional TOML file.
+
+Precedence: environment variable > TOML file > default. The TOML file is the one named by
+``PAPERWIRE_CONFIG``, else ``$PAPERWIRE_HOME/paperwire.toml`` when it exists. Keys in the file
+are the setting names in lower case without the prefix (``database_url = "..."``).
+A bad value raises :class:`ConfigError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from paperwire.errors import ConfigError
+
+PREFIX = "PAPERWIRE_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _path(value: str) -> Path:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return Path(value).expanduser()
+
+
+def _db_url(value: str) -> str:
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+        raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings. Each field's metadata names its parser and documents it."""
+
+    home: Path = field(
+        default=Path(".paperwire"),
+        metadata={"parse": _path, "doc": "folder holding all local state"},
+    )
+    database_url: str = field(
+        default="",
+        metadata={"parse": _db_url, "doc": "SQLAlchemy URL; default SQLite file under HOME"},
+    )
+    base_url: str = field(
+        default="http://127.0.0.1:8000",
+        metadata={"parse": _http_url, "doc": "public URL of the web app, used in links"},
+    )
+    log_level: str = field(
+        default="INFO", metadata={"parse": _log_level, "doc": "DEBUG, INFO, WARNING or ERROR"}
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'paperwire.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+
+def setting_names() -> list[str]:
+    """The environment variable of every setting, plus PAPERWIRE_CONFIG."""
+    return [PREFIX + f.name.upper() for f in fields(Settings)] + [PREFIX + "CONFIG"]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return data
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default ``os.environ``)."""
+    env = dict(os.environ if environ is None else environ)
+    raw: dict[str, Any] = {}
+    home_env = env.get(PREFIX + "HOME")
+    config_path = env.get(PREFIX + "CONFIG")
+    if config_path:
+        raw.update(_read_toml(Path(config_path).expanduser()))
+    else:
+        candidate = Path(home_env or ".paperwire") / "paperwire.toml"
+        if candidate.is_file():
+            raw.update(_read_toml(candidate))
+    for f in fields(Settings):
+        name = PREFIX + f.name.upper()
+        if name in env:
+            raw[f.name] = env[name]
+    unknown = sorted(
+        k for k in env
+        if k.startswith(PREFIX) and k not in setting_names() and not k.startswith(PREFIX + "TEST_")
+    )
+    for name in unknown:
+        logging.getLogger(__name__).warning("ignoring unknown setting %s", name)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        parse: Callable[[str], Any] = f.metadata["parse"]
+        try:
+            values[f.name] = parse(str(raw[f.name]))
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}{f.name.upper()}={raw[f.name]!r}: {exc}") from exc
+    return Settings(**values)

@@ -1,0 +1,45 @@
+"""Every exception Paperwire raises on purpose, in one tree.
+
+    PaperwireError                 base: the CLI prints its message as one line and exits 1
+    ├── ConfigError                a setting is missing, unknown or malformed
+    ├── StoreError                 the database cannot be reached or migrated
+    ├── ImportFormatError          a file's format cannot be detected or is not supported
+    ├── RecordError                one record of an import is malformed (file and line in message)
+    ├── SearchError                the search index cannot be opened or queried
+    └── NotFound                   a paper (or other object) the caller asked for does not exist
+"""
+
+from __future__ import annotations
+
+
+class PaperwireError(Exception):
+    """Base class. ``str(err)`` is a complete sentence fit for one line of output."""
+
+
+class ConfigError(PaperwireError):
+    pass
+
+
+class StoreError(PaperwireError):
+    pass
+
+
+class ImportFormatError(PaperwireError):
+    pass
+
+
+class RecordError(PaperwireError):
+    """A malformed record. ``where`` says where it is, e.g. ``papers.jsonl:17``."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class SearchError(PaperwireError):
+    pass
+
+
+class NotFound(PaperwireError):
+    pass

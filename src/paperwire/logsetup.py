@@ -1,0 +1,21 @@
+"""Logging is configured once, at start-up, by the CLI entry point."""
+
+from __future__ import annotations
+
+import logging
+
+from rich.logging import RichHandler
+
+_configured = False
+
+
+def configure_logging(level: str = "INFO") -> None:
+    global _configured
+    if _configured:
+        logging.getLogger().setLevel(level)
+        return
+    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler])
+    for noisy in ("alembic", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    _configured = True

@@ -1,0 +1,299 @@
+"""The Store: every query Paperwire runs lives here (the only module that speaks SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from paperwire.errors import StoreError
+from paperwire.models import Paper, Signal, merge
+from paperwire.store import db
+from paperwire.store.schema import papers, signals
+
+_CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
+
+
+@dataclass
+class WriteCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    missing: int = 0  # referenced papers the store does not have
+
+    def add(self, other: WriteCounts) -> None:
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.missing += other.missing
+
+
+def _row_to_paper(row: Any) -> Paper:
+    return Paper(
+        id=row.id,
+        title=row.title,
+        abstract=row.abstract or "",
+        authors=tuple(row.authors or ()),
+        categories=tuple(row.categories or ()),
+        primary_category=row.primary_category,
+        version=row.version,
+        published=row.published,
+        updated=row.updated,
+        comment=row.comment,
+        journal_ref=row.journal_ref,
+        doi=row.doi,
+        source=row.source,
+    )
+
+
+def _paper_to_row(p: Paper) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "version": p.version,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": list(p.authors),
+        "categories": list(p.categories),
+        "primary_category": p.primary_category,
+        "published": p.published,
+        "updated": p.updated,
+        "comment": p.comment,
+        "journal_ref": p.journal_ref,
+        "doi": p.doi,
+        "source": p.source,
+        "content_hash": p.content_hash(),
+    }
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Store:
+    """Papers and signals in SQLite or PostgreSQL. Open with :meth:`open`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> Store:
+        store = cls(db.make_engine(url))
+        if migrate:
+            db.upgrade(store.engine)
+        return store
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except OperationalError:
+            return False
+
+    # ---- writes ---------------------------------------------------------------------
+
+    def write_batch(
+        self, batch: Sequence[Paper], sigs: Sequence[Signal] = (), now: datetime | None = None
+    ) -> tuple[WriteCounts, WriteCounts]:
+        """Upsert papers, then signals, in one transaction: all of the batch or none of it.
+
+        Papers are merged with what is stored (:func:`paperwire.models.merge`); a row is
+        written only when the merge changes it. Returns (paper counts, signal counts).
+        """
+        now = now or datetime.utcnow()
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    pc = self._upsert_papers(conn, batch, now)
+                    sc = self._upsert_signals(conn, sigs, now)
+                return pc, sc
+            except IntegrityError as exc:
+                # a concurrent writer inserted one of our new ids; the retry merges with it
+                if attempt == 1:
+                    raise StoreError(f"writing a batch failed: {exc.orig}") from exc
+        raise AssertionError("unreachable")
+
+    def _upsert_papers(self, conn: Any, batch: Sequence[Paper], now: datetime) -> WriteCounts:
+        counts = WriteCounts()
+        latest: dict[str, Paper] = {}
+        for p in batch:  # the same id twice in a batch: merge them first
+            latest[p.id] = merge(latest[p.id], p) if p.id in latest else p
+        ids = list(latest)
+        existing: dict[str, Paper] = {}
+        for chunk in _chunks(ids):
+            for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
+                existing[row.id] = _row_to_paper(row)
+        inserts, updates = [], []
+        for pid, incoming in latest.items():
+            old = existing.get(pid)
+            if old is None:
+                inserts.append({**_paper_to_row(incoming), "created_at": now, "changed_at": now})
+                counts.new += 1
+                continue
+            merged = merge(old, incoming)
+            if merged == old:
+                counts.unchanged += 1
+                continue
+            updates.append({**_paper_to_row(merged), "changed_at": now})
+            counts.changed += 1
+        if inserts:
+            conn.execute(papers.insert(), inserts)
+        for row in updates:
+            conn.execute(update(papers).where(papers.c.id == row["id"]).values(**row))
+        return counts
+
+    def _upsert_signals(self, conn: Any, sigs: Sequence[Signal], now: datetime) -> WriteCounts:
+        counts = WriteCounts()
+        latest = {(s.paper_id, s.source, s.day): s for s in sigs}
+        keys = list(latest)
+        existing: dict[tuple[str, str, date], float] = {}
+        key_cols = tuple_(signals.c.paper_id, signals.c.source, signals.c.day)
+        for chunk in _chunks(keys, 300):
+            q = select(signals.c.paper_id, signals.c.source, signals.c.day, signals.c.value)
+            for row in conn.execute(q.where(key_cols.in_(chunk))):
+                existing[(row.paper_id, row.source, row.day)] = row.value
+        inserts = []
+        for key, s in latest.items():
+            if key not in existing:
+                inserts.append(
+                    {"paper_id": s.paper_id, "source": s.source, "day": s.day,
+                     "value": s.value, "observed_at": now}
+                )
+                counts.new += 1
+            elif existing[key] != s.value:
+                conn.execute(
+                    update(signals)
+                    .where(and_(signals.c.paper_id == s.paper_id, signals.c.source == s.source,
+                                signals.c.day == s.day))
+                    .values(value=s.value, observed_at=now)
+                )
+                counts.changed += 1
+            else:
+                counts.unchanged += 1
+        if inserts:
+            conn.execute(signals.insert(), inserts)
+        return counts
+
+    def set_published(self, dates: dict[str, date], now: datetime | None = None) -> WriteCounts:
+        """Lower the first-version date of known papers to the given dates where earlier.
+        Unknown ids are counted as missing."""
+        now = now or datetime.utcnow()
+        counts = WriteCounts()
+        with self.engine.begin() as conn:
+            ids = list(dates)
+            seen = 0
+            for chunk in _chunks(ids):
+                q = select(papers.c.id, papers.c.published).where(papers.c.id.in_(chunk))
+                for row in conn.execute(q):
+                    seen += 1
+                    d = dates[row.id]
+                    if row.published is None or d < row.published:
+                        conn.execute(
+                            update(papers).where(papers.c.id == row.id)
+                            .values(published=d, changed_at=now)
+                        )
+                        counts.changed += 1
+                    else:
+                        counts.unchanged += 1
+            counts.missing = len(ids) - seen
+        return counts
+
+    # ---- reads ----------------------------------------------------------------------
+
+    def get_paper(self, paper_id: str) -> Paper | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(papers).where(papers.c.id == paper_id)).first()
+        return _row_to_paper(row) if row else None
+
+    def get_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, Paper] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
+                    found[row.id] = _row_to_paper(row)
+        return found
+
+    def count_papers(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def count_signals(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(signals)).scalar_one())
+
+    def max_changed_at(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(select(func.max(papers.c.changed_at))).scalar()
+            return value
+
+    def iter_changed_since(
+        self, since: datetime | None, batch_size: int = 2000
+    ) -> Iterator[list[tuple[Paper, str]]]:
+        """Papers changed at or after ``since`` (all when None), in batches of
+        (paper, content hash), ordered by id so that paging is stable."""
+        cond = papers.c.changed_at >= since if since is not None else True
+        last = ""
+        while True:
+            q = (
+                select(papers)
+                .where(and_(cond, papers.c.id > last))
+                .order_by(papers.c.id)
+                .limit(batch_size)
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            yield [(_row_to_paper(r), r.content_hash) for r in rows]
+            last = rows[-1].id
+
+    def all_ids(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(select(papers.c.id))}
+
+    def latest_papers(self, limit: int = 20, category: str | None = None) -> list[Paper]:
+        q = select(papers).where(papers.c.published.is_not(None))
+        if category:
+            q = q.where(papers.c.primary_category == category)
+        q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_row_to_paper(r) for r in conn.execute(q)]
+
+    def signals_between(
+        self, start: date, end: date, source: str | None = None
+    ) -> list[Signal]:
+        """Signals with ``start <= day <= end``."""
+        q = select(signals).where(and_(signals.c.day >= start, signals.c.day <= end))
+        if source:
+            q = q.where(signals.c.source == source)
+        with self.engine.connect() as conn:
+            return [
+                Signal(r.paper_id, r.source, r.day, float(r.value))
+                for r in conn.execute(q.order_by(signals.c.day, signals.c.paper_id))
+            ]
+
+    def signals_for(self, paper_id: str) -> list[Signal]:
+        q = select(signals).where(signals.c.paper_id == paper_id).order_by(signals.c.day)
+        with self.engine.connect() as conn:
+            return [Signal(r.paper_id, r.source, r.day, float(r.value)) for r in conn.execute(q)]
+
+    def latest_signal_day(self, on_or_before: date | None = None) -> date | None:
+        q = select(func.max(signals.c.day))
+        if on_or_before is not None:
+            q = q.where(signals.c.day <= on_or_before)
+        with self.engine.connect() as conn:
+            value: date | None = conn.execute(q).scalar()
+            return value
