@@ -1,0 +1,249 @@
+"""The ``paperwire`` command. Each command is small and cron-friendly; failures print one line
+(``error: …``) on stderr and exit non-zero: 1 for errors, 2 for bad usage, 3 when an import
+skipped malformed records but kept the rest."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paperwire import __version__
+from paperwire.config import Settings, load_settings
+from paperwire.errors import PaperwireError
+from paperwire.logsetup import configure_logging
+from paperwire.store import Store
+
+EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 1, 2, 3
+DEMO_DATA = Path(__file__).parent / "demo_data"
+
+app = typer.Typer(help="Paperwire: research-paper discovery.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    settings: Settings | None = None
+
+
+def settings() -> Settings:
+    if _State.settings is None:
+        _State.settings = load_settings()
+    return _State.settings
+
+
+def open_store() -> Store:
+    return Store.open(settings().resolved_database_url)
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
+        raise typer.Exit(EXIT_USAGE)
+    _State.settings = load_settings()
+    configure_logging(_State.settings.log_level)
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to import.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="arxiv, hf, kaggle, beir, seed or listing-dates; "
+                     "detected per file when left out."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import papers and signals from JSONL/JSON files, plain or gzip."""
+    from paperwire.importers import run_import
+    from paperwire.search import LexicalIndex
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise typer.BadParameter(f"{missing[0]} does not exist")
+    store = open_store()
+    report = run_import(store, paths, fmt=fmt, progress=progress and not as_json)
+    LexicalIndex(settings().index_dir / "lexical").sync(store)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for where, reason in report.skipped[:20]:
+            err.print(f"skipped {where}: {reason}", markup=False, highlight=False)
+        if len(report.skipped) > 20:
+            err.print(f"… and {len(report.skipped) - 20} more skipped")
+        for where, reason in report.files_failed:
+            err.print(f"failed {where}: {reason}", markup=False, highlight=False)
+        out.print(report.summary(), markup=False, highlight=False)
+    if not report.ok:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to search for.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many results.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search papers by title, abstract and authors."""
+    from paperwire.search import search as run_search
+
+    hits = run_search(open_store(), settings(), query, limit)
+    if as_json:
+        emit_json({"query": query, "results": [
+            {"id": h.paper.id, "score": round(h.score, 4), "title": h.paper.title,
+             "authors": list(h.paper.authors), "categories": list(h.paper.categories),
+             "published": h.paper.published, "url": h.paper.abs_url}
+            for h in hits]})
+        return
+    if not hits:
+        out.print("No papers match.")
+        return
+    table = Table("#", "id", "title", "published", box=None, highlight=False)
+    for i, h in enumerate(hits, 1):
+        table.add_row(str(i), h.paper.id, h.paper.title, str(h.paper.published or ""))
+    out.print(table)
+
+
+@app.command()
+def trending(
+    window: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    on: Annotated[str | None, typer.Option("--date", help="As of this day (YYYY-MM-DD).")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="e.g. cs.CL")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many papers.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Trending papers and why (the formula: see /about/trending)."""
+    from paperwire.services import trending_view
+    from paperwire.trending import WINDOWS
+
+    if window not in WINDOWS:
+        raise typer.BadParameter(f"window must be one of {', '.join(WINDOWS)}")
+    view = trending_view(open_store(), window, _parse_date(on), limit=limit, category=category)
+    if as_json:
+        emit_json({
+            "window": view.window, "requested": view.requested, "as_of": view.as_of,
+            "note": view.note,
+            "entries": [
+                {"rank": e.rank, "id": p.id, "title": p.title, "score": e.score,
+                 "total": e.total, "reason": e.reason,
+                 "series": [[d.isoformat(), v] for d, v in e.series]}
+                for e, p in view.entries],
+        })
+        return
+    if view.note:
+        err.print(view.note, markup=False)
+    table = Table("#", "score", "id", "title", "why", box=None, highlight=False)
+    for e, p in view.entries:
+        table.add_row(str(e.rank), f"{e.score:.1f}", p.id, p.title, e.reason)
+    out.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the web app."""
+    import uvicorn
+
+    from paperwire.search import LexicalIndex
+    from paperwire.web.app import create_app
+
+    store = open_store()
+    LexicalIndex(settings().index_dir / "lexical").sync(store)
+    uvicorn.run(create_app(settings(), store), host=host, port=port, log_level="info")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
+                                              help="Start the web app afterwards.")] = True,
+) -> None:
+    """Load the bundled demo data (once) and run the web app on it."""
+    from paperwire.importers import run_import
+
+    store = open_store()
+    if store.count_papers() == 0:
+        out.print(f"Loading the demo data into {settings().home} …")
+        report = run_import(store, [DEMO_DATA], progress=True)
+        out.print(report.summary(), markup=False, highlight=False)
+    else:
+        out.print(f"{store.count_papers():,} papers already in the store; not reloading.")
+    if serve_after:
+        serve(host=host, port=port)
+
+
+@app.command("index")
+def index_cmd() -> None:
+    """Bring the search index up to date with the store (import and serve do this too)."""
+    from paperwire.search import LexicalIndex
+
+    n = LexicalIndex(settings().index_dir / "lexical").sync(open_store())
+    out.print(f"{n:,} papers (re)indexed.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (a no-op when up to date)."""
+    from paperwire.store import db
+
+    engine = db.make_engine(settings().resolved_database_url)
+    before, after = db.upgrade(engine)
+    if before == after:
+        out.print(f"Database already at revision {after}.")
+    else:
+        out.print(f"Database upgraded from {before or 'empty'} to {after}.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # bad usage: click's own one-line message
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+    except PaperwireError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

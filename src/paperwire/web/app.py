@@ -1,0 +1,260 @@
+"""The web app: server-rendered pages (Jinja2, autoescaped) and a small JSON API.
+
+Everything shown comes from the store, the search index or the trending module; the app
+adds no logic of its own beyond parsing parameters and shaping the output. Titles,
+abstracts and authors are untrusted text: templates always escape them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperwire import services, trending
+from paperwire.config import Settings
+from paperwire.errors import SearchError
+from paperwire.models import Paper, parse_arxiv_id
+from paperwire.search import search
+from paperwire.store import Store
+
+HERE = Path(__file__).parent
+TRENDING_LIMIT = 30
+SEARCH_LIMIT, SEARCH_MAX = 20, 100
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
+
+
+class PageError(Exception):
+    """An error shown to the user as a page (or JSON under /api/) with this status."""
+
+    def __init__(self, status: int, message: str, title: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.title = title or {400: "Bad request", 404: "Not found"}.get(status, "Error")
+
+
+# ---- helpers used by routes and templates ---------------------------------------------
+
+
+def paper_path(paper_id: str) -> str:
+    return "/papers/" + quote(paper_id, safe="/:")
+
+
+def fmt_date(d: date | None) -> str:
+    return f"{d.day} {d:%b %Y}" if d else ""
+
+
+def paragraphs(text: str) -> list[str]:
+    """Split an abstract into paragraphs (blank lines or arXiv-style indented lines)."""
+    parts = (" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text.strip()))
+    return [p for p in parts if p]
+
+
+def shorten(text: str, length: int = 300) -> str:
+    text = " ".join(text.split())
+    if len(text) <= length:
+        return text
+    return text[:length].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def ordered_categories(p: Paper) -> list[str]:
+    first = [p.primary_category] if p.primary_category else []
+    return first + [c for c in p.categories if c != p.primary_category]
+
+
+def parse_window(window: str) -> str:
+    if window not in trending.WINDOWS:
+        raise PageError(400, f"Unknown window {window!r}: choose one of {', '.join(trending.WINDOWS)}.")
+    return window
+
+
+def parse_date(value: str | None) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not _ISO_DATE.match(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PageError(400, f"Invalid date {value!r}: use the form YYYY-MM-DD.") from None
+
+
+def parse_limit(value: str | None) -> int:
+    if value is None or value == "":
+        return SEARCH_LIMIT
+    try:
+        return max(1, min(int(value), SEARCH_MAX))
+    except ValueError:
+        raise PageError(400, f"Invalid limit {value!r}: use a whole number.") from None
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten)
+    env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories)
+    return Jinja2Templates(env=env)
+
+
+def _paper_json(p: Paper, base_url: str) -> dict[str, Any]:
+    return {
+        "id": p.id, "title": p.title, "abstract": p.abstract, "authors": list(p.authors),
+        "categories": ordered_categories(p), "primary_category": p.primary_category,
+        "version": p.version, "published": p.published.isoformat() if p.published else None,
+        "updated": p.updated.isoformat() if p.updated else None, "comment": p.comment,
+        "journal_ref": p.journal_ref, "doi": p.doi, "abs_url": p.abs_url,
+        "pdf_url": p.pdf_url, "url": base_url + paper_path(p.id),
+    }
+
+
+# ---- the app --------------------------------------------------------------------------
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    owns_store = store is None
+    the_store = store if store is not None else Store.open(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            the_store.close()
+
+    app = FastAPI(title="Paperwire", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.settings, app.state.store = settings, the_store
+    templates = _templates()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    def error_response(request: Request, status: int, message: str, title: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": message}, status_code=status)
+        return page(request, "error.html", status, status=status, title=title, message=message)
+
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError) -> Response:
+        return error_response(request, exc.status, exc.message, exc.title)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+        return error_response(request, exc.status_code, message, title)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request, 400, "The request's parameters are not valid.", "Bad request")
+
+    @app.exception_handler(SearchError)
+    async def search_error(request: Request, exc: SearchError) -> Response:
+        return error_response(request, 503, str(exc), "Search is unavailable")
+
+    def trending_for(window: str, date_param: str | None) -> trending.TrendingView:
+        return services.trending_view(
+            the_store, parse_window(window), parse_date(date_param), limit=TRENDING_LIMIT
+        )
+
+    def find_paper(paper_id: str, prefix: str) -> Paper | Response:
+        paper = the_store.get_paper(paper_id)
+        if paper is not None:
+            return paper
+        parsed = parse_arxiv_id(paper_id)
+        if parsed and parsed[0] != paper_id:  # versioned or prefixed: go to the canonical id
+            return RedirectResponse(prefix + paper_path(parsed[0]), status_code=301)
+        raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
+
+    # ---- pages ----------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request, window: str = "week", date: str | None = None) -> Response:
+        view = trending_for(window, date)
+        latest = [] if view.entries else the_store.latest_papers(20)
+        tabs = [(w, "/?" + urlencode({"window": w, **({"date": date} if date else {})}))
+                for w in trending.WINDOWS]
+        return page(request, "home.html", view=view, latest=latest, tabs=tabs,
+                    date_param=date or "")
+
+    @app.get("/search", include_in_schema=False)
+    def search_page(request: Request, q: str = "", limit: str | None = None) -> Response:
+        n = parse_limit(limit)
+        hits = search(the_store, settings, q, n) if q.strip() else []
+        return page(request, "search.html", q=q, hits=hits, limit=n)
+
+    @app.get("/papers/{paper_id:path}", include_in_schema=False)
+    def paper_page(request: Request, paper_id: str) -> Response:
+        found = find_paper(paper_id, "")
+        if isinstance(found, Response):
+            return found
+        sigs = sorted(the_store.signals_for(found.id), key=lambda s: s.day, reverse=True)
+        return page(request, "paper.html", paper=found, signals=sigs,
+                    labels=trending.SOURCE_LABELS)
+
+    @app.get("/about/trending", include_in_schema=False)
+    def about_trending(request: Request) -> Response:
+        return page(request, "about_trending.html", doc=(trending.__doc__ or "").strip(),
+                    windows=trending.WINDOWS, min_evidence=trending.MIN_EVIDENCE,
+                    weights=trending.SOURCE_WEIGHTS, labels=trending.SOURCE_LABELS)
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        body: dict[str, Any] = {"database": the_store.dialect}
+        try:
+            if the_store.ping():
+                return JSONResponse({"status": "ok", **body, "papers": the_store.count_papers()})
+        except SQLAlchemyError:
+            pass
+        return JSONResponse({"status": "error", **body, "detail": "database unreachable"}, 503)
+
+    # ---- JSON API -------------------------------------------------------------------
+
+    @app.get("/api/search")
+    def api_search(q: str = "", limit: str | None = None) -> dict[str, Any]:
+        hits = search(the_store, settings, q, parse_limit(limit)) if q.strip() else []
+        return {"query": q, "results": [
+            {"id": h.paper.id, "title": h.paper.title, "authors": list(h.paper.authors),
+             "categories": ordered_categories(h.paper),
+             "published": h.paper.published.isoformat() if h.paper.published else None,
+             "score": h.score, "url": settings.base_url + paper_path(h.paper.id)}
+            for h in hits]}
+
+    @app.get("/api/trending")
+    def api_trending(window: str = "week", date: str | None = None) -> dict[str, Any]:
+        view = trending_for(window, date)
+        return {
+            "window": view.window, "requested": view.requested.isoformat(),
+            "as_of": view.as_of.isoformat() if view.as_of else None, "note": view.note,
+            "entries": [{"rank": e.rank, "id": p.id, "title": p.title, "score": e.score,
+                         "total": e.total, "reason": e.reason} for e, p in view.entries],
+        }
+
+    @app.get("/api/papers/{paper_id:path}", response_model=None)
+    def api_paper(paper_id: str) -> dict[str, Any] | Response:
+        found = find_paper(paper_id, "/api")
+        if isinstance(found, Response):
+            return found
+        signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
+                   for s in the_store.signals_for(found.id)]
+        return {**_paper_json(found, settings.base_url), "signals": signals}
+
+    return app
