@@ -13,10 +13,12 @@ def p(pid: str, title: str, abstract: str = "", authors: tuple[str, ...] = ()) -
 
 def test_bm25_ranks_title_matches_and_finds_authors(store: Store, settings: Settings) -> None:
     store.write_batch([
-        p("2501.00001", "Learned sparse retrieval with SPLADE", "We expand queries.", ("Thibault Formal",)),
+        p("2501.00001", "Learned sparse retrieval with SPLADE", "We expand queries.",
+          ("Thibault Formal",)),
         p("2501.00002", "Dense passage retrieval", "Dual encoders for open-domain QA.",
           ("Vladimir Karpukhin",)),
-        p("2501.00003", "Image segmentation", "Masks and pixels; no retrieval here.", ("Someone Else",)),
+        p("2501.00003", "Image segmentation", "Masks and pixels; no retrieval here.",
+          ("Someone Else",)),
     ])
     hits = search(store, settings, "sparse retrieval")
     assert hits[0].paper.id == "2501.00001"

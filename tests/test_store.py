@@ -107,7 +107,9 @@ def test_batch_is_all_or_nothing(store: Store) -> None:
 def test_set_published_only_moves_earlier(store: Store) -> None:
     store.write_batch([paper(published=date(2025, 1, 5)), paper("2501.00002", published=None)])
     counts = store.set_published({
-        "2501.00001": date(2025, 1, 9), "2501.00002": date(2025, 1, 7), "2501.99999": date(2025, 1, 1),
+        "2501.00001": date(2025, 1, 9),
+        "2501.00002": date(2025, 1, 7),
+        "2501.99999": date(2025, 1, 1),
     })
     assert (counts.changed, counts.unchanged, counts.missing) == (1, 1, 1)
     assert store.get_paper("2501.00001").published == date(2025, 1, 5)  # type: ignore[union-attr]

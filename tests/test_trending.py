@@ -75,7 +75,7 @@ def test_view_falls_back_to_latest_data_and_says_so(store: Store) -> None:
     view = trending_view(store, "week", requested=date(2026, 11, 27))
     assert view.as_of == AS_OF and view.stale
     assert view.note is not None and "2025-06-13" in view.note
-    assert [p.id for _, p in view.entries][0] == "2506.00000"
+    assert view.entries[0][1].id == "2506.00000"
     cl = trending_view(store, "week", requested=AS_OF, category="cs.CL")
     assert not cl.stale
     assert [p.id for _, p in cl.entries] == ["2506.00001", "2506.00003"]

@@ -13,8 +13,8 @@ from paperwire import trending
 from paperwire.config import Settings
 from paperwire.models import Paper, Signal
 from paperwire.services import utcnow
-from paperwire.store import Store
-from paperwire.web.app import create_app, paragraphs, shorten
+from paperwire.store import Store, db
+from paperwire.web.app import create_app, keep_dates, paragraphs, shorten
 
 TODAY = utcnow().date()
 D = TODAY - timedelta(days=10)  # the newest signal day: older than today, so data is stale
@@ -72,6 +72,11 @@ def client(settings: Settings, store: Store) -> TestClient:
     return TestClient(create_app(settings, store))
 
 
+def plain(html: str) -> str:
+    """The page without the spans that keep dates on one line."""
+    return re.sub(r'<span class="nowrap">([^<]*)</span>', r"\1", html)
+
+
 def trending_ids(html: str) -> list[str]:
     listing = html.split('<ol class="trending">', 1)[1].split("</ol>", 1)[0]
     return re.findall(r'<a class="title" href="/papers/([^"]+)">', listing)
@@ -83,7 +88,7 @@ def trending_ids(html: str) -> list[str]:
 def test_home_lists_trending_in_order_with_reasons_and_stale_note(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200
-    html = r.text
+    html = plain(r.text)
     assert trending_ids(html) == [MID.id, NEW.id]  # default window: week
     assert f"#1 this week: 13 upvotes on Hugging Face in the week to {D.isoformat()}" in html
     assert f"#2 this week: 5 upvotes on Hugging Face in the week to {D.isoformat()}" in html
@@ -98,7 +103,7 @@ def test_home_lists_trending_in_order_with_reasons_and_stale_note(client: TestCl
 
 def test_window_tabs_change_the_ranking(client: TestClient) -> None:
     day = client.get("/?window=day").text
-    month = client.get("/?window=month").text
+    month = plain(client.get("/?window=month").text)
     assert trending_ids(day) == [NEW.id, MID.id]
     assert trending_ids(month) == [OLD.id, MID.id, NEW.id]
     assert "#1 this month: 100 upvotes on Hugging Face in the month to" in month
@@ -280,12 +285,13 @@ def test_about_trending_renders_the_code_docs(client: TestClient) -> None:
     assert f"<strong>{trending.MIN_EVIDENCE:g}</strong>" in html
 
 
-def test_healthz(client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_healthz(client: TestClient, store: Store, settings: Settings) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "database": store.dialect, "papers": 5}
-    monkeypatch.setattr(store, "ping", lambda: False)
-    down = client.get("/healthz")
+    # a real unreachable database (nothing listens on port 1), not a patched method
+    gone = Store(db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    down = TestClient(create_app(settings, gone)).get("/healthz")
     assert down.status_code == 503
     assert down.json()["status"] == "error"
 
@@ -307,7 +313,7 @@ def test_app_opens_its_own_store(settings: Settings, store: Store) -> None:
 
 @pytest.mark.parametrize("window", ["day", "week", "month"])
 def test_api_trending_matches_page(client: TestClient, window: str) -> None:
-    page = client.get(f"/?window={window}").text
+    page = plain(client.get(f"/?window={window}").text)
     data = client.get(f"/api/trending?window={window}").json()
     assert [e["id"] for e in data["entries"]] == trending_ids(page)
     assert [e["rank"] for e in data["entries"]] == list(range(1, len(data["entries"]) + 1))
@@ -335,7 +341,26 @@ def test_api_search_and_paper(client: TestClient, settings: Settings) -> None:
     assert [s["value"] for s in full["signals"]] == [10, 3]
 
 
+def test_keep_dates_escapes_first() -> None:
+    expected = '&lt;b&gt; to <span class="nowrap">2025-01-01</span>'
+    assert str(keep_dates("<b> to 2025-01-01")) == expected
+
+
 def test_paragraphs() -> None:
     assert paragraphs("one\ntwo\n\nthree") == ["one two", "three"]
-    assert paragraphs("  first line\nwrapped\n  Second para") == ["first line wrapped", "Second para"]
+    arxiv_style = "  first line\nwrapped\n  Second para"
+    assert paragraphs(arxiv_style) == ["first line wrapped", "Second para"]
     assert paragraphs("") == []
+
+
+def test_server_error_is_a_page(settings: Settings, store: Store,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(store, "get_paper", boom)
+    client = TestClient(create_app(settings, store), raise_server_exceptions=False)
+    r = client.get("/papers/2501.00001")
+    assert r.status_code == 500 and "Server error" in r.text and "boom" not in r.text
+    api = client.get("/api/papers/2501.00001")
+    assert api.status_code == 500 and "detail" in api.json()

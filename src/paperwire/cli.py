@@ -8,7 +8,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -43,6 +43,12 @@ def settings() -> Settings:
 
 def open_store() -> Store:
     return Store.open(settings().resolved_database_url)
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Print ``error: message`` as exactly one line on stderr and exit."""
+    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
+    sys.exit(code)
 
 
 def emit_json(doc: Any) -> None:
@@ -238,11 +244,10 @@ def main(argv: list[str] | None = None) -> None:
         if callable(show):
             show()
         else:
-            err.print(f"error: {exc}", markup=False, highlight=False)
+            sys.stderr.write(f"error: {exc}\n")
         sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
     except PaperwireError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(EXIT_ERROR)
+        fail(str(exc))
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -3,14 +3,14 @@ pure ranking code. No SQL here (that is the store's), no HTML (the web's)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from paperwire import trending
 from paperwire.store import Store
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def trending_view(

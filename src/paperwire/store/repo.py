@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, tuple_, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, and_, bindparam, func, select, true, tuple_, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.errors import StoreError
 from paperwire.models import Paper, Signal, merge
@@ -69,6 +69,12 @@ def _paper_to_row(p: Paper) -> dict[str, Any]:
     }
 
 
+def _first_line(exc: BaseException) -> str:
+    """The database's own message, without the SQL statement SQLAlchemy appends."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -95,12 +101,14 @@ class Store:
         self.engine.dispose()
 
     def ping(self) -> bool:
+        return self.health() is not None
+
+    def health(self) -> int | None:
+        """The number of papers, or None when the database cannot answer."""
         try:
-            with self.engine.connect() as conn:
-                conn.execute(select(1))
-            return True
-        except OperationalError:
-            return False
+            return self.count_papers()
+        except SQLAlchemyError:
+            return None
 
     # ---- writes ---------------------------------------------------------------------
 
@@ -120,9 +128,13 @@ class Store:
                     sc = self._upsert_signals(conn, sigs, now)
                 return pc, sc
             except IntegrityError as exc:
-                # a concurrent writer inserted one of our new ids; the retry merges with it
+                # a concurrent writer inserted one of our new ids: the retry merges with it;
+                # a second failure is the data's fault (e.g. a signal for an unknown paper)
                 if attempt == 1:
-                    raise StoreError(f"writing a batch failed: {exc.orig}") from exc
+                    reason = _first_line(exc)
+                    raise StoreError(f"the database rejected the batch: {reason}") from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"writing a batch failed: {_first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
     def _upsert_papers(self, conn: Any, batch: Sequence[Paper], now: datetime) -> WriteCounts:
@@ -150,8 +162,10 @@ class Store:
             counts.changed += 1
         if inserts:
             conn.execute(papers.insert(), inserts)
-        for row in updates:
-            conn.execute(update(papers).where(papers.c.id == row["id"]).values(**row))
+        if updates:  # one executemany, not one round trip per row
+            cols: dict[str, Any] = {k: bindparam(k) for k in updates[0] if k != "id"}
+            stmt = update(papers).where(papers.c.id == bindparam("b_id")).values(**cols)
+            conn.execute(stmt, [{**row, "b_id": row["id"]} for row in updates])
         return counts
 
     def _upsert_signals(self, conn: Any, sigs: Sequence[Signal], now: datetime) -> WriteCounts:
@@ -188,26 +202,34 @@ class Store:
 
     def set_published(self, dates: dict[str, date], now: datetime | None = None) -> WriteCounts:
         """Lower the first-version date of known papers to the given dates where earlier.
-        Unknown ids are counted as missing."""
+        Ids the store lacks are counted as missing."""
         now = now or datetime.utcnow()
         counts = WriteCounts()
-        with self.engine.begin() as conn:
-            ids = list(dates)
-            seen = 0
-            for chunk in _chunks(ids):
-                q = select(papers.c.id, papers.c.published).where(papers.c.id.in_(chunk))
-                for row in conn.execute(q):
-                    seen += 1
-                    d = dates[row.id]
-                    if row.published is None or d < row.published:
-                        conn.execute(
-                            update(papers).where(papers.c.id == row.id)
-                            .values(published=d, changed_at=now)
-                        )
-                        counts.changed += 1
-                    else:
-                        counts.unchanged += 1
-            counts.missing = len(ids) - seen
+        changes: list[dict[str, Any]] = []
+        try:
+            with self.engine.begin() as conn:
+                seen = 0
+                for chunk in _chunks(list(dates)):
+                    q = select(papers.c.id, papers.c.published).where(papers.c.id.in_(chunk))
+                    for row in conn.execute(q):
+                        seen += 1
+                        d = dates[row.id]
+                        if row.published is None or d < row.published:
+                            changes.append({"b_id": row.id, "published": d, "changed_at": now})
+                        else:
+                            counts.unchanged += 1
+                if changes:
+                    stmt = (
+                        update(papers)
+                        .where(papers.c.id == bindparam("b_id"))
+                        .values(published=bindparam("published"),
+                                changed_at=bindparam("changed_at"))
+                    )
+                    conn.execute(stmt, changes)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"writing first-version dates failed: {_first_line(exc)}") from exc
+        counts.changed = len(changes)
+        counts.missing = len(dates) - seen
         return counts
 
     # ---- reads ----------------------------------------------------------------------
@@ -244,7 +266,7 @@ class Store:
     ) -> Iterator[list[tuple[Paper, str]]]:
         """Papers changed at or after ``since`` (all when None), in batches of
         (paper, content hash), ordered by id so that paging is stable."""
-        cond = papers.c.changed_at >= since if since is not None else True
+        cond = papers.c.changed_at >= since if since is not None else true()
         last = ""
         while True:
             q = (

@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.exc import SQLAlchemyError
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire import services, trending
@@ -35,6 +35,7 @@ HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
 SEARCH_LIMIT, SEARCH_MAX = 20, 100
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
 
 
@@ -58,6 +59,12 @@ def fmt_date(d: date | None) -> str:
     return f"{d.day} {d:%b %Y}" if d else ""
 
 
+def keep_dates(text: str) -> Markup:
+    """Escape ``text`` and keep the ISO dates in it from breaking across lines."""
+    escaped = str(escape(text))
+    return Markup(_DATE_IN_TEXT.sub(r'<span class="nowrap">\g<0></span>', escaped))
+
+
 def paragraphs(text: str) -> list[str]:
     """Split an abstract into paragraphs (blank lines or arXiv-style indented lines)."""
     parts = (" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text.strip()))
@@ -78,7 +85,8 @@ def ordered_categories(p: Paper) -> list[str]:
 
 def parse_window(window: str) -> str:
     if window not in trending.WINDOWS:
-        raise PageError(400, f"Unknown window {window!r}: choose one of {', '.join(trending.WINDOWS)}.")
+        choices = ", ".join(trending.WINDOWS)
+        raise PageError(400, f"Unknown window {window!r}: choose one of {choices}.")
     return window
 
 
@@ -110,7 +118,8 @@ def _templates() -> Jinja2Templates:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten)
+    env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
+                       keep_dates=keep_dates)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories)
     return Jinja2Templates(env=env)
 
@@ -144,13 +153,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     templates = _templates()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        return templates.TemplateResponse(request, name, context, status_code=status)
+    def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+        return templates.TemplateResponse(request, name, context, status_code=status_code)
 
     def error_response(request: Request, status: int, message: str, title: str) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": message}, status_code=status)
-        return page(request, "error.html", status, status=status, title=title, message=message)
+        return page(request, "error.html", status_code=status,
+                    status=status, title=title, message=message)
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
@@ -164,7 +174,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return error_response(request, 400, "The request's parameters are not valid.", "Bad request")
+        message = "The request's parameters are not valid."
+        return error_response(request, 400, message, "Bad request")
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        message = "Something went wrong on our side; the error has been logged."
+        return error_response(request, 500, message, "Server error")
 
     @app.exception_handler(SearchError)
     async def search_error(request: Request, exc: SearchError) -> Response:
@@ -219,11 +235,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> JSONResponse:
         body: dict[str, Any] = {"database": the_store.dialect}
-        try:
-            if the_store.ping():
-                return JSONResponse({"status": "ok", **body, "papers": the_store.count_papers()})
-        except SQLAlchemyError:
-            pass
+        papers = the_store.health()
+        if papers is not None:
+            return JSONResponse({"status": "ok", **body, "papers": papers})
         return JSONResponse({"status": "error", **body, "detail": "database unreachable"}, 503)
 
     # ---- JSON API -------------------------------------------------------------------

@@ -1,0 +1,357 @@
+"""The record formats: how to recognise each, and how one record becomes a Paper (+ signals).
+
+Every parser takes one decoded record and a :class:`Context`, and returns what it holds or
+raises :class:`BadRecord` saying why not. Title and abstract get their whitespace collapsed
+(arXiv hard-wraps lines); everything else about the text (LaTeX, Unicode) is kept.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from paperwire.models import Paper, Signal, parse_arxiv_id
+
+FORMATS = ("arxiv", "hf", "kaggle", "beir", "seed", "listing-dates")
+
+HF_SIGNAL = "hf_upvotes"
+# Column sizes in the store's schema; longer values would make the whole batch fail.
+MAX_ID, MAX_CATEGORY, MAX_DOI = 64, 32, 255
+MAX_REPR_CHARS = 10_000_000  # a Python-repr record longer than this is not parsed
+
+
+class BadRecord(ValueError):
+    """A record that cannot be imported; the message says why."""
+
+
+@dataclass
+class Context:
+    """What a parser may need besides the record itself."""
+
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)  # wrapper members, e.g. {"date": ...}
+    columns: tuple[int, int] | None = None  # listing dates: (id column, date column)
+
+    @property
+    def day(self) -> date | None:
+        """The date in the file name (``2025-01-15.json.gz``), if there is one."""
+        m = re.search(r"(\d{4}-\d{2}-\d{2})", self.path.name)
+        return _date(m.group(1), "file name date", strict=False) if m else None
+
+
+Parsed = tuple[Paper, list[Signal]]
+
+
+# ---- field helpers -----------------------------------------------------------------------
+
+
+def clean(text: str) -> str:
+    """Collapse every run of whitespace (newlines included) to one space; strip. NULs and
+    lone surrogates (from JSON such as ``"\\ud83d"``), which no database column takes, go."""
+    text = " ".join(text.replace("\x00", " ").split())
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadRecord(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _text(d: dict[str, Any], key: str, required: bool = False) -> str:
+    value = d.get(key)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise BadRecord(f"{key} is not a string")
+    value = clean(value)
+    if required and not value:
+        raise BadRecord(f"missing {key}")
+    return value
+
+
+def _opt(d: dict[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRecord(f"{key} is not a string")
+    return clean(value) or None
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    """A list of names, or one string of names separated by commas and 'and'."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(n for n in (clean(x) for x in re.split(r",|\band\b", value)) if n)
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise BadRecord(f"{key} is not a list of strings")
+    return tuple(n for n in (clean(x) for x in value) if n)
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(clean(value).split())
+    return _names(value, "categories")
+
+
+def _arxiv_id(value: Any) -> tuple[str, int | None]:
+    if value is None or value == "":
+        raise BadRecord("missing id")
+    if not isinstance(value, str):
+        raise BadRecord(f"id is not a string: {value!r}")
+    parsed = parse_arxiv_id(value)
+    if parsed is None:
+        raise BadRecord(f"not an arXiv id: {value[:80]!r}")
+    return parsed
+
+
+def _date(value: Any, key: str, strict: bool = True) -> date | None:
+    """The date of an ISO date or timestamp (``2024-05-24T17:34:15.000Z``)."""
+    if value is None or value == "":
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        if strict:
+            raise BadRecord(f"{key} is not a date: {str(value)[:40]!r}") from None
+        return None
+
+
+def _checked(paper: Paper) -> Paper:
+    if len(paper.id) > MAX_ID:
+        raise BadRecord(f"id longer than {MAX_ID} characters")
+    if paper.primary_category and len(paper.primary_category) > MAX_CATEGORY:
+        raise BadRecord(f"primary category longer than {MAX_CATEGORY} characters")
+    if paper.doi and len(paper.doi) > MAX_DOI:
+        raise BadRecord(f"doi longer than {MAX_DOI} characters")
+    return paper
+
+
+# ---- the formats -------------------------------------------------------------------------
+
+
+def parse_arxiv(value: Any, ctx: Context) -> Parsed:
+    """daily-arXiv crawl lines: id, title, summary, authors, categories, comment, pdf, abs."""
+    d = _obj(value)
+    pid, version = _arxiv_id(d.get("id"))
+    cats = _categories(d.get("categories"))
+    paper = Paper(
+        id=pid,
+        title=_text(d, "title", required=True),
+        abstract=_text(d, "summary"),
+        authors=_names(d.get("authors"), "authors"),
+        categories=cats,
+        primary_category=cats[0] if cats else None,
+        version=version,
+        comment=_opt(d, "comment"),
+        source="arxiv",
+    )
+    return _checked(paper), []
+
+
+def parse_hf(value: Any, ctx: Context) -> Parsed:
+    """One entry of the HF daily-papers API: ``{paper: {...}, publishedAt, ...}``, or the
+    Python repr of one (as some saved files hold), decoded with ``ast.literal_eval``."""
+    if isinstance(value, str):
+        if len(value) > MAX_REPR_CHARS:
+            raise BadRecord("string record too long to decode")
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+            raise BadRecord(f"string record is not a Python literal: {exc}") from None
+    entry = _obj(value)
+    p = entry.get("paper")
+    if not isinstance(p, dict):
+        raise BadRecord("missing paper")
+    pid, version = _arxiv_id(p.get("id"))
+    authors = p.get("authors") or []
+    if not isinstance(authors, list):
+        raise BadRecord("paper.authors is not a list")
+    names = [a.get("name") if isinstance(a, dict) else a for a in authors]
+    paper = Paper(
+        id=pid,
+        title=_text(p, "title") or _text(entry, "title", required=True),
+        abstract=_text(p, "summary"),
+        authors=_names([n for n in names if isinstance(n, str)], "authors"),
+        version=version,
+        published=_date(p.get("publishedAt"), "paper.publishedAt"),
+        source="hf",
+    )
+    upvotes = p.get("upvotes")
+    if upvotes is None:
+        return _checked(paper), []
+    if isinstance(upvotes, bool) or not isinstance(upvotes, int | float):
+        raise BadRecord(f"paper.upvotes is not a number: {upvotes!r}")
+    day = (
+        ctx.day
+        or _date(ctx.meta.get("date"), "date", strict=False)
+        or _date(p.get("submittedOnDailyAt"), "paper.submittedOnDailyAt", strict=False)
+        or _date(entry.get("submittedOnDailyAt"), "submittedOnDailyAt", strict=False)
+        or _date(entry.get("publishedAt"), "publishedAt", strict=False)
+    )
+    signals = [Signal(pid, HF_SIGNAL, day, float(upvotes))] if day else []
+    return _checked(paper), signals
+
+
+def _kaggle_versions(value: Any) -> list[tuple[int, date | None]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRecord("versions is not a list")
+    out = []
+    for v in value:
+        if not isinstance(v, dict) or not re.fullmatch(r"v\d+", str(v.get("version", ""))):
+            raise BadRecord(f"bad entry in versions: {str(v)[:60]}")
+        created = v.get("created")
+        try:
+            day = parsedate_to_datetime(created).date() if created else None
+        except (TypeError, ValueError):
+            raise BadRecord(f"bad date in versions: {str(created)[:40]!r}") from None
+        out.append((int(v["version"][1:]), day))
+    return out
+
+
+def _kaggle_authors(d: dict[str, Any]) -> tuple[str, ...]:
+    parsed = d.get("authors_parsed")
+    if isinstance(parsed, list) and parsed:
+        names = []
+        for parts in parsed:
+            if not isinstance(parts, list) or not all(isinstance(x, str) for x in parts):
+                raise BadRecord("authors_parsed is not a list of [last, first, suffix]")
+            last, first, *rest = [*parts, "", ""]
+            name = clean(" ".join([first, last, *rest]))
+            if name:
+                names.append(name)
+        return tuple(names)
+    return _names(d.get("authors"), "authors")
+
+
+def parse_kaggle(value: Any, ctx: Context) -> Parsed:
+    """A line of Kaggle's ``arxiv-metadata-oai-snapshot.json``."""
+    d = _obj(value)
+    pid, id_version = _arxiv_id(d.get("id"))
+    versions = _kaggle_versions(d.get("versions"))
+    by_number = dict(versions)
+    dated = sorted((n, day) for n, day in versions if day)
+    cats = _categories(d.get("categories"))
+    paper = Paper(
+        id=pid,
+        title=_text(d, "title", required=True),
+        abstract=_text(d, "abstract"),
+        authors=_kaggle_authors(d),
+        categories=cats,
+        primary_category=cats[0] if cats else None,
+        version=max(by_number) if by_number else id_version,
+        published=by_number.get(1) or (dated[0][1] if dated else None),
+        updated=_date(d.get("update_date"), "update_date") or (dated[-1][1] if dated else None),
+        comment=_opt(d, "comments"),
+        journal_ref=_opt(d, "journal-ref"),
+        doi=_opt(d, "doi"),
+        source="kaggle",
+    )
+    return _checked(paper), []
+
+
+def parse_beir(value: Any, ctx: Context) -> Parsed:
+    """A BEIR corpus line: ``{_id, title, text, metadata}``."""
+    d = _obj(value)
+    doc_id = d.get("_id")
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        doc_id = str(doc_id)
+    if not isinstance(doc_id, str) or not doc_id.strip():
+        raise BadRecord("missing _id")
+    if not doc_id.strip().isprintable():
+        raise BadRecord(f"bad _id {doc_id[:40]!r}")
+    paper = Paper(
+        id=f"beir:{doc_id.strip()}",
+        title=_text(d, "title") or "(untitled)",
+        abstract=_text(d, "text"),
+        source="beir",
+    )
+    return _checked(paper), []
+
+
+def seed_id(title: str) -> str:
+    """Stable id of a seed paper: a hash of its whitespace-normalised, lower-cased title."""
+    return "seed:" + hashlib.sha1(clean(title).lower().encode("utf-8")).hexdigest()[:12]
+
+
+def parse_seed(value: Any, ctx: Context) -> Parsed:
+    """A seed line: ``{rank, title, abstract}`` with no id."""
+    d = _obj(value)
+    title = _text(d, "title", required=True)
+    return Paper(id=seed_id(title), title=title, abstract=_text(d, "abstract"), source="seed"), []
+
+
+def parse_listing_date(value: Any, ctx: Context) -> tuple[str, date] | None:
+    """A TSV row ``id, first_listing_file_date, ...``; None for the header row."""
+    if not isinstance(value, list):
+        raise BadRecord("not a row of tab-separated fields")
+    fields = [f.strip() for f in value]
+    if ctx.columns is None:
+        if fields[0].lower() == "id":
+            date_col = next((i for i, f in enumerate(fields) if "date" in f.lower()), 1)
+            ctx.columns = (0, date_col)
+            return None
+        ctx.columns = (0, 1)
+    id_col, date_col = ctx.columns
+    if len(fields) <= max(id_col, date_col):
+        raise BadRecord(f"expected at least {max(id_col, date_col) + 1} tab-separated fields")
+    pid, _ = _arxiv_id(fields[id_col])
+    day = _date(fields[date_col], "date")
+    if day is None:
+        raise BadRecord("missing date")
+    return pid, day
+
+
+PaperParser = Callable[[Any, Context], Parsed]
+PARSERS: dict[str, PaperParser] = {
+    "arxiv": parse_arxiv,
+    "hf": parse_hf,
+    "kaggle": parse_kaggle,
+    "beir": parse_beir,
+    "seed": parse_seed,
+}
+
+_KAGGLE_KEYS = ("versions", "authors_parsed", "update_date", "submitter", "journal-ref")
+
+
+def detect(value: Any) -> str | None:
+    """The format of a file, from its first decodable record (None: not recognised)."""
+    if isinstance(value, list):  # a TSV row
+        if any("first_listing_file_date" in f for f in value if isinstance(f, str)):
+            return "listing-dates"
+        if len(value) >= 2 and parse_arxiv_id(value[0]) and _date(value[1], "", strict=False):
+            return "listing-dates"
+        return None
+    if isinstance(value, str):  # HF entries saved as Python reprs
+        head = value.lstrip()[:200]
+        return "hf" if head.startswith("{") and "'paper'" in head else None
+    if not isinstance(value, dict):
+        return None
+    if "paper" in value:
+        return "hf"
+    if "_id" in value and ("text" in value or "title" in value):
+        return "beir"
+    if "id" in value and any(k in value for k in _KAGGLE_KEYS):
+        return "kaggle"
+    if "id" in value and any(k in value for k in ("summary", "pdf", "abs")):
+        return "arxiv"
+    if "id" not in value and "title" in value and ("abstract" in value or "rank" in value):
+        return "seed"
+    return None

@@ -1,0 +1,84 @@
+"""The README's first command, end to end: load the bundled demo data, start the real server,
+and read the home page over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from paperwire.cli import DEMO_DATA
+from paperwire.store import Store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env["PAPERWIRE_HOME"] = str(home)
+    cmd = [sys.executable, "-m", "paperwire", "demo", "--no-serve"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "not reloading" in again.stdout
+    return home
+
+
+def test_demo_data_is_real_and_complete(demo_home: Path) -> None:
+    store = Store.open(f"sqlite:///{demo_home / 'paperwire.db'}")
+    assert store.count_papers() > 3000
+    assert store.count_signals() > 400
+    # every bundled arXiv paper got its first-listing date
+    sample = store.get_paper("2506.23918") or next(iter(store.get_papers(
+        [p.id for b in store.iter_changed_since(None, 50) for p, _ in b]).values()))
+    assert sample.title
+    assert store.latest_signal_day() is not None
+    assert len(list(DEMO_DATA.glob("hf-daily-*.json.gz"))) >= 15
+
+
+def test_served_home_page_lists_real_trending_papers(demo_home: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env["PAPERWIRE_HOME"] = str(demo_home)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("server did not start") from None
+                time.sleep(0.3)
+        assert health.status_code == 200 and health.json()["papers"] > 3000
+        store = Store.open(f"sqlite:///{demo_home / 'paperwire.db'}")
+        top = httpx.get(f"{base}/api/trending?window=week", timeout=10).json()
+        assert top["entries"], "the demo must have trending papers"
+        assert top["note"] and top["as_of"] == str(store.latest_signal_day())
+        home = httpx.get(base + "/", timeout=10)
+        assert home.status_code == 200
+        first = store.get_paper(top["entries"][0]["id"])
+        assert first is not None
+        assert f'/papers/{first.id}"' in home.text
+        page = httpx.get(f"{base}/search", params={"q": "sparse retrieval"}, timeout=10)
+        assert page.status_code == 200 and "/papers/" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
