@@ -83,9 +83,24 @@ def build_file(n: int, out: Path) -> Path:
     return path
 
 
+def fresh_pg_schema(server_url: str) -> str:
+    """An empty scratch schema ``pw_bench`` on the server; returns a URL that uses it."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS pw_bench CASCADE"))
+        conn.execute(text("CREATE SCHEMA pw_bench"))
+    engine.dispose()
+    sep = "&" if "?" in server_url else "?"
+    return f"{server_url}{sep}options=-csearch_path%3Dpw_bench"
+
+
 def child(mode: str, path: Path, url: str) -> dict[str, float]:
     done = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), url],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{mode} run failed:\n{done.stderr[-2000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -93,7 +108,8 @@ def child(mode: str, path: Path, url: str) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 40_000])
-    ap.add_argument("--postgres", help="also import into this PostgreSQL URL (tables dropped)")
+    ap.add_argument("--postgres", help="also import into this PostgreSQL server (e.g. "
+                    "postgresql+psycopg://postgres@127.0.0.1:5432/test), in a scratch schema")
     args = ap.parse_args()
     print(f"# import benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
           f"{platform.python_version()}")
@@ -108,10 +124,7 @@ def main() -> None:
                 targets.append(("postgresql", args.postgres))
             for name, url in targets:
                 if name == "postgresql":
-                    from sqlalchemy import create_engine, text
-                    eng = create_engine(url)
-                    with eng.begin() as c:
-                        c.execute(text("DROP TABLE IF EXISTS signals, papers, alembic_version"))
+                    url = fresh_pg_schema(url)
                 r = child("import", path, url)
                 assert r["new"] == n and r["rerun_new"] == 0 and r["rerun_changed"] == 0, r
                 rows.append((n, name, r, base))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.cli import EXIT_ERROR, EXIT_USAGE, main
+from paperwire.cli import EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, main
 from paperwire.models import Paper, Signal
 from paperwire.store import Store
 
@@ -116,3 +116,41 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.strip() == __version__
+
+
+def test_import_reports_bad_lines_keeps_good_and_exits_3(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import gzip
+
+    src = FIXTURES / "import" / "arxiv-papers-2025-03-sample.jsonl.gz"
+    lines = gzip.decompress(src.read_bytes()).decode().splitlines()
+    bad = tmp_path / "damaged.jsonl"
+    lines[4] = '{"id": "2503.99999", "title": '  # cut off mid-record
+    bad.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, "import", "--no-progress", str(bad))
+    assert code == EXIT_PARTIAL
+    assert f"skipped {bad}:5:" in err
+    assert f"{len(lines) - 1} new" in out
+    store = Store.open(cli_env["PAPERWIRE_DATABASE_URL"])
+    assert store.count_papers() == len(lines) - 1
+    # the search index was brought up to date by the import
+    first = json.loads(lines[0])
+    code, out, _ = run(capsys, "search", first["title"], "--json", "--limit", "3")
+    assert json.loads(out)["results"][0]["id"] == first["id"]
+
+
+def test_import_twice_json_reports_nothing_new(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = [str(FIXTURES / "import" / "arxiv-papers-2025-03-sample.jsonl.gz"),
+             str(FIXTURES / "import" / "hf")]
+    code, out, _ = run(capsys, "import", "--json", *paths)
+    assert code == 0
+    first = json.loads(out)
+    code, out, _ = run(capsys, "import", "--json", *paths)
+    again = json.loads(out)
+    assert code == 0
+    assert first["papers"]["new"] > 0 and first["signals"]["new"] > 0
+    assert (again["papers"]["new"], again["papers"]["changed"]) == (0, 0)
+    assert (again["signals"]["new"], again["signals"]["changed"]) == (0, 0)

@@ -55,8 +55,10 @@ def test_unknown_sources_weigh_nothing_and_window_name_checked() -> None:
 
 
 def test_reason_and_series() -> None:
+    [one] = rank([sig("b", 1, 3)], AS_OF, "week")
+    assert one.reason == "#1 this week: 3 upvotes on Hugging Face on 2025-06-12"
     [e] = rank([sig("a", 0, 10), sig("a", 2, 5)], AS_OF, "week")
-    assert e.reason == "#1 this week: 15 upvotes on Hugging Face in the week to 2025-06-13"
+    assert e.reason == "#1 this week: 15 upvotes on Hugging Face from 2025-06-11 to 2025-06-13"
     assert e.series == ((AS_OF - timedelta(days=2), 5.0), (AS_OF, 10.0))
 
 

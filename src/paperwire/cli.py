@@ -103,13 +103,12 @@ def import_(
     if as_json:
         emit_json(report.to_dict())
     else:
-        for where, reason in report.skipped[:20]:
-            err.print(f"skipped {where}: {reason}", markup=False, highlight=False)
-        if len(report.skipped) > 20:
-            err.print(f"… and {len(report.skipped) - 20} more skipped")
-        for where, reason in report.files_failed:
-            err.print(f"failed {where}: {reason}", markup=False, highlight=False)
-        out.print(report.summary(), markup=False, highlight=False)
+        lines = [f"skipped {where}: {reason}" for where, reason in report.skipped[:20]]
+        if report.skipped_count > 20:
+            lines.append(f"… and {report.skipped_count - 20:,} more skipped")
+        lines += [f"failed {where}: {reason}" for where, reason in report.files_failed]
+        sys.stderr.write("".join(line + "\n" for line in lines))
+        sys.stdout.write(report.summary() + "\n")
     if not report.ok:
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -204,7 +203,7 @@ def demo(
     if store.count_papers() == 0:
         out.print(f"Loading the demo data into {settings().home} …")
         report = run_import(store, [DEMO_DATA], progress=True)
-        out.print(report.summary(), markup=False, highlight=False)
+        sys.stdout.write(report.summary() + "\n")
     else:
         out.print(f"{store.count_papers():,} papers already in the store; not reloading.")
     if serve_after:

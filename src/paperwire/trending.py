@@ -82,17 +82,16 @@ def rank(
             total=total[pid],
             last_day=last[pid],
             series=tuple(sorted(series[pid].items())),
-            reason=_reason(total[pid], window, i, last[pid]),
+            reason=_reason(total[pid], window, i, min(series[pid]), last[pid]),
         )
         for i, pid in enumerate(eligible, start=1)
     ]
 
 
-def _reason(total: float, window: str, position: int, last_day: date) -> str:
-    span = {"day": "on", "week": "in the week to", "month": "in the month to"}[window]
+def _reason(total: float, window: str, position: int, first: date, last: date) -> str:
     where = {"day": "of the day", "week": "this week", "month": "this month"}[window]
-    n = f"{total:g}"
-    return f"#{position} {where}: {n} upvotes on Hugging Face {span} {last_day.isoformat()}"
+    when = f"on {last}" if first == last else f"from {first} to {last}"
+    return f"#{position} {where}: {total:g} upvotes on Hugging Face {when}"
 
 
 @dataclass(frozen=True)
