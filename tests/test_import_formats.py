@@ -35,7 +35,7 @@ def test_arxiv(store: Store) -> None:
     report = run(store, ARXIV)
     assert report.ok, report.skipped
     assert [f.fmt for f in report.files] == ["arxiv"]
-    assert (report.papers_new, report.papers_changed, report.signals_new) == (30, 0, 0)
+    assert (report.papers.new, report.papers.changed, report.signals.new) == (30, 0, 0)
     p = store.get_paper("2503.11731")
     assert p is not None
     assert p.title == (
@@ -62,7 +62,7 @@ def test_listing_dates_set_published(store: Store) -> None:
     run(store, ARXIV)
     report = run(store, LISTING)
     assert report.ok and [f.fmt for f in report.files] == ["listing-dates"]
-    assert (report.dates_changed, report.dates_missing) == (19, 1)  # 2503.15617 is not stored
+    assert (report.dates.changed, report.dates.missing) == (19, 1)  # 2503.15617 is not stored
     assert store.get_paper("2503.11731").published == date(2025, 3, 18)  # type: ignore[union-attr]
     assert store.get_paper("2503.11945").published is None  # type: ignore[union-attr]  # no row
 
@@ -85,7 +85,7 @@ def test_hf_object_day(store: Store) -> None:
 def test_hf_repr_strings_and_wrapper_day(store: Store) -> None:
     report = run(store, HF_REPR, HF_WRAPPER)
     assert report.ok, report.skipped
-    assert (report.papers_new, report.signals_new) == (3 + 9, 3 + 9)
+    assert (report.papers.new, report.signals.new) == (3 + 9, 3 + 9)
     p = store.get_paper("2412.19723")
     assert p is not None
     assert p.title == (
@@ -123,7 +123,7 @@ def test_hf_signal_day_without_a_date_in_the_file_name(store: Store, tmp_path: P
 def test_kaggle(store: Store) -> None:
     report = run(store, KAGGLE)
     assert report.ok, report.skipped
-    assert [f.fmt for f in report.files] == ["kaggle"] and report.papers_new == 9
+    assert [f.fmt for f in report.files] == ["kaggle"] and report.papers.new == 9
     p = store.get_paper("hep-ph/0301050")  # old-style id, two versions
     assert p is not None
     assert p.title == "Statistical Test of Anarchy"
@@ -162,7 +162,7 @@ def test_kaggle_authors_parsed_suffix(store: Store, tmp_path: Path) -> None:
 
 def test_beir(store: Store, tmp_path: Path) -> None:
     report = run(store, BEIR)
-    assert report.ok and [f.fmt for f in report.files] == ["beir"] and report.papers_new == 20
+    assert report.ok and [f.fmt for f in report.files] == ["beir"] and report.papers.new == 20
     p = store.get_paper("beir:4983")
     assert p is not None
     assert p.title == (
@@ -180,7 +180,7 @@ def test_beir(store: Store, tmp_path: Path) -> None:
 
 def test_seed(store: Store) -> None:
     report = run(store, SEED)
-    assert report.ok and [f.fmt for f in report.files] == ["seed"] and report.papers_new == 10
+    assert report.ok and [f.fmt for f in report.files] == ["seed"] and report.papers.new == 10
     title = (
         "Subword Dictionary Learning and Segmentation Techniques for Automatic Speech "
         "Recognition in Tamil and Kannada"
@@ -197,7 +197,7 @@ def test_explicit_format_skips_detection(store: Store, tmp_path: Path) -> None:
     odd.write_text(json.dumps({"id": "2501.00001v3", "title": "T", "categories": ["cs.AI"]}))
     assert not run(store, odd).ok
     report = run(store, odd, fmt="arxiv")
-    assert report.ok and report.papers_new == 1
+    assert report.ok and report.papers.new == 1
     p = store.get_paper("2501.00001")
     assert p is not None and p.version == 3 and p.primary_category == "cs.AI"
 

@@ -56,15 +56,15 @@ def arxiv_lines() -> list[str]:
 def test_second_run_changes_nothing(store: Store) -> None:
     first = run(store, *ALL)
     assert first.ok, (first.skipped, first.files_failed)
-    assert first.papers_new == 30 + 9 + 20 + 10 + 1 + 3 + 9
-    assert first.signals_new == 13 and first.dates_changed == 19
+    assert first.papers.new == 30 + 9 + 20 + 10 + 1 + 3 + 9
+    assert first.signals.new == 13 and first.dates.changed == 19
     before = dump(store)
     second = run(store, *ALL)
     assert second.ok
-    assert (second.papers_new, second.papers_changed) == (0, 0)
-    assert (second.signals_new, second.signals_changed) == (0, 0)
-    assert second.papers_unchanged == first.papers_new and second.signals_unchanged == 13
-    assert second.dates_changed == 0 and second.dates_missing == 1
+    assert (second.papers.new, second.papers.changed) == (0, 0)
+    assert (second.signals.new, second.signals.changed) == (0, 0)
+    assert second.papers.unchanged == first.papers.new and second.signals.unchanged == 13
+    assert second.dates.changed == 0 and second.dates.missing == 1
     assert dump(store) == before  # changed_at and observed_at included
 
 
@@ -90,7 +90,7 @@ def test_newer_version_updates_text_but_keeps_first_version_date(
     assert p is not None and (p.title, p.version) == ("A Statistical Test of Anarchy (draft)", 1)
 
     report = run(store, tmp_path / "v2.jsonl")
-    assert (report.papers_new, report.papers_changed) == (0, 1)
+    assert (report.papers.new, report.papers.changed) == (0, 1)
     p = store.get_paper("hep-ph/0301050")
     assert p is not None
     assert (p.title, p.version) == ("Statistical Test of Anarchy", 2)
@@ -99,7 +99,7 @@ def test_newer_version_updates_text_but_keeps_first_version_date(
 
     before = dump(store)
     late = run(store, tmp_path / "v1.jsonl")  # the older version arrives again
-    assert (late.papers_changed, late.papers_unchanged) == (0, 1)
+    assert (late.papers.changed, late.papers.unchanged) == (0, 1)
     assert dump(store) == before
 
 
@@ -111,14 +111,14 @@ def test_arxiv_record_with_version_updates_title_and_keeps_listing_date(
     rec.update(id="2503.11731v2", title="Industrial-Grade Sensor Simulation (revised)")
     (tmp_path / "v2.jsonl").write_text(json.dumps(rec) + "\n")
     report = run(store, tmp_path / "v2.jsonl")
-    assert report.papers_changed == 1
+    assert report.papers.changed == 1
     p = store.get_paper("2503.11731")
     assert p is not None
     assert (p.title, p.version, p.published) == (
         "Industrial-Grade Sensor Simulation (revised)", 2, date(2025, 3, 18)
     )
     again = run(store, ARXIV)  # the unversioned original: older, changes nothing
-    assert again.papers_changed == 0
+    assert again.papers.changed == 0
     assert store.get_paper("2503.11731").title.endswith("(revised)")  # type: ignore[union-attr]
 
 
@@ -130,8 +130,8 @@ def test_hf_reimport_with_changed_upvotes_updates_the_signal(store: Store, tmp_p
     entries[0]["paper"]["upvotes"] = 5
     day.write_bytes(gzip.compress(json.dumps(entries, indent=2).encode()))
     report = run(store, day)
-    assert (report.signals_new, report.signals_changed, report.signals_unchanged) == (0, 1, 0)
-    assert (report.papers_changed, report.papers_unchanged) == (0, 1)
+    assert (report.signals.new, report.signals.changed, report.signals.unchanged) == (0, 1, 0)
+    assert (report.papers.changed, report.papers.unchanged) == (0, 1)
     [sig] = store.signals_for("2507.01853")
     assert (sig.day, sig.value) == (date(2025, 7, 7), 5.0)
 
@@ -164,7 +164,7 @@ def test_bad_lines_are_skipped_and_named(store: Store, tmp_path: Path) -> None:
     assert reasons[1] == "missing id"
     assert reasons[2] == "title is not a string"
     assert reasons[3].startswith("not an arXiv id")
-    assert report.papers_new == 26 and store.count_papers() == 26
+    assert report.papers.new == 26 and store.count_papers() == 26
     assert store.get_paper("2503.11731") is not None  # line 1
     assert store.get_paper("2503.11780") is not None  # line 4, between two bad ones
     assert store.get_paper("2503.12009") is not None  # the last line
@@ -199,7 +199,7 @@ def test_half_written_json_array_keeps_the_elements_before(store: Store, tmp_pat
     half = tmp_path / "2025-01-02.json"
     half.write_text(text[: third + 500])
     report = run(store, half)
-    assert report.papers_new == 2 and not report.ok
+    assert report.papers.new == 2 and not report.ok
     [(where, reason)] = report.skipped
     assert where == f"{half}:{text.count(chr(10), 0, third) + 1}" and where.endswith(":4")
     assert reason.startswith("truncated")
@@ -216,7 +216,7 @@ def test_malformed_array_element_is_skipped_and_the_next_ones_land(
     broken.write_bytes(gzip.compress("\n".join(lines).encode()))
     report = run(store, broken)
     assert [w for w, _ in report.skipped] == [f"{broken}:3"]
-    assert report.papers_new == 2
+    assert report.papers.new == 2
     assert store.get_paper("2412.19723") is not None and store.get_paper("2412.20735") is not None
 
 
@@ -228,7 +228,7 @@ def test_bad_python_repr_entry_is_skipped(store: Store, tmp_path: Path) -> None:
     report = run(store, f)
     assert [w for w, _ in report.skipped] == [f"{f}:3"]
     assert "not a Python literal" in report.skipped[0][1]
-    assert report.papers_new == 2
+    assert report.papers.new == 2
 
 
 def test_unreadable_and_undetectable_files_fail_and_the_rest_go_on(
@@ -251,7 +251,7 @@ def test_unreadable_and_undetectable_files_fail_and_the_rest_go_on(
     assert failed[str(empty)] == "empty file"
     assert "gzip" in failed[str(fake_gz)]
     assert failed[str(missing)] == "no such file or directory"
-    assert report.papers_new == 30 and not report.ok
+    assert report.papers.new == 30 and not report.ok
     assert "5 files failed" in report.summary()
 
 
@@ -291,7 +291,7 @@ def test_a_record_the_database_rejects_costs_only_itself(
 ) -> None:
     reject_ids(store, "2503.11750")
     report = run(store, ARXIV, batch_size=10)
-    assert report.papers_new == 29
+    assert report.papers.new == 29
     [(where, reason)] = report.skipped
     assert where == f"{ARXIV}:3" and "rejected by the test trigger" in reason
     assert store.get_paper("2503.11750") is None
@@ -332,7 +332,7 @@ def test_directory_import_applies_listing_dates_after_papers(store: Store, tmp_p
     assert [Path(f.path).name for f in report.files] == [
         "2025-07-07.json.gz", "papers.jsonl.gz", "a-listing-dates.tsv.gz"
     ]
-    assert report.dates_changed == 19 and report.dates_missing == 1
+    assert report.dates.changed == 19 and report.dates.missing == 1
     assert store.get_paper("2503.11731").published == date(2025, 3, 18)  # type: ignore[union-attr]
 
 
@@ -346,7 +346,7 @@ def test_batches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(store, "write_batch", counting)
     report = run(store, ARXIV, batch_size=7)
-    assert calls == [7, 7, 7, 7, 2] and report.papers_new == 30
+    assert calls == [7, 7, 7, 7, 2] and report.papers.new == 30
     with pytest.raises(ValueError):
         run(store, ARXIV, batch_size=0)
 
@@ -365,4 +365,4 @@ def test_report_summary_and_dict(store: Store) -> None:
 
 def test_progress_bar_runs(store: Store) -> None:
     report = run_import(store, [ARXIV], progress=True)
-    assert report.papers_new == 30
+    assert report.papers.new == 30

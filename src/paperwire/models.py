@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
 
 # New-style (2504.01234) and old-style (hep-th/9901001, math.AG/0601001) arXiv ids,
 # with an optional version suffix and an optional "arXiv:" prefix or abs/pdf URL.
@@ -77,30 +78,11 @@ class Signal:
     value: float
 
 
-@dataclass(frozen=True)
-class StoredPaper:
-    """A paper as the store holds it, with bookkeeping the store maintains."""
-
-    paper: Paper
-    created_at: datetime
-    changed_at: datetime
-    signals: tuple[Signal, ...] = field(default=())
-
-
-def _earliest(a: date | None, b: date | None) -> date | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a, b)
-
-
-def _latest(a: date | None, b: date | None) -> date | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
+def _either(a: date | None, b: date | None, pick: Callable[[date, date], date]) -> date | None:
+    """``pick(a, b)`` when both are known, else whichever is."""
+    if a is None or b is None:
+        return a or b
+    return pick(a, b)
 
 
 def merge(existing: Paper, incoming: Paper) -> Paper:
@@ -137,6 +119,6 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
         )
     return replace(
         base,
-        published=_earliest(existing.published, incoming.published),
-        updated=_latest(existing.updated, incoming.updated),
+        published=_either(existing.published, incoming.published, min),
+        updated=_either(existing.updated, incoming.updated, max),
     )

@@ -45,41 +45,6 @@ class ImportReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     files_failed: list[tuple[str, str]] = field(default_factory=list)
 
-    # ---- flat totals ------------------------------------------------------------------
-
-    @property
-    def papers_new(self) -> int:
-        return self.papers.new
-
-    @property
-    def papers_changed(self) -> int:
-        return self.papers.changed
-
-    @property
-    def papers_unchanged(self) -> int:
-        return self.papers.unchanged
-
-    @property
-    def signals_new(self) -> int:
-        return self.signals.new
-
-    @property
-    def signals_changed(self) -> int:
-        return self.signals.changed
-
-    @property
-    def signals_unchanged(self) -> int:
-        return self.signals.unchanged
-
-    @property
-    def dates_changed(self) -> int:
-        return self.dates.changed
-
-    @property
-    def dates_missing(self) -> int:
-        """Listing dates for papers the store does not have."""
-        return self.dates.missing
-
     @property
     def skipped_count(self) -> int:
         """Bad records, including any not listed in ``skipped`` (see MAX_LISTED_PER_FILE)."""
