@@ -5,7 +5,7 @@ import pytest
 from paperwire.models import Paper, Signal
 from paperwire.services import trending_view
 from paperwire.store import Store
-from paperwire.trending import MIN_EVIDENCE, effective_as_of, rank, window_bounds
+from paperwire.trending import MAX_AGE_DAYS, MIN_EVIDENCE, effective_as_of, rank, window_bounds
 
 AS_OF = date(2025, 6, 13)
 
@@ -82,3 +82,16 @@ def test_view_falls_back_to_latest_data_and_says_so(store: Store) -> None:
     assert not cl.stale
     assert [p.id for _, p in cl.entries] == ["2506.00001", "2506.00003"]
     assert [e.rank for e, _ in cl.entries] == [1, 2]
+
+
+def test_old_papers_do_not_trend_again() -> None:
+    """A paper first released long before the window (say, revised as v2 now) is not new."""
+    signals = [sig("revised-old", 0, 90), sig("fresh", 0, 10), sig("unknown-date", 0, 5)]
+    born = {
+        "revised-old": AS_OF - timedelta(days=6 + MAX_AGE_DAYS + 1),
+        "fresh": AS_OF - timedelta(days=6 + MAX_AGE_DAYS),
+        "unknown-date": None,
+    }
+    entries = rank(signals, AS_OF, "week", first_version=born)
+    assert [e.paper_id for e in entries] == ["fresh", "unknown-date"]
+    assert [e.rank for e in entries] == [1, 2]

@@ -27,6 +27,8 @@ app = typer.Typer(help="Paperwire: research-paper discovery.", no_args_is_help=T
                   pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+ingest_app = typer.Typer(help="Pull new papers from live sources.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
 out = Console()
 err = Console(stderr=True)
 
@@ -173,19 +175,144 @@ def trending(
     out.print(table)
 
 
+def _run_ingests(sources: list[Any], as_json: bool, progress: bool) -> None:
+    """Run sources one after another with a progress line; print what each added."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from paperwire.errors import SourceError
+    from paperwire.ingest import IngestReport, run_ingest
+    from paperwire.search import LexicalIndex
+
+    store = open_store()
+    reports: list[IngestReport] = []
+    failure: SourceError | None = None
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=not progress or as_json) as bar:
+        for source in sources:
+            task = bar.add_task(source.key, total=None)
+            current = IngestReport(source.key)
+
+            def show(batch: Any, report: IngestReport, task: Any = task,
+                     key: str = source.key) -> None:
+                nonlocal current
+                current = report
+                bar.update(task, description=f"{batch.note or key}: "
+                           f"{report.papers.new:,} added, {report.papers.changed:,} updated")
+
+            try:
+                reports.append(run_ingest(store, source, on_batch=show))
+            except SourceError as exc:
+                reports.append(current)
+                failure = exc
+                break
+    LexicalIndex(settings().index_dir / "lexical").sync(store)
+    if as_json:
+        emit_json({"ok": failure is None, "error": str(failure) if failure else None,
+                   "runs": [r.to_dict() for r in reports]})
+    else:
+        for r in reports:
+            sys.stdout.write(r.summary() + "\n")
+            for where, why in r.skipped[:10]:
+                sys.stderr.write(f"skipped {where}: {why}\n")
+    if failure is not None:
+        fail(f"{failure} (everything before it was kept; run again to resume)")
+
+
+@ingest_app.command("arxiv")
+def ingest_arxiv(
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="arXiv category, e.g. cs.LG; repeat for more "
+        "(default: PAPERWIRE_ARXIV_CATEGORIES).")] = None,
+    since: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), default today.")] = None,
+    via: Annotated[str, typer.Option(help="api, oai or rss.")] = "api",
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
+) -> None:
+    """Ingest arXiv papers by category (resumes where the last run stopped)."""
+    from paperwire.config import _categories
+    from paperwire.sources import VIAS, arxiv_sources
+
+    if via not in VIAS:
+        raise typer.BadParameter(f"--via must be one of {', '.join(VIAS)}")
+    try:
+        cats = _categories(",".join(category)) if category else settings().arxiv_categories
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    first, last = _parse_date(since), _parse_date(until)
+    if first and last and first > last:
+        raise typer.BadParameter("--since is after --until")
+    try:
+        sources = arxiv_sources(settings(), cats, via, since=first, until=last)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    _run_ingests(sources, as_json, progress)
+
+
+@ingest_app.command("hf")
+def ingest_hf(
+    on: Annotated[str | None, typer.Option("--date", help="Just this day (YYYY-MM-DD).")] = None,
+    since: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), default today.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Ingest Hugging Face daily papers and their upvotes (re-polls recent days)."""
+    from paperwire.sources import hf_source
+
+    if on and (since or until):
+        raise typer.BadParameter("--date cannot be combined with --since/--until")
+    first, last = _parse_date(since), _parse_date(until)
+    if first and last and first > last:
+        raise typer.BadParameter("--since is after --until")
+    try:
+        source = hf_source(settings(), day=_parse_date(on), since=first, until=last)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    _run_ingests([source], as_json, progress)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
+) -> None:
+    """Run the scheduled ingests (PAPERWIRE_INGEST_SCHEDULE) until stopped."""
+    import threading
+
+    from paperwire.worker import Scheduler
+
+    scheduler = Scheduler(open_store(), settings())
+    if not scheduler.jobs:
+        fail("PAPERWIRE_INGEST_SCHEDULE is empty: nothing to run")
+    if once:
+        for name, result in scheduler.tick().items():
+            sys.stdout.write(f"{name}: {result if isinstance(result, str) else 'done'}\n")
+        return
+    stop = threading.Event()
+    try:
+        scheduler.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    scheduler: Annotated[bool, typer.Option(
+        help="Also run the scheduled ingests in the background.")] = True,
 ) -> None:
-    """Run the web app."""
+    """Run the web app (and the ingest scheduler)."""
     import uvicorn
 
     from paperwire.search import LexicalIndex
     from paperwire.web.app import create_app
+    from paperwire.worker import start_in_background
 
     store = open_store()
     LexicalIndex(settings().index_dir / "lexical").sync(store)
+    if scheduler:
+        start_in_background(store, settings())
     uvicorn.run(create_app(settings(), store), host=host, port=port, log_level="info")
 
 
@@ -206,8 +333,8 @@ def demo(
         sys.stdout.write(report.summary() + "\n")
     else:
         out.print(f"{store.count_papers():,} papers already in the store; not reloading.")
-    if serve_after:
-        serve(host=host, port=port)
+    if serve_after:  # the demo is offline: no scheduled ingests
+        serve(host=host, port=port, scheduler=False)
 
 
 @app.command("index")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -43,6 +44,42 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _categories(value: str) -> tuple[str, ...]:
+    cats = tuple(c.strip() for c in value.replace(" ", ",").split(",") if c.strip())
+    bad = [c for c in cats if not re.fullmatch(r"[a-z\-]+(\.[A-Za-z\-]+)?", c)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an arXiv category (like cs.CL or math.AG)")
+    return cats
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 <= seconds <= 3600:
+        raise ValueError("must be a number of seconds from 0 to 3600")
+    return seconds
+
+
+def _page_size(value: str) -> int:
+    size = int(value)
+    if not 1 <= size <= 2000:
+        raise ValueError("must be a whole number from 1 to 2000 (arXiv's limit)")
+    return size
+
+
+def _days(value: str) -> int:
+    days = int(value)
+    if not 0 <= days <= 60:
+        raise ValueError("must be a whole number of days from 0 to 60")
+    return days
+
+
+def _schedule(value: str) -> str:
+    from paperwire.schedule import parse_schedule  # local: keeps config free of croniter
+
+    parse_schedule(value)
+    return value
+
+
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in LOG_LEVELS:
@@ -65,6 +102,42 @@ class Settings:
     base_url: str = field(
         default="http://127.0.0.1:8000",
         metadata={"parse": _http_url, "doc": "public URL of the web app, used in links"},
+    )
+    arxiv_api_url: str = field(
+        default="https://export.arxiv.org/api/query",
+        metadata={"parse": _http_url, "doc": "arXiv API (Atom) endpoint"},
+    )
+    arxiv_oai_url: str = field(
+        default="https://oaipmh.arxiv.org/oai",
+        metadata={"parse": _http_url, "doc": "arXiv OAI-PMH endpoint"},
+    )
+    arxiv_rss_url: str = field(
+        default="https://rss.arxiv.org/rss",
+        metadata={"parse": _http_url, "doc": "arXiv listing RSS base; categories are appended"},
+    )
+    hf_api_url: str = field(
+        default="https://huggingface.co/api/daily_papers",
+        metadata={"parse": _http_url, "doc": "Hugging Face daily papers API"},
+    )
+    arxiv_categories: tuple[str, ...] = field(
+        default=("cs.CL", "cs.LG", "cs.AI", "cs.CV", "cs.IR"),
+        metadata={"parse": _categories, "doc": "categories the scheduled arXiv ingest follows"},
+    )
+    arxiv_delay_seconds: float = field(
+        default=3.0,
+        metadata={"parse": _seconds, "doc": "minimum seconds between arXiv requests"},
+    )
+    arxiv_page_size: int = field(
+        default=100,
+        metadata={"parse": _page_size, "doc": "results per arXiv API request"},
+    )
+    ingest_lookback_days: int = field(
+        default=3,
+        metadata={"parse": _days, "doc": "days re-read before the last ingest, for late papers"},
+    )
+    ingest_schedule: str = field(
+        default="arxiv=0 */6 * * *; hf=30 */2 * * *",
+        metadata={"parse": _schedule, "doc": "cron schedule per ingest for worker and serve"},
     )
     log_level: str = field(
         default="INFO", metadata={"parse": _log_level, "doc": "DEBUG, INFO, WARNING or ERROR"}

@@ -6,6 +6,8 @@
     ├── ImportFormatError          a file's format cannot be detected or is not supported
     ├── RecordError                one record of an import is malformed (file and line in message)
     ├── SearchError                the search index cannot be opened or queried
+    ├── SourceError                a live source (arXiv, Hugging Face) failed; names the source
+    │   └── SourceBusy             another run of the same ingest holds its lock
     └── NotFound                   a paper (or other object) the caller asked for does not exist
 """
 
@@ -38,6 +40,21 @@ class RecordError(PaperwireError):
 
 
 class SearchError(PaperwireError):
+    pass
+
+
+class SourceError(PaperwireError):
+    """A live source failed: an HTTP error, a timeout, a malformed or truncated response.
+    The message names the source and what was wrong; nothing of the failed batch was kept."""
+
+    def __init__(self, source: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+        self.status = status  # the HTTP status, when an HTTP error was the cause
+
+
+class SourceBusy(SourceError):
     pass
 
 

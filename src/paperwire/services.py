@@ -30,12 +30,12 @@ def trending_view(
         return trending.TrendingView(window, requested, None, [])
     start, end = trending.window_bounds(window, as_of)
     signals = store.signals_between(start, end)
+    papers = store.get_papers({s.paper_id for s in signals})
     if category:
-        papers = store.get_papers({s.paper_id for s in signals})
         keep = {pid for pid, p in papers.items() if category in p.categories}
         signals = [s for s in signals if s.paper_id in keep]
-    entries = trending.rank(signals, as_of, window, limit=limit)
-    papers = store.get_papers(e.paper_id for e in entries)
+    born = {pid: p.published for pid, p in papers.items()}
+    entries = trending.rank(signals, as_of, window, limit=limit, first_version=born)
     return trending.TrendingView(
         window, requested, as_of, [(e, papers[e.paper_id]) for e in entries]
     )

@@ -9,9 +9,11 @@
     week       7     3
     month     30    10
 
-A paper needs at least MIN_EVIDENCE weighted signal in the window to be listed. Ties break on
-window total, then on the most recent signal day, then on the paper id, so the order is
-always the same for the same data.
+A paper needs at least MIN_EVIDENCE weighted signal in the window to be listed, and its first
+version must be at most MAX_AGE_DAYS older than the window's first day: trending is about new
+papers, so an old paper that is revised (v2, v3) or rediscovered does not come back as new.
+Ties break on window total, then on the most recent signal day, then on the paper id, so the
+order is always the same for the same data.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from paperwire.models import Paper, Signal
 WINDOWS: dict[str, tuple[int, float]] = {"day": (1, 1.0), "week": (7, 3.0), "month": (30, 10.0)}
 SOURCE_WEIGHTS: dict[str, float] = {"hf_upvotes": 1.0}
 MIN_EVIDENCE = 2.0
+MAX_AGE_DAYS = 30
 SOURCE_LABELS = {"hf_upvotes": "upvotes on Hugging Face"}
 
 
@@ -53,9 +56,13 @@ def rank(
     window: str = "week",
     weights: Mapping[str, float] = SOURCE_WEIGHTS,
     limit: int | None = None,
+    first_version: Mapping[str, date | None] | None = None,
 ) -> list[TrendingEntry]:
-    """Rank papers by the formula above. Signals outside the window are ignored."""
+    """Rank papers by the formula above. Signals outside the window are ignored, and so are
+    papers whose first-version date (from ``first_version``; unknown dates pass) is older than
+    the window's first day minus MAX_AGE_DAYS."""
     start, end = window_bounds(window, as_of)
+    oldest = start - timedelta(days=MAX_AGE_DAYS)
     half_life = WINDOWS[window][1]
     score: dict[str, float] = defaultdict(float)
     total: dict[str, float] = defaultdict(float)
@@ -70,7 +77,13 @@ def rank(
         total[s.paper_id] += w * s.value
         series[s.paper_id][s.day] += w * s.value
         last[s.paper_id] = max(last.get(s.paper_id, s.day), s.day)
-    eligible = [pid for pid in score if total[pid] >= MIN_EVIDENCE]
+    born = first_version or {}
+
+    def fresh(pid: str) -> bool:
+        first = born.get(pid)
+        return first is None or first >= oldest
+
+    eligible = [pid for pid in score if total[pid] >= MIN_EVIDENCE and fresh(pid)]
     eligible.sort(key=lambda pid: (-score[pid], -total[pid], -last[pid].toordinal(), pid))
     if limit is not None:
         eligible = eligible[:limit]

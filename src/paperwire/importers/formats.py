@@ -165,8 +165,14 @@ def parse_arxiv(value: Any, ctx: Context) -> Parsed:
 
 
 def parse_hf(value: Any, ctx: Context) -> Parsed:
+    """An HF entry from a saved file: its day is the one in the file name or wrapper."""
+    return parse_hf_entry(value, ctx.day or _date(ctx.meta.get("date"), "date", strict=False))
+
+
+def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
     """One entry of the HF daily-papers API: ``{paper: {...}, publishedAt, ...}``, or the
-    Python repr of one (as some saved files hold), decoded with ``ast.literal_eval``."""
+    Python repr of one (as some saved files hold), decoded with ``ast.literal_eval``. The
+    upvotes become a signal on ``day`` (the day asked for), else on the entry's own date."""
     if isinstance(value, str):
         if len(value) > MAX_REPR_CHARS:
             raise BadRecord("string record too long to decode")
@@ -198,8 +204,7 @@ def parse_hf(value: Any, ctx: Context) -> Parsed:
     if isinstance(upvotes, bool) or not isinstance(upvotes, int | float):
         raise BadRecord(f"paper.upvotes is not a number: {upvotes!r}")
     day = (
-        ctx.day
-        or _date(ctx.meta.get("date"), "date", strict=False)
+        day
         or _date(p.get("submittedOnDailyAt"), "paper.submittedOnDailyAt", strict=False)
         or _date(entry.get("submittedOnDailyAt"), "submittedOnDailyAt", strict=False)
         or _date(entry.get("publishedAt"), "publishedAt", strict=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, select, true, tuple_, update
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from paperwire.errors import StoreError
 from paperwire.models import Paper, Signal, merge
 from paperwire.store import db
-from paperwire.store.schema import papers, signals
+from paperwire.store.schema import cursors, leases, papers, signals
 
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
 
@@ -113,9 +113,14 @@ class Store:
     # ---- writes ---------------------------------------------------------------------
 
     def write_batch(
-        self, batch: Sequence[Paper], sigs: Sequence[Signal] = (), now: datetime | None = None
+        self,
+        batch: Sequence[Paper],
+        sigs: Sequence[Signal] = (),
+        now: datetime | None = None,
+        cursor: tuple[str, dict[str, Any]] | None = None,
     ) -> tuple[WriteCounts, WriteCounts]:
-        """Upsert papers, then signals, in one transaction: all of the batch or none of it.
+        """Upsert papers, then signals, then the source's cursor (``(key, value)``), in one
+        transaction: all of the batch or none of it, so a cursor never runs ahead of the data.
 
         Papers are merged with what is stored (:func:`paperwire.models.merge`); a row is
         written only when the merge changes it. Returns (paper counts, signal counts).
@@ -126,6 +131,8 @@ class Store:
                 with self.engine.begin() as conn:
                     pc = self._upsert_papers(conn, batch, now)
                     sc = self._upsert_signals(conn, sigs, now)
+                    if cursor is not None:
+                        self._put_cursor(conn, cursor[0], cursor[1], now)
                 return pc, sc
             except IntegrityError as exc:
                 # a concurrent writer inserted one of our new ids: the retry merges with it;
@@ -231,6 +238,77 @@ class Store:
         counts.changed = len(changes)
         counts.missing = len(dates) - seen
         return counts
+
+    def _put_cursor(self, conn: Any, key: str, value: dict[str, Any], now: datetime) -> None:
+        found = conn.execute(select(cursors.c.key).where(cursors.c.key == key)).first()
+        if found:
+            conn.execute(
+                update(cursors).where(cursors.c.key == key).values(value=value, updated_at=now)
+            )
+        else:
+            conn.execute(cursors.insert().values(key=key, value=value, updated_at=now))
+
+    def set_cursor(self, key: str, value: dict[str, Any], now: datetime | None = None) -> None:
+        with self.engine.begin() as conn:
+            self._put_cursor(conn, key, value, now or datetime.utcnow())
+
+    def get_cursor(self, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(cursors.c.value).where(cursors.c.key == key)).scalar()
+        return dict(value) if value is not None else None
+
+    def all_cursors(self) -> dict[str, tuple[dict[str, Any], datetime]]:
+        with self.engine.connect() as conn:
+            return {r.key: (dict(r.value), r.updated_at) for r in conn.execute(select(cursors))}
+
+    # ---- leases: at most one holder per name, expiring so a crashed holder frees it ----
+
+    def acquire_lease(
+        self,
+        name: str,
+        holder: str,
+        ttl: timedelta,
+        now: datetime | None = None,
+        steal_from: str | None = None,
+    ) -> bool:
+        """Take (or renew) the lease ``name`` for ``holder`` until now + ttl. False when
+        another holder has it and it has not expired (unless that holder is ``steal_from``,
+        one known to be dead). Safe across processes and hosts."""
+        now = now or datetime.utcnow()
+        until = now + ttl
+        free = (leases.c.holder == holder) | (leases.c.expires_at < now)
+        if steal_from is not None:
+            free = free | (leases.c.holder == steal_from)
+        try:
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    update(leases)
+                    .where(leases.c.name == name)
+                    .where(free)
+                    .values(holder=holder, expires_at=until)
+                ).rowcount
+                if taken:
+                    return True
+                exists = conn.execute(select(leases.c.name).where(leases.c.name == name)).first()
+                if exists:
+                    return False
+                conn.execute(leases.insert().values(name=name, holder=holder, expires_at=until))
+                return True
+        except IntegrityError:
+            return False  # another process inserted the same name first
+        except SQLAlchemyError as exc:
+            raise StoreError(f"taking the lease {name!r} failed: {_first_line(exc)}") from exc
+
+    def lease_holder(self, name: str) -> tuple[str, datetime] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(leases).where(leases.c.name == name)).first()
+        return (row.holder, row.expires_at) if row else None
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                leases.delete().where(leases.c.name == name).where(leases.c.holder == holder)
+            )
 
     # ---- reads ----------------------------------------------------------------------
 

@@ -58,3 +58,19 @@ signals = Table(
     Column("observed_at", DateTime(timezone=False), nullable=False),
     Index("ix_signals_day", "day"),
 )
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", DateTime(timezone=False), nullable=False),
+)

@@ -1,0 +1,43 @@
+"""The seam every live source plugs into.
+
+A :class:`Source` turns a cursor (where the last committed run stopped, or None) into a stream
+of :class:`Batch` es. Each batch carries the cursor that is true once it is committed; the
+ingest runner writes the batch and its cursor in one transaction, so a run killed at any moment
+resumes exactly after the last committed batch, with no partial rows and no duplicates.
+Cursors are small JSON-able dicts, private to their source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from paperwire.models import Paper, Signal
+
+Cursor = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    papers: list[Paper]
+    signals: list[Signal] = field(default_factory=list)
+    cursor: Cursor | None = None  # the position after this batch; None leaves it as it was
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why) per record
+    note: str = ""  # what this batch covers, for progress output ("cs.CL 2025-06-12, page 2")
+    # ids of records that may only update papers already stored (e.g. RSS replacements): a
+    # replaced paper the store has never seen is old, not new, and is skipped
+    updates_only: frozenset[str] = frozenset()
+
+
+class Source(Protocol):
+    @property
+    def key(self) -> str:
+        """Names the cursor and the lock: the same key means the same ingest
+        (e.g. ``arxiv-api:cs.CL,cs.LG``)."""
+        ...
+
+    def batches(self, cursor: Cursor | None) -> Iterator[Batch]:
+        """Batches from ``cursor`` on. Raises SourceError when the source fails; batches
+        already yielded stay committed."""
+        ...

@@ -1,0 +1,260 @@
+"""Hugging Face daily papers: the papers of each day's list and their upvotes, day by day.
+
+One request per day, ``GET {base_url}?date=YYYY-MM-DD``, answers a JSON array of entries
+(``{paper: {id, authors, publishedAt, title, summary, upvotes, …}, publishedAt, …}``); a day
+without a list (weekends, holidays) answers ``[]``. Each entry is turned into a Paper and an
+``hf_upvotes`` Signal for that day by the file importer's own parser
+(:func:`paperwire.importers.formats.parse_hf`), so a live ingest and an import of saved days
+give the same records. One :class:`Batch` per day; cursor shapes (JSON):
+
+    {"day": "2025-06-13", "until": "2025-06-16"}   days up to 2025-06-13 of this run are done
+    {"done_until": "2025-06-16"}                   the whole run was read
+
+Upvotes keep changing after a day's list is out, so every run starts ``lookback_days``
+before the last one finished and re-reads those days; a re-read day's signal replaces the
+stored value. Where a run starts is decided by :func:`plan_days`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from paperwire.errors import SourceError
+from paperwire.importers.formats import BadRecord, parse_hf_entry
+from paperwire.models import Paper, Signal
+from paperwire.sources.base import Batch, Cursor
+from paperwire.sources.http import Fetcher
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hf-daily"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _day(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def plan_days(
+    cursor: Cursor | None,
+    *,
+    today: date,
+    lookback_days: int = 3,
+    day: date | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[date]:
+    """The days the next run reads, oldest first (empty when there is nothing to read).
+
+    - ``day``: just that day.
+    - The last day is ``until``, else ``today``.
+    - Explicit ``since`` wins; but a cursor stopped part-way through a run with the same
+      ``until`` whose last done day lies in ``[since, until)`` resumes on the day after it.
+    - Without ``since``: a run stopped part-way resumes on the day after its last done day;
+      after a finished run (``done_until``) the run starts ``lookback_days`` before it (the
+      re-read updates the upvotes of recent days); with no cursor, ``lookback_days`` before
+      today (or before ``until``, when that is earlier).
+
+    Raises ValueError for ``day`` together with ``since``/``until``, or ``since`` after the
+    last day.
+    """
+    if lookback_days < 0:
+        raise ValueError("lookback_days must not be negative")
+    if day is not None:
+        if since is not None or until is not None:
+            raise ValueError("give either day or since/until, not both")
+        return [day]
+    last = until or today
+    if since is not None and since > last:
+        raise ValueError(f"since {since} is after until {last}")
+    cursor = cursor or {}
+    done_day = _day(cursor.get("day"))
+    same_run = done_day is not None and _day(cursor.get("until")) == last
+    if since is not None:
+        if done_day is not None and same_run and since <= done_day < last:
+            first = done_day + timedelta(days=1)
+        else:
+            first = since
+    elif done_day is not None and (until is None or same_run):
+        first = done_day + timedelta(days=1)
+    else:
+        done = _day(cursor.get("done_until"))
+        base = min(done, last) if done is not None else min(today, last)
+        first = base - timedelta(days=lookback_days)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _position(cursor: Cursor | None) -> date | None:
+    """The last day a cursor says is done (``done_until``, else ``day``)."""
+    if not cursor:
+        return None
+    return _day(cursor.get("done_until")) or _day(cursor.get("day"))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _snippet(content: bytes) -> str:
+    text = " ".join(content[:200].decode("utf-8", errors="replace").split())
+    return text[:80] + ("…" if len(text) > 80 else "")
+
+
+def _ran_out(text: str, exc: json.JSONDecodeError) -> bool:
+    """Whether the JSON error is the text ending early: at its end, in an unterminated
+    string, or inside a ``true``/``false``/``null``."""
+    rest = text[exc.pos :].strip()
+    return (
+        not rest
+        or exc.msg.startswith("Unterminated string")
+        or any(word.startswith(rest) for word in ("true", "false", "null"))
+    )
+
+
+def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], list[tuple[str, str]]]:
+    """Papers, signals and skipped entries of one day's response body.
+
+    Raises :class:`SourceError` naming the day when the body as a whole is unusable: not
+    JSON (an HTML error page), truncated JSON, an ``{"error": …}`` answer, or anything but a
+    JSON array. An entry that cannot be read (no ``paper.id``, say) is skipped with its
+    reason, and the rest of the day is kept.
+    """
+    iso = day.isoformat()
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        cut = exc.start >= len(content) - 3 and exc.reason == "unexpected end of data"
+        reason = "is truncated (ends inside a character)" if cut else "is not UTF-8"
+        raise SourceError(SOURCE, f"{iso}: the JSON response {reason}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if not text.strip():
+            reason = "the response is empty, expected a JSON array"
+        elif text.lstrip()[:1] not in ("[", "{"):
+            reason = f"the response is not JSON (starts {_snippet(content)!r})"
+        elif _ran_out(text, exc):
+            reason = f"the JSON response is truncated ({exc.msg} at char {exc.pos})"
+        else:
+            reason = f"the response is malformed JSON ({exc.msg} at char {exc.pos})"
+        raise SourceError(SOURCE, f"{iso}: {reason}") from None
+    except RecursionError:
+        raise SourceError(SOURCE, f"{iso}: the JSON response is nested too deeply") from None
+    if isinstance(data, dict):
+        if "error" in data:
+            raise SourceError(SOURCE, f"{iso}: Hugging Face answered an error: {data['error']!r}")
+        keys = ", ".join(sorted(map(str, data))[:5])
+        raise SourceError(SOURCE, f"{iso}: expected a JSON array, got an object ({{{keys}}})")
+    if not isinstance(data, list):
+        raise SourceError(SOURCE, f"{iso}: expected a JSON array, got {type(data).__name__}")
+    papers: list[Paper] = []
+    signals: list[Signal] = []
+    skipped: list[tuple[str, str]] = []
+    for n, entry in enumerate(data, 1):
+        try:
+            paper, sigs = parse_hf_entry(entry, day)
+        except BadRecord as exc:
+            skipped.append((f"{SOURCE} {iso} entry {n}", str(exc)))
+            continue
+        papers.append(paper)
+        signals.extend(sigs)
+    return papers, signals, skipped
+
+
+# --------------------------------------------------------------------------- the source
+
+
+class HfDailySource:
+    """Hugging Face daily papers, one batch per day."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        base_url: str,
+        since: date | None = None,
+        until: date | None = None,
+        day: date | None = None,
+        today: date | None = None,
+        lookback_days: int = 3,
+    ) -> None:
+        if lookback_days < 0:
+            raise ValueError("lookback_days must not be negative")
+        if day is not None and (since is not None or until is not None):
+            raise ValueError("give either day or since/until, not both")
+        if since is not None and until is not None and since > until:
+            raise ValueError(f"since {since} is after until {until}")
+        self.fetcher = fetcher
+        self.base_url = base_url
+        self.since = since
+        self.until = until
+        self.day = day
+        self.today = today
+        self.lookback_days = lookback_days
+
+    @property
+    def key(self) -> str:
+        return SOURCE
+
+    @property
+    def explicit(self) -> bool:
+        """Whether the days were asked for (``day``/``since``/``until``) rather than planned
+        from the cursor."""
+        return self.day is not None or self.since is not None or self.until is not None
+
+    def plan(self, cursor: Cursor | None) -> list[date]:
+        return plan_days(
+            cursor,
+            today=self.today or utc_today(),
+            lookback_days=self.lookback_days,
+            day=self.day,
+            since=self.since,
+            until=self.until,
+        )
+
+    def batches(self, cursor: Cursor | None) -> Iterator[Batch]:
+        days = self.plan(cursor)
+        if not days:
+            return
+        last = days[-1]
+        # An explicit run (a backfill of old days, one day re-read) never moves the cursor
+        # back before where the scheduled runs stand: its batches leave the cursor as it is
+        # until they pass that point. Otherwise the next scheduled run would re-read every
+        # day from the backfill on.
+        held = _position(cursor) if self.explicit else None
+        for d in days:
+            papers, signals, skipped = self.fetch_day(d)
+            if d < last:
+                new_cursor: Cursor = {"day": d.isoformat(), "until": last.isoformat()}
+                position = d
+            else:
+                new_cursor = {"done_until": last.isoformat()}
+                position = last
+            note = f"Hugging Face {d.isoformat()}: {len(papers)} papers"
+            if skipped:
+                note += f", {len(skipped)} skipped"
+            yield Batch(
+                papers=papers,
+                signals=signals,
+                cursor=None if held is not None and position < held else new_cursor,
+                skipped=skipped,
+                note=note,
+            )
+
+    def fetch_day(self, day: date) -> tuple[list[Paper], list[Signal], list[tuple[str, str]]]:
+        """One day's papers, signals and skipped entries (see :func:`parse_day`)."""
+        response = self.fetcher.get(self.base_url, {"date": day.isoformat()})
+        return parse_day(response.content, day)

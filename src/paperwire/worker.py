@@ -1,0 +1,107 @@
+"""The scheduler: runs the configured ingests on their cron schedule (``paperwire worker``, and
+a background thread of ``paperwire serve``). Several workers may run against one database:
+the last run of each job is kept in the store, and each run holds a lease, so a job never runs
+twice at once and a firing is not repeated by another worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+
+from paperwire.config import Settings
+from paperwire.errors import PaperwireError, SourceBusy
+from paperwire.ingest import IngestReport, run_ingest
+from paperwire.schedule import due, parse_schedule
+from paperwire.services import utcnow
+from paperwire.sources import Source, arxiv_sources, hf_source
+from paperwire.store import Store
+
+log = logging.getLogger(__name__)
+TICK_SECONDS = 30.0
+
+
+def job_sources(
+    name: str, settings: Settings, client: httpx.Client | None = None
+) -> list[Source]:
+    if name == "arxiv":
+        return arxiv_sources(settings, settings.arxiv_categories, via="api", client=client)
+    if name == "hf":
+        return [hf_source(settings, client=client)]
+    raise ValueError(f"unknown job {name!r}")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.jobs = parse_schedule(settings.ingest_schedule)
+        self.clock = clock
+        self.client = client
+
+    def _last_runs(self, now: datetime) -> dict[str, datetime]:
+        last = {}
+        for name in self.jobs:
+            cursor = self.store.get_cursor(f"schedule:{name}")
+            if cursor is None:  # first start: wait for the schedule's next firing
+                self.store.set_cursor(f"schedule:{name}", {"last_run": now.isoformat()})
+                last[name] = now
+            else:
+                last[name] = datetime.fromisoformat(cursor["last_run"])
+        return last
+
+    def tick(self) -> dict[str, list[IngestReport] | str]:
+        """Run every job that is due now. Returns, per job run, its reports or its error."""
+        now = self.clock()
+        results: dict[str, list[IngestReport] | str] = {}
+        for name in due(self.jobs, self._last_runs(now), now):
+            results[name] = self.run_job(name)
+            self.store.set_cursor(f"schedule:{name}", {"last_run": now.isoformat()})
+        return results
+
+    def run_job(self, name: str) -> list[IngestReport] | str:
+        reports = []
+        try:
+            for source in job_sources(name, self.settings, self.client):
+                report = run_ingest(self.store, source)
+                log.info("%s", report.summary())
+                reports.append(report)
+        except SourceBusy as exc:
+            log.info("skipping %s: %s", name, exc)
+            return str(exc)
+        except PaperwireError as exc:
+            log.error("ingest %s failed: %s", name, exc)
+            return str(exc)
+        return reports
+
+    def run_forever(self, stop: threading.Event, tick_seconds: float = TICK_SECONDS) -> None:
+        log.info("scheduler started: %s", "; ".join(f"{k}={v}" for k, v in self.jobs.items()))
+        while not stop.is_set():
+            try:
+                self.tick()
+            except PaperwireError as exc:  # e.g. the database is down: try again next tick
+                log.error("scheduler: %s", exc)
+            stop.wait(tick_seconds)
+
+
+def start_in_background(store: Store, settings: Settings) -> threading.Event | None:
+    """Start the scheduler in a daemon thread; returns the event that stops it (None when
+    the schedule is empty)."""
+    if not parse_schedule(settings.ingest_schedule):
+        return None
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Scheduler(store, settings).run_forever, args=(stop,), name="paperwire-scheduler",
+        daemon=True,
+    )
+    thread.start()
+    return stop
