@@ -67,9 +67,15 @@ def store(db_url: str) -> Iterator[Store]:
     s.close()
 
 
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of built model files for the whole session (building one takes seconds)."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=db_url)
+def settings(db_url: str, tmp_path: Path, models_dir: Path) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=db_url, models_dir=models_dir)
 
 
 @pytest.fixture
@@ -81,6 +87,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     env = {
         "PAPERWIRE_HOME": str(settings.home),
         "PAPERWIRE_DATABASE_URL": settings.database_url,
+        "PAPERWIRE_MODELS_DIR": str(settings.resolved_models_dir),
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

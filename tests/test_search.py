@@ -23,7 +23,7 @@ def test_bm25_ranks_title_matches_and_finds_authors(store: Store, settings: Sett
     hits = search(store, settings, "sparse retrieval")
     assert hits[0].paper.id == "2501.00001"
     assert {h.paper.id for h in hits} >= {"2501.00001", "2501.00002"}
-    # stemming: "retrievers" matches "retrieval"? no — but "queries" matches "query"
+    # stemming: "queries" matches "query" (and "retrievers" would match "retrieval")
     assert search(store, settings, "query")[0].paper.id == "2501.00001"
     assert search(store, settings, "Karpukhin")[0].paper.id == "2501.00002"
     assert search(store, settings, "   ") == []

@@ -158,10 +158,26 @@ def test_search_by_title_word_and_author(client: TestClient) -> None:
     assert f'href="/papers/{MID.id}"' in r.text
     assert "1 result for “protein”" in r.text
     assert "q-bio.BM" in r.text and fmt_date(MID.published) in r.text
-    assert "We fold proteins." in r.text
+    assert "We fold <b>proteins</b>." in r.text  # the match is highlighted, stemmed
     by_author = client.get("/search?q=Witten").text
     assert 'href="/papers/hep-th/9901001"' in by_author
     assert MID.title not in by_author
+
+
+def test_search_syntax_sort_and_bad_queries(client: TestClient) -> None:
+    only_cs_lg = client.get("/api/search", params={"q": "cat:cs.LG"}).json()["results"]
+    assert {r["id"] for r in only_cs_lg} >= {MID.id, NEW.id}
+    assert all("cs.LG" in r["categories"] for r in only_cs_lg)
+    # filter-only: newest first
+    assert [r["id"] for r in only_cs_lg][:2] == [NEW.id, MID.id]
+    excluded = client.get("/api/search", params={"q": "cat:cs.LG -weather"}).json()["results"]
+    assert NEW.id not in {r["id"] for r in excluded}
+    bad = client.get("/search", params={"q": "after:2025-13-01 protein"})
+    assert bad.status_code == 400 and "is not a date" in bad.text
+    api_bad = client.get("/api/search", params={"q": "protein", "sort": "random"})
+    assert api_bad.status_code == 400 and "sort" in api_bad.json()["detail"]
+    page = client.get("/search", params={"q": "cat:cs.LG", "sort": "date"}).text
+    assert "<strong>date</strong>" in page and "sort=relevance" in page
 
 
 def test_search_empty_query_and_no_results(client: TestClient) -> None:
@@ -334,7 +350,7 @@ def test_api_search_and_paper(client: TestClient, settings: Settings) -> None:
     assert hit["categories"] == ["q-bio.BM", "cs.LG"]
     assert hit["published"] == str(MID.published) and hit["score"] > 0
     assert hit["url"] == f"{settings.base_url}/papers/{MID.id}"
-    assert client.get("/api/search").json() == {"query": "", "results": []}
+    assert client.get("/api/search").json()["results"] == []
     paper = client.get("/api/papers/hep-th/9901001").json()
     assert paper["id"] == "hep-th/9901001" and paper["abs_url"].endswith("/abs/hep-th/9901001")
     full = client.get(f"/api/papers/{MID.id}").json()

@@ -8,7 +8,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import typer
 from rich.console import Console
@@ -117,19 +117,43 @@ def import_(
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to search for.")],
+    query: Annotated[str, typer.Argument(help='What to find; supports "phrases", -word, '
+                                         "author:, cat:, title:, after:, before:, year:.")],
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many results.")] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
+    sort: Annotated[str, typer.Option(help="relevance, date or trending.")] = "relevance",
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="Only these categories (any of them); repeatable.")] = None,
+    author: Annotated[list[str] | None, typer.Option(
+        "--author", help="Only papers by this author; repeatable.")] = None,
+    after: Annotated[str | None, typer.Option(help="First version on or after (YYYY[-MM[-DD]]).")]
+    = None,
+    before: Annotated[str | None, typer.Option(
+        help="First version on or before (YYYY[-MM[-DD]]).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Search papers by title, abstract and authors."""
+    """Search papers: keywords and meaning together (hybrid), with filters."""
+    from paperwire.search import MODES, SearchOptions
     from paperwire.search import search as run_search
+    from paperwire.search.query import SORTS, Sort, parse_date_bound
 
-    hits = run_search(open_store(), settings(), query, limit)
+    if mode not in MODES:
+        raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}")
+    if sort not in SORTS:
+        raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}")
+    options = SearchOptions(
+        categories=tuple(category or ()), authors=tuple(author or ()),
+        after=parse_date_bound(after, "after") if after else None,
+        before=parse_date_bound(before, "before") if before else None,
+        sort=cast(Sort, sort), limit=limit,
+    )
+    hits = run_search(open_store(), settings(), query, mode=mode, options=options)
     if as_json:
-        emit_json({"query": query, "results": [
+        emit_json({"query": query, "mode": mode, "sort": sort, "results": [
             {"id": h.paper.id, "score": round(h.score, 4), "title": h.paper.title,
              "authors": list(h.paper.authors), "categories": list(h.paper.categories),
-             "published": h.paper.published, "url": h.paper.abs_url}
+             "published": h.paper.published, "url": h.paper.abs_url,
+             "lexical_rank": h.lexical_rank, "dense_rank": h.dense_rank}
             for h in hits]})
         return
     if not hits:
@@ -302,7 +326,7 @@ def serve(
     scheduler: Annotated[bool, typer.Option(
         help="Also run the scheduled ingests in the background.")] = True,
 ) -> None:
-    """Run the web app (and the ingest scheduler)."""
+    """Run the web app, with the ingest scheduler and the embedder in the background."""
     import uvicorn
 
     from paperwire.search import LexicalIndex
@@ -311,8 +335,7 @@ def serve(
 
     store = open_store()
     LexicalIndex(settings().index_dir / "lexical").sync(store)
-    if scheduler:
-        start_in_background(store, settings())
+    start_in_background(store, settings(), schedule=scheduler)
     uvicorn.run(create_app(settings(), store), host=host, port=port, log_level="info")
 
 
@@ -337,13 +360,57 @@ def demo(
         serve(host=host, port=port, scheduler=False)
 
 
-@app.command("index")
-def index_cmd() -> None:
-    """Bring the search index up to date with the store (import and serve do this too)."""
-    from paperwire.search import LexicalIndex
+@app.command("eval")
+def eval_cmd(
+    folder: Annotated[Path, typer.Argument(help="A BEIR-layout folder (corpus, queries, qrels).")],
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
+    mode: Annotated[str, typer.Option(help="lexical, dense or hybrid.")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure search quality (nDCG@10, Recall@100, MRR@10) and latency on a BEIR data set."""
+    from paperwire.evaluate import evaluate
+    from paperwire.search.engine import MODES
 
-    n = LexicalIndex(settings().index_dir / "lexical").sync(open_store())
-    out.print(f"{n:,} papers (re)indexed.")
+    if mode not in MODES:
+        raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}")
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} is not a folder")
+    say = None if as_json else (lambda msg: err.print(msg, markup=False, highlight=False))
+    result = evaluate(folder, split=split, mode=mode, progress=say)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    table = Table("measure", "value", box=None, highlight=False)
+    for key, value in result.to_dict().items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@app.command("index")
+def index_cmd(
+    embed: Annotated[bool, typer.Option(help="Also embed new and changed papers "
+                                        "(semantic search).")] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+) -> None:
+    """Bring the search indexes up to date: BM25, and embeddings for semantic search."""
+    from rich.progress import Progress
+
+    from paperwire.search import SearchEngine
+
+    store = open_store()
+    engine = SearchEngine(store, settings())
+    todo = 0
+    with Progress(console=err, disable=not progress) as bar:
+        task = bar.add_task("embedding papers", total=None)
+
+        def show(done: int, total: int) -> None:
+            nonlocal todo
+            todo = total
+            bar.update(task, completed=done, total=total)
+
+        engine.sync(modes=("hybrid",) if embed else ("lexical",), embed=embed, on_progress=show)
+    vectors = f"; {todo:,} papers embedded" if embed else ""
+    out.print(f"Search index up to date: {engine.lexical.num_docs():,} papers{vectors}.")
 
 
 @db_app.command("upgrade")

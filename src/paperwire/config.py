@@ -99,6 +99,10 @@ class Settings:
         default="",
         metadata={"parse": _db_url, "doc": "SQLAlchemy URL; default SQLite file under HOME"},
     )
+    models_dir: Path | None = field(
+        default=None,
+        metadata={"parse": _path, "doc": "cache of built model files; default HOME/models"},
+    )
     base_url: str = field(
         default="http://127.0.0.1:8000",
         metadata={"parse": _http_url, "doc": "public URL of the web app, used in links"},
@@ -148,6 +152,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.home / 'paperwire.db').resolve()}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.home / "models"
 
     @property
     def index_dir(self) -> Path:

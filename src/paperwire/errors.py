@@ -5,7 +5,8 @@
     ├── StoreError                 the database cannot be reached or migrated
     ├── ImportFormatError          a file's format cannot be detected or is not supported
     ├── RecordError                one record of an import is malformed (file and line in message)
-    ├── SearchError                the search index cannot be opened or queried
+    ├── SearchError                the search index or the embedding model cannot be used
+    │   └── QueryError             the query itself is wrong (a bad date, a negated filter)
     ├── SourceError                a live source (arXiv, Hugging Face) failed; names the source
     │   └── SourceBusy             another run of the same ingest holds its lock
     └── NotFound                   a paper (or other object) the caller asked for does not exist
@@ -41,6 +42,11 @@ class RecordError(PaperwireError):
 
 class SearchError(PaperwireError):
     pass
+
+
+class QueryError(SearchError):
+    """The user's query cannot mean anything (a bad date, contradictory filters): say so,
+    as a 400 on the web, not as a failure of the service."""
 
 
 class SourceError(PaperwireError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -93,15 +93,42 @@ class Scheduler:
             stop.wait(tick_seconds)
 
 
-def start_in_background(store: Store, settings: Settings) -> threading.Event | None:
-    """Start the scheduler in a daemon thread; returns the event that stops it (None when
-    the schedule is empty)."""
-    if not parse_schedule(settings.ingest_schedule):
-        return None
+EMBED_EVERY_SECONDS = 60.0
+
+
+def embed_forever(store: Store, settings: Settings, stop: threading.Event,
+                  every: float = EMBED_EVERY_SECONDS) -> None:
+    """Embed new and changed papers as they arrive, so semantic search catches up without
+    any request waiting for the model. One embedder at a time across processes (a lease)."""
+    from paperwire.ingest import new_holder
+    from paperwire.search import SearchEngine
+
+    engine = SearchEngine(store, settings)
+    holder = new_holder()
+    while not stop.is_set():
+        try:
+            if store.acquire_lease("embed", holder, timedelta(minutes=30)):
+                try:
+                    if engine.dense_available():
+                        engine.sync(embed=True)
+                finally:
+                    store.release_lease("embed", holder)
+        except PaperwireError as exc:
+            log.error("embedding: %s", exc)
+        stop.wait(every)
+
+
+def start_in_background(
+    store: Store, settings: Settings, schedule: bool = True, embed: bool = True
+) -> threading.Event:
+    """Start the scheduler (when the schedule is not empty) and the embedder in daemon
+    threads; returns the event that stops them."""
     stop = threading.Event()
-    thread = threading.Thread(
-        target=Scheduler(store, settings).run_forever, args=(stop,), name="paperwire-scheduler",
-        daemon=True,
-    )
-    thread.start()
+    jobs: list[tuple[str, Callable[..., None], tuple[object, ...]]] = []
+    if schedule and parse_schedule(settings.ingest_schedule):
+        jobs.append(("paperwire-scheduler", Scheduler(store, settings).run_forever, (stop,)))
+    if embed:
+        jobs.append(("paperwire-embedder", embed_forever, (store, settings, stop)))
+    for name, target, args in jobs:
+        threading.Thread(target=target, args=args, name=name, daemon=True).start()
     return stop

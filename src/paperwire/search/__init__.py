@@ -1,27 +1,39 @@
-"""Search over the store: ``search()`` syncs the index incrementally, then ranks."""
+"""Search: lexical (BM25), semantic (embeddings) and hybrid, with a query language.
+
+``search()`` is the entry point for callers that do not keep an engine; long-lived callers
+(the web app) keep one :class:`SearchEngine` so the model loads once.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from paperwire.config import Settings
-from paperwire.models import Paper
+from paperwire.search.engine import MODES, Hit, SearchEngine
 from paperwire.search.lexical import LexicalHit, LexicalIndex
+from paperwire.search.query import ParsedQuery, SearchOptions, parse_query
 from paperwire.store import Store
 
-__all__ = ["LexicalHit", "LexicalIndex", "SearchHit", "search"]
+SearchHit = Hit
+
+__all__ = [
+    "MODES", "Hit", "LexicalHit", "LexicalIndex", "ParsedQuery", "SearchEngine", "SearchHit",
+    "SearchOptions", "parse_query", "search",
+]
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    paper: Paper
-    score: float
-
-
-def search(store: Store, settings: Settings, query: str, limit: int = 20) -> list[SearchHit]:
-    """Rank stored papers for ``query`` (BM25 over title, abstract and authors)."""
-    index = LexicalIndex(settings.index_dir / "lexical")
-    index.sync(store)
-    hits = index.search(query, limit)
-    papers = store.get_papers(h.paper_id for h in hits)
-    return [SearchHit(papers[h.paper_id], h.score) for h in hits if h.paper_id in papers]
+def search(
+    store: Store,
+    settings: Settings,
+    query: str | ParsedQuery,
+    limit: int = 20,
+    mode: str = "hybrid",
+    options: SearchOptions | None = None,
+    engine: SearchEngine | None = None,
+    highlight: bool = False,
+) -> list[Hit]:
+    """Rank stored papers for ``query``. The indexes are brought up to date with what is
+    stored (new papers, new vectors) but nothing is embedded here: that is ``paperwire index``'s
+    and the server's background work, so a search never waits for the model on the corpus."""
+    engine = engine or SearchEngine(store, settings)
+    engine.sync(modes=(mode,), embed=False)
+    options = options or SearchOptions(limit=limit)
+    return engine.search(query, mode, options, highlight=highlight)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from paperwire.errors import StoreError
 from paperwire.models import Paper, Signal, merge
 from paperwire.store import db
-from paperwire.store.schema import cursors, leases, papers, signals
+from paperwire.store.schema import cursors, embeddings, leases, papers, signals
 
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
 
@@ -260,6 +260,84 @@ class Store:
     def all_cursors(self) -> dict[str, tuple[dict[str, Any], datetime]]:
         with self.engine.connect() as conn:
             return {r.key: (dict(r.value), r.updated_at) for r in conn.execute(select(cursors))}
+
+    # ---- embeddings: one vector per (paper, model), valid while the content hash matches ----
+
+    def papers_to_embed(
+        self, model: str, batch_size: int = 256
+    ) -> Iterator[list[tuple[Paper, str]]]:
+        """Papers with no vector for ``model`` or one made from older text, in batches of
+        (paper, content hash), ordered by id."""
+        last = ""
+        while True:
+            q = (
+                select(papers)
+                .outerjoin(embeddings, and_(embeddings.c.paper_id == papers.c.id,
+                                            embeddings.c.model == model))
+                .where(papers.c.id > last)
+                .where((embeddings.c.paper_id.is_(None))
+                       | (embeddings.c.content_hash != papers.c.content_hash))
+                .order_by(papers.c.id)
+                .limit(batch_size)
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            yield [(_row_to_paper(r), r.content_hash) for r in rows]
+            last = rows[-1].id
+
+    def has_embeddings(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(embeddings.c.paper_id).limit(1)).first() is not None
+
+    def count_to_embed(self, model: str) -> int:
+        q = (
+            select(func.count())
+            .select_from(papers.outerjoin(embeddings, and_(embeddings.c.paper_id == papers.c.id,
+                                                           embeddings.c.model == model)))
+            .where((embeddings.c.paper_id.is_(None))
+                   | (embeddings.c.content_hash != papers.c.content_hash))
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def put_embeddings(
+        self, model: str, rows: Sequence[tuple[str, str, bytes]], now: datetime | None = None
+    ) -> None:
+        """Store (paper id, content hash, vector bytes) for ``model``, replacing old ones."""
+        now = now or datetime.utcnow()
+        ids = [r[0] for r in rows]
+        try:
+            with self.engine.begin() as conn:
+                for chunk in _chunks(ids):
+                    conn.execute(embeddings.delete().where(embeddings.c.model == model)
+                                 .where(embeddings.c.paper_id.in_(chunk)))
+                if rows:
+                    conn.execute(embeddings.insert(), [
+                        {"paper_id": pid, "model": model, "content_hash": h, "vector": v,
+                         "created_at": now} for pid, h, v in rows])
+        except SQLAlchemyError as exc:
+            raise StoreError(f"writing embeddings failed: {_first_line(exc)}") from exc
+
+    def iter_embeddings(
+        self, model: str, since: datetime | None = None, batch_size: int = 5000
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """(paper id, vector bytes) for ``model``, in id order, optionally only those
+        written at or after ``since``."""
+        last = ""
+        while True:
+            q = select(embeddings.c.paper_id, embeddings.c.vector).where(
+                embeddings.c.model == model, embeddings.c.paper_id > last)
+            if since is not None:
+                q = q.where(embeddings.c.created_at >= since)
+            q = q.order_by(embeddings.c.paper_id).limit(batch_size)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            yield [(r.paper_id, bytes(r.vector)) for r in rows]
+            last = rows[-1].paper_id
 
     # ---- leases: at most one holder per name, expiring so a crashed holder frees it ----
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -73,4 +74,17 @@ leases = Table(
     Column("name", String(128), primary_key=True),
     Column("holder", String(128), nullable=False),
     Column("expires_at", DateTime(timezone=False), nullable=False),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column(
+        "paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("model", String(128), primary_key=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Index("ix_embeddings_model_created", "model", "created_at"),
 )

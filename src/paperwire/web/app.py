@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -26,9 +26,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperwire import services, trending
 from paperwire.config import Settings
-from paperwire.errors import SearchError
+from paperwire.errors import QueryError, SearchError
 from paperwire.models import Paper, parse_arxiv_id
-from paperwire.search import search
+from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
+from paperwire.search.query import SORTS, Sort
 from paperwire.store import Store
 
 HERE = Path(__file__).parent
@@ -110,6 +111,12 @@ def parse_limit(value: str | None) -> int:
         raise PageError(400, f"Invalid limit {value!r}: use a whole number.") from None
 
 
+def parse_sort(value: str) -> Sort:
+    if value not in SORTS:
+        raise PageError(400, f"Invalid sort {value!r}: use one of {', '.join(SORTS)}.")
+    return cast(Sort, value)
+
+
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -184,7 +191,22 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.exception_handler(SearchError)
     async def search_error(request: Request, exc: SearchError) -> Response:
+        if isinstance(exc, QueryError):  # the query is wrong, not the service
+            return error_response(request, 400, str(exc), "Query not understood")
         return error_response(request, 503, str(exc), "Search is unavailable")
+
+    engine = SearchEngine(the_store, settings)  # one per app: the model loads once
+    app.state.engine = engine
+
+    def run_search(q: str, limit: str | None, sort: str, mode: str,
+                   highlight: bool) -> list[Hit]:
+        if not q.strip():
+            return []
+        if mode not in MODES:
+            raise PageError(400, f"mode must be one of {', '.join(MODES)}")
+        options = SearchOptions(limit=parse_limit(limit), sort=parse_sort(sort))
+        return search(the_store, settings, q, mode=mode, options=options, engine=engine,
+                      highlight=highlight)
 
     def trending_for(window: str, date_param: str | None) -> trending.TrendingView:
         return services.trending_view(
@@ -212,10 +234,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                     date_param=date or "")
 
     @app.get("/search", include_in_schema=False)
-    def search_page(request: Request, q: str = "", limit: str | None = None) -> Response:
-        n = parse_limit(limit)
-        hits = search(the_store, settings, q, n) if q.strip() else []
-        return page(request, "search.html", q=q, hits=hits, limit=n)
+    def search_page(request: Request, q: str = "", limit: str | None = None,
+                    sort: str = "relevance", mode: str = "hybrid") -> Response:
+        hits = run_search(q, limit, sort, mode, highlight=True)
+        sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
+        return page(request, "search.html", q=q, hits=hits, limit=parse_limit(limit),
+                    sort=sort, sorts=sorts)
 
     @app.get("/papers/{paper_id:path}", include_in_schema=False)
     def paper_page(request: Request, paper_id: str) -> Response:
@@ -243,9 +267,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # ---- JSON API -------------------------------------------------------------------
 
     @app.get("/api/search")
-    def api_search(q: str = "", limit: str | None = None) -> dict[str, Any]:
-        hits = search(the_store, settings, q, parse_limit(limit)) if q.strip() else []
-        return {"query": q, "results": [
+    def api_search(q: str = "", limit: str | None = None, sort: str = "relevance",
+                   mode: str = "hybrid") -> dict[str, Any]:
+        hits = run_search(q, limit, sort, mode, highlight=False)
+        return {"query": q, "sort": sort, "mode": mode, "results": [
             {"id": h.paper.id, "title": h.paper.title, "authors": list(h.paper.authors),
              "categories": ordered_categories(h.paper),
              "published": h.paper.published.isoformat() if h.paper.published else None,

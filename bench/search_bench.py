@@ -1,0 +1,196 @@
+"""Search quality and latency, Paperwire beside two baselines measured in the same run.
+
+    .venv/bin/python bench/search_bench.py [--skip-latency] [--latency-docs N] [--queries N]
+
+Baselines:
+- plain BM25: bm25s (Lucene variant, k1=1.5, b=0.75) over title + abstract, English stemming
+  (PyStemmer) and stop words — the usual "just BM25" setup;
+- arxiv-sanity-lite's method: TF-IDF (scikit-learn, word 1–2-grams, sublinear tf, max_df 0.1,
+  like arxiv-sanity) over title + abstract + authors, scored by a linear scan (dot product with
+  every document).
+
+Quality: BEIR SciFact, test split (nDCG@10, Recall@100, MRR@10). Latency: the ~75k real arXiv
+papers of ../shared/data/arxiv, with queries made from real titles (first 3–6 words) and short
+topic phrases; p50/p99 in ms per query, Paperwire's query embedding included. Paperwire's store
+and vectors for the latency part are kept in bench/out/ between runs (embedding 75k abstracts
+takes a while the first time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+SCIFACT = DATA / "beir" / "scifact"
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT / "src"))
+
+from paperwire.evaluate import evaluate, load_qrels, load_queries  # noqa: E402
+from paperwire.search.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k  # noqa: E402
+
+
+def scifact_corpus() -> list[dict[str, Any]]:
+    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def score_rankings(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[
+    str, float
+]:
+    qs = [q for q in qrels if q in rankings]
+    return {
+        "ndcg@10": float(np.mean([ndcg_at_k(rankings[q], qrels[q], 10) for q in qs])),
+        "recall@100": float(np.mean([recall_at_k(rankings[q], qrels[q], 100) for q in qs])),
+        "mrr@10": float(np.mean([mrr_at_k(rankings[q], qrels[q], 10) for q in qs])),
+    }
+
+
+class Bm25Baseline:
+    def __init__(self, ids: list[str], texts: list[str]) -> None:
+        import bm25s
+        import Stemmer
+
+        self.bm25s, self.stemmer, self.ids = bm25s, Stemmer.Stemmer("english"), ids
+        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
+        self.model = bm25s.BM25()
+        self.model.index(tokens, show_progress=False)
+
+    def rank(self, query: str, k: int = 100) -> list[str]:
+        tokens = self.bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer,
+                                     show_progress=False)
+        if not tokens.vocab:
+            return []
+        docs, _ = self.model.retrieve(tokens, k=min(k, len(self.ids)), show_progress=False)
+        return [self.ids[i] for i in docs[0]]
+
+
+class TfidfScanBaseline:
+    """arxiv-sanity-lite: TF-IDF vectors, and a query scored against every document."""
+
+    def __init__(self, ids: list[str], texts: list[str]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.ids = ids
+        self.vectorizer = TfidfVectorizer(
+            input="content", encoding="utf-8", decode_error="replace", strip_accents="unicode",
+            lowercase=True, analyzer="word", stop_words="english",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b", ngram_range=(1, 2),
+            max_features=20000, norm="l2", use_idf=True, smooth_idf=True, sublinear_tf=True,
+            max_df=0.1, min_df=1 if len(texts) < 20000 else 5,
+        )
+        self.matrix = self.vectorizer.fit_transform(texts)
+
+    def rank(self, query: str, k: int = 100) -> list[str]:
+        q = self.vectorizer.transform([query])
+        scores = (self.matrix @ q.T).toarray().ravel()  # the linear scan
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [self.ids[i] for i in top if scores[i] > 0]
+
+
+def quality(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
+    queries, qrels = load_queries(SCIFACT), load_qrels(SCIFACT, "test")
+    corpus = scifact_corpus()
+    ids = [d["_id"] for d in corpus]
+    rows = []
+    for name, cls, text in (
+        ("bm25s (plain BM25)", Bm25Baseline, lambda d: f"{d['title']} {d['text']}"),
+        ("TF-IDF scan (arxiv-sanity)", TfidfScanBaseline, lambda d: f"{d['title']} {d['text']}"),
+    ):
+        model = cls(ids, [text(d) for d in corpus])
+        rows.append((name, score_rankings({q: model.rank(queries[q]) for q in qrels}, qrels)))
+    for mode in args.modes:
+        r = evaluate(SCIFACT, "test", mode).to_dict()
+        rows.append((f"paperwire {mode}", {k: r[k] for k in ("ndcg@10", "recall@100", "mrr@10")}))
+    return rows
+
+
+def latency_queries(papers: list[dict[str, Any]], n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    picks = rng.sample(papers, n)
+    return [" ".join(p["title"].split()[: rng.randint(3, 6)]) for p in picks]
+
+
+def timed(fn: Any, queries: list[str]) -> dict[str, float]:
+    fn(queries[0])  # warm-up
+    ms = []
+    for q in queries:
+        t0 = time.perf_counter()
+        fn(q)
+        ms.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99)}
+
+
+def latency(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
+    from paperwire.config import Settings
+    from paperwire.importers import run_import
+    from paperwire.search.engine import SearchEngine
+    from paperwire.store import Store
+
+    papers = []
+    for f in sorted((DATA / "arxiv").glob("papers-*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            papers += [json.loads(line) for line in fh]
+    papers = papers[: args.latency_docs]
+    queries = latency_queries(papers, args.queries)
+    rows: list[tuple[str, dict[str, float]]] = []
+    ids = [p["id"] for p in papers]
+    text = [f"{p['title']} {p['summary']} {' '.join(p['authors'])}" for p in papers]
+    for name, cls in (("bm25s (plain BM25)", Bm25Baseline),
+                      ("TF-IDF scan (arxiv-sanity)", TfidfScanBaseline)):
+        model = cls(ids, text)
+        rows.append((name, timed(lambda q, m=model: m.rank(q, 10), queries)))
+    home = OUT / f"arxiv-{len(papers)}"
+    settings = Settings(home=home)
+    store = Store.open(settings.resolved_database_url)
+    if store.count_papers() < len(papers):
+        sources = sorted((DATA / "arxiv").glob("papers-*.jsonl.gz"))
+        run_import(store, sources, fmt="arxiv", progress=True)
+    engine = SearchEngine(store, settings)
+
+    def show(done: int, total: int) -> None:
+        print(f"\r  embedding {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+
+    engine.sync(modes=args.modes, on_progress=show)
+    print(file=sys.stderr)
+    for mode in args.modes:
+        rows.append((f"paperwire {mode}", timed(lambda q, m=mode: engine.search(q, m, 10),
+                                                queries)))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modes", nargs="+", default=["lexical", "dense", "hybrid"])
+    ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--latency-docs", type=int, default=1_000_000)
+    ap.add_argument("--queries", type=int, default=300)
+    args = ap.parse_args()
+    print(f"# search benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+          f"Python {platform.python_version()}")
+    if not args.skip_quality:
+        print("\n## SciFact test (300 queries, 5,183 documents)")
+        print(f"{'system':<30} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
+        for name, r in quality(args):
+            print(f"{name:<30} {r['ndcg@10']:>8.4f} {r['recall@100']:>8.4f} {r['mrr@10']:>8.4f}")
+    if not args.skip_latency:
+        rows = latency(args)
+        print(f"\n## latency, {args.queries} title queries over the arXiv papers")
+        print(f"{'system':<30} {'p50 ms':>8} {'p99 ms':>8}")
+        for name, r in rows:
+            print(f"{name:<30} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Semantic search over stored embeddings: exact (one matrix product) while the collection is
+small, an approximate HNSW index (usearch) beyond ``exact_limit`` vectors.
+
+The vectors live in the store (table ``embeddings``, keyed by paper, model and content hash);
+this index is a cache of them under ``$PAPERWIRE_HOME/index/dense/<model>``, brought up to
+date incrementally by :meth:`DenseIndex.sync`, like the lexical index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from paperwire.embed import Embedder, paper_text
+from paperwire.store import Store
+
+log = logging.getLogger(__name__)
+SYNC_MARGIN = timedelta(seconds=5)
+EXACT_LIMIT = 20_000
+HNSW_CONNECTIVITY, HNSW_EXPANSION_ADD, HNSW_EXPANSION_SEARCH = 32, 200, 128
+
+
+def embed_pending(
+    store: Store, embedder: Embedder, on_progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Embed every paper whose vector for ``embedder`` is missing or stale (its text changed:
+    the content hash differs). Unchanged papers are never embedded again. Returns the count."""
+    total = store.count_to_embed(embedder.name)
+    done = 0
+    for batch in store.papers_to_embed(embedder.name, batch_size=256):
+        vectors = embedder.embed([paper_text(p.title, p.abstract) for p, _ in batch])
+        store.put_embeddings(embedder.name, [
+            (p.id, h, vectors[i].astype("<f4").tobytes()) for i, (p, h) in enumerate(batch)
+        ])
+        done += len(batch)
+        if on_progress:
+            on_progress(done, total)
+    return done
+
+
+class DenseIndex:
+    def __init__(self, path: Path, model: str, dim: int, exact_limit: int = EXACT_LIMIT) -> None:
+        self.path = path
+        self.model = model
+        self.dim = dim
+        self.exact_limit = exact_limit
+        self.ids: list[str] = []
+        self.pos: dict[str, int] = {}
+        self.matrix = np.zeros((0, dim), dtype=np.float32)
+        self._hnsw: object | None = None
+        self._loaded = False
+        self._state: dict[str, str] = {}
+
+    # ---- persistence -------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            self._state = json.loads((self.path / "state.json").read_text())
+            self.ids = json.loads((self.path / "ids.json").read_text())
+            self.matrix = np.load(self.path / "vectors.npy")
+            if self.matrix.shape != (len(self.ids), self.dim):
+                raise ValueError("ids and vectors disagree")
+        except (OSError, ValueError):
+            self._state, self.ids = {}, []
+            self.matrix = np.zeros((0, self.dim), dtype=np.float32)
+        self.pos = {pid: i for i, pid in enumerate(self.ids)}
+
+    def _save(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        for name, write in (
+            ("vectors.npy", lambda f: np.save(f, self.matrix)),
+            ("ids.json", lambda f: f.write(json.dumps(self.ids).encode())),
+            ("state.json", lambda f: f.write(json.dumps(self._state).encode())),
+        ):
+            tmp = self.path / (name + ".tmp")
+            with tmp.open("wb") as fh:
+                write(fh)
+            tmp.replace(self.path / name)
+
+    # ---- sync and search --------------------------------------------------------------
+
+    def sync(self, store: Store) -> int:
+        """Take in vectors written since the last sync. Returns how many were taken in."""
+        self._load()
+        key = hashlib.sha256(
+            f"{store.engine.url.render_as_string()}|{self.model}".encode()).hexdigest()[:16]
+        since = None
+        if self._state.get("store") == key:
+            since = datetime.fromisoformat(self._state["watermark"]) - SYNC_MARGIN
+        else:
+            self.ids, self.pos = [], {}
+            self.matrix = np.zeros((0, self.dim), dtype=np.float32)
+        started = datetime.utcnow()
+        new_ids: list[str] = []
+        new_rows: list[np.ndarray] = []
+        changed = 0
+        for batch in store.iter_embeddings(self.model, since=since):
+            for pid, blob in batch:
+                vec = np.frombuffer(blob, dtype="<f4")
+                if pid in self.pos:
+                    self.matrix[self.pos[pid]] = vec
+                else:
+                    self.pos[pid] = len(self.ids) + len(new_ids)
+                    new_ids.append(pid)
+                    new_rows.append(vec)
+                changed += 1
+        if new_rows:
+            self.matrix = np.vstack([self.matrix, np.stack(new_rows)]).astype(np.float32)
+            self.ids += new_ids
+        if changed or self._state.get("store") != key:
+            self._state = {"store": key, "watermark": started.isoformat()}
+            self._save()
+            self._hnsw = None
+        return changed
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self.ids)
+
+    @property
+    def approximate(self) -> bool:
+        return len(self) > self.exact_limit
+
+    def _hnsw_index(self) -> object:
+        from usearch.index import Index
+
+        if self._hnsw is None:
+            index = Index(ndim=self.dim, metric="cos", dtype="f32",
+                          connectivity=HNSW_CONNECTIVITY, expansion_add=HNSW_EXPANSION_ADD,
+                          expansion_search=HNSW_EXPANSION_SEARCH)
+            if self.ids:
+                index.add(np.arange(len(self.ids)), self.matrix)
+            self._hnsw = index
+        return self._hnsw
+
+    def search(self, query: np.ndarray, k: int = 100, exact: bool | None = None) -> list[
+        tuple[str, float]
+    ]:
+        """The k nearest papers by cosine similarity, best first, as (paper id, similarity)."""
+        self._load()
+        if not self.ids or k <= 0:
+            return []
+        k = min(k, len(self.ids))
+        if exact is None:
+            exact = not self.approximate
+        if exact:
+            sims = self.matrix @ query.astype(np.float32)
+            top = np.argpartition(-sims, k - 1)[:k]
+            top = top[np.argsort(-sims[top], kind="stable")]
+            return [(self.ids[i], float(sims[i])) for i in top]
+        found = self._hnsw_index().search(query.astype(np.float32), k)  # type: ignore[attr-defined]
+        return [(self.ids[int(key)], 1.0 - float(dist))
+                for key, dist in zip(found.keys, found.distances, strict=True)]
