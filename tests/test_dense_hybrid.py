@@ -1,0 +1,157 @@
+"""The dense index, embedding reuse by content hash, and hybrid search, on SQLite and
+PostgreSQL. A small hashing embedder (a real Embedder: words hashed into 64 dimensions) stands
+in for the neural model so these tests do not depend on it; the model has tests of its own."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from paperwire.config import Settings
+from paperwire.embed import l2_normalise
+from paperwire.models import Paper
+from paperwire.search import SearchEngine, SearchOptions
+from paperwire.search.dense import DenseIndex, embed_pending
+from paperwire.store import Store
+
+SYNONYMS = {"car": "automobile", "cars": "automobile", "automobiles": "automobile"}
+
+
+class HashingEmbedder:
+    """Bag of words hashed into 64 dims; maps a few synonyms together, so that 'semantic'
+    matches exist that BM25 cannot see."""
+
+    name = "test-hashing/64"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts = 0
+
+    def _one(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for w in re.findall(r"[a-z]+", text.lower()):
+            w = SYNONYMS.get(w, w)
+            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return v
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        self.calls += 1
+        self.texts += len(texts)
+        return l2_normalise(np.stack([self._one(t) for t in texts]))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+def paper(pid: str, title: str, abstract: str, cats: tuple[str, ...] = ("cs.LG",)) -> Paper:
+    return Paper(id=pid, title=title, abstract=abstract, version=1, categories=cats,
+                 primary_category=cats[0])
+
+
+PAPERS = [
+    paper("2601.00001", "Automobile detection in traffic", "Detecting automobiles on roads."),
+    paper("2601.00002", "Protein folding with transformers", "Structure prediction."),
+    paper("2601.00003", "Traffic signal control", "Reinforcement learning for intersections.",
+          ("cs.SY",)),
+    paper("2601.00004", "Graph neural networks", "Message passing on molecules."),
+]
+
+
+def test_vectors_are_reused_until_the_text_changes(store: Store) -> None:
+    emb = HashingEmbedder()
+    store.write_batch(PAPERS)
+    assert embed_pending(store, emb) == 4 and emb.texts == 4
+    assert embed_pending(store, emb) == 0 and emb.texts == 4  # nothing new: no model call
+    store.write_batch([Paper(id="2601.00002", title="Protein folding, revised", version=2)])
+    assert store.count_to_embed(emb.name) == 1
+    assert embed_pending(store, emb) == 1 and emb.texts == 5
+    assert store.count_to_embed("another-model") == 4  # vectors are per model
+
+
+def test_dense_index_exact_and_incremental(store: Store, tmp_path: Path) -> None:
+    emb = HashingEmbedder()
+    store.write_batch(PAPERS)
+    embed_pending(store, emb)
+    index = DenseIndex(tmp_path / "dense", emb.name, emb.dim)
+    assert index.sync(store) == 4 and len(index) == 4
+    hits = index.search(emb.embed_query("cars on the road"), k=2)
+    assert hits[0][0] == "2601.00001"
+    assert index.sync(store) == 0
+    store.write_batch([paper("2601.00005", "Cars and automobiles", "All about cars.")])
+    embed_pending(store, emb)
+    assert index.sync(store) >= 1 and len(index) == 5
+    # a fresh object reloads the saved cache and agrees
+    again = DenseIndex(tmp_path / "dense", emb.name, emb.dim)
+    assert len(again) == 5
+    assert again.search(emb.embed_query("cars"), 1)[0][0] in {"2601.00001", "2601.00005"}
+
+
+def test_hnsw_recall_against_exact(tmp_path: Path) -> None:
+    """With more vectors than exact_limit the index is approximate; recall@10 against the
+    exact answer must stay at or above 0.98 (the issue's bar), here on clustered vectors."""
+    rng = np.random.default_rng(5)
+    centers = rng.normal(size=(50, 64))
+    data = l2_normalise(centers[rng.integers(0, 50, 4000)] + 0.35 * rng.normal(size=(4000, 64)))
+    index = DenseIndex(tmp_path / "d", "synthetic", 64, exact_limit=1000)
+    index.ids = [f"p{i}" for i in range(len(data))]
+    index.pos = {pid: i for i, pid in enumerate(index.ids)}
+    index.matrix = data
+    index._loaded = True
+    assert index.approximate
+    queries = l2_normalise(centers[rng.integers(0, 50, 100)] + 0.35 * rng.normal(size=(100, 64)))
+    recall = np.mean([
+        len({p for p, _ in index.search(q, 10, exact=True)}
+            & {p for p, _ in index.search(q, 10)}) / 10
+        for q in queries
+    ])
+    assert recall >= 0.98
+
+
+def engine(store: Store, settings: Settings) -> SearchEngine:
+    e = SearchEngine(store, settings, embedder=HashingEmbedder())
+    store.write_batch(PAPERS)
+    e.sync(embed=True)
+    return e
+
+
+def test_hybrid_finds_what_only_meaning_matches(store: Store, settings: Settings) -> None:
+    e = engine(store, settings)
+    lexical = [h.paper.id for h in e.search("cars", mode="lexical")]
+    assert lexical == []  # no paper says "cars"
+    hybrid = [h.paper.id for h in e.search("cars", mode="hybrid")]
+    assert hybrid[0] == "2601.00001"  # "automobile" is the same word to the embedder
+    both = e.search("traffic automobile", mode="hybrid")
+    assert both[0].paper.id == "2601.00001"
+    assert both[0].lexical_rank == 1 and both[0].dense_rank == 1
+
+
+def test_constraints_apply_to_dense_candidates(store: Store, settings: Settings) -> None:
+    e = engine(store, settings)
+    ids = [h.paper.id for h in e.search("traffic cat:cs.SY", mode="hybrid")]
+    assert ids == ["2601.00003"]
+    ids = [h.paper.id for h in e.search("traffic -signal", mode="dense")]
+    assert "2601.00003" not in ids and "2601.00001" in ids
+    opts = SearchOptions(categories=("cs.SY",))
+    assert [h.paper.id for h in e.search("cars traffic", "dense", opts)] == ["2601.00003"]
+
+
+def test_without_the_model_hybrid_falls_back_to_lexical(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paperwire.errors import SearchError
+
+    def missing(_: object) -> None:
+        raise SearchError("the embedding model is not installed")
+
+    e = engine(store, settings)  # vectors exist, but this engine cannot load a model
+    plain = SearchEngine(store, settings)
+    monkeypatch.setattr("paperwire.embed.default_embedder", missing)
+    assert not plain.dense_available()
+    assert [h.paper.id for h in plain.search("traffic", "hybrid")] == [
+        h.paper.id for h in e.search("traffic", "lexical")]
