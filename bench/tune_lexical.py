@@ -49,7 +49,8 @@ def main() -> None:
         index.sync(store)
         lookups = title_lookups()
         scifact_home = Path(tmp) / "scifact"
-        print(f"{'title':>6} {'authors':>7} {'SciFact train nDCG@10':>22} {'title lookup MRR@10':>20}")
+        print(f"{'title':>6} {'authors':>7} {'SciFact train nDCG@10':>22} "
+              f"{'title lookup MRR@10':>20}")
         for t, a in GRID:
             lexical.FIELD_BOOSTS.update({"title": t, "authors": a})
             sf = evaluate(DATA / "beir" / "scifact", "train", "lexical", home=scifact_home)
