@@ -25,7 +25,6 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from xml.etree.ElementTree import Element
 
 import httpx
@@ -40,7 +39,7 @@ from paperwire.sources.atom import (
     iso_date,
     parse_xml,
 )
-from paperwire.sources.base import Batch, Cursor
+from paperwire.sources.base import Batch, Cursor, cursor_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -177,15 +176,6 @@ def parse_feed(content: bytes, where: str) -> Feed:
 # --------------------------------------------------------------------------- planning
 
 
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def plan_range(
     cursor: Cursor | None,
     since: date | None,
@@ -207,18 +197,18 @@ def plan_range(
     if since is not None and since > last:
         raise ValueError(f"since {since} is after until {last}")
     cursor = cursor or {}
-    day = _day(cursor.get("day"))
+    day = cursor_day(cursor.get("day"))
     start = cursor.get("start", 0)
     if not isinstance(start, int) or start < 0:
         day, start = None, 0
     if since is not None:
-        same_run = _day(cursor.get("until")) == last
+        same_run = cursor_day(cursor.get("until")) == last
         if day is not None and same_run and since <= day <= last:
             return day, start, last
         return since, 0, last
     if day is not None and day <= last:
         return day, start, last
-    done = _day(cursor.get("done_until"))
+    done = cursor_day(cursor.get("done_until"))
     base = min(done, last) if done is not None else min(today, last)
     return base - timedelta(days=lookback_days), 0, last
 

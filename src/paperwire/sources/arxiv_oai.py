@@ -24,7 +24,6 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 from xml.etree.ElementTree import Element
 
 from paperwire.errors import SourceError
@@ -39,7 +38,7 @@ from paperwire.sources.atom import (
     parse_xml,
     rfc2822_date,
 )
-from paperwire.sources.base import Batch, Cursor
+from paperwire.sources.base import Batch, Cursor, cursor_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -203,15 +202,6 @@ def _int_or_none(value: str | None) -> int | None:
 # --------------------------------------------------------------------------- planning
 
 
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def plan_window(
     cursor: Cursor | None,
     since: date | None,
@@ -232,7 +222,7 @@ def plan_window(
     if since is not None and since > last:
         raise ValueError(f"since {since} is after until {last}")
     cursor = cursor or {}
-    c_from, c_until = _day(cursor.get("from")), _day(cursor.get("until"))
+    c_from, c_until = cursor_day(cursor.get("from")), cursor_day(cursor.get("until"))
     token = cursor.get("token")
     if isinstance(token, str) and token and c_from is not None and c_until is not None:
         if since is not None:
@@ -242,7 +232,7 @@ def plan_window(
             return c_from, c_until, token
     if since is not None:
         return since, last, None
-    done = _day(cursor.get("done_until"))
+    done = cursor_day(cursor.get("done_until"))
     base = min(done, last) if done is not None else min(today, last)
     return base - timedelta(days=lookback_days), last, None
 

@@ -11,11 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from paperwire.models import Paper, Signal
 
 Cursor = dict[str, Any]
+
+
+def cursor_day(value: Any) -> date | None:
+    """A day stored in a cursor (ISO text), or None when absent or garbled."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

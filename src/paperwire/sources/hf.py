@@ -21,12 +21,11 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from paperwire.errors import SourceError
 from paperwire.importers.formats import BadRecord, parse_hf_entry
 from paperwire.models import Paper, Signal
-from paperwire.sources.base import Batch, Cursor
+from paperwire.sources.base import Batch, Cursor, cursor_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -35,15 +34,6 @@ SOURCE = "hf-daily"
 
 
 # --------------------------------------------------------------------------- planning
-
-
-def _day(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def plan_days(
@@ -79,8 +69,8 @@ def plan_days(
     if since is not None and since > last:
         raise ValueError(f"since {since} is after until {last}")
     cursor = cursor or {}
-    done_day = _day(cursor.get("day"))
-    same_run = done_day is not None and _day(cursor.get("until")) == last
+    done_day = cursor_day(cursor.get("day"))
+    same_run = done_day is not None and cursor_day(cursor.get("until")) == last
     if since is not None:
         if done_day is not None and same_run and since <= done_day < last:
             first = done_day + timedelta(days=1)
@@ -89,7 +79,7 @@ def plan_days(
     elif done_day is not None and (until is None or same_run):
         first = done_day + timedelta(days=1)
     else:
-        done = _day(cursor.get("done_until"))
+        done = cursor_day(cursor.get("done_until"))
         base = min(done, last) if done is not None else min(today, last)
         first = base - timedelta(days=lookback_days)
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -103,7 +93,7 @@ def _position(cursor: Cursor | None) -> date | None:
     """The last day a cursor says is done (``done_until``, else ``day``)."""
     if not cursor:
         return None
-    return _day(cursor.get("done_until")) or _day(cursor.get("day"))
+    return cursor_day(cursor.get("done_until")) or cursor_day(cursor.get("day"))
 
 
 # --------------------------------------------------------------------------- parsing
