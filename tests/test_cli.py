@@ -154,3 +154,13 @@ def test_import_twice_json_reports_nothing_new(
     assert first["papers"]["new"] > 0 and first["signals"]["new"] > 0
     assert (again["papers"]["new"], again["papers"]["changed"]) == (0, 0)
     assert (again["signals"]["new"], again["signals"]["changed"]) == (0, 0)
+
+
+def test_similar_needs_something_and_excludes_the_paper(
+    seeded: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "similar")
+    assert code == EXIT_USAGE and "give paper ids" in err
+    code, out, _ = run(capsys, "similar", "2506.00001", "--json")
+    assert code == 0
+    assert "2506.00001" not in {r["id"] for r in json.loads(out)["results"]}

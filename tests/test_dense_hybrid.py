@@ -155,3 +155,26 @@ def test_without_the_model_hybrid_falls_back_to_lexical(
     assert not plain.dense_available()
     assert [h.paper.id for h in plain.search("traffic", "hybrid")] == [
         h.paper.id for h in e.search("traffic", "lexical")]
+
+
+def test_similar_papers_by_id_set_and_text(store: Store, settings: Settings) -> None:
+    e = engine(store, settings)
+    twin = paper("2601.00009", "Automobile detection in traffic cameras",
+                 "Detecting automobiles on roads from cameras.")
+    store.write_batch([twin])
+    e.sync(embed=True)
+    like_cars = [h.paper.id for h in e.similar(["2601.00001"], limit=3)]
+    assert "2601.00001" not in like_cars  # never the paper itself
+    assert like_cars[0] == twin.id
+    reading_list = [h.paper.id for h in e.similar(["2601.00002", "2601.00004"], limit=2)]
+    assert set(reading_list).isdisjoint({"2601.00002", "2601.00004"})
+    pasted = [h.paper.id for h in e.similar(text="Cars everywhere: detecting automobiles")]
+    assert pasted[0] in {"2601.00001", twin.id}
+    assert e.similar(["9999.99999"]) == [] and e.similar() == []
+
+
+def test_similar_without_vectors_falls_back_to_words(store: Store, settings: Settings) -> None:
+    store.write_batch(PAPERS)
+    plain = SearchEngine(store, settings)  # nothing embedded: BM25 on the title
+    plain.sync(embed=False)
+    assert [h.paper.id for h in plain.similar(["2601.00003"], limit=2)] == ["2601.00001"]

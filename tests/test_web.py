@@ -381,3 +381,16 @@ def test_server_error_is_a_page(settings: Settings, store: Store,
     assert r.status_code == 500 and "Server error" in r.text and "boom" not in r.text
     api = client.get("/api/papers/2501.00001")
     assert api.status_code == 500 and "detail" in api.json()
+
+
+def test_similar_papers_on_the_page_and_api(client: TestClient) -> None:
+    """Without stored vectors the section falls back to words; it never lists the paper
+    itself (the vector path is tested in test_dense_hybrid.py)."""
+    page = client.get(f"/papers/{MID.id}").text
+    if "Similar papers" in page:
+        section = page.split("Similar papers", 1)[1]
+        assert f'href="/papers/{MID.id}"' not in section
+    api = client.get("/api/similar", params={"text": "weather diffusion models"}).json()
+    assert api["results"][0]["id"] == NEW.id
+    by_id = client.get("/api/similar", params=[("id", NEW.id)]).json()
+    assert NEW.id not in {r["id"] for r in by_id["results"]}

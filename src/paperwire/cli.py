@@ -166,6 +166,34 @@ def search(
 
 
 @app.command()
+def similar(
+    ids: Annotated[list[str] | None, typer.Argument(help="Paper ids (one, or a reading list).")]
+    = None,
+    text: Annotated[str | None, typer.Option(help="A pasted abstract or description.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many papers.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Papers similar to some papers and/or to a pasted text."""
+    from paperwire.search import SearchEngine
+
+    if not ids and not text:
+        raise typer.BadParameter("give paper ids, --text, or both")
+    store = open_store()
+    engine = SearchEngine(store, settings())
+    engine.sync(embed=False)
+    hits = engine.similar(ids or [], text=text, limit=limit)
+    if as_json:
+        emit_json({"ids": ids or [], "text": text, "results": [
+            {"id": h.paper.id, "title": h.paper.title, "score": round(h.score, 4)}
+            for h in hits]})
+        return
+    table = Table("#", "id", "title", box=None, highlight=False)
+    for i, h in enumerate(hits, 1):
+        table.add_row(str(i), h.paper.id, h.paper.title)
+    out.print(table if hits else "No similar papers found.")
+
+
+@app.command()
 def trending(
     window: Annotated[str, typer.Option(help="day, week or month.")] = "week",
     on: Annotated[str | None, typer.Option("--date", help="As of this day (YYYY-MM-DD).")] = None,

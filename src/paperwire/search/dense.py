@@ -149,6 +149,11 @@ class DenseIndex:
         index.save(str(self.path / "hnsw.usearch"))
         self._state["hnsw_rows"] = str(len(self.ids))
 
+    def vector(self, paper_id: str) -> np.ndarray | None:
+        self._load()
+        pos = self.pos.get(paper_id)
+        return None if pos is None else self.matrix[pos]
+
     def __len__(self) -> int:
         self._load()
         return len(self.ids)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
 from markupsafe import Markup
 
 from paperwire import trending
@@ -209,6 +210,38 @@ class SearchEngine:
                 *(Markup(x) if x else None for x in html.get(pid, (None, None))))
             for pid, score in page
         ]
+
+    def similar(
+        self, ids: Sequence[str] = (), text: str | None = None, limit: int = 10
+    ) -> list[Hit]:
+        """Papers like the given ones (the mean of their vectors: one paper, or a reading
+        list) and/or like a pasted text (an abstract). Without vectors or a model, falls
+        back to BM25 on the papers' titles and the text."""
+        given = self.store.get_papers(ids)
+        if not given and not (text and text.strip()):
+            return []
+        exclude = set(given)
+        if self._has_vectors() and self.dense_available():
+            from paperwire.embed import l2_normalise, paper_text
+
+            emb, dense = self._embedder(), self.dense()
+            vectors = []
+            for paper in given.values():
+                v = dense.vector(paper.id)
+                vectors.append(v if v is not None
+                               else emb.embed([paper_text(paper.title, paper.abstract)])[0])
+            if text and text.strip():
+                vectors.append(emb.embed([text])[0])
+            query = l2_normalise(np.mean(np.stack(vectors), axis=0))
+            found = dense.search(query, limit + len(exclude))
+            ranked = [(pid, sc) for pid, sc in found if pid not in exclude][:limit]
+        else:
+            words = " ".join([*(p.title for p in given.values()), text or ""])
+            hits = self.lexical.search(literal_query(words), limit=limit + len(exclude),
+                                       highlight=False)
+            ranked = [(h.paper_id, h.score) for h in hits if h.paper_id not in exclude][:limit]
+        papers = self.store.get_papers(pid for pid, _ in ranked)
+        return [Hit(papers[pid], score) for pid, score in ranked if pid in papers]
 
     def _trending_scores(self, ids: set[str]) -> dict[str, float]:
         """The month-window trending score of each paper, as of the newest signal day."""

@@ -16,7 +16,7 @@ from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -35,6 +35,7 @@ from paperwire.store import Store
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
 SEARCH_LIMIT, SEARCH_MAX = 20, 100
+SIMILAR_LIMIT = 5
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
@@ -247,8 +248,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if isinstance(found, Response):
             return found
         sigs = sorted(the_store.signals_for(found.id), key=lambda s: s.day, reverse=True)
+        engine.sync(embed=False)
+        similar = engine.similar([found.id], limit=SIMILAR_LIMIT)
         return page(request, "paper.html", paper=found, signals=sigs,
-                    labels=trending.SOURCE_LABELS)
+                    labels=trending.SOURCE_LABELS, similar=similar)
 
     @app.get("/about/trending", include_in_schema=False)
     def about_trending(request: Request) -> Response:
@@ -276,6 +279,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
              "published": h.paper.published.isoformat() if h.paper.published else None,
              "score": h.score, "url": settings.base_url + paper_path(h.paper.id)}
             for h in hits]}
+
+    @app.get("/api/similar")
+    def api_similar(id: list[str] | None = Query(default=None), text: str = "",
+                    limit: str | None = None) -> dict[str, Any]:
+        """Papers like the given ids (a paper, or a reading list) and/or a pasted text."""
+        engine.sync(embed=False)
+        hits = engine.similar(id or [], text=text or None, limit=parse_limit(limit))
+        return {"ids": id or [], "text": text, "results": [
+            {"id": h.paper.id, "title": h.paper.title, "score": h.score,
+             "url": settings.base_url + paper_path(h.paper.id)} for h in hits]}
 
     @app.get("/api/trending")
     def api_trending(window: str = "week", date: str | None = None) -> dict[str, Any]:
