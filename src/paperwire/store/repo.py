@@ -268,24 +268,14 @@ class Store:
     ) -> Iterator[list[tuple[Paper, str]]]:
         """Papers with no vector for ``model`` or one made from older text, in batches of
         (paper, content hash), ordered by id."""
-        last = ""
-        while True:
-            q = (
-                select(papers)
-                .outerjoin(embeddings, and_(embeddings.c.paper_id == papers.c.id,
-                                            embeddings.c.model == model))
-                .where(papers.c.id > last)
-                .where((embeddings.c.paper_id.is_(None))
-                       | (embeddings.c.content_hash != papers.c.content_hash))
-                .order_by(papers.c.id)
-                .limit(batch_size)
-            )
-            with self.engine.connect() as conn:
-                rows = conn.execute(q).all()
-            if not rows:
-                return
-            yield [(_row_to_paper(r), r.content_hash) for r in rows]
-            last = rows[-1].id
+        stale = (
+            select(papers)
+            .outerjoin(embeddings, and_(embeddings.c.paper_id == papers.c.id,
+                                        embeddings.c.model == model))
+            .where((embeddings.c.paper_id.is_(None))
+                   | (embeddings.c.content_hash != papers.c.content_hash))
+        )
+        yield from self._paper_pages(stale, batch_size)
 
     def has_embeddings(self) -> bool:
         with self.engine.connect() as conn:
@@ -423,14 +413,14 @@ class Store:
         """Papers changed at or after ``since`` (all when None), in batches of
         (paper, content hash), ordered by id so that paging is stable."""
         cond = papers.c.changed_at >= since if since is not None else true()
+        yield from self._paper_pages(select(papers).where(cond), batch_size)
+
+    def _paper_pages(self, query: Any, batch_size: int) -> Iterator[list[tuple[Paper, str]]]:
+        """Run ``query`` (a select of papers) page by page in id order, keyset-paged so rows
+        written meanwhile neither repeat nor shift pages; yields (paper, content hash)."""
         last = ""
         while True:
-            q = (
-                select(papers)
-                .where(and_(cond, papers.c.id > last))
-                .order_by(papers.c.id)
-                .limit(batch_size)
-            )
+            q = query.where(papers.c.id > last).order_by(papers.c.id).limit(batch_size)
             with self.engine.connect() as conn:
                 rows = conn.execute(q).all()
             if not rows:
