@@ -75,3 +75,26 @@ def test_settings_fields_all_have_docs() -> None:
     from dataclasses import fields
 
     assert all(f.metadata.get("doc") for f in fields(Settings))
+
+
+def test_mail_and_trending_settings(tmp_path: Path) -> None:
+    s = load_settings({"PAPERWIRE_FROM": "Lab papers <papers@lab.example.org>",
+                       "PAPERWIRE_TRENDING_WEIGHTS": "hf_upvotes=1, save=0",
+                       "PAPERWIRE_DIGEST_SEND_RATE": "2.5"})
+    assert s.mail_from == "Lab papers <papers@lab.example.org>"
+    assert s.trending_weights == {"hf_upvotes": 1.0, "save": 0.0}
+    assert s.digest_send_rate == 2.5
+    assert "PAPERWIRE_FROM" in setting_names() and "PAPERWIRE_MAIL_FROM" not in setting_names()
+    for name, value, message in [
+        ("PAPERWIRE_FROM", "not an address", "must be an address"),
+        ("PAPERWIRE_FROM", "a@b.org\r\nBcc: x@y.org", "one line"),
+        ("PAPERWIRE_TRENDING_WEIGHTS", "hf_upvotes=many", "must be a number"),
+        ("PAPERWIRE_SECRET_KEY", "short", "at least 16"),
+        ("PAPERWIRE_DIGEST_SEND_RATE", "-1", "messages per second"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as info:
+            load_settings({name: value})
+        assert str(info.value).startswith(name + "=")
+    # in a TOML file the key is the setting's name without the prefix: `from`
+    (tmp_path / "paperwire.toml").write_text('from = "Digest <d@example.org>"\n')
+    assert load_settings({"PAPERWIRE_HOME": str(tmp_path)}).mail_from == "Digest <d@example.org>"

@@ -5,7 +5,14 @@ import pytest
 from paperwire.models import Paper, Signal
 from paperwire.services import trending_view
 from paperwire.store import Store
-from paperwire.trending import MAX_AGE_DAYS, MIN_EVIDENCE, effective_as_of, rank, window_bounds
+from paperwire.trending import (
+    MAX_AGE_DAYS,
+    MIN_EVIDENCE,
+    effective_as_of,
+    parse_weights,
+    rank,
+    window_bounds,
+)
 
 AS_OF = date(2025, 6, 13)
 
@@ -56,10 +63,62 @@ def test_unknown_sources_weigh_nothing_and_window_name_checked() -> None:
 
 def test_reason_and_series() -> None:
     [one] = rank([sig("b", 1, 3)], AS_OF, "week")
-    assert one.reason == "#1 this week: 3 upvotes on Hugging Face on 2025-06-12"
+    assert one.reason == "3 upvotes on Hugging Face yesterday; #1 this week"
     [e] = rank([sig("a", 0, 10), sig("a", 2, 5)], AS_OF, "week")
-    assert e.reason == "#1 this week: 15 upvotes on Hugging Face from 2025-06-11 to 2025-06-13"
+    assert e.reason == "15 upvotes on Hugging Face since Wed 11 Jun; #1 this week"
     assert e.series == ((AS_OF - timedelta(days=2), 5.0), (AS_OF, 10.0))
+    [old] = rank([sig("c", 5, 1, "save")], AS_OF, "week")
+    assert old.reason == "1 save on Sun 8 Jun; #1 this week"
+
+
+def test_reason_names_category_position() -> None:
+    signals = [sig("a", 0, 30), sig("b", 0, 20), sig("c", 0, 10)]
+    primary = {"a": "cs.CV", "b": "cs.CL", "c": "cs.CL"}
+    a, b, c = rank(signals, AS_OF, "week", primary=primary)
+    assert (b.category, b.category_rank, c.category_rank) == ("cs.CL", 1, 2)
+    assert b.reason == "20 upvotes on Hugging Face today; #2 this week, #1 in cs.CL"
+    assert c.reason.endswith("#3 this week, #2 in cs.CL")
+    assert a.reason.endswith("#1 this week, #1 in cs.CV")
+    # a list limited to one category says so, and does not repeat it
+    [_, only_c] = rank(signals[1:], AS_OF, "week", primary=primary, scope="cs.CL")
+    assert only_c.reason == "10 upvotes on Hugging Face today; #2 in cs.CL this week"
+
+
+def test_parts_sum_to_score_and_weights_apply() -> None:
+    signals = [sig("a", 0, 10), sig("a", 3, 4, "save"), sig("a", 1, 8, "digest_click")]
+    weights = {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5}
+    [e] = rank(signals, AS_OF, "week", weights=weights)
+    by = {p.source: p for p in e.parts}
+    assert by["hf_upvotes"].points == pytest.approx(10.0)
+    assert by["save"].points == pytest.approx(2 * 4 * 0.5)  # weight 2, one half-life old
+    assert by["digest_click"].points == pytest.approx(0.5 * 8 * 2 ** (-1 / 3))
+    assert sum(p.points for p in e.parts) == pytest.approx(e.score)
+    assert e.total == 10 + 8 + 4
+    assert [p.source for p in e.parts] == ["hf_upvotes", "save", "digest_click"]
+    assert "10 upvotes on Hugging Face, 4 saves, 8 digest clicks" in e.reason
+    # a zero weight switches a source off
+    [e2] = rank(signals, AS_OF, "week", weights={**weights, "save": 0.0})
+    assert {p.source for p in e2.parts} == {"hf_upvotes", "digest_click"}
+
+
+def test_worked_example_in_the_docs() -> None:
+    """The worked example of the module docstring (shown on /about/trending) is true."""
+    import paperwire.trending as t
+
+    assert "= 40.00" in (t.__doc__ or "") and "= 30.87" in (t.__doc__ or "")
+    a = [Signal("A", "hf_upvotes", date(2025, 6, 13), 40)]
+    b = [Signal("B", "hf_upvotes", date(2025, 6, d), 20) for d in (7, 10, 12)]
+    ea, eb = rank(a + b, date(2025, 6, 13), "week")
+    assert (ea.paper_id, round(ea.score, 2), eb.paper_id, round(eb.score, 2)) == (
+        "A", 40.0, "B", 30.87)
+
+
+def test_parse_weights() -> None:
+    assert parse_weights("hf_upvotes=1, save=2.5;digest_click=0") == {
+        "hf_upvotes": 1.0, "save": 2.5, "digest_click": 0.0}
+    for bad in ("hf_upvotes", "save=lots", "save=-1", "a b=1"):
+        with pytest.raises(ValueError):
+            parse_weights(bad)
 
 
 def test_effective_as_of() -> None:
@@ -95,3 +154,16 @@ def test_old_papers_do_not_trend_again() -> None:
     entries = rank(signals, AS_OF, "week", first_version=born)
     assert [e.paper_id for e in entries] == ["fresh", "unknown-date"]
     assert [e.rank for e in entries] == [1, 2]
+
+
+def test_a_day_without_signals_inside_the_data_is_not_stale(store: Store) -> None:
+    """A Sunday (no Hugging Face list) between two weekdays with data is computed as asked."""
+    friday, sunday, monday = date(2025, 6, 13), date(2025, 6, 15), date(2025, 6, 16)
+    papers = [Paper(id="2506.00010", title="Fri"), Paper(id="2506.00011", title="Mon")]
+    store.write_batch(papers, [Signal("2506.00010", "hf_upvotes", friday, 9),
+                               Signal("2506.00011", "hf_upvotes", monday, 4)])
+    view = trending_view(store, "week", requested=sunday)
+    assert view.as_of == sunday and not view.stale and view.note is None
+    [(entry, _)] = view.entries
+    assert entry.score == pytest.approx(9 * 2 ** (-2 / 3), abs=1e-5)
+    assert trending_view(store, "week", requested=date(2025, 6, 20)).as_of == monday

@@ -202,22 +202,15 @@ def trending(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Trending papers and why (the formula: see /about/trending)."""
-    from paperwire.services import trending_view
+    from paperwire.services import trending_json, trending_view
     from paperwire.trending import WINDOWS
 
     if window not in WINDOWS:
         raise typer.BadParameter(f"window must be one of {', '.join(WINDOWS)}")
-    view = trending_view(open_store(), window, _parse_date(on), limit=limit, category=category)
+    view = trending_view(open_store(), window, _parse_date(on), limit=limit, category=category,
+                         weights=settings().trending_weights)
     if as_json:
-        emit_json({
-            "window": view.window, "requested": view.requested, "as_of": view.as_of,
-            "note": view.note,
-            "entries": [
-                {"rank": e.rank, "id": p.id, "title": p.title, "score": e.score,
-                 "total": e.total, "reason": e.reason,
-                 "series": [[d.isoformat(), v] for d, v in e.series]}
-                for e, p in view.entries],
-        })
+        emit_json(trending_json(view, settings().base_url))
         return
     if view.note:
         err.print(view.note, markup=False)

@@ -80,6 +80,46 @@ def _schedule(value: str) -> str:
     return value
 
 
+def _weights(value: str) -> dict[str, float]:
+    from paperwire.trending import parse_weights
+
+    return parse_weights(value)
+
+
+def _smtp_url(value: str) -> str:
+    if value.strip():
+        from paperwire.digests.mailer import parse_smtp_url
+
+        parse_smtp_url(value.strip())
+    return value.strip()
+
+
+def _address(value: str) -> str:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError("must be one line")
+    name, addr = parseaddr(value)
+    if "@" not in addr or " " in addr:
+        raise ValueError("must be an address like 'Paperwire <digest@example.org>'")
+    local, _, domain = addr.rpartition("@")
+    return str(Address(display_name=name, username=local, domain=domain))
+
+
+def _secret(value: str) -> str:
+    if value and len(value) < 16:
+        raise ValueError("must be at least 16 characters (or empty to generate one)")
+    return value
+
+
+def _rate(value: str) -> float:
+    rate = float(value)
+    if not 0 <= rate <= 10000:
+        raise ValueError("must be messages per second from 0 (no limit) to 10000")
+    return rate
+
+
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in LOG_LEVELS:
@@ -143,6 +183,31 @@ class Settings:
         default="arxiv=0 */6 * * *; hf=30 */2 * * *",
         metadata={"parse": _schedule, "doc": "cron schedule per ingest for worker and serve"},
     )
+    trending_weights: dict[str, float] = field(
+        default_factory=lambda: {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5},
+        metadata={"parse": _weights, "doc": "weight of each trending signal source"},
+    )
+    smtp_url: str = field(
+        default="",
+        metadata={"parse": _smtp_url,
+                  "doc": "smtp://user:pass@host:587?starttls=1 or smtps://…; empty: local outbox"},
+    )
+    mail_from: str = field(
+        default="Paperwire <digest@paperwire.localhost>",
+        metadata={"parse": _address, "key": "from", "doc": "From address of every mail sent"},
+    )
+    secret_key: str = field(
+        default="",
+        metadata={"parse": _secret, "doc": "signs links in mails; empty: generated in HOME"},
+    )
+    digest_send_rate: float = field(
+        default=10.0,
+        metadata={"parse": _rate, "doc": "most digest mails sent per second (0: no limit)"},
+    )
+    unconfirmed_days: int = field(
+        default=7,
+        metadata={"parse": _days, "doc": "days before an unconfirmed subscription is purged"},
+    )
     log_level: str = field(
         default="INFO", metadata={"parse": _log_level, "doc": "DEBUG, INFO, WARNING or ERROR"}
     )
@@ -162,9 +227,14 @@ class Settings:
         return self.home / "index"
 
 
+def setting_key(f: Any) -> str:
+    """A setting's key in the TOML file (its environment variable is PAPERWIRE_ + KEY)."""
+    return str(f.metadata.get("key", f.name))
+
+
 def setting_names() -> list[str]:
     """The environment variable of every setting, plus PAPERWIRE_CONFIG."""
-    return [PREFIX + f.name.upper() for f in fields(Settings)] + [PREFIX + "CONFIG"]
+    return [PREFIX + setting_key(f).upper() for f in fields(Settings)] + [PREFIX + "CONFIG"]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -175,11 +245,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(data) - known)
+    by_key = {setting_key(f): f.name for f in fields(Settings)}
+    unknown = sorted(set(data) - set(by_key))
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
-    return data
+    return {by_key[k]: v for k, v in data.items()}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -195,7 +265,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if candidate.is_file():
             raw.update(_read_toml(candidate))
     for f in fields(Settings):
-        name = PREFIX + f.name.upper()
+        name = PREFIX + setting_key(f).upper()
         if name in env:
             raw[f.name] = env[name]
     unknown = sorted(
@@ -212,5 +282,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[f.name] = parse(str(raw[f.name]))
         except ValueError as exc:
-            raise ConfigError(f"{PREFIX}{f.name.upper()}={raw[f.name]!r}: {exc}") from exc
+            name = PREFIX + setting_key(f).upper()
+            raise ConfigError(f"{name}={raw[f.name]!r}: {exc}") from exc
     return Settings(**values)

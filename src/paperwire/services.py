@@ -3,7 +3,10 @@ pure ranking code. No SQL here (that is the store's), no HTML (the web's)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote
 
 from paperwire import trending
 from paperwire.store import Store
@@ -20,14 +23,18 @@ def trending_view(
     now: datetime | None = None,
     limit: int = 20,
     category: str | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> trending.TrendingView:
     """Trending papers for ``window`` as of ``requested`` (default: today), falling back to the
-    newest day that has signals when the data stops earlier."""
+    newest day that has signals when the data stops earlier. ``category`` keeps papers listed
+    in that category; ``weights`` (default: trending.SOURCE_WEIGHTS) weigh each source."""
     trending.window_bounds(window, date.today())  # validates the window name
     requested = requested or (now or utcnow()).date()
-    as_of = trending.effective_as_of(requested, store.latest_signal_day(on_or_before=requested))
+    # a day without signals (a weekend) inside the data is computed as asked; only a day after
+    # the newest signals falls back to that newest day
+    as_of = trending.effective_as_of(requested, store.latest_signal_day())
     if as_of is None:
-        return trending.TrendingView(window, requested, None, [])
+        return trending.TrendingView(window, requested, None, [], category)
     start, end = trending.window_bounds(window, as_of)
     signals = store.signals_between(start, end)
     papers = store.get_papers({s.paper_id for s in signals})
@@ -35,7 +42,37 @@ def trending_view(
         keep = {pid for pid, p in papers.items() if category in p.categories}
         signals = [s for s in signals if s.paper_id in keep]
     born = {pid: p.published for pid, p in papers.items()}
-    entries = trending.rank(signals, as_of, window, limit=limit, first_version=born)
-    return trending.TrendingView(
-        window, requested, as_of, [(e, papers[e.paper_id]) for e in entries]
+    primary = {pid: p.primary_category or (p.categories[0] if p.categories else None)
+               for pid, p in papers.items()}
+    entries = trending.rank(
+        signals, as_of, window, weights=trending.SOURCE_WEIGHTS if weights is None else weights,
+        limit=limit, first_version=born, primary=primary, scope=category,
     )
+    return trending.TrendingView(
+        window, requested, as_of, [(e, papers[e.paper_id]) for e in entries], category
+    )
+
+
+def trending_json(view: trending.TrendingView, base_url: str) -> dict[str, Any]:
+    """The one JSON shape of a trending view, shared by ``paperwire trending --json`` and
+    ``/api/trending``: each entry with its reason and the parts its score is the sum of."""
+    return {
+        "window": view.window,
+        "requested": view.requested.isoformat(),
+        "as_of": view.as_of.isoformat() if view.as_of else None,
+        "category": view.category,
+        "note": view.note,
+        "entries": [
+            {
+                "rank": e.rank, "id": p.id, "title": p.title,
+                "url": f"{base_url}/papers/{quote(p.id, safe='/:')}",
+                "published": p.published.isoformat() if p.published else None,
+                "primary_category": e.category, "category_rank": e.category_rank,
+                "score": e.score, "total": e.total, "reason": e.reason,
+                "parts": [{"source": pt.source, "count": pt.count, "weight": pt.weight,
+                           "points": pt.points} for pt in e.parts],
+                "series": [[d.isoformat(), v] for d, v in e.series],
+            }
+            for e, p in view.entries
+        ],
+    }

@@ -9,11 +9,23 @@
     week       7     3
     month     30    10
 
-A paper needs at least MIN_EVIDENCE weighted signal in the window to be listed, and its first
-version must be at most MAX_AGE_DAYS older than the window's first day: trending is about new
-papers, so an old paper that is revised (v2, v3) or rediscovered does not come back as new.
-Ties break on window total, then on the most recent signal day, then on the paper id, so the
-order is always the same for the same data.
+A signal is a count a source gave a paper on a day: the upvotes Hugging Face shows for the
+paper on the daily-papers page of that day (a later poll of the same day replaces the count),
+and this site's own saves and digest clicks. Each source has a weight (PAPERWIRE_TRENDING_WEIGHTS;
+by default hf_upvotes=1, save=2, digest_click=0.5). Older evidence counts for less: a signal
+loses half its weight every half-life, so what a paper gathered recently counts most.
+
+A paper needs at least MIN_EVIDENCE (2) weighted signal in the window to be listed, and its
+first version must be at most MAX_AGE_DAYS (30) older than the window's first day: trending is
+about new papers, so an old paper that is revised (v2, v3) or rediscovered does not come back
+as new. Ties break on window total, then on the most recent signal day, then on the paper id,
+so the order is always the same for the same data.
+
+Worked example: the week as of Fri 13 Jun 2025 (half-life 3 days).
+    Paper A: 40 upvotes on 13 Jun             40 · 2^(−0/3)                   = 40.00
+    Paper B: 20 upvotes on each of 7, 10 and 12 Jun
+             20 · 2^(−6/3) + 20 · 2^(−3/3) + 20 · 2^(−1/3) = 5.00 + 10.00 + 15.87 = 30.87
+A (40 upvotes today) ranks above B (60 spread over the week).
 """
 
 from __future__ import annotations
@@ -26,10 +38,30 @@ from datetime import date, datetime, timedelta
 from paperwire.models import Paper, Signal
 
 WINDOWS: dict[str, tuple[int, float]] = {"day": (1, 1.0), "week": (7, 3.0), "month": (30, 10.0)}
-SOURCE_WEIGHTS: dict[str, float] = {"hf_upvotes": 1.0}
+# Default weight per signal source; PAPERWIRE_TRENDING_WEIGHTS overrides them. A source with no
+# weight (or weight 0) is ignored.
+SOURCE_WEIGHTS: dict[str, float] = {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5}
 MIN_EVIDENCE = 2.0
 MAX_AGE_DAYS = 30
-SOURCE_LABELS = {"hf_upvotes": "upvotes on Hugging Face"}
+SOURCE_LABELS = {
+    "hf_upvotes": "upvotes on Hugging Face",
+    "save": "saves here",
+    "digest_click": "clicks from digests",
+}
+_UNITS = {"hf_upvotes": ("upvote", "upvotes"), "save": ("save", "saves"),
+          "digest_click": ("digest click", "digest clicks")}
+_WHERE = {"day": "today", "week": "this week", "month": "this month"}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One source's share of a score: its raw count in the window, its weight, and what it
+    adds to the score after decay (``points``). The parts of an entry sum to its score."""
+
+    source: str
+    count: float
+    weight: float
+    points: float
 
 
 @dataclass(frozen=True)
@@ -39,8 +71,12 @@ class TrendingEntry:
     score: float
     total: float  # weighted signal in the window, undecayed
     last_day: date
-    series: tuple[tuple[date, float], ...]
+    series: tuple[tuple[date, float], ...]  # weighted signal per day in the window
     reason: str
+    parts: tuple[Part, ...] = ()
+    first_day: date | None = None
+    category: str | None = None  # the primary category its ``category_rank`` is in
+    category_rank: int | None = None
 
 
 def window_bounds(window: str, as_of: date) -> tuple[date, date]:
@@ -57,26 +93,33 @@ def rank(
     weights: Mapping[str, float] = SOURCE_WEIGHTS,
     limit: int | None = None,
     first_version: Mapping[str, date | None] | None = None,
+    primary: Mapping[str, str | None] | None = None,
+    scope: str | None = None,
 ) -> list[TrendingEntry]:
     """Rank papers by the formula above. Signals outside the window are ignored, and so are
     papers whose first-version date (from ``first_version``; unknown dates pass) is older than
-    the window's first day minus MAX_AGE_DAYS."""
+    the window's first day minus MAX_AGE_DAYS.
+
+    ``primary`` maps paper ids to their primary category: each entry then also carries its
+    position among the listed papers of that category. ``scope`` names the category the
+    signals were limited to (it only changes the wording of the reasons)."""
     start, end = window_bounds(window, as_of)
     oldest = start - timedelta(days=MAX_AGE_DAYS)
     half_life = WINDOWS[window][1]
-    score: dict[str, float] = defaultdict(float)
-    total: dict[str, float] = defaultdict(float)
-    last: dict[str, date] = {}
+    points: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     series: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     for s in signals:
         w = weights.get(s.source, 0.0)
-        if not (start <= s.day <= end) or w == 0.0:
+        if not (start <= s.day <= end) or w <= 0.0:
             continue
         age = (as_of - s.day).days
-        score[s.paper_id] += w * s.value * 2.0 ** (-age / half_life)
-        total[s.paper_id] += w * s.value
+        points[s.paper_id][s.source] += w * s.value * 2.0 ** (-age / half_life)
+        counts[s.paper_id][s.source] += s.value
         series[s.paper_id][s.day] += w * s.value
-        last[s.paper_id] = max(last.get(s.paper_id, s.day), s.day)
+    score = {pid: sum(p.values()) for pid, p in points.items()}
+    total = {pid: sum(series[pid].values()) for pid in points}
+    last = {pid: max(series[pid]) for pid in points}
     born = first_version or {}
 
     def fresh(pid: str) -> bool:
@@ -85,26 +128,63 @@ def rank(
 
     eligible = [pid for pid in score if total[pid] >= MIN_EVIDENCE and fresh(pid)]
     eligible.sort(key=lambda pid: (-score[pid], -total[pid], -last[pid].toordinal(), pid))
+    cat_rank: dict[str, int] = {}
+    seen: dict[str, int] = defaultdict(int)
+    for pid in eligible:
+        cat = (primary or {}).get(pid)
+        if cat:
+            seen[cat] += 1
+            cat_rank[pid] = seen[cat]
     if limit is not None:
         eligible = eligible[:limit]
-    return [
-        TrendingEntry(
-            paper_id=pid,
-            rank=i,
-            score=round(score[pid], 6),
-            total=total[pid],
-            last_day=last[pid],
-            series=tuple(sorted(series[pid].items())),
-            reason=_reason(total[pid], window, i, min(series[pid]), last[pid]),
+    entries = []
+    for i, pid in enumerate(eligible, start=1):
+        parts = tuple(
+            Part(src, counts[pid][src], weights[src], round(points[pid][src], 6))
+            for src in sorted(points[pid], key=lambda src: (-points[pid][src], src))
         )
-        for i, pid in enumerate(eligible, start=1)
-    ]
+        cat = (primary or {}).get(pid)
+        entries.append(TrendingEntry(
+            paper_id=pid, rank=i, score=round(score[pid], 6), total=total[pid],
+            last_day=last[pid], series=tuple(sorted(series[pid].items())),
+            reason=explain(parts, min(series[pid]), last[pid], as_of, window, i, scope,
+                           cat if scope is None else None, cat_rank.get(pid)),
+            parts=parts, first_day=min(series[pid]),
+            category=cat, category_rank=cat_rank.get(pid),
+        ))
+    return entries
 
 
-def _reason(total: float, window: str, position: int, first: date, last: date) -> str:
-    where = {"day": "of the day", "week": "this week", "month": "this month"}[window]
-    when = f"on {last}" if first == last else f"from {first} to {last}"
-    return f"#{position} {where}: {total:g} upvotes on Hugging Face {when}"
+def explain(
+    parts: Iterable[Part], first: date, last: date, as_of: date, window: str, position: int,
+    scope: str | None = None, category: str | None = None, category_rank: int | None = None,
+) -> str:
+    """'38 upvotes on Hugging Face since Tue 10 Jun; #2 in cs.CL this week' from the numbers."""
+    counts = []
+    for part in parts:
+        one, many = _UNITS.get(part.source, (part.source, part.source))
+        noun = one if part.count == 1 else many
+        where = " on Hugging Face" if part.source == "hf_upvotes" else ""
+        counts.append(f"{part.count:g} {noun}{where}")
+    when = _day_phrase(first, last, as_of)
+    where = _WHERE[window]
+    rank_text = f"#{position} in {scope} {where}" if scope else f"#{position} {where}"
+    if category and category_rank is not None:
+        rank_text += f", #{category_rank} in {category}"
+    return f"{', '.join(counts)} {when}; {rank_text}"
+
+
+def _day_phrase(first: date, last: date, as_of: date) -> str:
+    def name(d: date) -> str:
+        if d == as_of:
+            return "today"
+        if d == as_of - timedelta(days=1):
+            return "yesterday"
+        return f"{d:%a} {d.day} {d:%b}"
+
+    if first == last:
+        return name(first) if first >= as_of - timedelta(days=1) else f"on {name(first)}"
+    return f"since {name(first)}"
 
 
 @dataclass(frozen=True)
@@ -116,6 +196,7 @@ class TrendingView:
     requested: date
     as_of: date | None
     entries: list[tuple[TrendingEntry, Paper]]
+    category: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -142,3 +223,23 @@ def effective_as_of(requested: date, latest_signal_day: date | None) -> date | N
 
 def today(now: datetime) -> date:
     return now.date()
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``"hf_upvotes=1, save=2"`` → ``{"hf_upvotes": 1.0, "save": 2.0}``; ValueError if bad."""
+    weights: dict[str, float] = {}
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name.replace("_", "").isalnum():
+            raise ValueError(f"{item.strip()!r} is not source=weight")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(f"weight of {name} must be a number, not {value.strip()!r}") from None
+        if not 0 <= weight <= 1000:
+            raise ValueError(f"weight of {name} must be from 0 to 1000")
+        weights[name] = weight
+    return weights
