@@ -63,7 +63,7 @@ def test_unknown_sources_weigh_nothing_and_window_name_checked() -> None:
 
 def test_reason_and_series() -> None:
     [one] = rank([sig("b", 1, 3)], AS_OF, "week")
-    assert one.reason == "3 upvotes on Hugging Face yesterday; #1 this week"
+    assert one.reason == "3 upvotes on Hugging Face on Thu 12 Jun; #1 this week"
     [e] = rank([sig("a", 0, 10), sig("a", 2, 5)], AS_OF, "week")
     assert e.reason == "15 upvotes on Hugging Face since Wed 11 Jun; #1 this week"
     assert e.series == ((AS_OF - timedelta(days=2), 5.0), (AS_OF, 10.0))
@@ -76,12 +76,12 @@ def test_reason_names_category_position() -> None:
     primary = {"a": "cs.CV", "b": "cs.CL", "c": "cs.CL"}
     a, b, c = rank(signals, AS_OF, "week", primary=primary)
     assert (b.category, b.category_rank, c.category_rank) == ("cs.CL", 1, 2)
-    assert b.reason == "20 upvotes on Hugging Face today; #2 this week, #1 in cs.CL"
+    assert b.reason == "20 upvotes on Hugging Face on Fri 13 Jun; #2 this week, #1 in cs.CL"
     assert c.reason.endswith("#3 this week, #2 in cs.CL")
     assert a.reason.endswith("#1 this week, #1 in cs.CV")
     # a list limited to one category says so, and does not repeat it
     [_, only_c] = rank(signals[1:], AS_OF, "week", primary=primary, scope="cs.CL")
-    assert only_c.reason == "10 upvotes on Hugging Face today; #2 in cs.CL this week"
+    assert only_c.reason == "10 upvotes on Hugging Face on Fri 13 Jun; #2 in cs.CL this week"
 
 
 def test_parts_sum_to_score_and_weights_apply() -> None:

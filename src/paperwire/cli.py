@@ -466,3 +466,12 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted")
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _register_digest_commands() -> None:
+    from paperwire.cli_digest import register
+
+    register(app)
+
+
+_register_digest_commands()

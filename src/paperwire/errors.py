@@ -9,7 +9,10 @@
     │   └── QueryError             the query itself is wrong (a bad date, a negated filter)
     ├── SourceError                a live source (arXiv, Hugging Face) failed; names the source
     │   └── SourceBusy             another run of the same ingest holds its lock
-    └── NotFound                   a paper (or other object) the caller asked for does not exist
+    ├── NotFound                   a paper (or other object) the caller asked for does not exist
+    ├── TokenError                 a signed link is damaged, forged, expired or already used
+    └── DeliveryError              a digest run could not deliver (mail server down, paused on a
+                                   burst of errors); what was delivered stays recorded
 """
 
 from __future__ import annotations
@@ -66,3 +69,11 @@ class SourceBusy(SourceError):
 
 class NotFound(PaperwireError):
     pass
+
+
+class TokenError(PaperwireError):
+    """A signed link from a mail cannot be used; shown to the user as a 4xx page."""
+
+
+class DeliveryError(PaperwireError):
+    """A digest run stopped early; the ledger keeps every outcome, the next run resumes."""

@@ -16,6 +16,7 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
     logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler])
-    for noisy in ("alembic", "httpx", "uvicorn.access"):
+    # aiosmtpd logs every SMTP command of the local outbox at INFO as "mail.log"
+    for noisy in ("alembic", "httpx", "uvicorn.access", "mail.log"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     _configured = True

@@ -175,16 +175,11 @@ def explain(
 
 
 def _day_phrase(first: date, last: date, as_of: date) -> str:
+    """Dates, not 'today': a reason is read later (in a mail, a feed) than it is written."""
     def name(d: date) -> str:
-        if d == as_of:
-            return "today"
-        if d == as_of - timedelta(days=1):
-            return "yesterday"
         return f"{d:%a} {d.day} {d:%b}"
 
-    if first == last:
-        return name(first) if first >= as_of - timedelta(days=1) else f"on {name(first)}"
-    return f"since {name(first)}"
+    return f"on {name(first)}" if first == last else f"since {name(first)}"
 
 
 @dataclass(frozen=True)

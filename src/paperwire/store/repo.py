@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from paperwire.errors import StoreError
 from paperwire.models import Paper, Signal, merge
 from paperwire.store import db
+from paperwire.store.digests import DigestStore
 from paperwire.store.schema import cursors, embeddings, leases, papers, signals
 
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
@@ -85,6 +86,14 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._digests: DigestStore | None = None
+
+    @property
+    def digests(self) -> DigestStore:
+        """Subscribers and the delivery ledger (SQL in ``store/digests.py``)."""
+        if self._digests is None:
+            self._digests = DigestStore(self.engine)
+        return self._digests
 
     @classmethod
     def open(cls, url: str, migrate: bool = True) -> Store:
@@ -439,6 +448,23 @@ class Store:
         q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [_row_to_paper(r) for r in conn.execute(q)]
+
+    def published_between(self, start: date, end: date, category: str | None = None,
+                          limit: int = 100) -> list[Paper]:
+        """Papers first released from ``start`` to ``end`` (inclusive), newest first; with
+        ``category``, those whose primary category it is."""
+        q = select(papers).where(papers.c.published >= start, papers.c.published <= end)
+        if category:
+            q = q.where(papers.c.primary_category == category)
+        q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_row_to_paper(r) for r in conn.execute(q)]
+
+    def count_published_between(self, start: date, end: date) -> int:
+        q = select(func.count()).select_from(papers).where(papers.c.published >= start,
+                                                           papers.c.published <= end)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
 
     def signals_between(
         self, start: date, end: date, source: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -87,4 +89,69 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian
     Column("created_at", DateTime(timezone=False), nullable=False),
     Index("ix_embeddings_model_created", "model", "created_at"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("status", String(16), nullable=False),  # pending, active, unsubscribed, suppressed
+    Column("frequency", String(8), nullable=False),
+    Column("weekday", Integer, nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("categories", JSON, nullable=False),
+    Column("queries", JSON, nullable=False),
+    Column("papers", JSON, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("skip_empty", Boolean, nullable=False),
+    Column("nonce", String(32), nullable=True),  # the live confirmation link; cleared on use
+    Column("confirm_day", Date, nullable=True),  # confirmation mails sent on that day …
+    Column("confirm_count", Integer, nullable=False),  # … this many (at most 3 a day)
+    Column("hard_failures", Integer, nullable=False),  # permanent failures in a row
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("confirmed_at", DateTime(timezone=False), nullable=True),
+    Column("unsubscribed_at", DateTime(timezone=False), nullable=True),
+    Index("ix_subscribers_status", "status"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("digest_date", Date, nullable=False),
+    Column("state", String(16), nullable=False),  # pending, sending, sent, failed, expired, skipped
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=False), nullable=False),
+    Column("expires_at", DateTime(timezone=False), nullable=False),
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_at", DateTime(timezone=False), nullable=True),
+    Column("message_id", String(255), nullable=True),
+    Column("period_start", Date, nullable=True),
+    Column("period_end", Date, nullable=True),
+    Column("items", JSON, nullable=True),  # the composed digest [{id, why, kind}], for resends
+    Column("note", Text, nullable=True),
+    Column("last_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("sent_at", DateTime(timezone=False), nullable=True),
+    UniqueConstraint("subscriber_id", "digest_date", name="uq_deliveries_subscriber_date"),
+    Index("ix_deliveries_state_next", "state", "next_attempt_at"),
+)
+
+sent_papers = Table(
+    "sent_papers",
+    metadata,
+    Column(
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(64), primary_key=True),
+    Column("digest_date", Date, nullable=False),
 )

@@ -1,0 +1,104 @@
+"""Compose a digest: pure code over the period's trending list and interest matches.
+
+    period      a daily digest for day D covers the days after the subscriber's last delivered
+                digest up to D − 1 (just D − 1 the first time; at most 7 days back); a weekly
+                one the 7 days before D (or since the last one, at most 14)
+    matches     the period's new papers that match an interest (a query, a category, an
+                example paper), best first, each with the interest it matched
+    trending    the week's trending list as of the period's end, each with its reason
+
+A personal digest (mode ``personal`` with interests) leads with matches, up to two thirds of
+its size, and fills the rest with trending papers; a trending digest is trending only. A paper
+the subscriber was ever sent is left out, so nothing comes twice. With nothing to send the
+digest says so plainly (its ``note``), or is skipped when the subscriber asked for that.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from paperwire.digests.model import Digest, DigestItem, Subscriber
+from paperwire.models import Paper
+from paperwire.trending import TrendingEntry
+
+MAX_DAILY_SPAN = 7
+MAX_WEEKLY_SPAN = 14
+
+
+@dataclass(frozen=True)
+class Match:
+    """A new paper of the period and the interest it matched (``why``); higher score first."""
+
+    paper: Paper
+    score: float
+    why: str
+
+
+def digest_period(subscriber: Subscriber, day: date, last_end: date | None) -> tuple[date, date]:
+    """The days a digest for ``day`` covers (inclusive), given the end of the last one sent."""
+    end = day - timedelta(days=1)
+    weekly = subscriber.frequency == "weekly"
+    span = MAX_WEEKLY_SPAN if weekly else MAX_DAILY_SPAN
+    default_start = end - timedelta(days=6 if weekly else 0)
+    start = last_end + timedelta(days=1) if last_end is not None else default_start
+    start = max(start, end - timedelta(days=span - 1))
+    return min(start, end), end
+
+
+def _fmt(d: date) -> str:
+    return f"{d:%a} {d.day} {d:%b}"
+
+
+def compose(
+    subscriber: Subscriber,
+    day: date,
+    period: tuple[date, date],
+    trending: Sequence[tuple[TrendingEntry, Paper]],
+    matches: Sequence[Match],
+    already_sent: Collection[str],
+    new_papers: int,
+) -> Digest:
+    """The digest ``subscriber`` gets for ``day``. ``new_papers`` is how many papers were first
+    released in the period (0 on arXiv holidays and weekends)."""
+    size = max(1, subscriber.size)
+    chosen: list[DigestItem] = []
+    taken: set[str] = set(already_sent)
+    personal = subscriber.mode == "personal" and subscriber.has_interests
+    if personal:
+        quota = max(1, math.ceil(size * 2 / 3))
+        for m in sorted(matches, key=lambda m: (-m.score, m.paper.id)):
+            if len(chosen) >= quota:
+                break
+            if m.paper.id not in taken:
+                chosen.append(DigestItem(m.paper, m.why, "match"))
+                taken.add(m.paper.id)
+    for entry, paper in trending:
+        if len(chosen) >= size:
+            break
+        if paper.id not in taken:
+            chosen.append(DigestItem(paper, f"Trending: {entry.reason}", "trending"))
+            taken.add(paper.id)
+    if personal and len(chosen) < size:  # few trending papers: more matches instead
+        for m in sorted(matches, key=lambda m: (-m.score, m.paper.id)):
+            if len(chosen) >= size:
+                break
+            if m.paper.id not in taken:
+                chosen.append(DigestItem(m.paper, m.why, "match"))
+                taken.add(m.paper.id)
+    start, end = period
+    when = _fmt(end) if start == end else f"{_fmt(start)} – {_fmt(end)}"
+    note = None
+    if not chosen:
+        note = (f"Nothing new for you for {when}: no new papers were announced and nothing "
+                "new is trending (arXiv does not announce on weekends and holidays).")
+        if new_papers:
+            note = (f"Nothing new for you for {when}: none of the {new_papers} new papers "
+                    "matched your interests, and nothing new is trending.")
+    elif new_papers == 0:
+        note = (f"No new papers were announced for {when} (arXiv does not announce on "
+                "weekends and holidays); here is what is trending.")
+    items = sorted(chosen, key=lambda it: it.kind != "match")  # matches first, order kept
+    return Digest(subscriber, day, period, tuple(items), note)

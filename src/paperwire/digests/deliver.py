@@ -1,0 +1,216 @@
+"""Deliver due digests through the ledger, exactly once as far as SMTP allows.
+
+One run:
+1. *plan*: for every active subscriber whose digest is due (their local hour has come, on their
+   weekday for weekly digests), add a ``pending`` ledger row for (subscriber, local date);
+2. *expire*: pending rows past their cut-off (a day after the due time; three for weekly)
+   become ``expired``;
+3. *send*: claim each due row with a conditional UPDATE (``pending`` → ``sending``; a
+   ``sending`` row whose claimer died or went stale is claimed again), compose it once and keep
+   its papers in the row, send, and record the outcome right after the server's reply.
+
+Outcomes: 250 → ``sent``; a 4xx, a dropped connection or a timeout → ``pending`` again after an
+exponential backoff (1, 2, 4 … minutes, at most an hour) until the cut-off; a 5xx → ``failed``
+(three in a row suppress the address). A burst of failures that are not about one address
+(authentication refused, server gone) pauses the run rather than burning through the list.
+
+A kill at any point loses nothing: a row claimed by a dead process is claimed again by the next
+run and the same mail (same papers, same Message-ID) is sent. The only duplicate possible comes
+from a kill after the server accepted the message and before ``sent`` was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from paperwire.digests.mailer import Mailer, SendStatus
+from paperwire.digests.model import Subscriber
+from paperwire.digests.service import (
+    DigestContext,
+    gather,
+    items_of,
+    message_for,
+    message_id_for,
+    stored_digest,
+)
+from paperwire.ingest import _dead_local_holder, new_holder
+from paperwire.store.digests import Delivery
+
+log = logging.getLogger(__name__)
+CLAIM_STALE_AFTER = timedelta(minutes=10)
+PAUSE_AFTER_SYSTEMIC = 5  # failures in a row that are not about one address
+SUPPRESS_AFTER = 3  # permanent failures in a row for one address
+MAX_BACKOFF = timedelta(hours=1)
+
+
+@dataclass
+class RunReport:
+    planned: int = 0
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    expired: int = 0
+    skipped: int = 0
+    suppressed: int = 0
+    lost_claims: int = 0
+    paused: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed, "
+                f"{self.expired} expired, {self.skipped} skipped")
+        return text + (f"; paused: {self.paused}" if self.paused else "")
+
+
+def local_now(sub: Subscriber, now: datetime) -> datetime:
+    """``now`` (naive UTC) on the subscriber's wall clock (naive)."""
+    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(sub.timezone)).replace(
+        tzinfo=None)
+
+
+def due_day(sub: Subscriber, now: datetime) -> date | None:
+    """The local date whose digest is due for ``sub`` at ``now``, or None."""
+    local = local_now(sub, now)
+    if local.hour < sub.hour:
+        return None
+    if sub.frequency == "weekly" and local.weekday() != sub.weekday:
+        return None
+    return local.date()
+
+
+def cut_off(sub: Subscriber, day: date) -> datetime:
+    """When an undelivered digest for ``day`` stops being worth sending (naive UTC)."""
+    due_local = datetime(day.year, day.month, day.day, sub.hour, tzinfo=ZoneInfo(sub.timezone))
+    span = timedelta(days=3 if sub.frequency == "weekly" else 1)
+    return (due_local + span).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def plan(ctx: DigestContext, now: datetime, day: date | None = None) -> int:
+    """Add ledger rows for the digests due at ``now`` (or, with ``day``, for every active
+    subscriber whose frequency sends on that day, whatever the hour)."""
+    due = []
+    for sub in ctx.store.digests.active():
+        if day is None:
+            d = due_day(sub, now)
+        elif sub.frequency == "daily" or day.weekday() == sub.weekday:
+            d = day
+        else:
+            d = None
+        if d is not None:
+            due.append((sub.id, d, max(cut_off(sub, d), now + timedelta(hours=1))))
+    return ctx.store.digests.ensure_deliveries(due, now)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(minutes=2 ** max(0, attempts - 1)))
+
+
+class Pacer:
+    """At most ``rate`` sends a second (0: no limit)."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.gap = 1.0 / rate if rate > 0 else 0.0
+        self.sleep = sleep
+        self.next = 0.0
+
+    def wait(self) -> None:
+        if self.gap:
+            now = time.monotonic()
+            if self.next > now:
+                self.sleep(self.next - now)
+            self.next = max(now, self.next) + self.gap
+
+
+def run(
+    ctx: DigestContext,
+    mailer: Mailer,
+    clock: Callable[[], datetime],
+    day: date | None = None,
+    holder: str | None = None,
+    on_progress: Callable[[RunReport, int], None] | None = None,
+) -> RunReport:
+    """Plan, expire and send everything due now. Raises nothing for delivery problems: they
+    are in the report (``paused`` when the run stopped early)."""
+    holder = holder or new_holder()
+    digests = ctx.store.digests
+    report = RunReport()
+    report.planned = plan(ctx, clock(), day)
+    report.expired += digests.expire(clock())
+    pacer = Pacer(ctx.settings.digest_send_rate)
+    systemic = 0
+    seen: set[int] = set()
+    while report.paused is None:
+        now = clock()
+        dead = [h for h in digests.sending_holders() if h != holder and _dead_local_holder(h)]
+        batch = [d for d in digests.claimable(now, now - CLAIM_STALE_AFTER, 200, dead)
+                 if d.id not in seen]
+        if not batch:
+            break
+        for row in batch:
+            seen.add(row.id)
+            claimed = digests.claim(row, holder, clock())
+            if claimed is None:
+                report.lost_claims += 1  # another worker took it: fine
+                continue
+            outcome = _deliver_one(ctx, mailer, claimed, holder, clock, pacer, report)
+            systemic = systemic + 1 if outcome == "systemic" else 0
+            if on_progress:
+                on_progress(report, len(seen))
+            if systemic >= PAUSE_AFTER_SYSTEMIC:
+                report.paused = (f"{systemic} failures in a row were not about one address "
+                                 f"(last: {report.errors[-1] if report.errors else '?'}); "
+                                 "the rest waits for the next run")
+                break
+    return report
+
+
+def _deliver_one(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
+                 clock: Callable[[], datetime], pacer: Pacer, report: RunReport) -> str:
+    digests = ctx.store.digests
+    sub = digests.get(d.subscriber_id)
+    if sub is None or sub.status != "active":
+        digests.finish(d, holder, "skipped", clock(), error="no longer subscribed")
+        report.skipped += 1
+        return "skipped"
+    if d.items is None or d.period is None:
+        digest = gather(ctx, sub, d.digest_date)
+        if digest.empty and sub.skip_empty:
+            digests.finish(d, holder, "skipped", clock(), error="nothing new (skipped by choice)")
+            report.skipped += 1
+            return "skipped"
+        if not digests.save_composition(d, holder, items_of(digest), digest.note,
+                                        digest.period, message_id_for(ctx, sub, d.digest_date)):
+            report.lost_claims += 1
+            return "lost"
+    else:
+        digest = stored_digest(ctx, sub, d.digest_date, d.period, d.items, d.note)
+    message = message_for(ctx, digest, clock())
+    pacer.wait()
+    result = mailer.send(message)
+    now = clock()
+    if result.status is SendStatus.SENT:
+        digests.finish(d, holder, "sent", now, code=result.code)
+        digests.record_outcome(sub.id, hard_failure=False, suppress_after=SUPPRESS_AFTER)
+        report.sent += 1
+        return "sent"
+    report.errors.append(result.detail)
+    if result.status is SendStatus.REJECTED and not result.systemic:
+        digests.finish(d, holder, "failed", now, code=result.code, error=result.detail)
+        if digests.record_outcome(sub.id, hard_failure=True, suppress_after=SUPPRESS_AFTER):
+            report.suppressed += 1
+        report.failed += 1
+        return "failed"
+    retry_at = now + backoff(d.attempts)
+    if retry_at >= d.expires_at:
+        digests.finish(d, holder, "expired", now, code=result.code, error=result.detail)
+        report.expired += 1
+    else:
+        digests.finish(d, holder, "pending", now, code=result.code, error=result.detail,
+                       next_attempt_at=retry_at)
+        report.retrying += 1
+    return "systemic" if result.systemic else "retry"

@@ -1,0 +1,63 @@
+"""Digest records: subscribers, their preferences, and a composed digest. Plain data, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from paperwire.models import Paper
+
+STATUSES = ("pending", "active", "unsubscribed", "suppressed")
+FREQUENCIES = ("daily", "weekly")
+MODES = ("personal", "trending")  # personal = interest matches + trending; trending = trending only
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One address and its preferences. ``status`` is ``pending`` until the confirmation link is
+    followed; only ``active`` subscribers are sent digests."""
+
+    id: int
+    email: str
+    status: str = "pending"
+    frequency: str = "daily"
+    weekday: int = 0  # 0 = Monday; the day a weekly digest goes out
+    hour: int = 7  # local hour (in ``timezone``) at which the digest is due
+    timezone: str = "UTC"
+    categories: tuple[str, ...] = ()
+    queries: tuple[str, ...] = ()
+    papers: tuple[str, ...] = ()  # example paper ids: "more like these"
+    size: int = 10
+    mode: str = "personal"
+    skip_empty: bool = False  # skip a digest with nothing new instead of saying so
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+
+    @property
+    def has_interests(self) -> bool:
+        return bool(self.categories or self.queries or self.papers)
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """One paper in a digest and the one-line reason it is there."""
+
+    paper: Paper
+    why: str
+    kind: str  # "match" (matches an interest) or "trending"
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What one subscriber is sent for one digest date. ``period`` is the range of days whose
+    papers and signals it covers. ``note`` says plainly when there was nothing new."""
+
+    subscriber: Subscriber
+    day: date
+    period: tuple[date, date]
+    items: tuple[DigestItem, ...] = field(default=())
+    note: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.items

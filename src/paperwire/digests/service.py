@@ -1,0 +1,143 @@
+"""The digest's use cases that touch the store and the search engine: gather a subscriber's
+digest for a day (then :func:`compose` decides), rebuild a stored one, and make its mail."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from paperwire.config import Settings
+from paperwire.digests import tokens
+from paperwire.digests.compose import Match, compose, digest_period
+from paperwire.digests.model import Digest, DigestItem, Subscriber
+from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
+from paperwire.errors import QueryError
+from paperwire.models import Paper
+from paperwire.services import trending_view
+from paperwire.store import Store
+
+if TYPE_CHECKING:
+    from paperwire.search.engine import SearchEngine
+
+log = logging.getLogger(__name__)
+RRF_K = 60  # interest matches from several queries are fused by reciprocal rank
+
+
+@dataclass
+class DigestContext:
+    """What digest code needs from outside: the store, the settings, the signing key, and a
+    search engine made on first use (a trending-only run never loads the model)."""
+
+    store: Store
+    settings: Settings
+    _engine: SearchEngine | None = field(default=None, repr=False)
+    _key: bytes | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = tokens.secret_key(self.settings.secret_key, self.settings.home)
+        return self._key
+
+    def engine(self) -> SearchEngine:
+        if self._engine is None:
+            from paperwire.search.engine import SearchEngine
+
+            self._engine = SearchEngine(self.store, self.settings)
+            self._engine.sync(embed=False)
+        return self._engine
+
+    def url(self, path: str, **params: str) -> str:
+        query = f"?{urlencode(params)}" if params else ""
+        return f"{self.settings.base_url}{path}{query}"
+
+    def links(self, sub: Subscriber) -> Links:
+        return Links(
+            paper_base=self.url("/papers/"),
+            unsubscribe=self.url("/unsubscribe", token=tokens.make_token(
+                self.key, "unsubscribe", sub.id)),
+            preferences=self.url("/preferences", token=tokens.make_token(
+                self.key, "preferences", sub.id)),
+            web=self.url("/"),
+        )
+
+    def confirm_url(self, sub: Subscriber, nonce: str, now: datetime) -> str:
+        token = tokens.make_token(self.key, "confirm", sub.id, nonce=nonce,
+                                  expires=now + tokens.CONFIRM_VALID_FOR)
+        return self.url("/subscribe/confirm", token=token)
+
+
+def _matches(ctx: DigestContext, sub: Subscriber, period: tuple[date, date]) -> list[Match]:
+    from paperwire.search.query import SearchOptions, literal_query
+
+    start, end = period
+    best: dict[str, Match] = {}
+
+    def offer(rank: int, paper: Paper, why: str, weight: float = 1.0) -> None:
+        """Keep each paper's best-ranked interest (and say which it was)."""
+        score = weight / (RRF_K + rank)
+        old = best.get(paper.id)
+        if old is None or score > old.score:
+            best[paper.id] = Match(paper, score, why)
+
+    depth = max(10, sub.size * 3)
+    for q in sub.queries:
+        opts = SearchOptions(after=start, before=end, limit=min(depth, 100),
+                             categories=sub.categories)
+        try:
+            hits = ctx.engine().search(q, "hybrid", opts)
+        except QueryError as exc:
+            log.warning("subscriber %s: interest %r skipped: %s", sub.id, q, exc)
+            continue
+        for i, h in enumerate(hits, 1):
+            offer(i, h.paper, f'Matches your interest "{shorten(q, 60)}"')
+    examples = ctx.store.get_papers(sub.papers)
+    for example in examples.values():
+        opts = SearchOptions(after=start, before=end, limit=min(depth, 100))
+        for i, h in enumerate(ctx.engine().search(literal_query(example.title), "hybrid", opts),
+                              1):
+            if h.paper.id not in examples:
+                offer(i, h.paper, f'Like "{shorten(example.title, 60)}"', 0.9)
+    if not sub.queries:  # categories alone: the category's new papers, trending ones first
+        for cat in sub.categories:
+            for i, p in enumerate(ctx.store.published_between(start, end, cat, depth), 1):
+                offer(i, p, f"New in {cat}", 0.5)
+    return list(best.values())
+
+
+def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
+    """Compose ``sub``'s digest for ``day`` from what the store holds now."""
+    period = digest_period(sub, day, ctx.store.digests.last_period_end(sub.id, before=day))
+    view = trending_view(ctx.store, "week", requested=period[1], limit=max(50, sub.size * 5),
+                         weights=ctx.settings.trending_weights)
+    personal = sub.mode == "personal" and sub.has_interests
+    matches = _matches(ctx, sub, period) if personal else []
+    already = ctx.store.digests.sent_paper_ids(sub.id, before=day)
+    new = ctx.store.count_published_between(*period)
+    return compose(sub, day, period, view.entries, matches, already, new)
+
+
+def stored_digest(ctx: DigestContext, sub: Subscriber, day: date, period: tuple[date, date],
+                  items: list[dict[str, str]], note: str | None) -> Digest:
+    """A digest rebuilt from the ledger (a resend carries the very same papers)."""
+    papers = ctx.store.get_papers(it["id"] for it in items)
+    kept = tuple(DigestItem(papers[it["id"]], it["why"], it["kind"])
+                 for it in items if it["id"] in papers)
+    return Digest(sub, day, period, kept, note)
+
+
+def items_of(digest: Digest) -> list[dict[str, str]]:
+    return [{"id": it.paper.id, "why": it.why, "kind": it.kind} for it in digest.items]
+
+
+def message_for(ctx: DigestContext, digest: Digest, now: datetime) -> EmailMessage:
+    return render_digest(digest, from_addr=ctx.settings.mail_from,
+                         links=ctx.links(digest.subscriber), now=now)
+
+
+def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:
+    return digest_message_id(sub.id, day, ctx.settings.base_url)

@@ -1,0 +1,392 @@
+"""SQL for subscribers, the delivery ledger and the papers each subscriber was sent.
+
+Reached as ``store.digests``. The ledger holds one row per (subscriber, digest date); a run
+*claims* a row with a conditional UPDATE (the optimistic lock: the row changes hands only if it
+is still in the state the run saw), so two workers never send the same digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from paperwire.digests.model import Subscriber
+from paperwire.store.schema import deliveries, sent_papers, subscribers
+
+MAX_CONFIRMATIONS_PER_DAY = 3
+PREFERENCE_FIELDS = ("frequency", "weekday", "hour", "timezone", "categories", "queries",
+                     "papers", "size", "mode", "skip_empty")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    subscriber_id: int
+    digest_date: date
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    expires_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    message_id: str | None
+    period: tuple[date, date] | None
+    items: list[dict[str, str]] | None
+    note: str | None
+    last_code: int | None
+    last_error: str | None
+    sent_at: datetime | None
+
+
+def _subscriber(row: Any) -> Subscriber:
+    return Subscriber(
+        id=row.id, email=row.email, status=row.status, frequency=row.frequency,
+        weekday=row.weekday, hour=row.hour, timezone=row.timezone,
+        categories=tuple(row.categories or ()), queries=tuple(row.queries or ()),
+        papers=tuple(row.papers or ()), size=row.size, mode=row.mode,
+        skip_empty=bool(row.skip_empty), created_at=row.created_at,
+        confirmed_at=row.confirmed_at,
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    period = (row.period_start, row.period_end) if row.period_start else None
+    return Delivery(
+        id=row.id, subscriber_id=row.subscriber_id, digest_date=row.digest_date,
+        state=row.state, attempts=row.attempts, next_attempt_at=row.next_attempt_at,
+        expires_at=row.expires_at, claimed_by=row.claimed_by, claimed_at=row.claimed_at,
+        message_id=row.message_id, period=period, items=row.items, note=row.note,
+        last_code=row.last_code, last_error=row.last_error, sent_at=row.sent_at,
+    )
+
+
+def _prefs(sub: Subscriber) -> dict[str, Any]:
+    return {
+        "frequency": sub.frequency, "weekday": sub.weekday, "hour": sub.hour,
+        "timezone": sub.timezone, "categories": list(sub.categories),
+        "queries": list(sub.queries), "papers": list(sub.papers), "size": sub.size,
+        "mode": sub.mode, "skip_empty": sub.skip_empty,
+    }
+
+
+class DigestStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _insert_ignore(self, table: Any) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
+
+    # ---- subscribers -------------------------------------------------------------------
+
+    def get(self, subscriber_id: int) -> Subscriber | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(row) if row else None
+
+    def by_email(self, email: str) -> Subscriber | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(subscribers).where(subscribers.c.email == email.lower())).first()
+        return _subscriber(row) if row else None
+
+    def nonce_of(self, subscriber_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(subscribers.c.nonce)
+                                .where(subscribers.c.id == subscriber_id)).scalar()
+
+    def request(self, wanted: Subscriber, nonce: str, now: datetime) -> Subscriber | None:
+        """Record a subscription request for ``wanted.email``; return the subscriber to send a
+        confirmation mail to (with ``nonce`` now its live link), or None when no mail may go
+        (three already sent today, or the address is suppressed). An active subscriber's
+        preferences are not changed by a request (only by its signed preferences link)."""
+        email = wanted.email.lower()
+        today = now.date()
+        for _ in range(3):  # a concurrent first request for the same address: retry the read
+            try:
+                with self.engine.begin() as conn:
+                    row = conn.execute(
+                        select(subscribers).where(subscribers.c.email == email)
+                        .with_for_update()).first()
+                    if row is None:
+                        values = {**_prefs(wanted), "email": email, "status": "pending",
+                                  "nonce": nonce, "confirm_day": today, "confirm_count": 1,
+                                  "hard_failures": 0, "created_at": now}
+                        new_id = conn.execute(insert(subscribers).values(**values)
+                                              .returning(subscribers.c.id)).scalar_one()
+                        row = conn.execute(
+                            select(subscribers).where(subscribers.c.id == new_id)).one()
+                        return _subscriber(row)
+                    if row.status == "suppressed":
+                        return None
+                    count = row.confirm_count if row.confirm_day == today else 0
+                    if count >= MAX_CONFIRMATIONS_PER_DAY:
+                        return None
+                    changes: dict[str, Any] = {"nonce": nonce, "confirm_day": today,
+                                               "confirm_count": count + 1}
+                    if row.status != "active":
+                        changes.update(_prefs(wanted), status="pending")
+                    conn.execute(update(subscribers).where(subscribers.c.id == row.id)
+                                 .values(**changes))
+                    row = conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one()
+                    return _subscriber(row)
+            except IntegrityError:
+                continue
+        return None
+
+    def confirm(self, subscriber_id: int, nonce: str, now: datetime) -> Subscriber | None:
+        """Activate the subscriber if ``nonce`` is its live confirmation link (single use)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id, subscribers.c.nonce == nonce,
+                       subscribers.c.status.in_(("pending", "active", "unsubscribed")))
+                .values(status="active", nonce=None, confirmed_at=now, unsubscribed_at=None,
+                        hard_failures=0)
+            ).rowcount
+            if not done:
+                return None
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).one()
+        return _subscriber(row)
+
+    def unsubscribe(self, subscriber_id: int, now: datetime) -> Subscriber | None:
+        """Stop all mail to the subscriber (repeating is harmless). None if it is unknown."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id, subscribers.c.status != "unsubscribed")
+                .values(status="unsubscribed", unsubscribed_at=now, nonce=None))
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.subscriber_id == subscriber_id,
+                       deliveries.c.state == "pending")
+                .values(state="skipped", last_error="unsubscribed"))
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(row) if row else None
+
+    def set_preferences(self, subscriber_id: int, prefs: Subscriber) -> Subscriber | None:
+        with self.engine.begin() as conn:
+            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
+                         .values(**_prefs(prefs)))
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _subscriber(row) if row else None
+
+    def activate(self, subscriber: Subscriber, now: datetime) -> Subscriber:
+        """Add or update an already-confirmed subscriber (imports, tests, benchmarks)."""
+        email = subscriber.email.lower()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(subscribers.c.id).where(subscribers.c.email == email)).first()
+            values = {**_prefs(subscriber), "status": "active", "confirmed_at": now, "nonce": None}
+            if row is None:
+                conn.execute(insert(subscribers).values(
+                    **values, email=email, confirm_count=0, hard_failures=0, created_at=now))
+            else:
+                conn.execute(update(subscribers).where(subscribers.c.id == row.id).values(**values))
+            got = conn.execute(select(subscribers).where(subscribers.c.email == email)).one()
+        return _subscriber(got)
+
+    def add_many(self, subs: Sequence[Subscriber], now: datetime) -> int:
+        """Insert confirmed subscribers in one transaction (benchmarks, imports)."""
+        rows = [{**_prefs(s), "email": s.email.lower(), "status": "active", "nonce": None,
+                 "confirm_count": 0, "hard_failures": 0, "created_at": now, "confirmed_at": now}
+                for s in subs]
+        with self.engine.begin() as conn:
+            if rows:
+                conn.execute(insert(subscribers), rows)
+        return len(rows)
+
+    def purge_unconfirmed(self, created_before: datetime) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(
+                delete(subscribers).where(subscribers.c.status == "pending",
+                                          subscribers.c.confirmed_at.is_(None),
+                                          subscribers.c.created_at < created_before)
+            ).rowcount or 0)
+
+    def active(self) -> Iterator[Subscriber]:
+        last = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(subscribers).where(subscribers.c.status == "active",
+                                              subscribers.c.id > last)
+                    .order_by(subscribers.c.id).limit(1000)).all()
+            if not rows:
+                return
+            yield from (_subscriber(r) for r in rows)
+            last = rows[-1].id
+
+    def count_by_status(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(subscribers.c.status, func.count())
+                                .group_by(subscribers.c.status)).all()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def record_outcome(self, subscriber_id: int, hard_failure: bool, suppress_after: int) -> bool:
+        """Count permanent failures in a row (a success resets the count); suppress the address
+        after ``suppress_after`` of them. True when the address is now suppressed."""
+        with self.engine.begin() as conn:
+            if not hard_failure:
+                conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id,
+                                                       subscribers.c.hard_failures != 0)
+                             .values(hard_failures=0))
+                return False
+            conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id)
+                         .values(hard_failures=subscribers.c.hard_failures + 1))
+            return bool(conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id, subscribers.c.status == "active",
+                       subscribers.c.hard_failures >= suppress_after)
+                .values(status="suppressed")).rowcount)
+
+    # ---- the delivery ledger -----------------------------------------------------------
+
+    def ensure_deliveries(self, due: Iterable[tuple[int, date, datetime]], now: datetime) -> int:
+        """Add a pending row per (subscriber, digest date, expires at) unless one exists."""
+        rows = [{"subscriber_id": sid, "digest_date": day, "state": "pending", "attempts": 0,
+                 "next_attempt_at": now, "expires_at": expires, "created_at": now}
+                for sid, day, expires in due]
+        added = 0
+        with self.engine.begin() as conn:
+            for i in range(0, len(rows), 500):
+                added += conn.execute(self._insert_ignore(deliveries), rows[i:i + 500]).rowcount
+        return max(added, 0)
+
+    def claimable(self, now: datetime, stale_before: datetime, limit: int = 500,
+                  dead_holders: Sequence[str] = ()) -> list[Delivery]:
+        """Rows a run may claim: pending and due, or 'sending' under a claim that is stale or
+        held by a process known to be dead. Oldest first."""
+        sending = and_(deliveries.c.state == "sending",
+                       or_(deliveries.c.claimed_at < stale_before,
+                           deliveries.c.claimed_by.in_(list(dead_holders))))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries)
+                .where(or_(and_(deliveries.c.state == "pending",
+                                deliveries.c.next_attempt_at <= now), sending))
+                .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)).all()
+        return [_delivery(r) for r in rows]
+
+    def sending_holders(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(
+                select(deliveries.c.claimed_by).where(deliveries.c.state == "sending")
+                .distinct()) if r[0]]
+
+    def claim(self, seen: Delivery, holder: str, now: datetime) -> Delivery | None:
+        """Take the row if it is still as ``seen`` (state and claim): the optimistic lock."""
+        cond = [deliveries.c.id == seen.id, deliveries.c.state == seen.state,
+                deliveries.c.attempts == seen.attempts]
+        cond.append(deliveries.c.claimed_by.is_(None) if seen.claimed_by is None
+                    else deliveries.c.claimed_by == seen.claimed_by)
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(deliveries).where(*cond)
+                .values(state="sending", claimed_by=holder, claimed_at=now,
+                        attempts=deliveries.c.attempts + 1)).rowcount
+            if not taken:
+                return None
+            row = conn.execute(select(deliveries).where(deliveries.c.id == seen.id)).one()
+        return _delivery(row)
+
+    def save_composition(self, d: Delivery, holder: str, items: list[dict[str, str]],
+                         note: str | None, period: tuple[date, date], message_id: str) -> bool:
+        """Keep what the digest holds (so a resend is the same mail) and reserve its papers for
+        this subscriber, in one transaction. False when the claim was lost."""
+        with self.engine.begin() as conn:
+            ok = conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == d.id, deliveries.c.claimed_by == holder,
+                       deliveries.c.state == "sending")
+                .values(items=items, note=note, period_start=period[0], period_end=period[1],
+                        message_id=message_id)).rowcount
+            if not ok:
+                return False
+            rows = [{"subscriber_id": d.subscriber_id, "paper_id": it["id"],
+                     "digest_date": d.digest_date} for it in items]
+            if rows:
+                conn.execute(self._insert_ignore(sent_papers), rows)
+        return True
+
+    def finish(self, d: Delivery, holder: str, state: str, now: datetime, *,
+               code: int | None = None, error: str | None = None,
+               next_attempt_at: datetime | None = None) -> bool:
+        """Record the outcome of a claimed row. ``pending`` (a retry) needs ``next_attempt_at``.
+        A failed, expired or skipped digest gives its papers back (they were not delivered)."""
+        values: dict[str, Any] = {"state": state, "last_code": code, "last_error": error,
+                                  "claimed_by": None}
+        if state == "sent":
+            values["sent_at"] = now
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        with self.engine.begin() as conn:
+            ok = conn.execute(
+                update(deliveries).where(deliveries.c.id == d.id,
+                                         deliveries.c.claimed_by == holder,
+                                         deliveries.c.state == "sending")
+                .values(**values)).rowcount
+            if ok and state in ("failed", "expired", "skipped"):
+                conn.execute(delete(sent_papers).where(
+                    sent_papers.c.subscriber_id == d.subscriber_id,
+                    sent_papers.c.digest_date == d.digest_date))
+        return bool(ok)
+
+    def expire(self, now: datetime) -> int:
+        """Pending rows past their cut-off become expired, and give their papers back."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(deliveries.c.subscriber_id, deliveries.c.digest_date)
+                                .where(deliveries.c.state == "pending",
+                                       deliveries.c.expires_at <= now)).all()
+            for sid, day in rows:
+                conn.execute(delete(sent_papers).where(sent_papers.c.subscriber_id == sid,
+                                                       sent_papers.c.digest_date == day))
+            return int(conn.execute(
+                update(deliveries).where(deliveries.c.state == "pending",
+                                         deliveries.c.expires_at <= now)
+                .values(state="expired", last_error="not delivered before the cut-off")
+            ).rowcount or 0)
+
+    def get_delivery(self, subscriber_id: int, day: date) -> Delivery | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(deliveries).where(
+                deliveries.c.subscriber_id == subscriber_id,
+                deliveries.c.digest_date == day)).first()
+        return _delivery(row) if row else None
+
+    def deliveries_for(self, day: date | None = None) -> list[Delivery]:
+        q = select(deliveries).order_by(deliveries.c.id)
+        if day is not None:
+            q = q.where(deliveries.c.digest_date == day)
+        with self.engine.connect() as conn:
+            return [_delivery(r) for r in conn.execute(q)]
+
+    def count_deliveries(self, day: date | None = None) -> dict[str, int]:
+        q = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+        if day is not None:
+            q = q.where(deliveries.c.digest_date == day)
+        with self.engine.connect() as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(q)}
+
+    def sent_paper_ids(self, subscriber_id: int, before: date | None = None) -> set[str]:
+        q = select(sent_papers.c.paper_id).where(sent_papers.c.subscriber_id == subscriber_id)
+        if before is not None:
+            q = q.where(sent_papers.c.digest_date < before)
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(q)}
+
+    def last_period_end(self, subscriber_id: int, before: date) -> date | None:
+        """The end of the period the subscriber's last delivered digest before ``before``
+        covered: the next digest starts the day after."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.max(deliveries.c.period_end))
+                .where(deliveries.c.subscriber_id == subscriber_id,
+                       deliveries.c.state == "sent", deliveries.c.digest_date < before)
+            ).scalar()
