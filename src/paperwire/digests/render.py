@@ -1,0 +1,507 @@
+"""Render digest and confirmation emails. Pure: no I/O, no clock, no network.
+
+Every message is multipart/alternative (text/plain first, then text/html), UTF-8, both parts
+quoted-printable so no physical line comes near the 998-octet limit. Paper titles, authors,
+abstracts and reasons are untrusted text: they are collapsed to one line with control
+characters removed before they go anywhere near a header, and HTML-escaped in the HTML part.
+LaTeX is kept raw. The HTML uses inline styles only: no style block, images, scripts or
+external resources, and it reads fine when a client strips the styles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote, urlsplit
+
+from markupsafe import Markup
+
+from paperwire.digests.model import Digest, DigestItem
+from paperwire.models import Paper
+
+FALLBACK_HOST = "paperwire.localhost"
+SUBJECT_TITLE_CHARS = 70
+EXCERPT_CHARS = 300
+MAX_AUTHORS = 3
+
+# SMTP line endings. Headers set with ``set_raw`` (List-Unsubscribe) are written as given:
+# the default refolding turns a long URL without spaces into RFC 2047 encoded words, which
+# no client would recognise as a URL.
+POLICY = policy.SMTP.clone(refold_source="none")
+
+SECTIONS = (("match", "Matching your interests"), ("trending", "Trending"))
+OTHER_SECTION = "More papers"
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*")
+# A single addr-spec: no display name, no list, no whitespace, no quoting or comments.
+_ADDRESS = re.compile(r"[^\s@<>(),;:\"\[\]\\]+@[^\s@<>(),;:\"\[\]\\]+")
+_URL_FORBIDDEN = re.compile(r"[\s<>\"'`\\]|[^\x21-\x7e]")
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_DOLLAR = re.compile(r"(?<!\\)\$")
+_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners are part of some scripts
+
+_FONT = Markup("font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif")
+
+
+@dataclass(frozen=True)
+class Links:
+    """The absolute URLs a digest links to."""
+
+    paper_base: str  # the paper page is paper_base + paper id
+    unsubscribe: str  # https URL with a signed token: List-Unsubscribe and the visible link
+    preferences: str
+    web: str  # the site's home page
+
+
+# --- text helpers -------------------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """One line of text: control characters and line/paragraph separators become spaces,
+    invisible formatting characters (bidi overrides, soft hyphens, lone surrogates) are
+    dropped, and runs of whitespace collapse to one space."""
+    out: list[str] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Zl", "Zp"):
+            out.append(" ")
+        elif cat in ("Cf", "Cs") and ch not in _KEEP_FORMAT:
+            continue
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cleaned and, when longer than ``limit`` characters, cut at a word boundary
+    with an ellipsis (the result, ellipsis included, is at most ``limit`` characters). A cut
+    that would leave an unclosed ``$...$`` moves back before the math when that keeps at
+    least half the text; a single overlong word is cut hard."""
+    text = clean_text(text)
+    if len(text) <= limit:
+        return text
+    room = max(limit - 1, 1)
+    if text[room] == " ":
+        cut = text[:room]
+    else:
+        space = text.rfind(" ", 0, room)
+        cut = text[:space] if space >= room // 2 else text[:room]
+    dollars = [m.start() for m in _DOLLAR.finditer(cut)]
+    if len(dollars) % 2 == 1 and dollars[-1] >= room // 2:
+        cut = cut[: dollars[-1]]
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def excerpt(abstract: str, limit: int = EXCERPT_CHARS) -> str:
+    """A short excerpt of an abstract: see :func:`shorten`."""
+    return shorten(abstract, limit)
+
+
+def format_authors(authors: Iterable[str], limit: int = MAX_AUTHORS) -> str:
+    names = [n for n in (clean_text(a) for a in authors) if n]
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + " et al."
+    return ", ".join(names)
+
+
+def format_day(day: date) -> str:
+    """``27 Nov 2026``, whatever the locale."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _format_period(period: tuple[date, date]) -> str:
+    start, end = period
+    if start == end:
+        return format_day(end)
+    return f"{format_day(start)} – {format_day(end)}"
+
+
+def _format_duration(span: timedelta) -> str:
+    hours = int(span.total_seconds() // 3600)
+    if hours >= 24 and hours % 24 == 0:
+        days = hours // 24
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = max(hours, 1)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+# --- header helpers -----------------------------------------------------------------------
+
+
+def _host(base_url: str) -> str:
+    try:
+        host = urlsplit(base_url).hostname
+    except ValueError:
+        return FALLBACK_HOST
+    if not host:
+        return FALLBACK_HOST
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return FALLBACK_HOST
+    return host if _HOST.fullmatch(host) else FALLBACK_HOST
+
+
+def digest_message_id(subscriber_id: int, day: date, base_url: str) -> str:
+    """A deterministic Message-ID for one subscriber's digest of one day, so a resend of
+    the same digest carries the same id. The subscriber id is hashed, not shown."""
+    host = _host(base_url)
+    token = hashlib.sha256(f"paperwire-digest:{subscriber_id}:{day.isoformat()}:{host}".encode())
+    return f"<digest-{day:%Y%m%d}-{token.hexdigest()[:24]}@{host}>"
+
+
+def _check_url(url: str, what: str) -> str:
+    scheme = urlsplit(url).scheme.lower() if url else ""
+    if scheme not in ("http", "https") or _URL_FORBIDDEN.search(url) or len(url) > 900:
+        raise ValueError(f"{what} must be an absolute http(s) URL without spaces: {url!r}")
+    return url
+
+
+def _check_address(address: str) -> str:
+    if not _ADDRESS.fullmatch(address):
+        raise ValueError(f"not a single plain email address: {address!r}")
+    return address
+
+
+def _check_header(value: str, what: str) -> str:
+    if _LINE_BREAKING.search(value) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty single line: {value!r}")
+    return value.strip()
+
+
+def _as_utc(now: datetime) -> datetime:
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now
+
+
+def _new_message(
+    *, from_addr: str, to: str, subject: str, now: datetime, message_id: str
+) -> EmailMessage:
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = _check_header(from_addr, "from_addr")
+    msg["To"] = _check_address(to)
+    msg["Subject"] = clean_text(subject)
+    msg["Date"] = format_datetime(_as_utc(now))
+    msg["Message-ID"] = _check_header(message_id, "message_id")
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def _attach_bodies(msg: EmailMessage, text: str, html: str) -> None:
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+
+
+# --- digest -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One paper as shown: every field already cleaned, nothing escaped yet."""
+
+    title: str
+    url: str
+    authors: str
+    categories: str
+    first_version: str
+    why: str
+    excerpt: str
+    arxiv_url: str | None
+
+
+def _entry(item: DigestItem, links: Links) -> _Entry:
+    paper: Paper = item.paper
+    cats = paper.categories or ((paper.primary_category,) if paper.primary_category else ())
+    return _Entry(
+        title=clean_text(paper.title) or paper.id,
+        url=links.paper_base + quote(paper.id, safe="/:"),
+        authors=format_authors(paper.authors),
+        categories=", ".join(c for c in (clean_text(c) for c in cats) if c),
+        first_version=format_day(paper.published) if paper.published else "",
+        why=clean_text(item.why),
+        excerpt=excerpt(paper.abstract),
+        arxiv_url=paper.abs_url,
+    )
+
+
+def _sections(digest: Digest, links: Links) -> list[tuple[str, list[_Entry]]]:
+    """Items grouped by kind (matches, then trending, then anything else), each group in
+    digest order; empty groups left out."""
+    known = dict(SECTIONS)
+    groups: dict[str, list[_Entry]] = {heading: [] for _, heading in SECTIONS}
+    groups[OTHER_SECTION] = []
+    for item in digest.items:
+        groups[known.get(item.kind, OTHER_SECTION)].append(_entry(item, links))
+    return [(heading, entries) for heading, entries in groups.items() if entries]
+
+
+def _empty_line(digest: Digest) -> str:
+    weekly = digest.subscriber.frequency == "weekly"
+    return "nothing new this week" if weekly else "nothing new today"
+
+
+def _digest_subject(digest: Digest) -> str:
+    head = f"Paperwire · {format_day(digest.day)} · "
+    if not digest.items:
+        return head + _empty_line(digest)
+    top = digest.items[0].paper
+    return head + (shorten(top.title, SUBJECT_TITLE_CHARS) or top.id)
+
+
+def _meta_line(entry: _Entry) -> str:
+    parts = [entry.authors, entry.categories]
+    if entry.first_version:
+        parts.append(f"first version {entry.first_version}")
+    return " · ".join(p for p in parts if p)
+
+
+def _footer_reason(digest: Digest) -> str:
+    frequency = "weekly" if digest.subscriber.frequency == "weekly" else "daily"
+    return f"You get this mail because you subscribed to a {frequency} Paperwire digest at"
+
+
+def _digest_text(digest: Digest, sections: list[tuple[str, list[_Entry]]], links: Links) -> str:
+    lines = [
+        f"Paperwire · {format_day(digest.day)}",
+        f"Papers from {_format_period(digest.period)}",
+    ]
+    note = clean_text(digest.note or "")
+    if note:
+        lines += ["", note]
+    elif not sections:
+        lines += ["", _empty_line(digest).capitalize() + "."]
+    n = 0
+    for heading, entries in sections:
+        lines += ["", f"== {heading} =="]
+        for entry in entries:
+            n += 1
+            lines += ["", f"{n}. {entry.title}"]
+            meta = _meta_line(entry)
+            if meta:
+                lines.append(f"   {meta}")
+            if entry.why:
+                lines.append(f"   Why: {entry.why}")
+            if entry.excerpt:
+                lines += textwrap.wrap(
+                    entry.excerpt,
+                    width=76,
+                    initial_indent="   ",
+                    subsequent_indent="   ",
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            lines.append(f"   {entry.url}")
+            if entry.arxiv_url:
+                lines.append(f"   arXiv: {entry.arxiv_url}")
+    lines += [
+        "",
+        "-- ",
+        f"{_footer_reason(digest)} {links.web}",
+        f"Unsubscribe: {links.unsubscribe}",
+        f"Preferences: {links.preferences}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+_LINK = "color:#1a4d8f"
+_MUTED = "margin:0 0 4px;font-size:13px;line-height:1.4;color:#555555"
+
+
+def _a(url: str, label: str, style: str = _LINK) -> Markup:
+    return Markup('<a href="{}" style="{}">{}</a>').format(url, style, label)
+
+
+def _html_page(title: str, body: list[Markup]) -> str:
+    head = [
+        Markup("<!DOCTYPE html>"),
+        Markup('<html lang="en">'),
+        Markup("<head>"),
+        Markup('<meta charset="utf-8">'),
+        Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+        Markup("<title>{}</title>").format(title),
+        Markup("</head>"),
+        Markup('<body style="margin:0;padding:0;background:#f4f4f1">'),
+        Markup(
+            '<table role="presentation" width="100%" cellpadding="0" cellspacing="0"'
+            ' border="0" style="background:#f4f4f1">'
+        ),
+        Markup('<tr><td align="center" style="padding:16px 8px">'),
+        Markup(
+            '<table role="presentation" width="100%" cellpadding="0" cellspacing="0"'
+            ' border="0" style="max-width:640px;background:#ffffff;color:#222222;{}">'
+        ).format(_FONT),
+        Markup('<tr><td style="padding:20px 24px">'),
+    ]
+    tail = [Markup("</td></tr>"), Markup("</table>"), Markup("</td></tr>"), Markup("</table>")]
+    tail += [Markup("</body>"), Markup("</html>"), Markup("")]
+    return "\n".join(str(m) for m in head + body + tail)
+
+
+def _digest_html(digest: Digest, sections: list[tuple[str, list[_Entry]]], links: Links) -> str:
+    h = Markup
+    body = [
+        h('<h1 style="margin:0 0 4px;font-size:22px">{}</h1>').format(
+            _a(links.web, "Paperwire", "color:#222222;text-decoration:none")
+        ),
+        h('<p style="{}">{} · papers from {}</p>').format(
+            _MUTED, format_day(digest.day), _format_period(digest.period)
+        ),
+    ]
+    note = clean_text(digest.note or "")
+    if not note and not sections:
+        note = _empty_line(digest).capitalize() + "."
+    if note:
+        body.append(
+            h(
+                '<p style="margin:16px 0;padding:10px 12px;background:#fff8e1;'
+                'border-left:3px solid #e0a800;font-size:14px">{}</p>'
+            ).format(note)
+        )
+    for heading, entries in sections:
+        body.append(
+            h(
+                '<h2 style="margin:24px 0 8px;font-size:17px;color:#333333;'
+                'border-bottom:1px solid #dddddd;padding-bottom:4px">{}</h2>'
+            ).format(heading)
+        )
+        for entry in entries:
+            body.append(h('<div style="margin:0 0 18px">'))
+            body.append(
+                h('<p style="margin:0 0 4px;font-size:16px;font-weight:bold">{}</p>').format(
+                    _a(entry.url, entry.title, _LINK + ";text-decoration:none")
+                )
+            )
+            meta = _meta_line(entry)
+            if meta:
+                body.append(h('<p style="{}">{}</p>').format(_MUTED, meta))
+            if entry.why:
+                body.append(
+                    h('<p style="margin:0 0 6px;font-size:13px;color:#2e6b30">Why: {}</p>').format(
+                        entry.why
+                    )
+                )
+            if entry.excerpt:
+                body.append(
+                    h('<p style="margin:0 0 6px;font-size:14px;line-height:1.5">{}</p>').format(
+                        entry.excerpt
+                    )
+                )
+            actions = [_a(entry.url, "Open on Paperwire")]
+            if entry.arxiv_url:
+                actions.append(_a(entry.arxiv_url, "arXiv"))
+            body.append(
+                h('<p style="margin:0;font-size:13px">{}</p>').format(h(" · ").join(actions))
+            )
+            body.append(h("</div>"))
+    body += [
+        h('<hr style="border:0;border-top:1px solid #dddddd;margin:24px 0 12px">'),
+        h('<p style="{}">{} {}.</p>').format(
+            _MUTED, _footer_reason(digest), _a(links.web, links.web)
+        ),
+        h('<p style="{}">{} · {}</p>').format(
+            _MUTED, _a(links.unsubscribe, "Unsubscribe"), _a(links.preferences, "Preferences")
+        ),
+    ]
+    return _html_page(f"Paperwire · {format_day(digest.day)}", body)
+
+
+def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime) -> EmailMessage:
+    """The digest mail for ``digest.subscriber``, dated ``now`` (naive means UTC)."""
+    for what in ("paper_base", "unsubscribe", "preferences", "web"):
+        _check_url(getattr(links, what), f"links.{what}")
+    host = _host(links.web)
+    msg = _new_message(
+        from_addr=from_addr,
+        to=digest.subscriber.email,
+        subject=_digest_subject(digest),
+        now=now,
+        message_id=digest_message_id(digest.subscriber.id, digest.day, links.web),
+    )
+    msg["List-Id"] = f"Paperwire digest <digest.{host}>"
+    msg.set_raw("List-Unsubscribe", f"<{links.unsubscribe}>")
+    if urlsplit(links.unsubscribe).scheme.lower() == "https":  # RFC 8058 wants HTTPS
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Precedence"] = "bulk"
+    sections = _sections(digest, links)
+    _attach_bodies(
+        msg, _digest_text(digest, sections, links), _digest_html(digest, sections, links)
+    )
+    return msg
+
+
+# --- confirmation -------------------------------------------------------------------------
+
+
+def render_confirmation(
+    email: str,
+    *,
+    confirm_url: str,
+    from_addr: str,
+    base_url: str,
+    now: datetime,
+    message_id: str,
+    valid_for: timedelta | None = None,
+) -> EmailMessage:
+    """The double-opt-in mail asking ``email`` to confirm a digest subscription. The link
+    works once; ``valid_for`` (when given) says for how long."""
+    _check_url(confirm_url, "confirm_url")
+    msg = _new_message(
+        from_addr=from_addr,
+        to=email,
+        subject="Confirm your Paperwire digest subscription",
+        now=now,
+        message_id=message_id,
+    )
+    site = clean_text(base_url)
+    expiry = (
+        f"The link works once and expires in {_format_duration(valid_for)}."
+        if valid_for is not None
+        else "The link works once and expires after a while."
+    )
+    requested = (
+        f"Someone, hopefully you, asked for a digest of new research papers from "
+        f"Paperwire at {site} to be sent to {email}."
+    )
+    ignore = (
+        "If you did not ask for this, ignore this mail: nothing more will be sent to this address."
+    )
+    text = "\n".join(
+        [
+            *textwrap.wrap(requested, 76, break_long_words=False, break_on_hyphens=False),
+            "",
+            "To confirm the subscription, open this link:",
+            "",
+            confirm_url,
+            "",
+            expiry,
+            "",
+            *textwrap.wrap(ignore, 76, break_long_words=False, break_on_hyphens=False),
+            "",
+        ]
+    )
+    h = Markup
+    body = [
+        h('<h1 style="margin:0 0 12px;font-size:20px">Confirm your Paperwire digest</h1>'),
+        h('<p style="margin:0 0 12px;font-size:15px;line-height:1.5">{}</p>').format(requested),
+        h('<p style="margin:20px 0">{}</p>').format(
+            _a(
+                confirm_url,
+                "Confirm my subscription",
+                "display:inline-block;padding:10px 18px;background:#1a4d8f;color:#ffffff;"
+                "text-decoration:none;border-radius:4px;font-weight:bold",
+            )
+        ),
+        h('<p style="margin:0 0 12px;font-size:14px">{}</p>').format(expiry),
+        h('<p style="{}">{}</p>').format(_MUTED, ignore),
+    ]
+    _attach_bodies(msg, text, _html_page("Confirm your Paperwire digest", body))
+    return msg
