@@ -92,3 +92,15 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+# -- SMTP (digests): a real, fault-injecting server on loopback; see tests/smtp_server.py ------
+
+from smtp_server import FaultySmtpServer  # noqa: E402  (tests/ is on sys.path, like conftest)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[FaultySmtpServer]:
+    """A started :class:`smtp_server.FaultySmtpServer` on 127.0.0.1 (no AUTH, no TLS)."""
+    with FaultySmtpServer() as server:
+        yield server
