@@ -66,9 +66,11 @@ def test_trending_json_as_of_a_date(seeded: Store, capsys: pytest.CaptureFixture
     assert doc["as_of"] == "2025-06-13" and doc["note"] is None
     assert [e["id"] for e in doc["entries"]] == ["2506.00001", "2506.00002"]
     assert doc["entries"][0]["reason"] == (
-        "30 upvotes on Hugging Face on Thu 12 Jun; #1 this week, #1 in cs.IR")
+        "30 upvotes on Hugging Face on Thu 12 Jun; #1 this week, #1 in cs.IR"
+    )
     assert doc["entries"][0]["parts"] == [
-        {"source": "hf_upvotes", "count": 30.0, "weight": 1.0, "points": round(30 * 2 ** (-1 / 3), 6)}]
+        {"source": "hf_upvotes", "count": 30.0, "weight": 1.0,
+         "points": round(30 * 2 ** (-1 / 3), 6)}]
     code, out, _ = run(capsys, "trending", "--window", "day", "--date", "2025-06-13", "--json")
     assert [e["id"] for e in json.loads(out)["entries"]] == ["2506.00002"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -78,6 +79,11 @@ def plain(html: str) -> str:
     return re.sub(r'<span class="nowrap">([^<]*)</span>', r"\1", html)
 
 
+def short_day(d: date) -> str:
+    """How reasons name a day: 'Tue 10 Jun'."""
+    return f"{d:%a} {d.day} {d:%b}"
+
+
 def trending_ids(html: str) -> list[str]:
     listing = html.split('<ol class="trending">', 1)[1].split("</ol>", 1)[0]
     return re.findall(r'<a class="title" href="/papers/([^"]+)">', listing)
@@ -91,8 +97,9 @@ def test_home_lists_trending_in_order_with_reasons_and_stale_note(client: TestCl
     assert r.status_code == 200
     html = plain(r.text)
     assert trending_ids(html) == [MID.id, NEW.id]  # default window: week
-    assert f"#1 this week: 13 upvotes on Hugging Face from {D - timedelta(days=3)} to {D}" in html
-    assert f"#2 this week: 5 upvotes on Hugging Face on {D}" in html
+    since = short_day(D - timedelta(days=3))
+    assert f"13 upvotes on Hugging Face since {since}; #1 this week" in html
+    assert re.search(r"5 upvotes on Hugging Face [^<;]+; #2 this week, #1 in cs\.LG", html)
     assert f"The newest signals are from {D.isoformat()}" in html
     assert '<p class="note"' in html
     assert "Ada Lovelace, Emmy Noether, Alan Turing et al." in html
@@ -107,7 +114,8 @@ def test_window_tabs_change_the_ranking(client: TestClient) -> None:
     month = plain(client.get("/?window=month").text)
     assert trending_ids(day) == [NEW.id, MID.id]
     assert trending_ids(month) == [OLD.id, MID.id, NEW.id]
-    assert f"#1 this month: 100 upvotes on Hugging Face on {D - timedelta(days=20)}" in month
+    old_day = short_day(D - timedelta(days=20))
+    assert f"100 upvotes on Hugging Face on {old_day}; #1 this month" in month
     assert re.search(r'<a href="/\?window=month" class="active"', month)
     assert re.search(r'<a href="/\?window=day" class="active"', day)
 
@@ -295,6 +303,7 @@ def test_untrusted_text_is_escaped_everywhere(settings: Settings, store: Store) 
 def test_about_trending_renders_the_code_docs(client: TestClient) -> None:
     html = client.get("/about/trending").text
     assert str(escape((trending.__doc__ or "").strip())) in html
+    assert "Worked example" in html and "= 30.87" in html
     assert "<title>How trending works · Paperwire</title>" in html
     for name, (days, half_life) in trending.WINDOWS.items():
         assert re.search(rf">{name}</a></td><td class=\"num\">{days}</td>"
@@ -394,3 +403,117 @@ def test_similar_papers_on_the_page_and_api(client: TestClient) -> None:
     assert api["results"][0]["id"] == NEW.id
     by_id = client.get("/api/similar", params=[("id", NEW.id)]).json()
     assert NEW.id not in {r["id"] for r in by_id["results"]}
+
+
+# ---- categories, weights, score parts and charts -------------------------------------------
+
+
+def spark_days(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<svg class="spark"[^>]* data-days="(\d+)"', html)]
+
+
+def test_api_trending_carries_parts_summing_to_score(client: TestClient,
+                                                     settings: Settings) -> None:
+    data = client.get("/api/trending", params={"window": "month"}).json()
+    assert data["category"] is None
+    assert [e["id"] for e in data["entries"]] == [OLD.id, MID.id, NEW.id]
+    for e in data["entries"]:
+        assert e["parts"], e["id"]
+        assert sum(p["points"] for p in e["parts"]) == pytest.approx(e["score"], abs=1e-5)
+        assert e["url"] == f"{settings.base_url}/papers/{e['id']}"
+    mid = data["entries"][1]
+    assert mid["parts"] == [{"source": HF, "count": 13.0, "weight": 1.0,
+                             "points": pytest.approx(10 * 2 ** (-3 / 10) + 3)}]
+    assert mid["series"] == [[(D - timedelta(days=3)).isoformat(), 10.0], [D.isoformat(), 3.0]]
+    assert mid["primary_category"] == "q-bio.BM" and mid["category_rank"] == 1
+
+
+def test_category_filter_on_page_and_api(client: TestClient) -> None:
+    api = client.get("/api/trending", params={"window": "month", "cat": "cs.LG"}).json()
+    assert api["category"] == "cs.LG"
+    assert [e["id"] for e in api["entries"]] == [MID.id, NEW.id]  # OLD is quant-ph
+    assert api["entries"][0]["reason"].endswith("#1 in cs.LG this month")
+    html = plain(client.get("/?window=month&cat=cs.LG").text)
+    assert trending_ids(html) == [MID.id, NEW.id]
+    assert '<h1>Trending papers in <span class="cat-name">cs.LG</span></h1>' in html
+    assert '<a href="/?window=month">all categories</a>' in html
+    # the window tabs keep the category, and the category links keep the window
+    assert '<a href="/?window=day&amp;cat=cs.LG">Day</a>' in html
+    assert re.search(r'<a href="/\?window=month&amp;cat=cs.LG" class="active"', html)
+    assert "<title>Trending papers in cs.LG (month) · Paperwire</title>" in html
+    empty = client.get("/?cat=astro-ph.GA").text
+    assert '<ol class="trending">' not in empty
+    assert "<h2>Latest papers in astro-ph.GA</h2>" in empty
+    assert "No papers in astro-ph.GA are stored yet." in empty
+    hyphen = client.get("/api/trending", params={"window": "month", "cat": "quant-ph"}).json()
+    assert [e["id"] for e in hyphen["entries"]] == [OLD.id]
+
+
+@pytest.mark.parametrize("cat", ["CS.CL", "cs..CL", "cs.CL;x", "cs CL", "<script>", "cs.", "1.2"])
+def test_bad_category_is_400(client: TestClient, cat: str) -> None:
+    for path in ("/", "/api/trending", "/feeds/trending.atom", "/feeds/trending.json"):
+        r = client.get(path, params={"cat": cat})
+        assert r.status_code == 400, (path, cat)
+        if path.startswith("/api/"):
+            assert "Invalid category" in r.json()["detail"]
+        else:
+            assert "Invalid category" in r.text and "like cs.CL" in r.text
+            assert "<script>" not in r.text
+
+
+def test_feed_links_in_head_and_page(client: TestClient) -> None:
+    html = client.get("/?window=day&cat=cs.LG&date=" + D.isoformat()).text
+    head = html.split("</head>", 1)[0]
+    assert ('<link rel="alternate" type="application/atom+xml" title="Paperwire · trending '
+            'today in cs.LG (Atom)" href="/feeds/trending.atom?window=day&amp;cat=cs.LG">') in head
+    assert ('type="application/feed+json" title="Paperwire · trending today in cs.LG (JSON Feed)"'
+            ' href="/feeds/trending.json?window=day&amp;cat=cs.LG">') in head
+    body = html.split("</head>", 1)[1]
+    assert '<a href="/feeds/trending.atom?window=day&amp;cat=cs.LG"' in body
+    assert f'<a href="/api/trending?window=day&amp;cat=cs.LG&amp;date={D}">JSON API</a>' in body
+    for url in re.findall(r'href="(/feeds/[^"]+)"', html):
+        assert client.get(url.replace("&amp;", "&")).status_code == 200
+
+
+def test_score_line_and_sparklines_on_the_trending_page(client: TestClient) -> None:
+    html = client.get("/?window=month").text
+    assert spark_days(html) == [30, 30, 30]  # one per entry, a bar per day of the window
+    assert html.count('<rect class="bar') == 90
+    assert "score 25.00 = 25.00 from 100 upvotes on Hugging Face (×1)" in html
+    week = client.get("/").text
+    assert spark_days(week) == [7, 7]
+    first = week.split('<svg class="spark"', 1)[1].split("</svg>", 1)[0]
+    assert f'data-day="{D.isoformat()}" data-value="3"' in first
+    assert f'data-day="{(D - timedelta(days=1)).isoformat()}" data-value="0"' in first
+    assert f"peak 10 on {(D - timedelta(days=3)).day} {D - timedelta(days=3):%b}" in first
+
+
+def test_settings_weights_rank_and_show_on_about(settings: Settings, store: Store) -> None:
+    store.write_batch([MID, NEW], [sig(MID, D, 3), sig(NEW, D, 5),
+                                   Signal(MID.id, "save", D, 2)])
+    heavy = replace(settings, trending_weights={"hf_upvotes": 1.0, "save": 5.0})
+    client = TestClient(create_app(heavy, store))
+    assert trending_ids(client.get("/?window=day").text) == [MID.id, NEW.id]  # 3 + 5·2 > 5
+    api = client.get("/api/trending?window=day").json()
+    assert api["entries"][0]["score"] == pytest.approx(13.0)
+    off = replace(settings, trending_weights={"hf_upvotes": 1.0, "save": 0.0})
+    assert trending_ids(TestClient(create_app(off, store)).get("/?window=day").text) == [
+        NEW.id, MID.id]
+    about = client.get("/about/trending").text
+    assert re.search(r"<code>save</code></td><td>saves here</td><td class=\"num\">5</td>", about)
+    assert "<code>digest_click</code>" not in about  # not in this site's weights
+
+
+def test_paper_page_chart_above_the_table(client: TestClient) -> None:
+    html = client.get(f"/papers/{MID.id}").text
+    section = html.split('<section class="signals">', 1)[1]
+    assert section.index('<svg class="signal-chart"') < section.index("<table>")
+    svg = section.split("</svg>", 1)[0]
+    three_days_before = D - timedelta(days=3)
+    assert 'role="img"' in svg and 'data-days="4" data-bars="2"' in svg
+    label = (f"Hugging Face upvotes per day, {three_days_before.day} {three_days_before:%b}"
+             f"{'' if three_days_before.year == D.year else f' {three_days_before.year}'}"
+             f" – {D.day} {D:%b %Y}, peak 10 on {three_days_before.day} {three_days_before:%b}")
+    assert f'aria-label="{label}"' in svg and f"<title>{label}</title>" in svg
+    none = client.get("/papers/beir:4983").text
+    assert "signal-chart" not in none and "No signals recorded" in none

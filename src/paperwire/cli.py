@@ -4,6 +4,7 @@ skipped malformed records but kept the rest."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import date
@@ -345,19 +346,37 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     scheduler: Annotated[bool, typer.Option(
-        help="Also run the scheduled ingests in the background.")] = True,
+        help="Also run the scheduled jobs (ingests, digests) in the background.")] = True,
 ) -> None:
-    """Run the web app, with the ingest scheduler and the embedder in the background."""
+    """Run the web app, with the scheduler and the embedder in the background. With no
+    PAPERWIRE_SMTP_URL, mail goes to the local outbox (see /dev/outbox)."""
+    _serve(host, port, scheduler)
+
+
+def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None = None) -> None:
     import uvicorn
 
+    from paperwire.digests import outbox_folder
     from paperwire.search import LexicalIndex
     from paperwire.web.app import create_app
     from paperwire.worker import start_in_background
 
     store = open_store()
     LexicalIndex(settings().index_dir / "lexical").sync(store)
-    start_in_background(store, settings(), schedule=scheduler)
-    uvicorn.run(create_app(settings(), store), host=host, port=port, log_level="info")
+    with contextlib.ExitStack() as stack:
+        outbox_url = None
+        if not settings().smtp_url:
+            from paperwire.digests.outbox import LocalOutbox
+
+            outbox = stack.enter_context(LocalOutbox(Path(outbox_folder(settings()))))
+            outbox_url = outbox.url
+            out.print(f"No PAPERWIRE_SMTP_URL: mail goes to the local outbox, "
+                      f"http://{host}:{port}/dev/outbox")
+        start_in_background(store, settings(), schedule=scheduler, outbox_url=outbox_url,
+                            only=only)
+        web = create_app(settings(), store)
+        web.state.outbox_url = outbox_url
+        uvicorn.run(web, host=host, port=port, log_level="info")
 
 
 @app.command()
@@ -377,8 +396,8 @@ def demo(
         sys.stdout.write(report.summary() + "\n")
     else:
         out.print(f"{store.count_papers():,} papers already in the store; not reloading.")
-    if serve_after:  # the demo is offline: no scheduled ingests
-        serve(host=host, port=port, scheduler=False)
+    if serve_after:  # the demo is offline: no ingests, but digests go to the local outbox
+        _serve(host, port, scheduler=True, only=("digest",))
 
 
 @app.command("eval")

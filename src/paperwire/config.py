@@ -180,8 +180,8 @@ class Settings:
         metadata={"parse": _days, "doc": "days re-read before the last ingest, for late papers"},
     )
     ingest_schedule: str = field(
-        default="arxiv=0 */6 * * *; hf=30 */2 * * *",
-        metadata={"parse": _schedule, "doc": "cron schedule per ingest for worker and serve"},
+        default="arxiv=0 */6 * * *; hf=30 */2 * * *; digest=*/10 * * * *",
+        metadata={"parse": _schedule, "doc": "cron schedule per job for worker and serve"},
     )
     trending_weights: dict[str, float] = field(
         default_factory=lambda: {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5},

@@ -1,5 +1,7 @@
-"""The ingest schedule: ``name=CRON; name=CRON`` (five-field cron, UTC), e.g.
-``arxiv=0 */6 * * *; hf=30 */2 * * *``. Pure functions; the worker does the waiting."""
+"""The schedule: ``name=CRON; name=CRON`` (five-field cron, UTC), e.g.
+``arxiv=0 */6 * * *; hf=30 */2 * * *; digest=*/10 * * * *``. Jobs: the two ingests, and
+``digest``, which sends the digests that are due (each subscriber's own hour) and retries.
+Pure functions; the worker does the waiting."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from datetime import datetime
 
 from croniter import croniter
 
-JOBS = ("arxiv", "hf")
+JOBS = ("arxiv", "hf", "digest")
 
 
 def parse_schedule(text: str) -> dict[str, str]:

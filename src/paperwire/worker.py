@@ -1,13 +1,13 @@
-"""The scheduler: runs the configured ingests on their cron schedule (``paperwire worker``, and
-a background thread of ``paperwire serve``). Several workers may run against one database:
-the last run of each job is kept in the store, and each run holds a lease, so a job never runs
-twice at once and a firing is not repeated by another worker."""
+"""The scheduler: runs the configured ingests and the digest run on their cron schedule
+(``paperwire worker``, and a background thread of ``paperwire serve``). Several workers may run
+against one database: the last run of each job is kept in the store, each ingest holds a lease,
+and each digest is claimed in the delivery ledger, so nothing runs or is sent twice."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 import httpx
@@ -41,10 +41,14 @@ class Scheduler:
         settings: Settings,
         clock: Callable[[], datetime] = utcnow,
         client: httpx.Client | None = None,
+        outbox_url: str | None = None,
+        only: Collection[str] | None = None,
     ) -> None:
+        self.outbox_url = outbox_url  # the running local outbox, when no SMTP is configured
         self.store = store
         self.settings = settings
-        self.jobs = parse_schedule(settings.ingest_schedule)
+        self.jobs = {name: expr for name, expr in parse_schedule(settings.ingest_schedule).items()
+                     if only is None or name in only}
         self.clock = clock
         self.client = client
 
@@ -69,6 +73,8 @@ class Scheduler:
         return results
 
     def run_job(self, name: str) -> list[IngestReport] | str:
+        if name == "digest":
+            return self.run_digests()
         reports = []
         try:
             for source in job_sources(name, self.settings, self.client):
@@ -82,6 +88,26 @@ class Scheduler:
             log.error("ingest %s failed: %s", name, exc)
             return str(exc)
         return reports
+
+    def run_digests(self) -> str:
+        """Send the digests due now (and retries), purge stale unconfirmed subscriptions."""
+        from paperwire.digests import open_mailer
+        from paperwire.digests.deliver import run
+        from paperwire.digests.service import DigestContext
+        from paperwire.digests.subscriptions import purge_unconfirmed
+
+        ctx = DigestContext(self.store, self.settings)
+        try:
+            purged = purge_unconfirmed(ctx, self.clock())
+            with open_mailer(self.settings, self.outbox_url) as mailer:
+                report = run(ctx, mailer, self.clock)
+        except PaperwireError as exc:
+            log.error("digest run failed: %s", exc)
+            return str(exc)
+        summary = f"digests: {report.summary()}" + (f"; {purged} unconfirmed purged"
+                                                    if purged else "")
+        (log.warning if report.paused else log.info)("%s", summary)
+        return summary
 
     def run_forever(self, stop: threading.Event, tick_seconds: float = TICK_SECONDS) -> None:
         log.info("scheduler started: %s", "; ".join(f"{k}={v}" for k, v in self.jobs.items()))
@@ -119,14 +145,17 @@ def embed_forever(store: Store, settings: Settings, stop: threading.Event,
 
 
 def start_in_background(
-    store: Store, settings: Settings, schedule: bool = True, embed: bool = True
+    store: Store, settings: Settings, schedule: bool = True, embed: bool = True,
+    outbox_url: str | None = None,
+    only: Collection[str] | None = None,
 ) -> threading.Event:
     """Start the scheduler (when the schedule is not empty) and the embedder in daemon
     threads; returns the event that stops them."""
     stop = threading.Event()
     jobs: list[tuple[str, Callable[..., None], tuple[object, ...]]] = []
-    if schedule and parse_schedule(settings.ingest_schedule):
-        jobs.append(("paperwire-scheduler", Scheduler(store, settings).run_forever, (stop,)))
+    scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only)
+    if schedule and scheduler.jobs:
+        jobs.append(("paperwire-scheduler", scheduler.run_forever, (stop,)))
     if embed:
         jobs.append(("paperwire-embedder", embed_forever, (store, settings, stop)))
     for name, target, args in jobs:

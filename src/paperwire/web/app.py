@@ -1,4 +1,5 @@
-"""The web app: server-rendered pages (Jinja2, autoescaped) and a small JSON API.
+"""The web app: server-rendered pages (Jinja2, autoescaped), a small JSON API and the
+trending feeds (Atom and JSON Feed, built in :mod:`paperwire.web.feeds`).
 
 Everything shown comes from the store, the search index or the trending module; the app
 adds no logic of its own beyond parsing parameters and shaping the output. Titles,
@@ -7,6 +8,7 @@ abstracts and authors are untrusted text: templates always escape them.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,12 +33,15 @@ from paperwire.models import Paper, parse_arxiv_id
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
 from paperwire.search.query import SORTS, Sort
 from paperwire.store import Store
+from paperwire.web import charts, feeds
 
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
 SEARCH_LIMIT, SEARCH_MAX = 20, 100
 SIMILAR_LIMIT = 5
+FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CATEGORY = re.compile(r"[a-z-]+(\.[A-Za-z-]+)?")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
 
@@ -103,6 +108,17 @@ def parse_date(value: str | None) -> date | None:
         raise PageError(400, f"Invalid date {value!r}: use the form YYYY-MM-DD.") from None
 
 
+def parse_category(value: str | None) -> str | None:
+    """An arXiv category (``cs.CL``, ``math.AG``, ``hep-th``) or None for all of them."""
+    if value is None or value == "":
+        return None
+    if len(value) > 40 or not _CATEGORY.fullmatch(value):
+        raise PageError(
+            400, f"Invalid category {value!r}: use an arXiv category like cs.CL or hep-th."
+        )
+    return value
+
+
 def parse_limit(value: str | None) -> int:
     if value is None or value == "":
         return SEARCH_LIMIT
@@ -118,6 +134,17 @@ def parse_sort(value: str) -> Sort:
     return cast(Sort, value)
 
 
+def score_line(entry: trending.TrendingEntry) -> str:
+    """``'score 8.00 = 8.00 from 13 upvotes on Hugging Face (×1)'``: what the score is made of."""
+    parts = [
+        f"{p.points:.2f} from {charts.fmt_number(p.count)} "
+        f"{trending.SOURCE_LABELS.get(p.source, p.source)} (×{p.weight:g})"
+        for p in entry.parts
+    ]
+    head = f"score {entry.score:.2f}"
+    return f"{head} = {' + '.join(parts)}" if parts else head
+
+
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -127,7 +154,7 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
-                       keep_dates=keep_dates)
+                       keep_dates=keep_dates, score_line=score_line)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories)
     return Jinja2Templates(env=env)
 
@@ -209,9 +236,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return search(the_store, settings, q, mode=mode, options=options, engine=engine,
                       highlight=highlight)
 
-    def trending_for(window: str, date_param: str | None) -> trending.TrendingView:
+    def trending_for(window: str, date_param: str | None,
+                     cat: str | None) -> trending.TrendingView:
         return services.trending_view(
-            the_store, parse_window(window), parse_date(date_param), limit=TRENDING_LIMIT
+            the_store, parse_window(window), parse_date(date_param), limit=TRENDING_LIMIT,
+            category=parse_category(cat), weights=settings.trending_weights,
         )
 
     def find_paper(paper_id: str, prefix: str) -> Paper | Response:
@@ -226,13 +255,34 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     # ---- pages ----------------------------------------------------------------------
 
     @app.get("/", include_in_schema=False)
-    def home(request: Request, window: str = "week", date: str | None = None) -> Response:
-        view = trending_for(window, date)
-        latest = [] if view.entries else the_store.latest_papers(20)
-        tabs = [(w, "/?" + urlencode({"window": w, **({"date": date} if date else {})}))
-                for w in trending.WINDOWS]
-        return page(request, "home.html", view=view, latest=latest, tabs=tabs,
-                    date_param=date or "")
+    def home(request: Request, window: str = "week", date: str | None = None,
+             cat: str | None = None) -> Response:
+        view = trending_for(window, date, cat)
+        latest = [] if view.entries else the_store.latest_papers(20, category=view.category)
+
+        def here(**change: str | None) -> str:
+            params = {"window": view.window, "cat": view.category, "date": date or None}
+            params.update(change)
+            return "/?" + urlencode({k: v for k, v in params.items() if v})
+
+        tabs = [(w, here(window=w)) for w in trending.WINDOWS]
+        followed = list(settings.arxiv_categories)
+        if view.category and view.category not in followed:
+            followed.append(view.category)
+        cats = [(None, here(cat=None))] + [(c, here(cat=c)) for c in followed]
+        sparks: dict[str, Markup] = {}
+        if view.as_of is not None:
+            start, end = trending.window_bounds(view.window, view.as_of)
+            sparks = {e.paper_id: charts.sparkline(e.series, start, end)
+                      for e, _ in view.entries}
+        feed_params = {"window": view.window, "cat": view.category}
+        feed_query = urlencode({k: v for k, v in feed_params.items() if v})
+        return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
+                    sparks=sparks, all_url=here(cat=None),
+                    api_url="/api/trending" + here()[1:],
+                    atom_url="/feeds/trending.atom?" + feed_query,
+                    json_url="/feeds/trending.json?" + feed_query,
+                    feed_title=feeds.feed_title(view))
 
     @app.get("/search", include_in_schema=False)
     def search_page(request: Request, q: str = "", limit: str | None = None,
@@ -247,17 +297,38 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         found = find_paper(paper_id, "")
         if isinstance(found, Response):
             return found
-        sigs = sorted(the_store.signals_for(found.id), key=lambda s: s.day, reverse=True)
+        found_sigs = the_store.signals_for(found.id)
+        chart = charts.signal_chart([(s.day, s.source, s.value) for s in found_sigs],
+                                    weights=settings.trending_weights)
+        sigs = sorted(found_sigs, key=lambda s: s.day, reverse=True)
         engine.sync(embed=False)
         similar = engine.similar([found.id], limit=SIMILAR_LIMIT)
-        return page(request, "paper.html", paper=found, signals=sigs,
+        return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
                     labels=trending.SOURCE_LABELS, similar=similar)
 
     @app.get("/about/trending", include_in_schema=False)
     def about_trending(request: Request) -> Response:
         return page(request, "about_trending.html", doc=(trending.__doc__ or "").strip(),
                     windows=trending.WINDOWS, min_evidence=trending.MIN_EVIDENCE,
-                    weights=trending.SOURCE_WEIGHTS, labels=trending.SOURCE_LABELS)
+                    weights=settings.trending_weights, labels=trending.SOURCE_LABELS)
+
+    # ---- feeds ----------------------------------------------------------------------
+
+    @app.get("/feeds/trending.atom", include_in_schema=False)
+    def feed_atom(window: str = "week", date: str | None = None,
+                  cat: str | None = None) -> Response:
+        view = trending_for(window, date, cat)
+        body = feeds.atom_feed(view, settings.base_url, pinned=parse_date(date))
+        return Response(body, media_type=feeds.ATOM_TYPE, headers=FEED_HEADERS)
+
+    @app.get("/feeds/trending.json", include_in_schema=False)
+    def feed_json(window: str = "week", date: str | None = None,
+                  cat: str | None = None) -> Response:
+        view = trending_for(window, date, cat)
+        body = json.dumps(feeds.json_feed(view, settings.base_url, pinned=parse_date(date)),
+                          ensure_ascii=False, indent=1)
+        return Response(body.encode("utf-8"), media_type=feeds.JSON_FEED_TYPE,
+                        headers=FEED_HEADERS)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -291,14 +362,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
              "url": settings.base_url + paper_path(h.paper.id)} for h in hits]}
 
     @app.get("/api/trending")
-    def api_trending(window: str = "week", date: str | None = None) -> dict[str, Any]:
-        view = trending_for(window, date)
-        return {
-            "window": view.window, "requested": view.requested.isoformat(),
-            "as_of": view.as_of.isoformat() if view.as_of else None, "note": view.note,
-            "entries": [{"rank": e.rank, "id": p.id, "title": p.title, "score": e.score,
-                         "total": e.total, "reason": e.reason} for e, p in view.entries],
-        }
+    def api_trending(window: str = "week", date: str | None = None,
+                     cat: str | None = None) -> dict[str, Any]:
+        """Trending papers with the reason and the parts of each score (as the CLI's --json)."""
+        return services.trending_json(trending_for(window, date, cat), settings.base_url)
 
     @app.get("/api/papers/{paper_id:path}", response_model=None)
     def api_paper(paper_id: str) -> dict[str, Any] | Response:
@@ -309,4 +376,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                    for s in the_store.signals_for(found.id)]
         return {**_paper_json(found, settings.base_url), "signals": signals}
 
+    from paperwire.web.digest_routes import install  # late: it imports PageError from here
+
+    install(app, settings, the_store, page)
     return app

@@ -1,0 +1,193 @@
+"""Trending as feeds: Atom 1.0 (RFC 4287) and JSON Feed 1.1, built from a ``TrendingView``.
+
+Pure functions: no I/O, and the same view gives the same bytes. The Atom document is built
+with :mod:`xml.etree.ElementTree`, so markup in titles and abstracts is escaped by the XML
+library, never by hand; characters XML 1.0 forbids (most C0 controls) are dropped from every
+text first, because no escaping can make them legal.
+
+Identity: a feed's id is its own absolute URL with a canonical query (window, then category,
+then date when one is pinned); an entry's id is ``https://arxiv.org/abs/<id>`` for arXiv papers
+and a ``tag:`` URI under the site's host otherwise, so it stays the same from day to day.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from paperwire.models import Paper
+from paperwire.trending import TrendingEntry, TrendingView
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+JSON_FEED_TYPE = "application/feed+json"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+TAG_DATE = "2025"  # the date part of tag: ids; it must never change
+EXCERPT = 600
+_WHERE = {"day": "today", "week": "this week", "month": "this month"}
+# Everything XML 1.0 allows is kept: tab, LF, CR, and the ranges below (no C0/C1 controls
+# other than those three, no lone surrogates, no U+FFFE/U+FFFF).
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry (NUL, ESC, BEL, …)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def excerpt(text: str, length: int = EXCERPT) -> str:
+    """The abstract on one line, cut at a word boundary near ``length`` characters."""
+    text = " ".join(xml_text(text).split())
+    if len(text) <= length:
+        return text
+    return text[:length].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def paper_link(base_url: str, paper_id: str) -> str:
+    """The absolute URL of a paper's page on this site."""
+    return f"{base_url}/papers/{quote(paper_id, safe='/:')}"
+
+
+def _query(view: TrendingView, pinned: date | None) -> str:
+    params = {"window": view.window}
+    if view.category:
+        params["cat"] = view.category
+    if pinned:
+        params["date"] = pinned.isoformat()
+    return urlencode(params)
+
+
+def feed_url(base_url: str, fmt: str, view: TrendingView, pinned: date | None = None) -> str:
+    """``<base>/feeds/trending.<fmt>?window=…&cat=…`` (``fmt`` is ``atom`` or ``json``)."""
+    return f"{base_url}/feeds/trending.{fmt}?{_query(view, pinned)}"
+
+
+def page_url(base_url: str, view: TrendingView, pinned: date | None = None) -> str:
+    """The HTML page showing the same list."""
+    return f"{base_url}/?{_query(view, pinned)}"
+
+
+def feed_title(view: TrendingView, pinned: date | None = None) -> str:
+    """``'Paperwire · trending this week in cs.CL'``."""
+    title = f"Paperwire · trending {_WHERE[view.window]}"
+    if view.category:
+        title += f" in {view.category}"
+    if pinned:
+        title += f" (as of {pinned.isoformat()})"
+    return title
+
+
+def entry_id(base_url: str, paper: Paper) -> str:
+    """A stable id: the arXiv abstract URL, else ``tag:<host>,2025:paper/<id>``."""
+    if paper.abs_url:
+        return paper.abs_url
+    host = urlsplit(base_url).hostname or "localhost"
+    return f"tag:{host},{TAG_DATE}:paper/{quote(paper.id, safe='/:')}"
+
+
+def _stamp(d: date) -> str:
+    """RFC 3339 at midnight UTC."""
+    return f"{d.isoformat()}T00:00:00Z"
+
+
+def _entry_updated(entry: TrendingEntry, paper: Paper) -> date:
+    """When the entry last changed: its newest signal or its newest version."""
+    known = [d for d in (paper.published, paper.updated, entry.last_day) if d is not None]
+    return max(known)
+
+
+def _feed_updated(view: TrendingView) -> date:
+    days = [_entry_updated(e, p) for e, p in view.entries]
+    return max([view.as_of or view.requested, *days])
+
+
+def _categories(paper: Paper) -> list[str]:
+    first = [paper.primary_category] if paper.primary_category else []
+    return [xml_text(c) for c in first + [c for c in paper.categories if c not in first]]
+
+
+def _summary(entry: TrendingEntry, paper: Paper) -> str:
+    abstract = excerpt(paper.abstract)
+    reason = xml_text(entry.reason)
+    return f"{reason}\n\n{abstract}" if abstract else reason
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    el = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        el.text = xml_text(text)
+    return el
+
+
+def atom_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> bytes:
+    """The view as an Atom 1.0 document (UTF-8 bytes with an XML declaration)."""
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "en"})
+    self_url = feed_url(base_url, "atom", view, pinned)
+    _sub(feed, "id", self_url)
+    _sub(feed, "title", feed_title(view, pinned))
+    _sub(feed, "subtitle", view.note or "Papers ranked by recent, weighted signals; "
+         f"the formula is at {base_url}/about/trending")
+    _sub(feed, "updated", _stamp(_feed_updated(view)))
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    _sub(feed, "link", rel="alternate", type="text/html", href=page_url(base_url, view, pinned))
+    author = _sub(feed, "author")
+    _sub(author, "name", "Paperwire")
+    _sub(author, "uri", base_url + "/")
+    _sub(feed, "generator", "Paperwire", uri=base_url + "/about/trending")
+    for entry, paper in view.entries:
+        item = _sub(feed, "entry")
+        _sub(item, "id", entry_id(base_url, paper))
+        _sub(item, "title", paper.title)
+        _sub(item, "link", rel="alternate", type="text/html",
+             href=paper_link(base_url, paper.id))
+        if paper.abs_url:
+            _sub(item, "link", rel="related", type="text/html", href=paper.abs_url)
+        if paper.published:
+            _sub(item, "published", _stamp(paper.published))
+        _sub(item, "updated", _stamp(_entry_updated(entry, paper)))
+        for name in paper.authors:
+            _sub(_sub(item, "author"), "name", name)
+        for cat in _categories(paper):
+            _sub(item, "category", term=cat)
+        _sub(item, "summary", _summary(entry, paper), type="text")
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def json_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> dict[str, Any]:
+    """The view as a JSON Feed 1.1 object (serialise it with ``json.dumps``)."""
+    items = []
+    for entry, paper in view.entries:
+        abstract = xml_text(paper.abstract).strip()
+        reason = xml_text(entry.reason)
+        item: dict[str, Any] = {
+            "id": entry_id(base_url, paper),
+            "url": paper_link(base_url, paper.id),
+            "title": xml_text(paper.title),
+            "content_text": f"{reason}\n\n{abstract}" if abstract else reason,
+            "summary": reason,
+            "date_modified": _stamp(_entry_updated(entry, paper)),
+            "tags": _categories(paper),
+            "_paperwire": {"rank": entry.rank, "score": entry.score, "total": entry.total},
+        }
+        if paper.authors:
+            item["authors"] = [{"name": xml_text(a)} for a in paper.authors]
+        if paper.abs_url:
+            item["external_url"] = paper.abs_url
+        if paper.published:
+            item["date_published"] = _stamp(paper.published)
+        items.append(item)
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": feed_title(view, pinned),
+        "home_page_url": page_url(base_url, view, pinned),
+        "feed_url": feed_url(base_url, "json", view, pinned),
+        "description": view.note or "Papers ranked by recent, weighted signals.",
+        "language": "en",
+        "authors": [{"name": "Paperwire", "url": base_url + "/"}],
+        "items": items,
+    }
+    return feed
