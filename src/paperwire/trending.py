@@ -160,18 +160,20 @@ def explain(
     scope: str | None = None, category: str | None = None, category_rank: int | None = None,
 ) -> str:
     """'38 upvotes on Hugging Face since Tue 10 Jun; #2 in cs.CL this week' from the numbers."""
-    counts = []
-    for part in parts:
-        one, many = _UNITS.get(part.source, (part.source, part.source))
-        noun = one if part.count == 1 else many
-        where = " on Hugging Face" if part.source == "hf_upvotes" else ""
-        counts.append(f"{part.count:g} {noun}{where}")
+    counts = [count_phrase(part.source, part.count) for part in parts]
     when = _day_phrase(first, last, as_of)
     where = _WHERE[window]
     rank_text = f"#{position} in {scope} {where}" if scope else f"#{position} {where}"
     if category and category_rank is not None:
         rank_text += f", #{category_rank} in {category}"
     return f"{', '.join(counts)} {when}; {rank_text}"
+
+
+def count_phrase(source: str, count: float) -> str:
+    """'38 upvotes on Hugging Face', '1 save', '2 digest clicks'."""
+    one, many = _UNITS.get(source, (source, source))
+    where = " on Hugging Face" if source == "hf_upvotes" else ""
+    return f"{count:g} {one if count == 1 else many}{where}"
 
 
 def _day_phrase(first: date, last: date, as_of: date) -> str:

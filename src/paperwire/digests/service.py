@@ -57,7 +57,7 @@ class DigestContext:
 
     def links(self, sub: Subscriber) -> Links:
         return Links(
-            paper_base=self.url("/papers/"),
+            paper_base=self.url("/go/"),  # counts a digest click, then the paper page
             unsubscribe=self.url("/unsubscribe", token=tokens.make_token(
                 self.key, "unsubscribe", sub.id)),
             preferences=self.url("/preferences", token=tokens.make_token(

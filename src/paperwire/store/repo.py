@@ -216,6 +216,31 @@ class Store:
             conn.execute(signals.insert(), inserts)
         return counts
 
+    def add_to_signal(self, paper_id: str, source: str, day: date, by: float = 1.0,
+                      now: datetime | None = None) -> bool:
+        """Count an event of this site's own (a digest click): add ``by`` to the paper's
+        signal of ``source`` on ``day``. False when the paper is unknown."""
+        now = now or datetime.utcnow()
+        where = and_(signals.c.paper_id == paper_id, signals.c.source == source,
+                     signals.c.day == day)
+        for _ in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(update(signals).where(where).values(
+                            value=signals.c.value + by, observed_at=now)).rowcount:
+                        return True
+                    if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() \
+                            is None:
+                        return False
+                    conn.execute(signals.insert().values(paper_id=paper_id, source=source,
+                                                         day=day, value=by, observed_at=now))
+                    return True
+            except IntegrityError:
+                continue  # another request inserted the row first: add to it
+            except SQLAlchemyError as exc:
+                raise StoreError(f"counting a {source} failed: {_first_line(exc)}") from exc
+        return False
+
     def set_published(self, dates: dict[str, date], now: datetime | None = None) -> WriteCounts:
         """Lower the first-version date of known papers to the given dates where earlier.
         Ids the store lacks are counted as missing."""

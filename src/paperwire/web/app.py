@@ -137,8 +137,7 @@ def parse_sort(value: str) -> Sort:
 def score_line(entry: trending.TrendingEntry) -> str:
     """``'score 8.00 = 8.00 from 13 upvotes on Hugging Face (×1)'``: what the score is made of."""
     parts = [
-        f"{p.points:.2f} from {charts.fmt_number(p.count)} "
-        f"{trending.SOURCE_LABELS.get(p.source, p.source)} (×{p.weight:g})"
+        f"{p.points:.2f} from {trending.count_phrase(p.source, p.count)} (×{p.weight:g})"
         for p in entry.parts
     ]
     head = f"score {entry.score:.2f}"

@@ -162,6 +162,17 @@ def install(app: FastAPI, settings: Settings, store: Store,
                     frequencies=FREQUENCIES, modes=MODES, weekdays=WEEKDAYS,
                     unsubscribe=ctx.links(sub).unsubscribe)
 
+    @app.get("/go/{paper_id:path}", include_in_schema=False)
+    def digest_click(paper_id: str) -> Response:
+        """A paper link in a digest: count a ``digest_click`` signal, then go to the paper."""
+        from fastapi.responses import RedirectResponse
+
+        from paperwire.web.app import paper_path
+
+        if store.add_to_signal(paper_id, "digest_click", utcnow().date()):
+            return RedirectResponse(paper_path(paper_id), status_code=303)
+        raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
+
     @app.get("/preferences/preview", include_in_schema=False)
     def preview(token: str = "", day: str = "") -> Response:
         """The digest this subscriber would get today (or on ``day``), as its HTML part."""
