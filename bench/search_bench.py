@@ -135,6 +135,7 @@ def latency(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
     from paperwire.config import Settings
     from paperwire.importers import run_import
     from paperwire.search.engine import SearchEngine
+    from paperwire.search.query import SearchOptions
     from paperwire.store import Store
 
     papers = []
@@ -163,10 +164,31 @@ def latency(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
 
     engine.sync(modes=args.modes, on_progress=show)
     print(file=sys.stderr)
+    top10 = SearchOptions(limit=10)
     for mode in args.modes:
-        rows.append((f"paperwire {mode}", timed(lambda q, m=mode: engine.search(q, m, 10),
-                                                queries)))
+        rows.append((f"paperwire {mode}",
+                     timed(lambda q, m=mode: engine.search(q, m, top10), queries)))
+    if engine.dense_available() and len(engine.dense()) > 0:
+        recall_rows(engine, queries, rows)
     return rows
+
+
+def recall_rows(engine: Any, queries: list[str], rows: list[tuple[str, dict[str, float]]]
+                ) -> None:
+    """HNSW against the exact scan on the same real vectors: recall@10 and time per query
+    (the query's embedding excluded, so the two searches are compared alone)."""
+    dense = engine.dense()
+    vectors = engine._embedder().embed(queries)
+    exact = [dense.search(v, 10, exact=True) for v in vectors]
+    approx = [dense.search(v, 10, exact=False) for v in vectors]
+    recall = float(np.mean([len({i for i, _ in a} & {i for i, _ in e}) / 10
+                            for a, e in zip(approx, exact, strict=True)]))
+    print(f"\n## HNSW vs exact over {len(dense):,} real vectors, {len(queries)} queries: "
+          f"recall@10 {recall:.4f}")
+    by_text = dict(zip(queries, vectors, strict=True))
+    for name, flag in (("vectors: exact scan", True), ("vectors: HNSW", False)):
+        stats = timed(lambda q, f=flag: dense.search(by_text[q], 10, exact=f), queries)
+        rows.append((name, stats))
 
 
 def main() -> None:

@@ -172,6 +172,10 @@ def run(
 def _deliver_one(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
                  clock: Callable[[], datetime], pacer: Pacer, report: RunReport) -> str:
     digests = ctx.store.digests
+    if clock() >= d.expires_at:  # e.g. a dead run's claim found only days later
+        digests.finish(d, holder, "expired", clock(), error="not delivered before the cut-off")
+        report.expired += 1
+        return "expired"
     sub = digests.get(d.subscriber_id)
     if sub is None or sub.status != "active":
         digests.finish(d, holder, "skipped", clock(), error="no longer subscribed")

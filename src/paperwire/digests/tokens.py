@@ -85,7 +85,9 @@ def secret_key(configured: str, home: Path) -> bytes:
         pass
     home.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    # a name of its own per call: threads of one process share the pid, and one's cleanup
+    # must not remove the file another is about to link
+    tmp = home / f".secret_key.{os.getpid()}.{secrets.token_hex(8)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)

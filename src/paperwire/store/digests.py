@@ -157,17 +157,26 @@ class DigestStore:
         return _subscriber(row)
 
     def unsubscribe(self, subscriber_id: int, now: datetime) -> Subscriber | None:
-        """Stop all mail to the subscriber (repeating is harmless). None if it is unknown."""
+        """Stop all mail to the subscriber (repeating is harmless). None if it is unknown.
+        A suppressed address stays suppressed (an old unsubscribe link must not put a
+        bouncing address back within reach of a confirmation mail). Pending digests are
+        skipped and give back the papers a retry had reserved: they were never delivered."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(subscribers)
-                .where(subscribers.c.id == subscriber_id, subscribers.c.status != "unsubscribed")
+                .where(subscribers.c.id == subscriber_id,
+                       subscribers.c.status.not_in(("unsubscribed", "suppressed")))
                 .values(status="unsubscribed", unsubscribed_at=now, nonce=None))
-            conn.execute(
+            days = [r[0] for r in conn.execute(
                 update(deliveries)
                 .where(deliveries.c.subscriber_id == subscriber_id,
                        deliveries.c.state == "pending")
-                .values(state="skipped", last_error="unsubscribed"))
+                .values(state="skipped", last_error="unsubscribed")
+                .returning(deliveries.c.digest_date))]
+            if days:
+                conn.execute(delete(sent_papers).where(
+                    sent_papers.c.subscriber_id == subscriber_id,
+                    sent_papers.c.digest_date.in_(days)))
             row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
         return _subscriber(row) if row else None
 
@@ -203,11 +212,17 @@ class DigestStore:
         return len(rows)
 
     def purge_unconfirmed(self, created_before: datetime) -> int:
+        """Delete never-confirmed requests made before ``created_before`` whose last
+        confirmation mail also went out before that day (a renewed request holds a live
+        link, which must keep working)."""
         with self.engine.begin() as conn:
             return int(conn.execute(
-                delete(subscribers).where(subscribers.c.status == "pending",
-                                          subscribers.c.confirmed_at.is_(None),
-                                          subscribers.c.created_at < created_before)
+                delete(subscribers).where(
+                    subscribers.c.status == "pending",
+                    subscribers.c.confirmed_at.is_(None),
+                    subscribers.c.created_at < created_before,
+                    or_(subscribers.c.confirm_day.is_(None),
+                        subscribers.c.confirm_day < created_before.date()))
             ).rowcount or 0)
 
     def active(self) -> Iterator[Subscriber]:
@@ -254,10 +269,12 @@ class DigestStore:
                  "next_attempt_at": now, "expires_at": expires, "created_at": now}
                 for sid, day, expires in due]
         added = 0
+        stmt = self._insert_ignore(deliveries).returning(deliveries.c.id)
         with self.engine.begin() as conn:
             for i in range(0, len(rows), 500):
-                added += conn.execute(self._insert_ignore(deliveries), rows[i:i + 500]).rowcount
-        return max(added, 0)
+                # count the ids returned: an executemany's rowcount is -1 on PostgreSQL
+                added += len(conn.execute(stmt, rows[i:i + 500]).all())
+        return added
 
     def claimable(self, now: datetime, stale_before: datetime, limit: int = 500,
                   dead_holders: Sequence[str] = ()) -> list[Delivery]:

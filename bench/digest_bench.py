@@ -1,0 +1,244 @@
+"""Personalized digest delivery: throughput, time per phase and memory, beside a baseline
+measured in the same run.
+
+    .venv/bin/python bench/digest_bench.py [--subscribers 10000] [--database-url URL]
+
+Imports the bundled demo data (src/paperwire/demo_data) into a fresh store (SQLite in a
+temporary folder unless --database-url names an empty PostgreSQL schema), adds N confirmed
+subscribers — a mix of trending-only, category and search-query interests, 5 to 15 papers —
+and runs :func:`paperwire.digests.deliver.run` for one digest date against an SMTP sink: a
+minimal aiosmtpd server in a child process that accepts and discards every message (so its
+cost is not counted in this process, and disk speed plays no part).
+
+Phases are timed around the real run's calls: *compose* = ``service.gather`` (store reads,
+search, :func:`compose`), *render* = ``service.message_for``, *send* = ``mailer.send``, *plan*
+= ``deliver.plan``; *ledger* is the rest of the run (claims, saving compositions, outcomes).
+Within compose, the week's trending list (``services.trending_view``, computed per subscriber)
+and the interest matches (``service._matches``) are shown too.
+The baseline sends one pre-rendered digest N times with plain ``smtplib`` over one connection
+to the same sink: the ratio is our time per message over the bare SMTP time per message.
+Peak memory is ``ru_maxrss`` of this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import resource
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from paperwire.config import Settings  # noqa: E402
+from paperwire.digests import deliver, service  # noqa: E402
+from paperwire.digests.mailer import SendResult, SmtpMailer, parse_smtp_url  # noqa: E402
+from paperwire.digests.model import Subscriber  # noqa: E402
+from paperwire.importers import run_import  # noqa: E402
+from paperwire.store import Store  # noqa: E402
+
+DAY = date(2026, 6, 16)  # a Tuesday: its digest covers Monday 15 June (198 new papers)
+NOW = datetime(2026, 6, 16, 12, 0)
+DEMO = ROOT / "src" / "paperwire" / "demo_data"
+CATEGORIES = ["cs.CL", "cs.LG", "cs.AI", "cs.CV", "cs.IR", "cs.RO", "stat.ML", "cs.SE"]
+QUERIES = [
+    "retrieval augmented generation", "coding agents", "diffusion models for video",
+    "reinforcement learning from human feedback", "long context language models",
+    "vision language models", "mixture of experts", "speculative decoding", "world models",
+    "multimodal benchmarks", "graph neural networks", "text to speech",
+    "reasoning with chain of thought", "robot manipulation", "model quantization",
+]
+
+SINK = r"""
+import sys
+from paperwire.digests.outbox import LoopbackController
+
+class Sink:
+    count = 0
+    size = 0
+    async def handle_DATA(self, server, session, envelope):
+        Sink.count += 1
+        Sink.size += len(envelope.original_content or b"")
+        return "250 2.0.0 OK"
+
+c = LoopbackController(Sink(), "127.0.0.1", 0)
+c.start()
+print(c.port, flush=True)
+sys.stdin.read()
+c.stop()
+print(Sink.count, Sink.size, flush=True)
+"""
+
+
+@dataclass
+class Timer:
+    """Seconds and calls per phase, added up around wrapped functions."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+                self.calls[name] = self.calls.get(name, 0) + 1
+
+        return timed
+
+
+class TimedMailer:
+    def __init__(self, inner: SmtpMailer, timer: Timer) -> None:
+        self.inner = inner
+        self.send_timed = timer.wrap("send", inner.send)
+        self.sample: EmailMessage | None = None
+
+    def send(self, message: EmailMessage) -> SendResult:
+        if self.sample is None:
+            self.sample = message
+        result: SendResult = self.send_timed(message)
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def subscribers(n: int, rng: random.Random) -> tuple[list[Subscriber], dict[str, int]]:
+    subs, mix = [], {"trending-only": 0, "categories": 0, "queries": 0}
+    for i in range(n):
+        kind = rng.choices(list(mix), weights=[4, 3, 3])[0]
+        mix[kind] += 1
+        prefs: dict[str, Any] = {"size": rng.randint(5, 15)}
+        if kind == "trending-only":
+            prefs["mode"] = "trending"
+        elif kind == "categories":
+            prefs["categories"] = tuple(rng.sample(CATEGORIES, rng.randint(1, 3)))
+        else:
+            prefs["queries"] = tuple(rng.sample(QUERIES, rng.randint(1, 2)))
+            if rng.random() < 0.3:
+                prefs["categories"] = (rng.choice(CATEGORIES),)
+        subs.append(Subscriber(id=0, email=f"reader{i:06d}@example.org", **prefs))
+    return subs, mix
+
+
+def baseline(port: int, message: EmailMessage, n: int) -> float:
+    """Seconds for n sends of one pre-rendered message with bare smtplib."""
+    raw = message.as_bytes()
+    sender, rcpt = "digest@paperwire.localhost", str(message["To"])
+    t0 = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as conn:
+        for _ in range(n):
+            conn.sendmail(sender, [rcpt], raw)
+    return time.perf_counter() - t0
+
+
+def mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--subscribers", type=int, default=10_000)
+    ap.add_argument("--database-url", default="", help="an empty database (default: SQLite)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    n = args.subscribers
+    rng = random.Random(args.seed)
+    started = time.perf_counter()
+    sink = subprocess.Popen([sys.executable, "-c", SINK], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert sink.stdout is not None and sink.stdin is not None
+    port = int(sink.stdout.readline())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'paperwire.db'}"
+        settings = Settings(home=Path(tmp) / "home", database_url=url,
+                            base_url="https://papers.example.org", digest_send_rate=0)
+        store = Store.open(url)
+        t0 = time.perf_counter()
+        run_import(store, sorted(p for p in DEMO.iterdir() if p.name != "seed-papers.jsonl"),
+                   progress=False)
+        t_import = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        subs, mix = subscribers(n, rng)
+        store.digests.add_many(subs, NOW)
+        t_subs = time.perf_counter() - t0
+        ctx = service.DigestContext(store, settings)
+        t0 = time.perf_counter()
+        ctx.engine()  # the lexical index, built once (not per message)
+        t_index = time.perf_counter() - t0
+        rss_before = mib()
+
+        timer = Timer()
+        originals = (deliver.plan, deliver.gather, deliver.message_for)
+        inside = (service.trending_view, service._matches)
+        deliver.plan = timer.wrap("plan", deliver.plan)
+        deliver.gather = timer.wrap("compose", deliver.gather)
+        deliver.message_for = timer.wrap("render", deliver.message_for)
+        service.trending_view = timer.wrap("trending", service.trending_view)
+        service._matches = timer.wrap("matches", service._matches)
+        try:
+            with SmtpMailer(parse_smtp_url(f"smtp://127.0.0.1:{port}")) as inner:
+                mailer = TimedMailer(inner, timer)
+                t0 = time.perf_counter()
+                report = deliver.run(ctx, mailer, lambda: NOW, DAY)
+                t_run = time.perf_counter() - t0
+        finally:
+            deliver.plan, deliver.gather, deliver.message_for = originals
+            service.trending_view, service._matches = inside
+        rss_run = mib()
+        assert mailer.sample is not None
+        sample_size = len(mailer.sample.as_bytes())
+        t_base = baseline(port, mailer.sample, n)
+        store.close()
+
+    sink.stdin.close()
+    got, got_bytes = (int(x) for x in sink.stdout.readline().split())
+    sink.wait(10)
+
+    per = {k: timer.seconds.get(k, 0.0) for k in ("plan", "compose", "render", "send")}
+    ledger = t_run - sum(per.values())
+    ours_ms, base_ms = t_run / max(1, report.sent) * 1000, t_base / n * 1000
+    print(f"digest bench: {n} subscribers ({mix['trending-only']} trending-only, "
+          f"{mix['categories']} categories, {mix['queries']} queries), digest of {DAY}, "
+          f"{url.split(':')[0]}, Python {platform.python_version()}")
+    print(f"setup: demo import {t_import:.1f} s, subscribers {t_subs:.1f} s, "
+          f"lexical index {t_index:.1f} s")
+    print(f"run:   {report.summary()} in {t_run:.1f} s = {report.sent / t_run:.0f} msg/s "
+          f"({ours_ms:.2f} ms/msg); the sink got {got - n} of them "
+          f"({(got_bytes / max(1, got)) / 1024:.1f} KiB each on average)")
+    for name in ("plan", "compose", "render", "send"):
+        calls = timer.calls.get(name, 0)
+        each = f"{per[name] / calls * 1000:7.2f} ms/call" if calls else ""
+        print(f"  {name:<8}{per[name]:8.1f} s  {per[name] / t_run * 100:5.1f}%  {each}")
+        if name == "compose":
+            for part in ("trending", "matches"):
+                sec, calls = timer.seconds.get(part, 0.0), timer.calls.get(part, 0)
+                each = f"{sec / calls * 1000:7.2f} ms/call" if calls else ""
+                print(f"    {part:<10}{sec:6.1f} s  {sec / t_run * 100:5.1f}%  {each}"
+                      f"  (within compose)")
+    print(f"  {'ledger':<8}{ledger:8.1f} s  {ledger / t_run * 100:5.1f}%  "
+          f"{ledger / max(1, report.sent) * 1000:7.2f} ms/msg  (claims, compositions, outcomes)")
+    print(f"baseline: smtplib sendmail of one pre-rendered digest ({sample_size / 1024:.1f} KiB) "
+          f"x {n}: {t_base:.1f} s = {n / t_base:.0f} msg/s ({base_ms:.2f} ms/msg)")
+    print(f"ratio: {ours_ms / base_ms:.1f}x the baseline's time per message; "
+          f"send alone {per['send'] / max(1, report.sent) * 1000 / base_ms:.2f}x")
+    print(f"peak memory (ru_maxrss): {rss_before:.0f} MiB before the run, "
+          f"{rss_run:.0f} MiB after; total wall {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
