@@ -18,7 +18,7 @@ import pytest
 from paperwire.digests import tokens
 from paperwire.digests.compose import MAX_DAILY_SPAN, MAX_WEEKLY_SPAN, Match, compose, digest_period
 from paperwire.digests.model import Subscriber
-from paperwire.errors import TokenError
+from paperwire.errors import ConfigError, TokenError
 from paperwire.models import Paper
 from paperwire.trending import TrendingEntry
 
@@ -341,3 +341,12 @@ def test_configured_key_wins_over_the_file(tmp_path: Path) -> None:
     assert tokens.secret_key("a configured key of some length", tmp_path) == (
         b"a configured key of some length")
     assert tokens.secret_key("", tmp_path) == generated
+
+
+def test_an_empty_secret_key_file_is_an_error_not_a_key(tmp_path: Path) -> None:
+    """A key file left empty (say, by a crash) must never sign links: it would make every
+    link forgeable. The error says what to do."""
+    (tmp_path / "secret_key").write_bytes(b"\n")
+    with pytest.raises(ConfigError, match="no usable secret key"):
+        tokens.secret_key("", tmp_path)
+    assert tokens.secret_key("x" * 32, tmp_path) == b"x" * 32  # a configured key still works

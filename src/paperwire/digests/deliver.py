@@ -102,7 +102,9 @@ def plan(ctx: DigestContext, now: datetime, day: date | None = None) -> int:
         else:
             d = None
         if d is not None:
-            due.append((sub.id, d, max(cut_off(sub, d), now + timedelta(hours=1))))
+            # a digest asked for by date (a backfill) gets a day from now, however old the date
+            grace = timedelta(hours=1) if day is None else timedelta(days=1)
+            due.append((sub.id, d, max(cut_off(sub, d), now + grace)))
     return ctx.store.digests.ensure_deliveries(due, now)
 
 

@@ -18,6 +18,7 @@ from paperwire.digests.render import Links, digest_message_id, render_digest, sh
 from paperwire.errors import QueryError
 from paperwire.models import Paper
 from paperwire.services import trending_view
+from paperwire.trending import TrendingView
 from paperwire.store import Store
 
 if TYPE_CHECKING:
@@ -36,12 +37,22 @@ class DigestContext:
     settings: Settings
     _engine: SearchEngine | None = field(default=None, repr=False)
     _key: bytes | None = field(default=None, repr=False)
+    _trending: dict[tuple[date, int], TrendingView] = field(default_factory=dict, repr=False)
 
     @property
     def key(self) -> bytes:
         if self._key is None:
             self._key = tokens.secret_key(self.settings.secret_key, self.settings.home)
         return self._key
+
+    def trending(self, as_of: date, limit: int) -> TrendingView:
+        """The week's trending list as of ``as_of``, computed once per context (a run)."""
+        key = (as_of, limit)
+        if key not in self._trending:
+            self._trending[key] = trending_view(self.store, "week", requested=as_of,
+                                                limit=limit,
+                                                weights=self.settings.trending_weights)
+        return self._trending[key]
 
     def engine(self) -> SearchEngine:
         if self._engine is None:
@@ -112,8 +123,7 @@ def _matches(ctx: DigestContext, sub: Subscriber, period: tuple[date, date]) -> 
 def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     """Compose ``sub``'s digest for ``day`` from what the store holds now."""
     period = digest_period(sub, day, ctx.store.digests.last_period_end(sub.id, before=day))
-    view = trending_view(ctx.store, "week", requested=period[1], limit=max(50, sub.size * 5),
-                         weights=ctx.settings.trending_weights)
+    view = ctx.trending(period[1], limit=max(100, sub.size * 5))
     personal = sub.mode == "personal" and sub.has_interests
     matches = _matches(ctx, sub, period) if personal else []
     already = ctx.store.digests.sent_paper_ids(sub.id, before=day)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from paperwire.errors import TokenError
+from paperwire.errors import ConfigError, TokenError
 
 PURPOSES = ("confirm", "unsubscribe", "preferences")
 CONFIRM_VALID_FOR = timedelta(hours=48)
@@ -74,13 +74,18 @@ def new_nonce() -> str:
     return secrets.token_hex(12)
 
 
+MIN_KEY_BYTES = 16
+
+
 def secret_key(configured: str, home: Path) -> bytes:
-    """The configured key, or one generated once into ``HOME/secret_key`` (mode 0600)."""
+    """The configured key, or one generated once into ``HOME/secret_key`` (mode 0600, written
+    to disk before it is put in place). A key file too short to be one (e.g. left empty by a
+    crash) is an error, never silently used: signing with it would make links forgeable."""
     if configured:
         return configured.encode()
     path = home / "secret_key"
     try:
-        return path.read_bytes().strip()
+        return _checked_key(path)
     except FileNotFoundError:
         pass
     home.mkdir(parents=True, exist_ok=True)
@@ -91,10 +96,21 @@ def secret_key(configured: str, home: Path) -> bytes:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
+        fh.flush()
+        os.fsync(fh.fileno())
     try:
         os.link(tmp, path)  # first writer wins; a concurrent one reads the winner's key
     except FileExistsError:
         pass
     finally:
         tmp.unlink(missing_ok=True)
-    return path.read_bytes().strip()
+    return _checked_key(path)
+
+
+def _checked_key(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"{path} holds no usable secret key ({len(key)} bytes); delete it to "
+                          "generate a new one (links in mails sent so far stop working) or "
+                          "set PAPERWIRE_SECRET_KEY")
+    return key

@@ -178,7 +178,8 @@ def install(app: FastAPI, settings: Settings, store: Store,
         """The digest this subscriber would get today (or on ``day``), as its HTML part."""
         sub = subscriber_for(ctx, "preferences", token, utcnow())
         when = date.fromisoformat(day) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
-        msg = message_for(ctx, gather(ctx, sub, when or utcnow().date()), utcnow())
+        fresh = DigestContext(store, settings, _key=ctx.key)  # today's trending, not cached
+        msg = message_for(fresh, gather(fresh, sub, when or utcnow().date()), utcnow())
         html = msg.get_body(("html",))
         body = html.get_content() if html is not None else ""
         return HTMLResponse(body, headers={"Content-Security-Policy": "default-src 'none'; "
