@@ -18,8 +18,8 @@ from paperwire.digests.render import Links, digest_message_id, render_digest, sh
 from paperwire.errors import QueryError
 from paperwire.models import Paper
 from paperwire.services import trending_view
-from paperwire.trending import TrendingView
 from paperwire.store import Store
+from paperwire.trending import TrendingView
 
 if TYPE_CHECKING:
     from paperwire.search.engine import SearchEngine
