@@ -1,13 +1,16 @@
 """The README's first command, end to end: load the bundled demo data, start the real server,
-and read the home page over HTTP."""
+read the home page over HTTP, and subscribe to the digest through the local outbox."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -82,3 +85,55 @@ def test_served_home_page_lists_real_trending_papers(demo_home: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def served(home: Path) -> Iterator[str]:
+    """``paperwire serve`` on the demo home (no SMTP configured: the local outbox runs)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env["PAPERWIRE_HOME"] = str(home)
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("server did not start") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_demo_digest_through_the_local_outbox(demo_home: Path) -> None:
+    """A new user, with no mail server: subscribe on the home page, read the confirmation in
+    /dev/outbox, follow its link, send the day's digests, and read the digest there too."""
+    with served(demo_home) as base, httpx.Client(base_url=base, timeout=30) as web:
+        r = web.post("/subscribe", data={"email": "reader@example.org", "categories": "cs.CL"})
+        assert r.status_code == 200 and "confirmation mail" in r.text
+        outbox = web.get("/dev/outbox").text
+        [name] = re.findall(r'href="/dev/outbox/([^"]+)"[^>]*>Confirm your', outbox)
+        mail = web.get(f"/dev/outbox/{name}").text
+        [link] = re.findall(r'href="http://127.0.0.1:8000(/subscribe/confirm\?token=[^"]+)"',
+                            mail)
+        link = link.replace("&amp;", "&")
+        assert "Confirm subscription" in web.get(link).text
+        assert "will receive the Paperwire digest" in web.post(link).text
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+        env["PAPERWIRE_HOME"] = str(demo_home)
+        sent = subprocess.run([sys.executable, "-m", "paperwire", "digest", "send", "--date",
+                               "2026-06-10"], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert sent.returncode == 0 and "1 sent" in sent.stdout, sent.stderr
+        digests = re.findall(r'href="/dev/outbox/([^"]+)"[^>]*>Paperwire · 10 Jun 2026',
+                             web.get("/dev/outbox").text)
+        assert len(digests) == 1
+        body = web.get(f"/dev/outbox/{digests[0]}").text
+        assert "reader@example.org" in body and "List-Unsubscribe" in body

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -58,6 +59,9 @@ class Hit:
     dense_rank: int | None = None
     title_html: Markup | None = None  # escaped title with matches in <b>
     snippet_html: Markup | None = None  # escaped abstract excerpt with matches in <b>
+
+
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-embed-query")
 
 
 @dataclass
@@ -141,12 +145,16 @@ class SearchEngine:
         depth = max(k, self.params.depth)
         lex: list[tuple[str, float]] = []
         den: list[tuple[str, float]] = []
+        vector: Future[np.ndarray] | None = None
+        if (mode in ("dense", "hybrid") and q.free_text().strip() and self._has_vectors()
+                and self.dense_available()):
+            # the query's embedding (ONNX Runtime, outside the GIL) runs while BM25 ranks
+            vector = _POOL.submit(self._embedder().embed_query, q.free_text())
         if mode in ("lexical", "hybrid"):
             hits = self.lexical.search(q, limit=depth, highlight=False)
             lex = [(h.paper_id, h.score) for h in hits]
-        if (mode in ("dense", "hybrid") and q.free_text().strip() and self._has_vectors()
-                and self.dense_available()):
-            den = self._dense_candidates(q, depth)
+        if vector is not None:
+            den = self._dense_candidates(q, depth, vector.result())
         lex_rank = {pid: i for i, (pid, _) in enumerate(lex, 1)}
         den_rank = {pid: i for i, (pid, _) in enumerate(den, 1)}
         if mode == "lexical" or not den:
@@ -161,8 +169,8 @@ class SearchEngine:
                                weights=[p.lexical_weight, 1.0])
         return fused[:k], lex_rank, den_rank
 
-    def _dense_candidates(self, q: ParsedQuery, depth: int) -> list[tuple[str, float]]:
-        vector = self._embedder().embed_query(q.free_text())
+    def _dense_candidates(self, q: ParsedQuery, depth: int,
+                          vector: np.ndarray) -> list[tuple[str, float]]:
         constrained = q.has_constraints()
         found = self.dense().search(vector, depth * 5 if constrained else depth)
         if not constrained:
@@ -197,7 +205,12 @@ class SearchEngine:
             ranked, lex_rank, den_rank = self._ranked(q, mode, depth)
             hits = (self.lexical.search(q, limit=depth, highlight=True) if highlight else [])
         html = {h.paper_id: (h.title_html, h.snippet_html) for h in hits if h.title_html}
-        papers = self.store.get_papers(pid for pid, _ in ranked)
+        # in relevance order only the page is read (plus slack for papers deleted meanwhile);
+        # re-sorting needs every candidate
+        reads = ranked if options.sort != "relevance" else ranked[: want + 10]
+        papers = self.store.get_papers(pid for pid, _ in reads)
+        if len(papers) < len(reads) and len(reads) < len(ranked):
+            papers = self.store.get_papers(pid for pid, _ in ranked)
         ranked = [(pid, sc) for pid, sc in ranked if pid in papers]
         if options.sort == "date":
             ranked.sort(key=lambda r: (papers[r[0]].published or date.min), reverse=True)
