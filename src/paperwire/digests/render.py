@@ -46,6 +46,7 @@ _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a
 _ADDRESS = re.compile(r"[^\s@<>(),;:\"\[\]\\]+@[^\s@<>(),;:\"\[\]\\]+")
 _URL_FORBIDDEN = re.compile(r"[\s<>\"'`\\]|[^\x21-\x7e]")
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DOLLAR = re.compile(r"(?<!\\)\$")
 _KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners are part of some scripts
 
@@ -69,6 +70,8 @@ def clean_text(text: str) -> str:
     """One line of text: control characters and line/paragraph separators become spaces,
     invisible formatting characters (bidi overrides, soft hyphens, lone surrogates) are
     dropped, and runs of whitespace collapse to one space."""
+    if text.isascii():  # the common case, without a look-up per character
+        return " ".join(_ASCII_CONTROL.sub(" ", text).split())
     out: list[str] = []
     for ch in text:
         cat = unicodedata.category(ch)
