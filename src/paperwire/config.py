@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -46,7 +45,9 @@ def _http_url(value: str) -> str:
 
 def _categories(value: str) -> tuple[str, ...]:
     cats = tuple(c.strip() for c in value.replace(" ", ",").split(",") if c.strip())
-    bad = [c for c in cats if not re.fullmatch(r"[a-z\-]+(\.[A-Za-z\-]+)?", c)]
+    from paperwire.models import is_arxiv_category
+
+    bad = [c for c in cats if not is_arxiv_category(c)]
     if bad:
         raise ValueError(f"{bad[0]!r} is not an arXiv category (like cs.CL or math.AG)")
     return cats

@@ -49,7 +49,7 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _dead_local_holder(holder: str) -> bool:
+def dead_local_holder(holder: str) -> bool:
     """True when ``holder`` names a process on this host that no longer exists (it was
     killed): its lease can be taken at once instead of waiting for it to expire."""
     host, _, rest = holder.partition(":")
@@ -69,7 +69,7 @@ def take_lease(store: Store, name: str, holder: str) -> None:
     if store.acquire_lease(name, holder, LEASE_TTL):
         return
     current = store.lease_holder(name)
-    if current and _dead_local_holder(current[0]):
+    if current and dead_local_holder(current[0]):
         log.warning("%s: taking over the lease of %s, which is no longer running", name, current[0])
         if store.acquire_lease(name, holder, LEASE_TTL, steal_from=current[0]):
             return

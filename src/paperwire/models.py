@@ -27,6 +27,14 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
     return m.group("id"), int(version) if version else None
 
 
+_CATEGORY = re.compile(r"[a-z-]+(\.[A-Za-z-]+)?")
+
+
+def is_arxiv_category(text: str) -> bool:
+    """An arXiv category: ``cs.CL``, ``math.AG``, ``hep-th``, ``q-bio.BM``."""
+    return len(text) <= 40 and _CATEGORY.fullmatch(text) is not None
+
+
 def is_arxiv_id(paper_id: str) -> bool:
     return parse_arxiv_id(paper_id) is not None and ":" not in paper_id
 

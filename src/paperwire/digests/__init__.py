@@ -8,7 +8,8 @@ PAPERWIRE_HOME that a loopback SMTP server started for the purpose files message
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from paperwire.config import Settings
 from paperwire.digests.mailer import Mailer, SmtpMailer, parse_smtp_url
@@ -22,18 +23,10 @@ def outbox_folder(settings: Settings) -> str:
 def open_mailer(settings: Settings, outbox_url: str | None = None) -> Iterator[Mailer]:
     """A connected-on-demand mailer for the configured server, or for the local outbox (the
     running one at ``outbox_url``, else one started for as long as the block lasts)."""
-    if settings.smtp_url:
-        with SmtpMailer(parse_smtp_url(settings.smtp_url)) as mailer:
-            yield mailer
-        return
-    if outbox_url:
-        with SmtpMailer(parse_smtp_url(outbox_url)) as mailer:
-            yield mailer
-        return
-    from pathlib import Path
+    with ExitStack() as stack:
+        url = settings.smtp_url or outbox_url
+        if not url:
+            from paperwire.digests.outbox import LocalOutbox
 
-    from paperwire.digests.outbox import LocalOutbox
-
-    with LocalOutbox(Path(outbox_folder(settings))) as outbox, \
-            SmtpMailer(parse_smtp_url(outbox.url)) as mailer:
-        yield mailer
+            url = stack.enter_context(LocalOutbox(Path(outbox_folder(settings)))).url
+        yield stack.enter_context(SmtpMailer(parse_smtp_url(url)))

@@ -38,7 +38,7 @@ from paperwire.digests.service import (
     message_id_for,
     stored_digest,
 )
-from paperwire.ingest import _dead_local_holder, new_holder
+from paperwire.ingest import dead_local_holder, new_holder
 from paperwire.store.digests import Delivery
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def run(
     seen: set[int] = set()
     while report.paused is None:
         now = clock()
-        dead = [h for h in digests.sending_holders() if h != holder and _dead_local_holder(h)]
+        dead = [h for h in digests.sending_holders() if h != holder and dead_local_holder(h)]
         batch = [d for d in digests.claimable(now, now - CLAIM_STALE_AFTER, 200, dead)
                  if d.id not in seen]
         if not batch:

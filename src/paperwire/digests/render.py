@@ -140,7 +140,8 @@ def _format_duration(span: timedelta) -> str:
 # --- header helpers -----------------------------------------------------------------------
 
 
-def _host(base_url: str) -> str:
+def mail_host(base_url: str) -> str:
+    """The host part of Message-IDs and List-Id: base_url's host, IDNA-encoded, else a fallback."""
     try:
         host = urlsplit(base_url).hostname
     except ValueError:
@@ -157,7 +158,7 @@ def _host(base_url: str) -> str:
 def digest_message_id(subscriber_id: int, day: date, base_url: str) -> str:
     """A deterministic Message-ID for one subscriber's digest of one day, so a resend of
     the same digest carries the same id. The subscriber id is hashed, not shown."""
-    host = _host(base_url)
+    host = mail_host(base_url)
     token = hashlib.sha256(f"paperwire-digest:{subscriber_id}:{day.isoformat()}:{host}".encode())
     return f"<digest-{day:%Y%m%d}-{token.hexdigest()[:24]}@{host}>"
 
@@ -421,7 +422,7 @@ def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime
     """The digest mail for ``digest.subscriber``, dated ``now`` (naive means UTC)."""
     for what in ("paper_base", "unsubscribe", "preferences", "web"):
         _check_url(getattr(links, what), f"links.{what}")
-    host = _host(links.web)
+    host = mail_host(links.web)
     msg = _new_message(
         from_addr=from_addr,
         to=digest.subscriber.email,

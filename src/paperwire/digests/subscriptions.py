@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from paperwire.digests import tokens
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.model import FREQUENCIES, MODES, Subscriber
-from paperwire.digests.render import render_confirmation
+from paperwire.digests.render import mail_host, render_confirmation
 from paperwire.digests.service import DigestContext
 from paperwire.errors import PaperwireError, TokenError
+from paperwire.models import is_arxiv_category
 
 log = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_CATEGORY = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 MAX_INTERESTS = 20
 
 
@@ -58,7 +58,7 @@ def checked_preferences(base: Subscriber, **changes: object) -> Subscriber:
         ZoneInfo(sub.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidSubscription(f"unknown time zone {sub.timezone!r}") from None
-    bad = [c for c in sub.categories if not _CATEGORY.match(c)]
+    bad = [c for c in sub.categories if not is_arxiv_category(c)]
     if bad:
         raise InvalidSubscription(f"{bad[0]!r} is not an arXiv category (like cs.CL)")
     sub = replace(sub, categories=_dedupe(sub.categories), papers=_dedupe(sub.papers),
@@ -90,18 +90,12 @@ def subscribe(ctx: DigestContext, mailer: Mailer, email: str, *, categories: Seq
     msg = render_confirmation(
         sub.email, confirm_url=ctx.confirm_url(sub, nonce, now), from_addr=ctx.settings.mail_from,
         base_url=ctx.settings.base_url, now=now, valid_for=tokens.CONFIRM_VALID_FOR,
-        message_id=f"<confirm-{secrets.token_hex(12)}@{_host(ctx.settings.base_url)}>",
+        message_id=f"<confirm-{secrets.token_hex(12)}@{mail_host(ctx.settings.base_url)}>",
     )
     result = mailer.send(msg)
     if not result.sent:
         log.warning("confirmation mail to subscriber %s not sent: %s", sub.id, result.detail)
     return result.sent
-
-
-def _host(base_url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(base_url).hostname or "paperwire.localhost"
 
 
 def confirm(ctx: DigestContext, token: str, now: datetime) -> Subscriber:

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperwire import services, trending
 from paperwire.config import Settings
 from paperwire.errors import QueryError, SearchError
-from paperwire.models import Paper, parse_arxiv_id
+from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
 from paperwire.search.query import SORTS, Sort
 from paperwire.store import Store
@@ -41,7 +41,6 @@ SEARCH_LIMIT, SEARCH_MAX = 20, 100
 SIMILAR_LIMIT = 5
 FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CATEGORY = re.compile(r"[a-z-]+(\.[A-Za-z-]+)?")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
 
@@ -112,7 +111,7 @@ def parse_category(value: str | None) -> str | None:
     """An arXiv category (``cs.CL``, ``math.AG``, ``hep-th``) or None for all of them."""
     if value is None or value == "":
         return None
-    if len(value) > 40 or not _CATEGORY.fullmatch(value):
+    if not is_arxiv_category(value):
         raise PageError(
             400, f"Invalid category {value!r}: use an arXiv category like cs.CL or hep-th."
         )
