@@ -128,6 +128,9 @@ def test_preferences_page_saves_and_validates(web: tuple[TestClient, Store, Sett
     assert client.post(target, data={**form, "timezone": "Mars/Olympus"}).status_code == 400
     preview = client.get(target.replace("/preferences?", "/preferences/preview?"))
     assert preview.status_code == 200 and "Sparse retrieval with learned weights" in preview.text
+    preview_url = target.replace("/preferences?", "/preferences/preview?")
+    bad_day = client.get(preview_url + "&day=2026-13-40")
+    assert bad_day.status_code == 400 and "YYYY-MM-DD" in bad_day.text
 
 
 def test_local_outbox_pages(settings: Settings, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from paperwire.digests.subscriptions import (
 from paperwire.errors import NotFound, TokenError
 from paperwire.services import utcnow
 from paperwire.store import Store
-from paperwire.web.app import PageError
+from paperwire.web.app import PageError, parse_date
 
 log = logging.getLogger(__name__)
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -177,7 +176,7 @@ def install(app: FastAPI, settings: Settings, store: Store,
     def preview(token: str = "", day: str = "") -> Response:
         """The digest this subscriber would get today (or on ``day``), as its HTML part."""
         sub = subscriber_for(ctx, "preferences", token, utcnow())
-        when = date.fromisoformat(day) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day) else None
+        when = parse_date(day)  # a malformed date is a 400, not a silent "today"
         fresh = DigestContext(store, settings, _key=ctx.key)  # today's trending, not cached
         msg = message_for(fresh, gather(fresh, sub, when or utcnow().date()), utcnow())
         html = msg.get_body(("html",))
