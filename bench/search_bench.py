@@ -189,6 +189,21 @@ def recall_rows(engine: Any, queries: list[str], rows: list[tuple[str, dict[str,
     for name, flag in (("vectors: exact scan", True), ("vectors: HNSW", False)):
         stats = timed(lambda q, f=flag: dense.search(by_text[q], 10, exact=f), queries)
         rows.append((name, stats))
+    # the search breadth (expansion_search) against recall: how the setting was chosen
+    from paperwire.search.dense import HNSW_EXPANSION_SEARCH
+
+    index = dense._hnsw_index()
+    print(f"{'expansion_search':>16} {'recall@10':>10} {'ms/query':>9}")
+    for ef in (64, 128, 256, 512, 1024):
+        index.expansion_search = ef
+        t0 = time.perf_counter()
+        found = [dense.search(v, 10, exact=False) for v in vectors]
+        ms = (time.perf_counter() - t0) * 1000 / len(vectors)
+        r = float(np.mean([len({i for i, _ in a} & {i for i, _ in e}) / 10
+                           for a, e in zip(found, exact, strict=True)]))
+        mark = "  (the setting)" if ef == HNSW_EXPANSION_SEARCH else ""
+        print(f"{ef:>16} {r:>10.4f} {ms:>9.2f}{mark}")
+    index.expansion_search = HNSW_EXPANSION_SEARCH
 
 
 def main() -> None:
