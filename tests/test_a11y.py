@@ -333,6 +333,30 @@ def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_main(
                          "document.activeElement)")
 
 
+def test_chart_labels_stay_readable_on_a_phone(browser: Any, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 740},
+                                  device_scale_factor=2, is_mobile=True)
+    try:
+        page = context.new_page()
+        _go(page, f"{site.url}/papers/{PAPERS[0].id}")
+        chart = page.locator("svg.signal-chart")
+        box = chart.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+        # the size a reader sees: the computed font size times the SVG's scale on screen
+        sizes = page.evaluate("""() => [...document.querySelectorAll('svg.signal-chart text')]
+          .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)""")
+        assert len(sizes) == 3 and min(sizes) >= 11, sizes
+        for i in range(3):  # every label lies inside the chart, none cut off
+            label = chart.locator("text").nth(i).bounding_box()
+            assert label is not None
+            assert box["x"] <= label["x"] and label["x"] + label["width"] <= box["x"] + box["width"]
+        # the bars still fill the chart's width on the phone
+        bars = [chart.locator("g.bar").nth(i).bounding_box() for i in range(5)]
+        assert bars[-1] is not None and bars[-1]["x"] > box["x"] + box["width"] * 0.8
+    finally:
+        context.close()
+
+
 WHITE = "rgb(255, 255, 255)"
 
 

@@ -176,19 +176,27 @@ def signal_chart(
     slot = plot_w / len(days)
     bar = min(max(slot * 0.8, 1.0), 28.0)
     base = top_pad + plot_h
+    # The labels sit in the outer SVG, which has no viewBox: its units are CSS pixels, so the
+    # text keeps its size (12px) at any width, a phone's included. Axis and bars are drawn in
+    # an inner SVG whose viewBox stretches to the chart's width (preserveAspectRatio="none";
+    # the height is fixed, so only the horizontal scale changes and lines keep their stroke).
     parts = [
         f'<svg class="signal-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'height="{height}" role="img" '
         f'aria-label="{escape(label)}" data-days="{len(days)}" data-bars="{len(totals)}">',
         f"<title>{escape(label)}</title>",
-        f'<line class="axis" x1="{left}" y1="{base}" x2="{width - right}" y2="{base}"/>',
-        f'<line class="grid" x1="{left}" y1="{top_pad}" x2="{width - right}" y2="{top_pad}"/>',
         f'<text class="max" x="{left}" y="{top_pad - 6}">{escape(fmt_number(top))}</text>',
         f'<text class="date" x="{left}" y="{height - 6}">{escape(fmt_day(start))}</text>',
     ]
     if end != start:
-        parts.append(f'<text class="date" x="{width - right}" y="{height - 6}" '
+        parts.append(f'<text class="date" x="100%" dx="-{right}" y="{height - 6}" '
                      f'text-anchor="end">{escape(fmt_day(end))}</text>')
+    parts += [
+        f'<svg class="plot" width="100%" height="{height}" viewBox="0 0 {width} {height}" '
+        'preserveAspectRatio="none">',
+        f'<line class="axis" x1="{left}" y1="{base}" x2="{width - right}" y2="{base}"/>',
+        f'<line class="grid" x1="{left}" y1="{top_pad}" x2="{width - right}" y2="{top_pad}"/>',
+    ]
     for i, day in enumerate(days):
         if day not in totals:
             continue
@@ -209,7 +217,7 @@ def signal_chart(
                          f'height="{_num(max(h, 0.5))}" '
                          f'data-source="{escape(_NOT_CLASS.sub("-", source.lower()))}"/>')
         parts.append("</g>")
-    parts.append("</svg>")
+    parts.append("</svg></svg>")
     caption = []
     if stacked:
         caption.append('<span class="legend">' + " ".join(
