@@ -357,6 +357,21 @@ def test_chart_labels_stay_readable_on_a_phone(browser: Any, site: Site) -> None
         context.close()
 
 
+def test_subscribe_form_is_above_the_fold(page: Any, site: Site) -> None:
+    _go(page, f"{site.url}/?date={d}")
+    assert page.locator("ol.trending > li").count() >= 3  # a full page, not an empty one
+    form = page.locator("form.subscribe-form")
+    assert form.count() == 1
+    box = form.bounding_box()
+    assert box is not None and box["y"] + box["height"] < DESKTOP["height"], box
+    # its fields are the ones the digest reads, and it still posts to /subscribe
+    assert form.get_attribute("action") == "/subscribe"
+    for name in ("email", "categories", "queries"):
+        assert form.locator(f'[name="{name}"]').count() == 1
+    email = form.locator('[name="email"]')
+    assert email.is_visible() and email.get_attribute("required") is not None
+
+
 WHITE = "rgb(255, 255, 255)"
 
 
