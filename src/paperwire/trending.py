@@ -79,11 +79,20 @@ class TrendingEntry:
     category_rank: int | None = None
 
 
+def shift_day(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held at the ends of the calendar (``date.min``/``date.max``)
+    instead of overflowing: date arithmetic on a user-given day must never raise."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.min if days < 0 else date.max
+
+
 def window_bounds(window: str, as_of: date) -> tuple[date, date]:
     if window not in WINDOWS:
         raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
     days, _ = WINDOWS[window]
-    return as_of - timedelta(days=days - 1), as_of
+    return shift_day(as_of, -(days - 1)), as_of
 
 
 def rank(
@@ -104,7 +113,7 @@ def rank(
     position among the listed papers of that category. ``scope`` names the category the
     signals were limited to (it only changes the wording of the reasons)."""
     start, end = window_bounds(window, as_of)
-    oldest = start - timedelta(days=MAX_AGE_DAYS)
+    oldest = shift_day(start, -MAX_AGE_DAYS)
     half_life = WINDOWS[window][1]
     points: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))

@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.models import Paper
-from paperwire.trending import TrendingEntry
+from paperwire.trending import TrendingEntry, shift_day
 
 MAX_DAILY_SPAN = 7
 MAX_WEEKLY_SPAN = 14
@@ -39,12 +39,12 @@ class Match:
 
 def digest_period(subscriber: Subscriber, day: date, last_end: date | None) -> tuple[date, date]:
     """The days a digest for ``day`` covers (inclusive), given the end of the last one sent."""
-    end = day - timedelta(days=1)
+    end = shift_day(day, -1)
     weekly = subscriber.frequency == "weekly"
     span = MAX_WEEKLY_SPAN if weekly else MAX_DAILY_SPAN
-    default_start = end - timedelta(days=6 if weekly else 0)
-    start = last_end + timedelta(days=1) if last_end is not None else default_start
-    start = max(start, end - timedelta(days=span - 1))
+    default_start = shift_day(end, -(6 if weekly else 0))
+    start = shift_day(last_end, 1) if last_end is not None else default_start
+    start = max(start, shift_day(end, -(span - 1)))
     return min(start, end), end
 
 

@@ -1,0 +1,184 @@
+"""Digest runs at the edges: out-of-range dates, a digest whose composition raises, the
+scheduler meeting an exception, and the order in which days are sent. Real SQLite and
+PostgreSQL, a real SMTP server on loopback (tests/smtp_server.py)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date, datetime, timedelta
+
+import pytest
+
+import test_digest_delivery as delivery_tests
+from paperwire.config import Settings
+from paperwire.digests import deliver
+from paperwire.digests.mailer import SmtpMailer
+from paperwire.digests.service import DigestContext
+from paperwire.errors import DeliveryError
+from paperwire.store import Store
+from paperwire.worker import Scheduler
+from smtp_server import FaultySmtpServer
+from test_digest_delivery import (
+    BASE,
+    DAY,
+    NOON,
+    add,
+    add_people,
+    by_recipient,
+    check_digest,
+    run_cli,
+    send,
+)
+
+# the real-data fixtures of the delivery tests (demo papers and upvotes, a DigestContext)
+demo_slice = delivery_tests.demo_slice
+filled = delivery_tests.filled
+ctx = delivery_tests.ctx
+mailer = delivery_tests.mailer
+
+
+@pytest.mark.parametrize("bad", ["0001-01-01", "9999-12-31", "2626-07-01"])
+def test_cli_digest_send_rejects_an_out_of_range_date_and_claims_nothing(
+    bad: str, filled: Store, cli_env: dict[str, str], smtp_server: FaultySmtpServer,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A date before arXiv or after tomorrow is bad usage: one ``error:`` line, exit 2, no
+    traceback, no ledger row; the next normal run sends every due digest."""
+    monkeypatch.setenv("PAPERWIRE_SMTP_URL", f"{smtp_server.url}?timeout=10")
+    monkeypatch.setenv("PAPERWIRE_DIGEST_SEND_RATE", "0")
+    monkeypatch.setenv("PAPERWIRE_BASE_URL", BASE)
+    people = add_people(filled, ["trend@example.org", "cl@example.org"])
+    code, out, err = run_cli(capsys, "digest", "send", "--date", bad)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and out == ""
+    assert any(bad in line for line in lines), err
+    assert filled.digests.deliveries_for() == []
+    assert smtp_server.received == []
+    code, out, err = run_cli(capsys, "digest", "send", "--date", DAY.isoformat())
+    assert code == 0, err
+    assert out == "digests: 2 sent, 0 to retry, 0 failed, 0 expired, 0 skipped\n"
+    assert sorted(by_recipient(smtp_server.received)) == sorted(people)
+
+
+@pytest.mark.parametrize("bad", [date.min, date.max, date(2626, 7, 1)])
+def test_a_run_for_an_out_of_range_day_is_refused_before_planning(
+    bad: date, ctx: DigestContext, mailer: SmtpMailer
+) -> None:
+    add_people(ctx.store, ["trend@example.org"])
+    with pytest.raises(DeliveryError, match=bad.isoformat()):
+        send(ctx, mailer, NOON, bad)
+    assert ctx.store.digests.deliveries_for() == []
+
+
+def test_composing_at_the_edges_of_the_calendar_does_not_overflow(ctx: DigestContext) -> None:
+    """The pure and store-reading parts of a digest take any date (a preview of day 1)."""
+    from paperwire.digests.service import gather
+
+    sub = add(ctx.store, "cl@example.org", categories=("cs.CL",), size=3)
+    for day in (date.min, date.min + timedelta(days=1), date.max):
+        digest = gather(ctx, sub, day)
+        assert digest.period[0] <= digest.period[1]
+        assert deliver.cut_off(sub, day) >= datetime(1, 1, 1)
+
+
+def test_an_exception_in_one_digest_releases_its_claim_and_the_run_goes_on(
+    ctx: DigestContext, mailer: SmtpMailer, smtp_server: FaultySmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in composing one digest (any exception) leaves no row claimed: that digest is
+    retried later, the others are sent in the same run, and a later run sends it."""
+    people = add_people(ctx.store, ["trend@example.org", "cl@example.org", "ny@example.org"])
+    real_gather = deliver.gather
+    victim = people["cl@example.org"]
+
+    def flaky(c: DigestContext, sub: object, day: date) -> object:
+        if getattr(sub, "id", None) == victim.id:
+            raise RuntimeError("boom")
+        return real_gather(c, sub, day)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deliver, "gather", flaky)
+    report = send(ctx, mailer, NOON)
+    assert report.sent == 2 and report.retrying == 1
+    assert any("boom" in e for e in report.errors)
+    rows = {r.subscriber_id: r for r in ctx.store.digests.deliveries_for(DAY)}
+    assert rows[victim.id].state == "pending" and rows[victim.id].claimed_by is None
+    assert all(r.state != "sending" for r in rows.values())
+    monkeypatch.setattr(deliver, "gather", real_gather)
+    later = send(ctx, mailer, NOON + timedelta(minutes=5))
+    assert later.sent == 1
+    got = by_recipient(smtp_server.received)
+    assert sorted(got) == sorted(people) and all(len(m) == 1 for m in got.values())
+    check_digest(got[victim.email][0], victim, DAY, ctx.store)
+
+
+def test_an_interrupted_run_gives_its_claim_back(
+    ctx: DigestContext, mailer: SmtpMailer, smtp_server: FaultySmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C (or any BaseException) in the middle of a digest puts its row back to pending
+    at once, so the very next run sends it."""
+    add_people(ctx.store, ["trend@example.org"])
+    real_gather = deliver.gather
+
+    def interrupted(*_: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deliver, "gather", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        send(ctx, mailer, NOON)
+    [row] = ctx.store.digests.deliveries_for(DAY)
+    assert row.state == "pending" and row.claimed_by is None
+    monkeypatch.setattr(deliver, "gather", real_gather)
+    assert send(ctx, mailer, NOON + timedelta(seconds=1)).sent == 1
+
+
+# -- the scheduler ---------------------------------------------------------------------
+
+
+def test_the_scheduler_survives_any_exception_in_a_job_and_keeps_ticking(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job raising something that is not a PaperwireError (a database driver error, a
+    bug) is logged; the scheduler thread stays alive, keeps ticking and says when it last
+    ticked (``last_tick``, ``alive()``), which /healthz reads."""
+    from sqlalchemy.exc import OperationalError
+
+    calls: list[int] = []
+
+    def broken(self: Scheduler) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(Scheduler, "run_digests", broken)
+    s = Settings(home=settings.home, database_url=settings.database_url,
+                 ingest_schedule="digest=* * * * *")
+    clock = {"now": datetime(2026, 6, 10, 9, 0, 30)}
+    sched = Scheduler(store, s, clock=lambda: clock["now"])
+    assert sched.last_tick is None and not sched.alive()
+    sched.tick()  # first start: waits for the next firing
+    stop = threading.Event()
+    clock["now"] = datetime(2026, 6, 10, 9, 1, 5)
+    caplog.set_level(logging.ERROR, logger="paperwire.worker")
+    thread = threading.Thread(target=sched.run_forever, args=(stop, 0.05), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(calls) < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    clock["now"] = datetime(2026, 6, 10, 9, 2, 5)
+    while len(calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    clock["now"] = datetime(2026, 6, 10, 9, 2, 30)
+    time.sleep(0.3)
+    assert thread.is_alive() and len(calls) == 2
+    assert sched.last_tick == clock["now"]
+    assert sched.alive()
+    assert "server closed the connection" in caplog.text and "a bug" in caplog.text
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive() and not sched.alive()
