@@ -182,3 +182,50 @@ def test_the_scheduler_survives_any_exception_in_a_job_and_keeps_ticking(
     stop.set()
     thread.join(5)
     assert not thread.is_alive() and not sched.alive()
+
+
+# -- never twice, whatever the order -------------------------------------------------------
+
+
+def test_a_paper_is_never_sent_twice_when_an_earlier_day_is_sent_after_a_later_one(
+    ctx: DigestContext, mailer: SmtpMailer, smtp_server: FaultySmtpServer
+) -> None:
+    """``digest send --date 11 Jun`` then ``--date 10 Jun`` (a backfill after the fact):
+    the same papers trend on both days, yet none reaches a subscriber twice."""
+    people = add_people(ctx.store, ["trend@example.org", "cl@example.org",
+                                    "agents@example.org"])
+    later, earlier = DAY + timedelta(days=1), DAY
+    assert send(ctx, mailer, NOON + timedelta(days=1), later).sent == len(people)
+    assert send(ctx, mailer, NOON + timedelta(days=1, minutes=1), earlier).sent == len(people)
+    got = by_recipient(smtp_server.received)
+    for email, sub in people.items():
+        first, second = got[email]
+        a = check_digest(first, sub, later, ctx.store)
+        b = check_digest(second, sub, earlier, ctx.store)
+        assert a and b and not set(a) & set(b), f"{email} got {set(a) & set(b)} twice"
+
+
+def test_reserving_a_paper_another_day_already_holds_drops_it_from_the_digest(
+    ctx: DigestContext,
+) -> None:
+    """Two digests of one subscriber composed at once (two runs, two dates) cannot both
+    reserve a paper: the ledger keeps it for the first, and the second digest leaves it
+    out, whatever it had composed."""
+    sub = add(ctx.store, "trend@example.org", mode="trending", size=3)
+    digests = ctx.store.digests
+    digests.ensure_deliveries([(sub.id, DAY, NOON + timedelta(days=1)),
+                               (sub.id, DAY + timedelta(days=1), NOON + timedelta(days=2))],
+                              NOON)
+    rows = digests.claimable(NOON, NOON)
+    a, b = (digests.claim(r, f"h{i}", NOON) for i, r in enumerate(rows))
+    assert a is not None and b is not None
+    items = [{"id": pid, "why": "w", "kind": "trending"} for pid in ("p1", "p2", "p3")]
+    period = (DAY, DAY)
+    kept_a = digests.save_composition(a, "h0", items, None, period, "<a@x>")
+    kept_b = digests.save_composition(b, "h1", items[1:] + [{"id": "p4", "why": "w",
+                                                               "kind": "trending"}],
+                                      None, period, "<b@x>")
+    assert kept_a == items
+    assert kept_b == [{"id": "p4", "why": "w", "kind": "trending"}]
+    row_b = digests.get_delivery(sub.id, b.digest_date)
+    assert row_b is not None and row_b.items == kept_b

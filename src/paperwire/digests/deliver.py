@@ -253,10 +253,14 @@ def _deliver_one(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
             digests.finish(d, holder, "skipped", clock(), error="nothing new (skipped by choice)")
             report.skipped += 1
             return "skipped"
-        if not digests.save_composition(d, holder, items_of(digest), digest.note,
-                                        digest.period, message_id_for(ctx, sub, d.digest_date)):
+        items = items_of(digest)
+        kept = digests.save_composition(d, holder, items, digest.note, digest.period,
+                                        message_id_for(ctx, sub, d.digest_date))
+        if kept is None:
             report.lost_claims += 1
             return "lost"
+        if kept != items:  # another digest of theirs holds some of these papers now
+            digest = stored_digest(ctx, sub, d.digest_date, digest.period, kept, digest.note)
     else:
         digest = stored_digest(ctx, sub, d.digest_date, d.period, d.items, d.note)
     message = message_for(ctx, digest, clock())

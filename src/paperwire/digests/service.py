@@ -126,7 +126,9 @@ def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     view = ctx.trending(period[1], limit=max(100, sub.size * 5))
     personal = sub.mode == "personal" and sub.has_interests
     matches = _matches(ctx, sub, period) if personal else []
-    already = ctx.store.digests.sent_paper_ids(sub.id, before=day)
+    # every paper any other digest holds, earlier or later: a backfill of an earlier day
+    # after a later one must not repeat what the later one sent
+    already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
     new = ctx.store.count_published_between(*period)
     return compose(sub, day, period, view.entries, matches, already, new)
 

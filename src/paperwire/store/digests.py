@@ -314,23 +314,37 @@ class DigestStore:
         return _delivery(row)
 
     def save_composition(self, d: Delivery, holder: str, items: list[dict[str, str]],
-                         note: str | None, period: tuple[date, date], message_id: str) -> bool:
-        """Keep what the digest holds (so a resend is the same mail) and reserve its papers for
-        this subscriber, in one transaction. False when the claim was lost."""
+                         note: str | None, period: tuple[date, date],
+                         message_id: str) -> list[dict[str, str]] | None:
+        """Reserve the digest's papers for this subscriber and keep what the digest holds (so
+        a resend is the same mail), in one transaction. A paper another of the subscriber's
+        digests already holds (another date, composed first or at the same time) is left
+        out: returns the items kept, or None when the claim was lost."""
         with self.engine.begin() as conn:
-            ok = conn.execute(
+            mine = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == d.id, deliveries.c.claimed_by == holder,
                        deliveries.c.state == "sending")
+                .values(claimed_at=deliveries.c.claimed_at)).rowcount
+            if not mine:
+                return None
+            ids = [it["id"] for it in items]
+            if ids:
+                # inserting first makes a concurrent reservation of the same paper wait for
+                # ours (PostgreSQL) or be serialised with it (SQLite); then read who holds it
+                conn.execute(self._insert_ignore(sent_papers),
+                             [{"subscriber_id": d.subscriber_id, "paper_id": pid,
+                               "digest_date": d.digest_date} for pid in ids])
+                held = {r[0]: r[1] for r in conn.execute(
+                    select(sent_papers.c.paper_id, sent_papers.c.digest_date)
+                    .where(sent_papers.c.subscriber_id == d.subscriber_id,
+                           sent_papers.c.paper_id.in_(ids)))}
+                items = [it for it in items if held.get(it["id"]) == d.digest_date]
+            conn.execute(
+                update(deliveries).where(deliveries.c.id == d.id)
                 .values(items=items, note=note, period_start=period[0], period_end=period[1],
-                        message_id=message_id)).rowcount
-            if not ok:
-                return False
-            rows = [{"subscriber_id": d.subscriber_id, "paper_id": it["id"],
-                     "digest_date": d.digest_date} for it in items]
-            if rows:
-                conn.execute(self._insert_ignore(sent_papers), rows)
-        return True
+                        message_id=message_id))
+        return items
 
     def finish(self, d: Delivery, holder: str, state: str, now: datetime, *,
                code: int | None = None, error: str | None = None,
@@ -391,10 +405,15 @@ class DigestStore:
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
-    def sent_paper_ids(self, subscriber_id: int, before: date | None = None) -> set[str]:
+    def sent_paper_ids(self, subscriber_id: int, before: date | None = None,
+                       other_than: date | None = None) -> set[str]:
+        """The papers sent (or reserved) to the subscriber: by digests before ``before``, or
+        by every digest but the one of ``other_than``."""
         q = select(sent_papers.c.paper_id).where(sent_papers.c.subscriber_id == subscriber_id)
         if before is not None:
             q = q.where(sent_papers.c.digest_date < before)
+        if other_than is not None:
+            q = q.where(sent_papers.c.digest_date != other_than)
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(q)}
 
