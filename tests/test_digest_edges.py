@@ -222,10 +222,9 @@ def test_reserving_a_paper_another_day_already_holds_drops_it_from_the_digest(
     items = [{"id": pid, "why": "w", "kind": "trending"} for pid in ("p1", "p2", "p3")]
     period = (DAY, DAY)
     kept_a = digests.save_composition(a, "h0", items, None, period, "<a@x>")
-    kept_b = digests.save_composition(b, "h1", items[1:] + [{"id": "p4", "why": "w",
-                                                               "kind": "trending"}],
-                                      None, period, "<b@x>")
+    p4 = {"id": "p4", "why": "w", "kind": "trending"}
+    kept_b = digests.save_composition(b, "h1", [*items[1:], p4], None, period, "<b@x>")
     assert kept_a == items
-    assert kept_b == [{"id": "p4", "why": "w", "kind": "trending"}]
+    assert kept_b == [p4]
     row_b = digests.get_delivery(sub.id, b.digest_date)
     assert row_b is not None and row_b.items == kept_b
