@@ -39,8 +39,8 @@ BASE = "https://papers.example.org"
 FROM = "Paperwire <digest@papers.example.org>"
 DAY = date(2026, 6, 10)  # a Wednesday; its digest covers Tuesday 9 June
 NOON = datetime(2026, 6, 10, 12, 0)  # UTC: past 7:00 in UTC and in New York (8:00 EDT)
-# a paper's link in a digest: its page, or the click-counting redirect to it
-PAPER_URL = re.compile(re.escape(BASE) + r"/(?:go|papers)/([0-9A-Za-z.:_-]+)(?=[\s\"<]|$)")
+# a paper's link in a digest: its page, or the (signed) click-counting redirect to it
+PAPER_URL = re.compile(re.escape(BASE) + r"/(?:go|papers)/([0-9A-Za-z.:_-]+)(?=[\s\"<?]|$)")
 
 
 # -- data ----------------------------------------------------------------------------------

@@ -11,7 +11,8 @@
 
 A signal is a count a source gave a paper on a day: the upvotes Hugging Face shows for the
 paper on the daily-papers page of that day (a later poll of the same day replaces the count),
-and this site's own saves and digest clicks. Each source has a weight (PAPERWIRE_TRENDING_WEIGHTS;
+and this site's own saves and digest clicks (one per subscriber and paper, counted only from
+the signed links of a digest mail). Each source has a weight (PAPERWIRE_TRENDING_WEIGHTS;
 by default hf_upvotes=1, save=2, digest_click=0.5). Older evidence counts for less: a signal
 loses half its weight every half-life, so what a paper gathered recently counts most.
 
@@ -218,6 +219,31 @@ class TrendingView:
                 f"that day instead of {self.requested.isoformat()}."
             )
         return None
+
+
+SITE_SOURCES = frozenset({"save", "digest_click"})  # this site's own reactions, not a feed
+
+
+def data_day(totals: Iterable[tuple[date, str, float]],
+             weights: Mapping[str, float] = SOURCE_WEIGHTS) -> date | None:
+    """The newest day trending has data for, from (day, source, total value) rows: the
+    latest day on which the sources from outside (Hugging Face daily papers) gave at least
+    MIN_EVIDENCE weighted signal. This site's own clicks and saves react to what is shown;
+    they never move the day on their own, so a stray click today cannot turn the lists to
+    an empty today. With no such day: the latest day with that much signal of any source,
+    else the latest day with any signal, else None."""
+    outside: dict[date, float] = defaultdict(float)
+    every: dict[date, float] = defaultdict(float)
+    for day, source, total in totals:
+        w = weights.get(source, 0.0)
+        every[day] += w * total
+        if source not in SITE_SOURCES:
+            outside[day] += w * total
+    for found in (outside, every):
+        days = [d for d, v in found.items() if v >= MIN_EVIDENCE]
+        if days:
+            return max(days)
+    return max(every) if every else None
 
 
 def effective_as_of(requested: date, latest_signal_day: date | None) -> date | None:

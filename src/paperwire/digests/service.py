@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period
 from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
-from paperwire.errors import QueryError
+from paperwire.errors import QueryError, TokenError
 from paperwire.models import Paper
 from paperwire.services import trending_view
 from paperwire.store import Store
@@ -66,20 +66,47 @@ class DigestContext:
         query = f"?{urlencode(params)}" if params else ""
         return f"{self.settings.base_url}{path}{query}"
 
-    def links(self, sub: Subscriber) -> Links:
+    def links(self, sub: Subscriber, digest: Digest | None = None) -> Links:
+        """The links of ``sub``'s mails; with ``digest``, a signed click link per paper (the
+        one kind of /go/ visit that counts as a digest click)."""
+        papers = {} if digest is None else {
+            it.paper.id: self.url(f"/go/{quote(it.paper.id, safe='/:')}",
+                                  t=click_token(self.key, sub.id, digest.day, it.paper.id))
+            for it in digest.items}
         return Links(
-            paper_base=self.url("/go/"),  # counts a digest click, then the paper page
+            paper_base=self.url("/papers/"),
             unsubscribe=self.url("/unsubscribe", token=tokens.make_token(
                 self.key, "unsubscribe", sub.id)),
             preferences=self.url("/preferences", token=tokens.make_token(
                 self.key, "preferences", sub.id)),
             web=self.url("/"),
+            paper_links=papers,
         )
 
     def confirm_url(self, sub: Subscriber, nonce: str, now: datetime) -> str:
         token = tokens.make_token(self.key, "confirm", sub.id, nonce=nonce,
                                   expires=now + tokens.CONFIRM_VALID_FOR)
         return self.url("/subscribe/confirm", token=token)
+
+
+def click_token(key: bytes, subscriber_id: int, day: date, paper_id: str) -> str:
+    """The signed token of one paper's link in one subscriber's digest of ``day``."""
+    return tokens.make_token(key, "click", subscriber_id, nonce=f"{day.isoformat()}/{paper_id}")
+
+
+def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[int, date] | None:
+    """(subscriber id, digest date) when ``token`` is a genuine click token for
+    ``paper_id``; None for a missing, damaged, forged or other paper's token."""
+    if not token:
+        return None
+    try:
+        claims = tokens.read_token(key, "click", token, now)
+        day_text, sep, pid = claims.nonce.partition("/")
+        if not sep or pid != paper_id:
+            return None
+        return claims.subscriber_id, date.fromisoformat(day_text)
+    except (TokenError, ValueError):
+        return None
 
 
 def _matches(ctx: DigestContext, sub: Subscriber, period: tuple[date, date]) -> list[Match]:
@@ -148,7 +175,7 @@ def items_of(digest: Digest) -> list[dict[str, str]]:
 
 def message_for(ctx: DigestContext, digest: Digest, now: datetime) -> EmailMessage:
     return render_digest(digest, from_addr=ctx.settings.mail_from,
-                         links=ctx.links(digest.subscriber), now=now)
+                         links=ctx.links(digest.subscriber, digest), now=now)
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:

@@ -14,10 +14,18 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.digests.model import Subscriber
-from paperwire.store.schema import deliveries, sent_papers, subscribers
+from paperwire.errors import StoreError
+from paperwire.store.schema import (
+    deliveries,
+    digest_clicks,
+    papers,
+    sent_papers,
+    signals,
+    subscribers,
+)
 
 MAX_CONFIRMATIONS_PER_DAY = 3
 PREFERENCE_FIELDS = ("frequency", "weekday", "hour", "timezone", "categories", "queries",
@@ -426,3 +434,42 @@ class DigestStore:
                 .where(deliveries.c.subscriber_id == subscriber_id,
                        deliveries.c.state == "sent", deliveries.c.digest_date < before)
             ).scalar()
+
+    # ---- clicks ------------------------------------------------------------------------
+
+    def record_click(self, subscriber_id: int, paper_id: str, digest_date: date,
+                     now: datetime, source: str = "digest_click") -> bool:
+        """Count a click on a digest's (signed) link: the first one of this subscriber on
+        this paper adds 1 to the paper's ``source`` signal of today, in one transaction;
+        any later one counts nothing. True when it counted. An unknown paper or subscriber
+        counts nothing."""
+        day = now.date()
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() \
+                        is None:
+                    return False
+                if conn.execute(select(subscribers.c.id)
+                                .where(subscribers.c.id == subscriber_id)).first() is None:
+                    return False
+                first = conn.execute(
+                    self._insert_ignore(digest_clicks)
+                    .values(subscriber_id=subscriber_id, paper_id=paper_id,
+                            digest_date=digest_date, clicked_at=now)
+                    .returning(digest_clicks.c.paper_id)).first()
+                if first is None:
+                    return False
+                ins = (postgresql.insert(signals) if self.engine.dialect.name == "postgresql"
+                       else sqlite.insert(signals))
+                conn.execute(ins.values(paper_id=paper_id, source=source, day=day, value=1.0,
+                                        observed_at=now)
+                             .on_conflict_do_update(
+                                 index_elements=[signals.c.paper_id, signals.c.source,
+                                                 signals.c.day],
+                                 set_={"value": signals.c.value + 1.0, "observed_at": now}))
+                return True
+        except IntegrityError:  # the subscriber was deleted meanwhile
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"counting a digest click failed: {str(exc).splitlines()[0]}") \
+                from exc
