@@ -228,3 +228,68 @@ def test_reserving_a_paper_another_day_already_holds_drops_it_from_the_digest(
     assert kept_b == [p4]
     row_b = digests.get_delivery(sub.id, b.digest_date)
     assert row_b is not None and row_b.items == kept_b
+
+
+# -- when ingestion has stopped ------------------------------------------------------------
+
+
+def test_a_digest_long_after_the_data_stops_says_so_and_nothing_is_this_weeks(
+    ctx: DigestContext, mailer: SmtpMailer, smtp_server: FaultySmtpServer
+) -> None:
+    """The data ends in June; the digest of Thursday 2 July (covering Wednesday 1 July) says
+    there are no new papers since the last ones and that ingestion may have stopped,
+    blames no weekend or holiday, and calls no paper "#1 this week"."""
+    sub = add(ctx.store, "trend@example.org", mode="trending", size=5)
+    day = date(2026, 7, 2)
+    assert send(ctx, mailer, datetime(2026, 7, 2, 12, 0), day).sent == 1
+    [msg] = by_recipient(smtp_server.received)[sub.email]
+    for kind in ("plain", "html"):
+        part = msg.get_body((kind,))
+        assert part is not None
+        text = " ".join(part.get_content().split())
+        assert "weekend" not in text and "holiday" not in text
+        assert "this week" not in text and "today" not in text
+        assert "No new papers since Fri 12 Jun" in text
+        assert "ingestion may have stopped" in text
+        assert "in the week to Tue 9 Jun" in text  # the trending reasons, dated
+
+
+def test_a_quiet_weekend_still_says_arxiv_does_not_announce(
+    ctx: DigestContext, mailer: SmtpMailer, smtp_server: FaultySmtpServer
+) -> None:
+    """The digest of Sunday 14 June covers Saturday 13 June, the day after the last papers
+    (Friday 12 June): that is a weekend, and the digest says so."""
+    sub = add(ctx.store, "trend@example.org", mode="trending", size=5)
+    assert send(ctx, mailer, datetime(2026, 6, 14, 12, 0), date(2026, 6, 14)).sent == 1
+    [msg] = by_recipient(smtp_server.received)[sub.email]
+    text = " ".join(msg.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    assert "arXiv does not announce on weekends" in text
+    assert "ingestion may have stopped" not in text
+
+
+def test_stale_trending_views_say_so_on_the_page_in_the_api_and_the_feeds(
+    filled: Store, settings: Settings
+) -> None:
+    """Months after the last signals, the home page, /api/trending and both feeds still list
+    the last week's papers, but no reason calls them "#1 this week", and the note says that
+    nothing newer was imported."""
+    from fastapi.testclient import TestClient
+
+    from paperwire.web.app import create_app
+
+    client = TestClient(create_app(settings, filled))
+    api = client.get("/api/trending?date=2026-10-07").json()
+    assert api["as_of"] == "2026-06-09" and api["entries"]
+    assert all("this week" not in e["reason"] for e in api["entries"])
+    assert all("in the week to Tue 9 Jun" in e["reason"] for e in api["entries"])
+    assert "ingestion may have stopped" in api["note"]
+    home = client.get("/?date=2026-10-07").text
+    assert "this week" not in home and "in the week to Tue 9 Jun" in home
+    assert "ingestion may have stopped" in home
+    feed = client.get("/feeds/trending.json").json()
+    assert feed["items"] and all("this week" not in it["summary"] for it in feed["items"])
+    assert "this week" not in feed["title"]
+    atom = client.get("/feeds/trending.atom").text
+    assert "<entry>" in atom and "this week" not in atom
+    fresh = client.get("/api/trending?date=2026-06-09").json()
+    assert fresh["note"] is None and "#1 this week" in fresh["entries"][0]["reason"]

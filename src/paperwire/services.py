@@ -54,6 +54,7 @@ def trending_view(
     entries = trending.rank(
         signals, as_of, window, weights=weights,
         limit=limit, first_version=born, primary=primary, scope=category,
+        current=as_of >= requested,
     )
     return trending.TrendingView(
         window, requested, as_of, [(e, papers[e.paper_id]) for e in entries], category

@@ -52,6 +52,19 @@ SOURCE_LABELS = {
 _UNITS = {"hf_upvotes": ("upvote", "upvotes"), "save": ("save", "saves"),
           "digest_click": ("digest click", "digest clicks")}
 _WHERE = {"day": "today", "week": "this week", "month": "this month"}
+# arXiv announces nothing on weekends and holidays: a gap in the data longer than this many
+# days is not one of those, more likely a stopped ingestion
+QUIET_DAYS = 5
+
+
+def window_phrase(window: str, as_of: date, current: bool = True) -> str:
+    """'this week' for a view of now; 'in the week to Tue 9 Jun' for one whose data stops
+    before the day asked for (its papers are not this week's)."""
+    if current:
+        return _WHERE[window]
+    name = f"{as_of:%a} {as_of.day} {as_of:%b}"
+    return {"day": f"on {name}", "week": f"in the week to {name}",
+            "month": f"in the 30 days to {name}"}[window]
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ def rank(
     first_version: Mapping[str, date | None] | None = None,
     primary: Mapping[str, str | None] | None = None,
     scope: str | None = None,
+    current: bool = True,
 ) -> list[TrendingEntry]:
     """Rank papers by the formula above. Signals outside the window are ignored, and so are
     papers whose first-version date (from ``first_version``; unknown dates pass) is older than
@@ -112,7 +126,8 @@ def rank(
 
     ``primary`` maps paper ids to their primary category: each entry then also carries its
     position among the listed papers of that category. ``scope`` names the category the
-    signals were limited to (it only changes the wording of the reasons)."""
+    signals were limited to (it only changes the wording of the reasons). ``current``
+    False (the data stops before the day asked for) dates the reasons' "this week"."""
     start, end = window_bounds(window, as_of)
     oldest = shift_day(start, -MAX_AGE_DAYS)
     half_life = WINDOWS[window][1]
@@ -158,7 +173,7 @@ def rank(
             paper_id=pid, rank=i, score=round(score[pid], 6), total=total[pid],
             last_day=last[pid], series=tuple(sorted(series[pid].items())),
             reason=explain(parts, min(series[pid]), last[pid], as_of, window, i, scope,
-                           cat if scope is None else None, cat_rank.get(pid)),
+                           cat if scope is None else None, cat_rank.get(pid), current),
             parts=parts, first_day=min(series[pid]),
             category=cat, category_rank=cat_rank.get(pid),
         ))
@@ -168,11 +183,12 @@ def rank(
 def explain(
     parts: Iterable[Part], first: date, last: date, as_of: date, window: str, position: int,
     scope: str | None = None, category: str | None = None, category_rank: int | None = None,
+    current: bool = True,
 ) -> str:
     """'38 upvotes on Hugging Face since Tue 10 Jun; #2 in cs.CL this week' from the numbers."""
     counts = [count_phrase(part.source, part.count) for part in parts]
     when = _day_phrase(first, last, as_of)
-    where = _WHERE[window]
+    where = window_phrase(window, as_of, current)
     rank_text = f"#{position} in {scope} {where}" if scope else f"#{position} {where}"
     if category and category_rank is not None:
         rank_text += f", #{category_rank} in {category}"
@@ -214,10 +230,13 @@ class TrendingView:
         if self.as_of is None:
             return "No trending signals yet: import Hugging Face daily papers to see trends."
         if self.stale:
-            return (
+            note = (
                 f"The newest signals are from {self.as_of.isoformat()}; showing trending as of "
                 f"that day instead of {self.requested.isoformat()}."
             )
+            if (self.requested - self.as_of).days > QUIET_DAYS:
+                note += " Nothing newer has been imported: ingestion may have stopped."
+            return note
         return None
 
 

@@ -22,7 +22,7 @@ from datetime import date
 
 from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.models import Paper
-from paperwire.trending import TrendingEntry, shift_day
+from paperwire.trending import QUIET_DAYS, TrendingEntry, shift_day
 
 MAX_DAILY_SPAN = 7
 MAX_WEEKLY_SPAN = 14
@@ -60,9 +60,15 @@ def compose(
     matches: Sequence[Match],
     already_sent: Collection[str],
     new_papers: int,
+    *,
+    last_paper_day: date | None = None,
+    trending_as_of: date | None = None,
 ) -> Digest:
     """The digest ``subscriber`` gets for ``day``. ``new_papers`` is how many papers were first
-    released in the period (0 on arXiv holidays and weekends)."""
+    released in the period (0 on arXiv holidays and weekends); ``last_paper_day`` is the
+    newest first-version date stored up to the period's end and ``trending_as_of`` the day
+    the trending list is as of: when either lies more than QUIET_DAYS before the period's
+    end, the digest says that nothing newer was imported rather than blame a weekend."""
     size = max(1, subscriber.size)
     chosen: list[DigestItem] = []
     taken: set[str] = set(already_sent)
@@ -90,15 +96,31 @@ def compose(
                 taken.add(m.paper.id)
     start, end = period
     when = _fmt(end) if start == end else f"{_fmt(start)} – {_fmt(end)}"
-    note = None
+    stopped = last_paper_day is not None and (end - last_paper_day).days > QUIET_DAYS
+    since = f"no new papers since {_fmt(last_paper_day)}" if last_paper_day else ""
+    notes: list[str] = []
     if not chosen:
-        note = (f"Nothing new for you for {when}: no new papers were announced and nothing "
-                "new is trending (arXiv does not announce on weekends and holidays).")
         if new_papers:
-            note = (f"Nothing new for you for {when}: none of the {new_papers} new papers "
-                    "matched your interests, and nothing new is trending.")
+            notes.append(f"Nothing new for you for {when}: none of the {new_papers} new papers "
+                         "matched your interests, and nothing new is trending.")
+        elif stopped:
+            notes.append(f"Nothing new for you for {when}: {since} (ingestion may have "
+                         "stopped), and nothing new is trending.")
+        else:
+            notes.append(f"Nothing new for you for {when}: no new papers were announced and "
+                         "nothing new is trending (arXiv does not announce on weekends and "
+                         "holidays).")
     elif new_papers == 0:
-        note = (f"No new papers were announced for {when} (arXiv does not announce on "
-                "weekends and holidays); here is what is trending.")
+        if stopped:
+            notes.append(f"{since[0].upper()}{since[1:]}: ingestion may have stopped. Here is "
+                         "what was trending last.")
+        else:
+            notes.append(f"No new papers were announced for {when} (arXiv does not announce on "
+                         "weekends and holidays); here is what is trending.")
+    if (trending_as_of is not None and (end - trending_as_of).days > QUIET_DAYS
+            and any(it.kind == "trending" for it in chosen)):
+        notes.append(f"Trending is as of {_fmt(trending_as_of)}: no newer signals have been "
+                     "imported.")
+    note = " ".join(notes) or None
     items = sorted(chosen, key=lambda it: it.kind != "match")  # matches first, order kept
     return Digest(subscriber, day, period, tuple(items), note)

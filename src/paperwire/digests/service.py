@@ -157,7 +157,9 @@ def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     # after a later one must not repeat what the later one sent
     already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
     new = ctx.store.count_published_between(*period)
-    return compose(sub, day, period, view.entries, matches, already, new)
+    return compose(sub, day, period, view.entries, matches, already, new,
+                   last_paper_day=ctx.store.latest_published_day(period[1]),
+                   trending_as_of=view.as_of)
 
 
 def stored_digest(ctx: DigestContext, sub: Subscriber, day: date, period: tuple[date, date],
