@@ -574,7 +574,7 @@ def test_nothing_new_is_skipped_by_choice_or_said_plainly(
     new = ctx.store.count_published_between(date(2026, 6, 9), date(2026, 6, 9))
     assert new > 0
     assert (f"Nothing new for you for Tue 9 Jun: none of the {new} new papers matched your "
-            "interests, and nothing new is trending.") in text
+            "interests (math.AG), and nothing new is trending.") in text
     assert listed(msg, "plain") == []
     assert msg["Message-ID"] == digest_message_id(told.id, DAY, BASE)
 

@@ -293,3 +293,52 @@ def test_stale_trending_views_say_so_on_the_page_in_the_api_and_the_feeds(
     assert "<entry>" in atom and "this week" not in atom
     fresh = client.get("/api/trending?date=2026-06-09").json()
     assert fresh["note"] is None and "#1 this week" in fresh["entries"][0]["reason"]
+
+
+# -- interests: example papers, quoted searches, and saying why nothing matched -------------
+
+
+def test_example_papers_given_as_arxiv_links_or_versions_produce_matches(
+    ctx: DigestContext, mailer: SmtpMailer, smtp_server: FaultySmtpServer
+) -> None:
+    """"Papers like these" given the way people copy them from arXiv (a versioned id, an
+    ``arXiv:`` prefix, an abs URL) lead the digest with papers like them, each saying so."""
+    examples = ctx.store.published_between(date(2026, 6, 3), date(2026, 6, 3), "cs.CL", 2)
+    given = (f"arXiv:{examples[0].id}v2", f"https://arxiv.org/abs/{examples[1].id}")
+    sub = add(ctx.store, "like@example.org", papers=given, size=6)
+    assert send(ctx, mailer, NOON).sent == 1
+    row = ctx.store.digests.get_delivery(sub.id, DAY)
+    assert row is not None and row.items is not None
+    likes = [it["why"] for it in row.items if it["kind"] == "match"]
+    assert likes and all(w.startswith('Like "') for w in likes)
+    from paperwire.digests.service import quoted
+
+    titles = {f"Like {quoted(e.title)}" for e in examples}
+    assert set(likes) <= titles
+    [msg] = by_recipient(smtp_server.received)[sub.email]
+    assert "== Matching your interests ==" in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_quoted_search_is_quoted_once_in_the_why_line(ctx: DigestContext) -> None:
+    from paperwire.digests.service import gather
+
+    sub = add(ctx.store, "q@example.org", queries=('"language models"',), size=4)
+    digest = gather(ctx, sub, DAY)
+    whys = {it.why for it in digest.items if it.kind == "match"}
+    assert whys == {'Matches your interest "language models"'}
+
+
+def test_interests_that_match_nothing_are_named_in_the_digest(ctx: DigestContext) -> None:
+    """A personal digest whose interests matched none of the period's new papers says so
+    (and which interests), instead of silently sending trending papers only; an example
+    paper that is not stored here is named too."""
+    from paperwire.digests.service import gather
+
+    sub = add(ctx.store, "none@example.org", queries=('"zyxw quantum basket weaving"',),
+              papers=("2699.99999",), size=4)
+    digest = gather(ctx, sub, DAY)
+    assert digest.items and all(it.kind == "trending" for it in digest.items)
+    assert digest.note is not None
+    assert "matched your interests" in digest.note
+    assert "zyxw quantum basket weaving" in digest.note
+    assert "2699.99999" in digest.note and "not stored" in digest.note

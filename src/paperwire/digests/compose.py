@@ -52,6 +52,18 @@ def _fmt(d: date) -> str:
     return f"{d:%a} {d.day} {d:%b}"
 
 
+def _interests(sub: Subscriber) -> str:
+    """' (“x”, cs.CL and 2 example papers)': what a subscriber asked for, briefly."""
+    named = [q if q.startswith('"') and q.endswith('"') else f"“{q}”" for q in sub.queries[:3]]
+    named += list(sub.categories[:3])
+    if sub.papers:
+        named.append(f"{len(sub.papers)} example paper{'s' if len(sub.papers) > 1 else ''}")
+    if not named:
+        return ""
+    return " (" + (named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and "
+                   + named[-1]) + ")"
+
+
 def compose(
     subscriber: Subscriber,
     day: date,
@@ -63,12 +75,16 @@ def compose(
     *,
     last_paper_day: date | None = None,
     trending_as_of: date | None = None,
+    problems: Sequence[str] = (),
 ) -> Digest:
     """The digest ``subscriber`` gets for ``day``. ``new_papers`` is how many papers were first
     released in the period (0 on arXiv holidays and weekends); ``last_paper_day`` is the
     newest first-version date stored up to the period's end and ``trending_as_of`` the day
     the trending list is as of: when either lies more than QUIET_DAYS before the period's
-    end, the digest says that nothing newer was imported rather than blame a weekend."""
+    end, the digest says that nothing newer was imported rather than blame a weekend. A
+    personal digest without a match says why (none of the new papers matched, or the
+    matches were all sent before); ``problems`` (interests that could not be used) are
+    added to its note."""
     size = max(1, subscriber.size)
     chosen: list[DigestItem] = []
     taken: set[str] = set(already_sent)
@@ -102,7 +118,8 @@ def compose(
     if not chosen:
         if new_papers:
             notes.append(f"Nothing new for you for {when}: none of the {new_papers} new papers "
-                         "matched your interests, and nothing new is trending.")
+                         f"matched your interests{_interests(subscriber)}, and nothing new is "
+                         "trending.")
         elif stopped:
             notes.append(f"Nothing new for you for {when}: {since} (ingestion may have "
                          "stopped), and nothing new is trending.")
@@ -117,6 +134,14 @@ def compose(
         else:
             notes.append(f"No new papers were announced for {when} (arXiv does not announce on "
                          "weekends and holidays); here is what is trending.")
+    elif personal and not any(it.kind == "match" for it in chosen):
+        if not matches:
+            notes.append(f"None of the {new_papers} new papers for {when} matched your "
+                         f"interests{_interests(subscriber)}; here is what is trending.")
+        else:
+            notes.append(f"The new papers matching your interests for {when} were all in "
+                         "earlier digests; here is what is trending.")
+    notes += problems
     if (trending_as_of is not None and (end - trending_as_of).days > QUIET_DAYS
             and any(it.kind == "trending" for it in chosen)):
         notes.append(f"Trending is as of {_fmt(trending_as_of)}: no newer signals have been "

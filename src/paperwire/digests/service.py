@@ -4,6 +4,7 @@ digest for a day (then :func:`compose` decides), rebuild a stored one, and make 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -16,7 +17,7 @@ from paperwire.digests.compose import Match, compose, digest_period
 from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
 from paperwire.errors import QueryError, TokenError
-from paperwire.models import Paper
+from paperwire.models import Paper, parse_arxiv_id
 from paperwire.services import trending_view
 from paperwire.store import Store
 from paperwire.trending import TrendingView
@@ -109,11 +110,35 @@ def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[in
         return None
 
 
-def _matches(ctx: DigestContext, sub: Subscriber, period: tuple[date, date]) -> list[Match]:
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` in quotes, once: a search that is itself one quoted phrase keeps its own
+    quotes (no ``""speculative decoding""``); one with quotes inside gets curly ones."""
+    short = shorten(text, limit)
+    if short.startswith('"') and short.endswith('"') and short.count('"') == 2:
+        return short
+    return f"“{short}”" if '"' in short else f'"{short}"'
+
+
+def example_ids(ctx: DigestContext, given: Sequence[str]) -> tuple[dict[str, Paper], list[str]]:
+    """The stored papers a subscriber's example ids name (as typed: ``2606.01234v2``,
+    ``arXiv:…``, an abs or pdf URL), and the ones not stored here."""
+    wanted: dict[str, str] = {}
+    for raw in given:
+        parsed = parse_arxiv_id(raw)
+        wanted[parsed[0] if parsed else raw.strip()] = raw
+    found = ctx.store.get_papers(wanted)
+    return found, [raw for pid, raw in wanted.items() if pid not in found]
+
+
+def _matches(ctx: DigestContext, sub: Subscriber,
+             period: tuple[date, date]) -> tuple[list[Match], list[str]]:
+    """The period's new papers matching ``sub``'s interests, and a sentence for each
+    interest that could not be used."""
     from paperwire.search.query import SearchOptions, literal_query
 
     start, end = period
     best: dict[str, Match] = {}
+    problems: list[str] = []
 
     def offer(rank: int, paper: Paper, why: str, weight: float = 1.0) -> None:
         """Keep each paper's best-ranked interest (and say which it was)."""
@@ -130,21 +155,27 @@ def _matches(ctx: DigestContext, sub: Subscriber, period: tuple[date, date]) -> 
             hits = ctx.engine().search(q, "hybrid", opts)
         except QueryError as exc:
             log.warning("subscriber %s: interest %r skipped: %s", sub.id, q, exc)
+            problems.append(f"Your interest {quoted(q)} was skipped: {exc}.")
             continue
         for i, h in enumerate(hits, 1):
-            offer(i, h.paper, f'Matches your interest "{shorten(q, 60)}"')
-    examples = ctx.store.get_papers(sub.papers)
+            offer(i, h.paper, f"Matches your interest {quoted(q)}")
+    examples, missing = example_ids(ctx, sub.papers)
+    if missing:
+        names = ", ".join(shorten(m, 40) for m in missing[:3])
+        problems.append(f"Example paper{'s' if len(missing) > 1 else ''} {names} "
+                        f"{'are' if len(missing) > 1 else 'is'} not stored here, so "
+                        "nothing is matched to it yet.")
     for example in examples.values():
         opts = SearchOptions(after=start, before=end, limit=min(depth, 100))
         for i, h in enumerate(ctx.engine().search(literal_query(example.title), "hybrid", opts),
                               1):
             if h.paper.id not in examples:
-                offer(i, h.paper, f'Like "{shorten(example.title, 60)}"', 0.9)
+                offer(i, h.paper, f"Like {quoted(example.title)}", 0.9)
     if not sub.queries:  # categories alone: the category's new papers, trending ones first
         for cat in sub.categories:
             for i, p in enumerate(ctx.store.published_between(start, end, cat, depth), 1):
                 offer(i, p, f"New in {cat}", 0.5)
-    return list(best.values())
+    return list(best.values()), problems
 
 
 def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
@@ -152,14 +183,14 @@ def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     period = digest_period(sub, day, ctx.store.digests.last_period_end(sub.id, before=day))
     view = ctx.trending(period[1], limit=max(100, sub.size * 5))
     personal = sub.mode == "personal" and sub.has_interests
-    matches = _matches(ctx, sub, period) if personal else []
+    matches, problems = _matches(ctx, sub, period) if personal else ([], [])
     # every paper any other digest holds, earlier or later: a backfill of an earlier day
     # after a later one must not repeat what the later one sent
     already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
     new = ctx.store.count_published_between(*period)
     return compose(sub, day, period, view.entries, matches, already, new,
                    last_paper_day=ctx.store.latest_published_day(period[1]),
-                   trending_as_of=view.as_of)
+                   trending_as_of=view.as_of, problems=problems)
 
 
 def stored_digest(ctx: DigestContext, sub: Subscriber, day: date, period: tuple[date, date],
