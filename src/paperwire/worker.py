@@ -148,6 +148,7 @@ class Scheduler:
         again. ``last_tick`` records each round, for :meth:`alive`."""
         log.info("scheduler started: %s", "; ".join(f"{k}={v}" for k, v in self.jobs.items()))
         self._tick_seconds = tick_seconds
+        self.last_tick = self.clock()  # started: alive from now on
         self._looping = True
         try:
             while not stop.is_set():

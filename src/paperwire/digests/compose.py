@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from paperwire.digests.model import Digest, DigestItem, Subscriber
+from paperwire.digests.render import shorten
 from paperwire.models import Paper
 from paperwire.trending import QUIET_DAYS, TrendingEntry, shift_day
 
@@ -52,9 +53,18 @@ def _fmt(d: date) -> str:
     return f"{d:%a} {d.day} {d:%b}"
 
 
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` in quotes, once: a search that is itself one quoted phrase keeps its own
+    quotes (no ``""speculative decoding""``); one with quotes inside gets curly ones."""
+    short = shorten(text, limit)
+    if short.startswith('"') and short.endswith('"') and short.count('"') == 2:
+        return short
+    return f"“{short}”" if '"' in short else f'"{short}"'
+
+
 def _interests(sub: Subscriber) -> str:
-    """' (“x”, cs.CL and 2 example papers)': what a subscriber asked for, briefly."""
-    named = [q if q.startswith('"') and q.endswith('"') else f"“{q}”" for q in sub.queries[:3]]
+    """' ("x", cs.CL and 2 example papers)': what a subscriber asked for, briefly."""
+    named = [quoted(q, 40) for q in sub.queries[:3]]
     named += list(sub.categories[:3])
     if sub.papers:
         named.append(f"{len(sub.papers)} example paper{'s' if len(sub.papers) > 1 else ''}")

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
-from paperwire.digests.compose import Match, compose, digest_period
+from paperwire.digests.compose import Match, compose, digest_period, quoted
 from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
 from paperwire.errors import QueryError, TokenError
@@ -108,15 +108,6 @@ def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[in
         return claims.subscriber_id, date.fromisoformat(day_text)
     except (TokenError, ValueError):
         return None
-
-
-def quoted(text: str, limit: int = 60) -> str:
-    """``text`` in quotes, once: a search that is itself one quoted phrase keeps its own
-    quotes (no ``""speculative decoding""``); one with quotes inside gets curly ones."""
-    short = shorten(text, limit)
-    if short.startswith('"') and short.endswith('"') and short.count('"') == 2:
-        return short
-    return f"“{short}”" if '"' in short else f'"{short}"'
 
 
 def example_ids(ctx: DigestContext, given: Sequence[str]) -> tuple[dict[str, Paper], list[str]]:
