@@ -39,8 +39,8 @@ BASE = "https://papers.example.org"
 FROM = "Paperwire <digest@papers.example.org>"
 DAY = date(2026, 6, 10)  # a Wednesday; its digest covers Tuesday 9 June
 NOON = datetime(2026, 6, 10, 12, 0)  # UTC: past 7:00 in UTC and in New York (8:00 EDT)
-# a paper's link in a digest: its page, or the click-counting redirect to it
-PAPER_URL = re.compile(re.escape(BASE) + r"/(?:go|papers)/([0-9A-Za-z.:_-]+)(?=[\s\"<]|$)")
+# a paper's link in a digest: its page, or the (signed) click-counting redirect to it
+PAPER_URL = re.compile(re.escape(BASE) + r"/(?:go|papers)/([0-9A-Za-z.:_-]+)(?=[\s\"<?]|$)")
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -574,7 +574,7 @@ def test_nothing_new_is_skipped_by_choice_or_said_plainly(
     new = ctx.store.count_published_between(date(2026, 6, 9), date(2026, 6, 9))
     assert new > 0
     assert (f"Nothing new for you for Tue 9 Jun: none of the {new} new papers matched your "
-            "interests, and nothing new is trending.") in text
+            "interests (math.AG), and nothing new is trending.") in text
     assert listed(msg, "plain") == []
     assert msg["Message-ID"] == digest_message_id(told.id, DAY, BASE)
 

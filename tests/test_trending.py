@@ -8,9 +8,11 @@ from paperwire.store import Store
 from paperwire.trending import (
     MAX_AGE_DAYS,
     MIN_EVIDENCE,
+    data_day,
     effective_as_of,
     parse_weights,
     rank,
+    shift_day,
     window_bounds,
 )
 
@@ -167,3 +169,33 @@ def test_a_day_without_signals_inside_the_data_is_not_stale(store: Store) -> Non
     [(entry, _)] = view.entries
     assert entry.score == pytest.approx(9 * 2 ** (-2 / 3), abs=1e-5)
     assert trending_view(store, "week", requested=date(2025, 6, 20)).as_of == monday
+
+
+def test_the_data_day_is_never_moved_by_this_sites_own_signals() -> None:
+    """The as-of day is the newest day with outside data (HF); clicks and saves on later
+    days, however many, do not move it; with no outside data, the newest day with enough
+    signal of any source."""
+    hf = [(AS_OF, "hf_upvotes", 12.0), (AS_OF - timedelta(days=1), "hf_upvotes", 30.0)]
+    later = AS_OF + timedelta(days=150)
+    assert data_day(hf) == AS_OF
+    assert data_day([(later, "digest_click", 1.0), *hf]) == AS_OF
+    assert data_day([(later, "digest_click", 40.0), (later, "save", 9.0), *hf]) == AS_OF
+    assert data_day([(later, "hf_upvotes", 1.0), *hf]) == AS_OF  # one stray upvote
+    assert data_day([(later, "hf_upvotes", 5.0), *hf]) == later
+    assert data_day([(later, "save", 3.0), (AS_OF, "save", 0.5)]) == later
+    assert data_day([(later, "digest_click", 1.0)]) == later  # nothing else at all
+    assert data_day([]) is None
+
+
+def test_a_stale_view_dates_its_reasons_instead_of_this_week() -> None:
+    sigs = [sig("a", 0, 30), sig("b", 1, 10)]
+    assert rank(sigs, AS_OF, "week")[0].reason.endswith("#1 this week")
+    stale = rank(sigs, AS_OF, "week", current=False)
+    assert stale[0].reason.endswith("#1 in the week to Fri 13 Jun")
+    assert rank(sigs, AS_OF, "day", current=False)[0].reason.endswith("#1 on Fri 13 Jun")
+
+
+def test_windows_at_the_ends_of_the_calendar_do_not_overflow() -> None:
+    assert window_bounds("month", date.min) == (date.min, date.min)
+    assert shift_day(date.max, 1) == date.max
+    assert rank([Signal("a", "hf_upvotes", date.min, 5)], date.min, "month")[0].paper_id == "a"

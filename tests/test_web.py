@@ -98,8 +98,12 @@ def test_home_lists_trending_in_order_with_reasons_and_stale_note(client: TestCl
     html = plain(r.text)
     assert trending_ids(html) == [MID.id, NEW.id]  # default window: week
     since = short_day(D - timedelta(days=3))
-    assert f"13 upvotes on Hugging Face since {since}; #1 this week" in html
-    assert re.search(r"5 upvotes on Hugging Face [^<;]+; #2 this week, #1 in cs\.LG", html)
+    # the data stops before today: no paper is "#1 this week", each is dated
+    week_to = f"in the week to {short_day(D)}"
+    assert f"13 upvotes on Hugging Face since {since}; #1 {week_to}" in html
+    assert re.search(r"5 upvotes on Hugging Face [^<;]+; #2 " + week_to + r", #1 in cs\.LG",
+                     html)
+    assert "this week" not in html
     assert f"The newest signals are from {D.isoformat()}" in html
     assert '<p class="note"' in html
     assert "Ada Lovelace, Emmy Noether, Alan Turing et al." in html
@@ -115,7 +119,8 @@ def test_window_tabs_change_the_ranking(client: TestClient) -> None:
     assert trending_ids(day) == [NEW.id, MID.id]
     assert trending_ids(month) == [OLD.id, MID.id, NEW.id]
     old_day = short_day(D - timedelta(days=20))
-    assert f"100 upvotes on Hugging Face on {old_day}; #1 this month" in month
+    assert f"100 upvotes on Hugging Face on {old_day}; #1 in the 30 days to {short_day(D)}" \
+        in month
     assert re.search(r'<a href="/\?window=month" class="active"', month)
     assert re.search(r'<a href="/\?window=day" class="active"', day)
 
@@ -432,7 +437,7 @@ def test_category_filter_on_page_and_api(client: TestClient) -> None:
     api = client.get("/api/trending", params={"window": "month", "cat": "cs.LG"}).json()
     assert api["category"] == "cs.LG"
     assert [e["id"] for e in api["entries"]] == [MID.id, NEW.id]  # OLD is quant-ph
-    assert api["entries"][0]["reason"].endswith("#1 in cs.LG this month")
+    assert api["entries"][0]["reason"].endswith(f"#1 in cs.LG in the 30 days to {short_day(D)}")
     html = plain(client.get("/?window=month&cat=cs.LG").text)
     assert trending_ids(html) == [MID.id, NEW.id]
     assert '<h1>Trending papers in <span class="cat-name">cs.LG</span></h1>' in html

@@ -69,6 +69,20 @@ def unsubscribe(email: Annotated[str, typer.Argument(help="The address to unsubs
     sys.stdout.write(f"{sub.email} is unsubscribed.\n")
 
 
+def _digest_day(value: str | None) -> date | None:
+    """``--date``: a day a digest can be for (bad usage, exit 2, otherwise)."""
+    from paperwire.digests.deliver import check_digest_day
+    from paperwire.services import utcnow
+
+    day = base._parse_date(value)
+    if day is None:
+        return None
+    try:
+        return check_digest_day(day, utcnow())
+    except DeliveryError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--date'") from None
+
+
 @digest_app.command("send")
 def send(
     on: Annotated[str | None, typer.Option(
@@ -83,8 +97,8 @@ def send(
     from paperwire.digests.deliver import RunReport, run
     from paperwire.services import utcnow
 
+    day = _digest_day(on)
     ctx = _context()
-    day = base._parse_date(on)
     with open_mailer(ctx.settings) as mailer, Progress(console=base.err, transient=True,
                                                       disable=as_json) as bar:
         task = bar.add_task("sending digests", total=None)
@@ -115,7 +129,7 @@ def preview(
     sub = ctx.store.digests.by_email(email.strip())
     if sub is None:
         raise NotFound(f"no subscriber with the address {email.strip()!r}")
-    day = base._parse_date(on) or utcnow().date()
+    day = _digest_day(on) or utcnow().date()
     row = ctx.store.digests.get_delivery(sub.id, day)
     if row is not None and row.items is not None and row.period is not None:
         digest = stored_digest(ctx, sub, day, row.period, row.items, row.note)

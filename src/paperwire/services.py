@@ -16,6 +16,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def data_day(store: Store, weights: Mapping[str, float] | None = None) -> date | None:
+    """The newest day trending has data for (see :func:`paperwire.trending.data_day`)."""
+    return trending.data_day(store.signal_day_totals(),
+                             trending.SOURCE_WEIGHTS if weights is None else weights)
+
+
 def trending_view(
     store: Store,
     window: str = "week",
@@ -30,9 +36,10 @@ def trending_view(
     in that category; ``weights`` (default: trending.SOURCE_WEIGHTS) weigh each source."""
     trending.window_bounds(window, date.today())  # validates the window name
     requested = requested or (now or utcnow()).date()
+    weights = trending.SOURCE_WEIGHTS if weights is None else weights
     # a day without signals (a weekend) inside the data is computed as asked; only a day after
-    # the newest signals falls back to that newest day
-    as_of = trending.effective_as_of(requested, store.latest_signal_day())
+    # the newest day with data falls back to that day (a stray click does not count as data)
+    as_of = trending.effective_as_of(requested, data_day(store, weights))
     if as_of is None:
         return trending.TrendingView(window, requested, None, [], category)
     start, end = trending.window_bounds(window, as_of)
@@ -45,8 +52,9 @@ def trending_view(
     primary = {pid: p.primary_category or (p.categories[0] if p.categories else None)
                for pid, p in papers.items()}
     entries = trending.rank(
-        signals, as_of, window, weights=trending.SOURCE_WEIGHTS if weights is None else weights,
+        signals, as_of, window, weights=weights,
         limit=limit, first_version=born, primary=primary, scope=category,
+        current=as_of >= requested,
     )
     return trending.TrendingView(
         window, requested, as_of, [(e, papers[e.paper_id]) for e in entries], category

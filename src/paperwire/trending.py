@@ -11,7 +11,8 @@
 
 A signal is a count a source gave a paper on a day: the upvotes Hugging Face shows for the
 paper on the daily-papers page of that day (a later poll of the same day replaces the count),
-and this site's own saves and digest clicks. Each source has a weight (PAPERWIRE_TRENDING_WEIGHTS;
+and this site's own saves and digest clicks (one per subscriber and paper, counted only from
+the signed links of a digest mail). Each source has a weight (PAPERWIRE_TRENDING_WEIGHTS;
 by default hf_upvotes=1, save=2, digest_click=0.5). Older evidence counts for less: a signal
 loses half its weight every half-life, so what a paper gathered recently counts most.
 
@@ -51,6 +52,19 @@ SOURCE_LABELS = {
 _UNITS = {"hf_upvotes": ("upvote", "upvotes"), "save": ("save", "saves"),
           "digest_click": ("digest click", "digest clicks")}
 _WHERE = {"day": "today", "week": "this week", "month": "this month"}
+# arXiv announces nothing on weekends and holidays: a gap in the data longer than this many
+# days is not one of those, more likely a stopped ingestion
+QUIET_DAYS = 5
+
+
+def window_phrase(window: str, as_of: date, current: bool = True) -> str:
+    """'this week' for a view of now; 'in the week to Tue 9 Jun' for one whose data stops
+    before the day asked for (its papers are not this week's)."""
+    if current:
+        return _WHERE[window]
+    name = f"{as_of:%a} {as_of.day} {as_of:%b}"
+    return {"day": f"on {name}", "week": f"in the week to {name}",
+            "month": f"in the 30 days to {name}"}[window]
 
 
 @dataclass(frozen=True)
@@ -79,11 +93,20 @@ class TrendingEntry:
     category_rank: int | None = None
 
 
+def shift_day(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held at the ends of the calendar (``date.min``/``date.max``)
+    instead of overflowing: date arithmetic on a user-given day must never raise."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.min if days < 0 else date.max
+
+
 def window_bounds(window: str, as_of: date) -> tuple[date, date]:
     if window not in WINDOWS:
         raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
     days, _ = WINDOWS[window]
-    return as_of - timedelta(days=days - 1), as_of
+    return shift_day(as_of, -(days - 1)), as_of
 
 
 def rank(
@@ -95,6 +118,7 @@ def rank(
     first_version: Mapping[str, date | None] | None = None,
     primary: Mapping[str, str | None] | None = None,
     scope: str | None = None,
+    current: bool = True,
 ) -> list[TrendingEntry]:
     """Rank papers by the formula above. Signals outside the window are ignored, and so are
     papers whose first-version date (from ``first_version``; unknown dates pass) is older than
@@ -102,9 +126,10 @@ def rank(
 
     ``primary`` maps paper ids to their primary category: each entry then also carries its
     position among the listed papers of that category. ``scope`` names the category the
-    signals were limited to (it only changes the wording of the reasons)."""
+    signals were limited to (it only changes the wording of the reasons). ``current``
+    False (the data stops before the day asked for) dates the reasons' "this week"."""
     start, end = window_bounds(window, as_of)
-    oldest = start - timedelta(days=MAX_AGE_DAYS)
+    oldest = shift_day(start, -MAX_AGE_DAYS)
     half_life = WINDOWS[window][1]
     points: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -148,7 +173,7 @@ def rank(
             paper_id=pid, rank=i, score=round(score[pid], 6), total=total[pid],
             last_day=last[pid], series=tuple(sorted(series[pid].items())),
             reason=explain(parts, min(series[pid]), last[pid], as_of, window, i, scope,
-                           cat if scope is None else None, cat_rank.get(pid)),
+                           cat if scope is None else None, cat_rank.get(pid), current),
             parts=parts, first_day=min(series[pid]),
             category=cat, category_rank=cat_rank.get(pid),
         ))
@@ -158,11 +183,12 @@ def rank(
 def explain(
     parts: Iterable[Part], first: date, last: date, as_of: date, window: str, position: int,
     scope: str | None = None, category: str | None = None, category_rank: int | None = None,
+    current: bool = True,
 ) -> str:
     """'38 upvotes on Hugging Face since Tue 10 Jun; #2 in cs.CL this week' from the numbers."""
     counts = [count_phrase(part.source, part.count) for part in parts]
     when = _day_phrase(first, last, as_of)
-    where = _WHERE[window]
+    where = window_phrase(window, as_of, current)
     rank_text = f"#{position} in {scope} {where}" if scope else f"#{position} {where}"
     if category and category_rank is not None:
         rank_text += f", #{category_rank} in {category}"
@@ -204,11 +230,39 @@ class TrendingView:
         if self.as_of is None:
             return "No trending signals yet: import Hugging Face daily papers to see trends."
         if self.stale:
-            return (
+            note = (
                 f"The newest signals are from {self.as_of.isoformat()}; showing trending as of "
                 f"that day instead of {self.requested.isoformat()}."
             )
+            if (self.requested - self.as_of).days > QUIET_DAYS:
+                note += " Nothing newer has been imported: ingestion may have stopped."
+            return note
         return None
+
+
+SITE_SOURCES = frozenset({"save", "digest_click"})  # this site's own reactions, not a feed
+
+
+def data_day(totals: Iterable[tuple[date, str, float]],
+             weights: Mapping[str, float] = SOURCE_WEIGHTS) -> date | None:
+    """The newest day trending has data for, from (day, source, total value) rows: the
+    latest day on which the sources from outside (Hugging Face daily papers) gave at least
+    MIN_EVIDENCE weighted signal. This site's own clicks and saves react to what is shown;
+    they never move the day on their own, so a stray click today cannot turn the lists to
+    an empty today. With no such day: the latest day with that much signal of any source,
+    else the latest day with any signal, else None."""
+    outside: dict[date, float] = defaultdict(float)
+    every: dict[date, float] = defaultdict(float)
+    for day, source, total in totals:
+        w = weights.get(source, 0.0)
+        every[day] += w * total
+        if source not in SITE_SOURCES:
+            outside[day] += w * total
+    for found in (outside, every):
+        days = [d for d, v in found.items() if v >= MIN_EVIDENCE]
+        if days:
+            return max(days)
+    return max(every) if every else None
 
 
 def effective_as_of(requested: date, latest_signal_day: date | None) -> date | None:

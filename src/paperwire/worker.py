@@ -22,6 +22,7 @@ from paperwire.store import Store
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 30.0
+MAX_JOB_TIME = timedelta(hours=6)  # a job running longer than this means a stuck scheduler
 
 
 def job_sources(
@@ -51,6 +52,24 @@ class Scheduler:
                      if only is None or name in only}
         self.clock = clock
         self.client = client
+        # liveness, read by /healthz: when the loop last went round, what it is running now
+        self.last_tick: datetime | None = None
+        self.last_error: str | None = None
+        self.running_job: str | None = None
+        self._job_started: datetime | None = None
+        self._looping = False
+        self._tick_seconds = TICK_SECONDS
+
+    def alive(self, now: datetime | None = None) -> bool:
+        """True while :meth:`run_forever` is looping: it went round within three tick
+        intervals (plus a minute), or it is in a job that started less than MAX_JOB_TIME ago.
+        False before the loop started and after it ended."""
+        if not self._looping or self.last_tick is None:
+            return False
+        now = now or self.clock()
+        if self.running_job is not None and self._job_started is not None:
+            return now - self._job_started <= MAX_JOB_TIME
+        return now - self.last_tick <= timedelta(seconds=3 * self._tick_seconds + 60)
 
     def _last_runs(self, now: datetime) -> dict[str, datetime]:
         last = {}
@@ -68,11 +87,25 @@ class Scheduler:
         now = self.clock()
         results: dict[str, list[IngestReport] | str] = {}
         for name in due(self.jobs, self._last_runs(now), now):
-            results[name] = self.run_job(name)
+            self.running_job, self._job_started = name, self.clock()
+            try:
+                results[name] = self.run_job(name)
+            finally:
+                self.running_job = self._job_started = None
             self.store.set_cursor(f"schedule:{name}", {"last_run": now.isoformat()})
         return results
 
     def run_job(self, name: str) -> list[IngestReport] | str:
+        """Run one job; any exception it raises is logged and returned as its result (a
+        driver error or a bug in one job must not stop the others, or the scheduler)."""
+        try:
+            return self._run_job(name)
+        except Exception as exc:
+            log.exception("job %s failed", name)
+            self.last_error = f"{name}: {type(exc).__name__}: {exc}"
+            return self.last_error
+
+    def _run_job(self, name: str) -> list[IngestReport] | str:
         if name == "digest":
             return self.run_digests()
         reports = []
@@ -110,13 +143,30 @@ class Scheduler:
         return summary
 
     def run_forever(self, stop: threading.Event, tick_seconds: float = TICK_SECONDS) -> None:
+        """Tick until ``stop`` is set. Nothing a tick raises ends the loop (the database may
+        be down for a while, a job may have a bug): it is logged and the next tick tries
+        again. ``last_tick`` records each round, for :meth:`alive`."""
         log.info("scheduler started: %s", "; ".join(f"{k}={v}" for k, v in self.jobs.items()))
-        while not stop.is_set():
-            try:
-                self.tick()
-            except PaperwireError as exc:  # e.g. the database is down: try again next tick
-                log.error("scheduler: %s", exc)
-            stop.wait(tick_seconds)
+        self._tick_seconds = tick_seconds
+        self.last_tick = self.clock()  # started: alive from now on
+        self._looping = True
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except PaperwireError as exc:  # e.g. the database is down: try again
+                    log.error("scheduler: %s", exc)
+                    self.last_error = str(exc)
+                except Exception as exc:
+                    log.exception("scheduler: a tick failed")
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                try:
+                    self.last_tick = self.clock()
+                except Exception:  # a broken clock must not end the loop either
+                    log.exception("scheduler: the clock failed")
+                stop.wait(tick_seconds)
+        finally:
+            self._looping = False
 
 
 EMBED_EVERY_SECONDS = 60.0
@@ -148,12 +198,15 @@ def start_in_background(
     store: Store, settings: Settings, schedule: bool = True, embed: bool = True,
     outbox_url: str | None = None,
     only: Collection[str] | None = None,
+    scheduler: Scheduler | None = None,
 ) -> threading.Event:
     """Start the scheduler (when the schedule is not empty) and the embedder in daemon
-    threads; returns the event that stops them."""
+    threads; returns the event that stops them. Pass ``scheduler`` to keep a handle on it
+    (its ``last_tick`` and ``alive()`` tell a health check whether it still runs)."""
     stop = threading.Event()
     jobs: list[tuple[str, Callable[..., None], tuple[object, ...]]] = []
-    scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only)
+    if scheduler is None:
+        scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only)
     if schedule and scheduler.jobs:
         jobs.append(("paperwire-scheduler", scheduler.run_forever, (stop,)))
     if embed:

@@ -38,6 +38,7 @@ from paperwire.digests.service import (
     message_id_for,
     stored_digest,
 )
+from paperwire.errors import DeliveryError
 from paperwire.ingest import dead_local_holder, new_holder
 from paperwire.store.digests import Delivery
 
@@ -46,6 +47,7 @@ CLAIM_STALE_AFTER = timedelta(minutes=10)
 PAUSE_AFTER_SYSTEMIC = 5  # failures in a row that are not about one address
 SUPPRESS_AFTER = 3  # permanent failures in a row for one address
 MAX_BACKOFF = timedelta(hours=1)
+FIRST_DIGEST_DAY = date(1991, 8, 14)  # arXiv's first day: nothing to send before it
 
 
 @dataclass
@@ -84,10 +86,30 @@ def due_day(sub: Subscriber, now: datetime) -> date | None:
 
 
 def cut_off(sub: Subscriber, day: date) -> datetime:
-    """When an undelivered digest for ``day`` stops being worth sending (naive UTC)."""
+    """When an undelivered digest for ``day`` stops being worth sending (naive UTC); held
+    at the ends of the calendar rather than overflowing."""
     due_local = datetime(day.year, day.month, day.day, sub.hour, tzinfo=ZoneInfo(sub.timezone))
     span = timedelta(days=3 if sub.frequency == "weekly" else 1)
-    return (due_local + span).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    try:
+        return (due_local + span).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    except OverflowError:
+        return datetime.max if day.year > 1 else datetime.min + span
+
+
+def digest_day_range(now: datetime) -> tuple[date, date]:
+    """The digest dates a run may be asked for: from arXiv's first day to tomorrow (UTC),
+    the local date somewhere on Earth (UTC+14) when it is ``now`` in UTC."""
+    return FIRST_DIGEST_DAY, now.date() + timedelta(days=1)
+
+
+def check_digest_day(day: date, now: datetime) -> date:
+    """``day`` if a digest can be sent for it; DeliveryError (one line) otherwise."""
+    first, last = digest_day_range(now)
+    if not first <= day <= last:
+        raise DeliveryError(f"no digest can be sent for {day.isoformat()}: a digest date must "
+                            f"be from {first.isoformat()} (arXiv's first day) to "
+                            f"{last.isoformat()} (tomorrow)")
+    return day
 
 
 def plan(ctx: DigestContext, now: datetime, day: date | None = None) -> int:
@@ -95,16 +117,19 @@ def plan(ctx: DigestContext, now: datetime, day: date | None = None) -> int:
     subscriber whose frequency sends on that day, whatever the hour)."""
     due = []
     for sub in ctx.store.digests.active():
-        if day is None:
-            d = due_day(sub, now)
-        elif sub.frequency == "daily" or day.weekday() == sub.weekday:
-            d = day
-        else:
-            d = None
-        if d is not None:
-            # a digest asked for by date (a backfill) gets a day from now, however old the date
-            grace = timedelta(hours=1) if day is None else timedelta(days=1)
-            due.append((sub.id, d, max(cut_off(sub, d), now + grace)))
+        try:
+            if day is None:
+                d = due_day(sub, now)
+            elif sub.frequency == "daily" or day.weekday() == sub.weekday:
+                d = day
+            else:
+                d = None
+            if d is not None:
+                # a digest asked for by date (a backfill) gets a day from now, however old
+                grace = timedelta(hours=1) if day is None else timedelta(days=1)
+                due.append((sub.id, d, max(cut_off(sub, d), now + grace)))
+        except (ValueError, OverflowError, LookupError) as exc:  # e.g. an unknown time zone
+            log.error("subscriber %s not planned: %s", sub.id, exc)
     return ctx.store.digests.ensure_deliveries(due, now)
 
 
@@ -136,8 +161,14 @@ def run(
     holder: str | None = None,
     on_progress: Callable[[RunReport, int], None] | None = None,
 ) -> RunReport:
-    """Plan, expire and send everything due now. Raises nothing for delivery problems: they
-    are in the report (``paused`` when the run stopped early)."""
+    """Plan, expire and send everything due now (or, with ``day``, that day's digests).
+    Raises nothing for delivery problems: they are in the report (``paused`` when the run
+    stopped early). A ``day`` no digest can be for is a DeliveryError before anything is
+    planned. An exception while one digest is being delivered never leaves its row claimed:
+    it is retried later (after a backoff) and the run goes on; an interruption (Ctrl-C,
+    SystemExit) gives the row back at once and ends the run."""
+    if day is not None:
+        check_digest_day(day, clock())
     holder = holder or new_holder()
     digests = ctx.store.digests
     report = RunReport()
@@ -159,7 +190,7 @@ def run(
             if claimed is None:
                 report.lost_claims += 1  # another worker took it: fine
                 continue
-            outcome = _deliver_one(ctx, mailer, claimed, holder, clock, pacer, report)
+            outcome = _deliver_guarded(ctx, mailer, claimed, holder, clock, pacer, report)
             systemic = systemic + 1 if outcome == "systemic" else 0
             if on_progress:
                 on_progress(report, len(seen))
@@ -169,6 +200,39 @@ def run(
                                  "the rest waits for the next run")
                 break
     return report
+
+
+def _deliver_guarded(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
+                     clock: Callable[[], datetime], pacer: Pacer, report: RunReport) -> str:
+    """:func:`_deliver_one`, never leaving ``d`` claimed by this run whatever is raised."""
+    try:
+        return _deliver_one(ctx, mailer, d, holder, clock, pacer, report)
+    except Exception as exc:  # a bug or a database error in one digest: retry it later
+        log.exception("digest %s (subscriber %s, %s) failed", d.id, d.subscriber_id,
+                      d.digest_date)
+        detail = f"{type(exc).__name__}: {exc}"
+        report.errors.append(detail)
+        now = clock()
+        retry_at = now + backoff(d.attempts)
+        try:
+            if retry_at >= d.expires_at:
+                ctx.store.digests.finish(d, holder, "expired", now, error=detail)
+                report.expired += 1
+            else:
+                ctx.store.digests.finish(d, holder, "pending", now, error=detail,
+                                         next_attempt_at=retry_at)
+                report.retrying += 1
+        except Exception:  # the database is gone too: the claim goes stale, and is retaken
+            log.exception("could not release digest %s", d.id)
+            raise exc from None
+        return "systemic"  # several in a row pause the run
+    except BaseException:  # interrupted: give the row back now, for the next run
+        try:
+            ctx.store.digests.finish(d, holder, "pending", clock(), error="interrupted",
+                                     next_attempt_at=clock())
+        except Exception:
+            log.exception("could not release digest %s", d.id)
+        raise
 
 
 def _deliver_one(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
@@ -189,10 +253,14 @@ def _deliver_one(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
             digests.finish(d, holder, "skipped", clock(), error="nothing new (skipped by choice)")
             report.skipped += 1
             return "skipped"
-        if not digests.save_composition(d, holder, items_of(digest), digest.note,
-                                        digest.period, message_id_for(ctx, sub, d.digest_date)):
+        items = items_of(digest)
+        kept = digests.save_composition(d, holder, items, digest.note, digest.period,
+                                        message_id_for(ctx, sub, d.digest_date))
+        if kept is None:
             report.lost_claims += 1
             return "lost"
+        if kept != items:  # another digest of theirs holds some of these papers now
+            digest = stored_digest(ctx, sub, d.digest_date, digest.period, kept, digest.note)
     else:
         digest = stored_digest(ctx, sub, d.digest_date, d.period, d.items, d.note)
     message = message_for(ctx, digest, clock())

@@ -14,8 +14,8 @@ import hashlib
 import re
 import textwrap
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -57,10 +57,11 @@ _FONT = Markup("font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif"
 class Links:
     """The absolute URLs a digest links to."""
 
-    paper_base: str  # the paper page is paper_base + paper id
+    paper_base: str  # the paper page is paper_base + paper id, unless ``paper_links`` has it
     unsubscribe: str  # https URL with a signed token: List-Unsubscribe and the visible link
     preferences: str
     web: str  # the site's home page
+    paper_links: Mapping[str, str] = field(default_factory=dict)  # per paper id (signed)
 
 
 # --- text helpers -------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def _entry(item: DigestItem, links: Links) -> _Entry:
     cats = paper.categories or ((paper.primary_category,) if paper.primary_category else ())
     return _Entry(
         title=clean_text(paper.title) or paper.id,
-        url=links.paper_base + quote(paper.id, safe="/:"),
+        url=links.paper_links.get(paper.id) or links.paper_base + quote(paper.id, safe="/:"),
         authors=format_authors(paper.authors),
         categories=", ".join(c for c in (clean_text(c) for c in cats) if c),
         first_version=format_day(paper.published) if paper.published else "",
@@ -422,6 +423,8 @@ def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime
     """The digest mail for ``digest.subscriber``, dated ``now`` (naive means UTC)."""
     for what in ("paper_base", "unsubscribe", "preferences", "web"):
         _check_url(getattr(links, what), f"links.{what}")
+    for paper_id, url in links.paper_links.items():
+        _check_url(url, f"links.paper_links[{paper_id!r}]")
     host = mail_host(links.web)
     msg = _new_message(
         from_addr=from_addr,

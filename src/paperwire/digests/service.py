@@ -4,19 +4,20 @@ digest for a day (then :func:`compose` decides), rebuild a stored one, and make 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
-from paperwire.digests.compose import Match, compose, digest_period
+from paperwire.digests.compose import Match, compose, digest_period, quoted
 from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
-from paperwire.errors import QueryError
-from paperwire.models import Paper
+from paperwire.errors import QueryError, TokenError
+from paperwire.models import Paper, parse_arxiv_id
 from paperwire.services import trending_view
 from paperwire.store import Store
 from paperwire.trending import TrendingView
@@ -66,14 +67,21 @@ class DigestContext:
         query = f"?{urlencode(params)}" if params else ""
         return f"{self.settings.base_url}{path}{query}"
 
-    def links(self, sub: Subscriber) -> Links:
+    def links(self, sub: Subscriber, digest: Digest | None = None) -> Links:
+        """The links of ``sub``'s mails; with ``digest``, a signed click link per paper (the
+        one kind of /go/ visit that counts as a digest click)."""
+        papers = {} if digest is None else {
+            it.paper.id: self.url(f"/go/{quote(it.paper.id, safe='/:')}",
+                                  t=click_token(self.key, sub.id, digest.day, it.paper.id))
+            for it in digest.items}
         return Links(
-            paper_base=self.url("/go/"),  # counts a digest click, then the paper page
+            paper_base=self.url("/papers/"),
             unsubscribe=self.url("/unsubscribe", token=tokens.make_token(
                 self.key, "unsubscribe", sub.id)),
             preferences=self.url("/preferences", token=tokens.make_token(
                 self.key, "preferences", sub.id)),
             web=self.url("/"),
+            paper_links=papers,
         )
 
     def confirm_url(self, sub: Subscriber, nonce: str, now: datetime) -> str:
@@ -82,11 +90,46 @@ class DigestContext:
         return self.url("/subscribe/confirm", token=token)
 
 
-def _matches(ctx: DigestContext, sub: Subscriber, period: tuple[date, date]) -> list[Match]:
+def click_token(key: bytes, subscriber_id: int, day: date, paper_id: str) -> str:
+    """The signed token of one paper's link in one subscriber's digest of ``day``."""
+    return tokens.make_token(key, "click", subscriber_id, nonce=f"{day.isoformat()}/{paper_id}")
+
+
+def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[int, date] | None:
+    """(subscriber id, digest date) when ``token`` is a genuine click token for
+    ``paper_id``; None for a missing, damaged, forged or other paper's token."""
+    if not token:
+        return None
+    try:
+        claims = tokens.read_token(key, "click", token, now)
+        day_text, sep, pid = claims.nonce.partition("/")
+        if not sep or pid != paper_id:
+            return None
+        return claims.subscriber_id, date.fromisoformat(day_text)
+    except (TokenError, ValueError):
+        return None
+
+
+def example_ids(ctx: DigestContext, given: Sequence[str]) -> tuple[dict[str, Paper], list[str]]:
+    """The stored papers a subscriber's example ids name (as typed: ``2606.01234v2``,
+    ``arXiv:…``, an abs or pdf URL), and the ones not stored here."""
+    wanted: dict[str, str] = {}
+    for raw in given:
+        parsed = parse_arxiv_id(raw)
+        wanted[parsed[0] if parsed else raw.strip()] = raw
+    found = ctx.store.get_papers(wanted)
+    return found, [raw for pid, raw in wanted.items() if pid not in found]
+
+
+def _matches(ctx: DigestContext, sub: Subscriber,
+             period: tuple[date, date]) -> tuple[list[Match], list[str]]:
+    """The period's new papers matching ``sub``'s interests, and a sentence for each
+    interest that could not be used."""
     from paperwire.search.query import SearchOptions, literal_query
 
     start, end = period
     best: dict[str, Match] = {}
+    problems: list[str] = []
 
     def offer(rank: int, paper: Paper, why: str, weight: float = 1.0) -> None:
         """Keep each paper's best-ranked interest (and say which it was)."""
@@ -103,21 +146,27 @@ def _matches(ctx: DigestContext, sub: Subscriber, period: tuple[date, date]) -> 
             hits = ctx.engine().search(q, "hybrid", opts)
         except QueryError as exc:
             log.warning("subscriber %s: interest %r skipped: %s", sub.id, q, exc)
+            problems.append(f"Your interest {quoted(q)} was skipped: {exc}.")
             continue
         for i, h in enumerate(hits, 1):
-            offer(i, h.paper, f'Matches your interest "{shorten(q, 60)}"')
-    examples = ctx.store.get_papers(sub.papers)
+            offer(i, h.paper, f"Matches your interest {quoted(q)}")
+    examples, missing = example_ids(ctx, sub.papers)
+    if missing:
+        names = ", ".join(shorten(m, 40) for m in missing[:3])
+        problems.append(f"Example paper{'s' if len(missing) > 1 else ''} {names} "
+                        f"{'are' if len(missing) > 1 else 'is'} not stored here, so "
+                        "nothing is matched to it yet.")
     for example in examples.values():
         opts = SearchOptions(after=start, before=end, limit=min(depth, 100))
         for i, h in enumerate(ctx.engine().search(literal_query(example.title), "hybrid", opts),
                               1):
             if h.paper.id not in examples:
-                offer(i, h.paper, f'Like "{shorten(example.title, 60)}"', 0.9)
+                offer(i, h.paper, f"Like {quoted(example.title)}", 0.9)
     if not sub.queries:  # categories alone: the category's new papers, trending ones first
         for cat in sub.categories:
             for i, p in enumerate(ctx.store.published_between(start, end, cat, depth), 1):
                 offer(i, p, f"New in {cat}", 0.5)
-    return list(best.values())
+    return list(best.values()), problems
 
 
 def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
@@ -125,10 +174,14 @@ def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     period = digest_period(sub, day, ctx.store.digests.last_period_end(sub.id, before=day))
     view = ctx.trending(period[1], limit=max(100, sub.size * 5))
     personal = sub.mode == "personal" and sub.has_interests
-    matches = _matches(ctx, sub, period) if personal else []
-    already = ctx.store.digests.sent_paper_ids(sub.id, before=day)
+    matches, problems = _matches(ctx, sub, period) if personal else ([], [])
+    # every paper any other digest holds, earlier or later: a backfill of an earlier day
+    # after a later one must not repeat what the later one sent
+    already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
     new = ctx.store.count_published_between(*period)
-    return compose(sub, day, period, view.entries, matches, already, new)
+    return compose(sub, day, period, view.entries, matches, already, new,
+                   last_paper_day=ctx.store.latest_published_day(period[1]),
+                   trending_as_of=view.as_of, problems=problems)
 
 
 def stored_digest(ctx: DigestContext, sub: Subscriber, day: date, period: tuple[date, date],
@@ -146,7 +199,7 @@ def items_of(digest: Digest) -> list[dict[str, str]]:
 
 def message_for(ctx: DigestContext, digest: Digest, now: datetime) -> EmailMessage:
     return render_digest(digest, from_addr=ctx.settings.mail_from,
-                         links=ctx.links(digest.subscriber), now=now)
+                         links=ctx.links(digest.subscriber, digest), now=now)
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:

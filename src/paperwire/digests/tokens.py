@@ -20,7 +20,7 @@ from pathlib import Path
 
 from paperwire.errors import ConfigError, TokenError
 
-PURPOSES = ("confirm", "unsubscribe", "preferences")
+PURPOSES = ("confirm", "unsubscribe", "preferences", "click")  # click: a paper link in a digest
 CONFIRM_VALID_FOR = timedelta(hours=48)
 
 

@@ -258,9 +258,11 @@ class SearchEngine:
 
     def _trending_scores(self, ids: set[str]) -> dict[str, float]:
         """The month-window trending score of each paper, as of the newest signal day."""
-        as_of = self.store.latest_signal_day()
+        as_of = trending.data_day(self.store.signal_day_totals(),
+                                  self.settings.trending_weights)
         if as_of is None:
             return {}
         start, end = trending.window_bounds("month", as_of)
         sigs = [s for s in self.store.signals_between(start, end) if s.paper_id in ids]
-        return {e.paper_id: e.score for e in trending.rank(sigs, as_of, "month")}
+        return {e.paper_id: e.score for e in trending.rank(
+            sigs, as_of, "month", weights=self.settings.trending_weights)}

@@ -14,10 +14,18 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.digests.model import Subscriber
-from paperwire.store.schema import deliveries, sent_papers, subscribers
+from paperwire.errors import StoreError
+from paperwire.store.schema import (
+    deliveries,
+    digest_clicks,
+    papers,
+    sent_papers,
+    signals,
+    subscribers,
+)
 
 MAX_CONFIRMATIONS_PER_DAY = 3
 PREFERENCE_FIELDS = ("frequency", "weekday", "hour", "timezone", "categories", "queries",
@@ -314,23 +322,37 @@ class DigestStore:
         return _delivery(row)
 
     def save_composition(self, d: Delivery, holder: str, items: list[dict[str, str]],
-                         note: str | None, period: tuple[date, date], message_id: str) -> bool:
-        """Keep what the digest holds (so a resend is the same mail) and reserve its papers for
-        this subscriber, in one transaction. False when the claim was lost."""
+                         note: str | None, period: tuple[date, date],
+                         message_id: str) -> list[dict[str, str]] | None:
+        """Reserve the digest's papers for this subscriber and keep what the digest holds (so
+        a resend is the same mail), in one transaction. A paper another of the subscriber's
+        digests already holds (another date, composed first or at the same time) is left
+        out: returns the items kept, or None when the claim was lost."""
         with self.engine.begin() as conn:
-            ok = conn.execute(
+            mine = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == d.id, deliveries.c.claimed_by == holder,
                        deliveries.c.state == "sending")
+                .values(claimed_at=deliveries.c.claimed_at)).rowcount
+            if not mine:
+                return None
+            ids = [it["id"] for it in items]
+            if ids:
+                # inserting first makes a concurrent reservation of the same paper wait for
+                # ours (PostgreSQL) or be serialised with it (SQLite); then read who holds it
+                conn.execute(self._insert_ignore(sent_papers),
+                             [{"subscriber_id": d.subscriber_id, "paper_id": pid,
+                               "digest_date": d.digest_date} for pid in ids])
+                held = {r[0]: r[1] for r in conn.execute(
+                    select(sent_papers.c.paper_id, sent_papers.c.digest_date)
+                    .where(sent_papers.c.subscriber_id == d.subscriber_id,
+                           sent_papers.c.paper_id.in_(ids)))}
+                items = [it for it in items if held.get(it["id"]) == d.digest_date]
+            conn.execute(
+                update(deliveries).where(deliveries.c.id == d.id)
                 .values(items=items, note=note, period_start=period[0], period_end=period[1],
-                        message_id=message_id)).rowcount
-            if not ok:
-                return False
-            rows = [{"subscriber_id": d.subscriber_id, "paper_id": it["id"],
-                     "digest_date": d.digest_date} for it in items]
-            if rows:
-                conn.execute(self._insert_ignore(sent_papers), rows)
-        return True
+                        message_id=message_id))
+        return items
 
     def finish(self, d: Delivery, holder: str, state: str, now: datetime, *,
                code: int | None = None, error: str | None = None,
@@ -391,10 +413,15 @@ class DigestStore:
         with self.engine.connect() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
-    def sent_paper_ids(self, subscriber_id: int, before: date | None = None) -> set[str]:
+    def sent_paper_ids(self, subscriber_id: int, before: date | None = None,
+                       other_than: date | None = None) -> set[str]:
+        """The papers sent (or reserved) to the subscriber: by digests before ``before``, or
+        by every digest but the one of ``other_than``."""
         q = select(sent_papers.c.paper_id).where(sent_papers.c.subscriber_id == subscriber_id)
         if before is not None:
             q = q.where(sent_papers.c.digest_date < before)
+        if other_than is not None:
+            q = q.where(sent_papers.c.digest_date != other_than)
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(q)}
 
@@ -407,3 +434,42 @@ class DigestStore:
                 .where(deliveries.c.subscriber_id == subscriber_id,
                        deliveries.c.state == "sent", deliveries.c.digest_date < before)
             ).scalar()
+
+    # ---- clicks ------------------------------------------------------------------------
+
+    def record_click(self, subscriber_id: int, paper_id: str, digest_date: date,
+                     now: datetime, source: str = "digest_click") -> bool:
+        """Count a click on a digest's (signed) link: the first one of this subscriber on
+        this paper adds 1 to the paper's ``source`` signal of today, in one transaction;
+        any later one counts nothing. True when it counted. An unknown paper or subscriber
+        counts nothing."""
+        day = now.date()
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() \
+                        is None:
+                    return False
+                if conn.execute(select(subscribers.c.id)
+                                .where(subscribers.c.id == subscriber_id)).first() is None:
+                    return False
+                first = conn.execute(
+                    self._insert_ignore(digest_clicks)
+                    .values(subscriber_id=subscriber_id, paper_id=paper_id,
+                            digest_date=digest_date, clicked_at=now)
+                    .returning(digest_clicks.c.paper_id)).first()
+                if first is None:
+                    return False
+                ins = (postgresql.insert(signals) if self.engine.dialect.name == "postgresql"
+                       else sqlite.insert(signals))
+                conn.execute(ins.values(paper_id=paper_id, source=source, day=day, value=1.0,
+                                        observed_at=now)
+                             .on_conflict_do_update(
+                                 index_elements=[signals.c.paper_id, signals.c.source,
+                                                 signals.c.day],
+                                 set_={"value": signals.c.value + 1.0, "observed_at": now}))
+                return True
+        except IntegrityError:  # the subscriber was deleted meanwhile
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"counting a digest click failed: {str(exc).splitlines()[0]}") \
+                from exc

@@ -509,6 +509,22 @@ class Store:
         with self.engine.connect() as conn:
             return [Signal(r.paper_id, r.source, r.day, float(r.value)) for r in conn.execute(q)]
 
+    def latest_published_day(self, on_or_before: date) -> date | None:
+        """The newest first-version date up to ``on_or_before`` (None: no dated paper)."""
+        q = select(func.max(papers.c.published)).where(papers.c.published <= on_or_before)
+        with self.engine.connect() as conn:
+            value: date | None = conn.execute(q).scalar()
+            return value
+
+    def signal_day_totals(self, days: int = 400) -> list[tuple[date, str, float]]:
+        """(day, source, sum of values) for the ``days`` most recent (day, source) pairs
+        that have signals, newest first: what trending's "as of" day is chosen from."""
+        q = (select(signals.c.day, signals.c.source, func.sum(signals.c.value))
+             .group_by(signals.c.day, signals.c.source)
+             .order_by(signals.c.day.desc(), signals.c.source).limit(days))
+        with self.engine.connect() as conn:
+            return [(r[0], r[1], float(r[2])) for r in conn.execute(q)]
+
     def latest_signal_day(self, on_or_before: date | None = None) -> date | None:
         q = select(func.max(signals.c.day))
         if on_or_before is not None:

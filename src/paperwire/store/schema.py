@@ -155,3 +155,17 @@ sent_papers = Table(
     Column("paper_id", String(64), primary_key=True),
     Column("digest_date", Date, nullable=False),
 )
+
+# one counted click per subscriber and paper (the signed link of a digest); the click itself
+# is a ``digest_click`` signal on the day it happened
+digest_clicks = Table(
+    "digest_clicks",
+    metadata,
+    Column(
+        "subscriber_id", Integer, ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(64), primary_key=True),
+    Column("digest_date", Date, nullable=False),
+    Column("clicked_at", DateTime(timezone=False), nullable=False),
+)

@@ -162,15 +162,23 @@ def install(app: FastAPI, settings: Settings, store: Store,
                     unsubscribe=ctx.links(sub).unsubscribe)
 
     @app.get("/go/{paper_id:path}", include_in_schema=False)
-    def digest_click(paper_id: str) -> Response:
-        """A paper link in a digest: count a ``digest_click`` signal, then go to the paper."""
+    def digest_click(paper_id: str, t: str = "") -> Response:
+        """A paper link in a digest: go to the paper. The signed link of a digest (``t``,
+        per digest, subscriber and paper) counts a ``digest_click`` signal the first time
+        that subscriber follows a link to that paper; any other visit counts nothing."""
         from fastapi.responses import RedirectResponse
 
+        from paperwire.digests.service import read_click
         from paperwire.web.app import paper_path
 
-        if store.add_to_signal(paper_id, "digest_click", utcnow().date()):
-            return RedirectResponse(paper_path(paper_id), status_code=303)
-        raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
+        if store.get_paper(paper_id) is None:
+            raise PageError(404, f"No paper with id {paper_id!r} is stored here.",
+                            "Paper not found")
+        now = utcnow()
+        click = read_click(ctx.key, t, paper_id, now)
+        if click is not None:
+            store.digests.record_click(click[0], paper_id, click[1], now)
+        return RedirectResponse(paper_path(paper_id), status_code=303)
 
     @app.get("/preferences/preview", include_in_schema=False)
     def preview(token: str = "", day: str = "") -> Response:

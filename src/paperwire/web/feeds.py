@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from paperwire.models import Paper
-from paperwire.trending import TrendingEntry, TrendingView
+from paperwire.trending import TrendingEntry, TrendingView, window_phrase
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -27,7 +27,6 @@ JSON_FEED_TYPE = "application/feed+json"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 TAG_DATE = "2025"  # the date part of tag: ids; it must never change
 EXCERPT = 600
-_WHERE = {"day": "today", "week": "this week", "month": "this month"}
 # Everything XML 1.0 allows is kept: tab, LF, CR, and the ranges below (no C0/C1 controls
 # other than those three, no lone surrogates, no U+FFFE/U+FFFF).
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -72,7 +71,9 @@ def page_url(base_url: str, view: TrendingView, pinned: date | None = None) -> s
 
 def feed_title(view: TrendingView, pinned: date | None = None) -> str:
     """``'Paperwire · trending this week in cs.CL'``."""
-    title = f"Paperwire · trending {_WHERE[view.window]}"
+    current = pinned is not None or view.as_of is None or not view.stale
+    where = window_phrase(view.window, view.as_of or view.requested, current)
+    title = f"Paperwire · trending {where}"
     if view.category:
         title += f" in {view.category}"
     if pinned:
