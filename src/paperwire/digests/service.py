@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -66,13 +66,14 @@ class DigestContext:
         query = f"?{urlencode(params)}" if params else ""
         return f"{self.settings.base_url}{path}{query}"
 
-    def links(self, sub: Subscriber) -> Links:
+    def links(self, sub: Subscriber, now: datetime | None = None) -> Links:
+        made = now or datetime.now(UTC).replace(tzinfo=None)  # links expire: see tokens
         return Links(
             paper_base=self.url("/go/"),  # counts a digest click, then the paper page
-            unsubscribe=self.url("/unsubscribe", token=tokens.make_token(
-                self.key, "unsubscribe", sub.id)),
-            preferences=self.url("/preferences", token=tokens.make_token(
-                self.key, "preferences", sub.id)),
+            unsubscribe=self.url("/unsubscribe", token=tokens.link_token(
+                self.key, "unsubscribe", sub.id, sub.epoch, made)),
+            preferences=self.url("/preferences", token=tokens.link_token(
+                self.key, "preferences", sub.id, sub.epoch, made)),
             web=self.url("/"),
         )
 
@@ -144,9 +145,18 @@ def items_of(digest: Digest) -> list[dict[str, str]]:
     return [{"id": it.paper.id, "why": it.why, "kind": it.kind} for it in digest.items]
 
 
+def link_day(day: date, now: datetime) -> date:
+    """The day a digest's links count their lifetime from: the digest's own day, so a resend
+    is the very same mail, unless that is long past (a backfill of an old date): then today,
+    so its links are not born expired."""
+    today = now.date()
+    return day if day >= today - timedelta(days=7) else today
+
+
 def message_for(ctx: DigestContext, digest: Digest, now: datetime) -> EmailMessage:
+    made = datetime.combine(link_day(digest.day, now), datetime.min.time())
     return render_digest(digest, from_addr=ctx.settings.mail_from,
-                         links=ctx.links(digest.subscriber), now=now)
+                         links=ctx.links(digest.subscriber, made), now=now)
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:
