@@ -232,3 +232,27 @@ def test_tokens_never_reach_the_access_log(settings: Settings) -> None:
     log = captured.getvalue()
     assert "/preferences?token=…" in log and "/unsubscribe?token=…" in log, log
     assert not any(t in log for t in secrets) and "abc.def" not in log
+
+
+def test_an_admin_reactivation_also_voids_old_links(ctx: DigestContext) -> None:
+    """``paperwire subscribe --confirmed`` after an unsubscribe starts a new epoch too."""
+    sub = ctx.store.digests.activate(Subscriber(id=0, email="ed@example.org"), NOW)
+    old = token_of(ctx.links(sub, NOW).preferences)
+    ctx.store.digests.unsubscribe(sub.id, NOW)
+    again = ctx.store.digests.activate(Subscriber(id=0, email="ed@example.org"), NOW)
+    assert again.epoch == sub.epoch + 1 and again.unsubscribed_at is None
+    with pytest.raises(TokenError, match="earlier subscription"):
+        subscriber_for(ctx, "preferences", old, NOW)
+    same = ctx.store.digests.activate(Subscriber(id=0, email="ed@example.org"), NOW)
+    assert same.epoch == again.epoch  # already active: the same subscription
+
+
+def test_digest_links_are_dated_by_the_digest_day_unless_long_past() -> None:
+    """A resend later the same day or the next carries the very same links; a backfill of a
+    long-past day gets links that start today (not born expired)."""
+    from paperwire.digests.service import link_day
+
+    day = NOW.date()
+    assert link_day(day, NOW) == link_day(day, NOW + timedelta(hours=30)) == day
+    old = day - timedelta(days=120)
+    assert link_day(old, NOW) == day

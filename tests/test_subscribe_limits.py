@@ -56,6 +56,18 @@ def test_mailbox_key_folds_tags_and_case() -> None:
     assert mailbox_key("+only@x.org") == "+only@x.org"  # no local part left: kept whole
 
 
+def test_limit_counters_reset_with_their_window_and_are_purged(store: Store) -> None:
+    d = store.digests
+    day1, day2 = datetime(2026, 7, 1), datetime(2026, 7, 2)
+    assert [d.take_limit("mailbox:a@x.org", day1, 2) for _ in range(3)] == [True, True, False]
+    assert d.take_limit("client:10.0.0.1", day1, 5)
+    assert d.take_limit("mailbox:a@x.org", day2, 2)  # a new window starts from one
+    assert d.take_limit("mailbox:a@x.org", day2, 2) and not d.take_limit(
+        "mailbox:a@x.org", day2, 2)
+    assert d.purge_limits(day2) == 1  # the client's day-1 counter
+    assert d.take_limit("client:10.0.0.1", day1, 1)  # forgotten: counts from one again
+
+
 def test_twenty_concurrent_requests_for_one_address_send_at_most_three(
         settings: Settings, smtp_server: FaultySmtpServer) -> None:
     """Twenty requests at once for one address (three addresses in turn, to give the race
@@ -215,6 +227,66 @@ def test_twenty_concurrent_posts_to_a_real_server_send_at_most_three(
         assert codes == [202] * 20
         app.state.mail_queue.join()
         assert len(smtp_server.received) == 3
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_in_chromium_another_site_cannot_post_the_form(settings: Settings,
+                                                       smtp_server: FaultySmtpServer) -> None:
+    """A page on another site auto-submits a form (urlencoded, and text/plain carrying JSON)
+    to the subscribe endpoints: Chromium sends it with its Origin, and nothing is mailed.
+    The site's own form, in the same browser, still works."""
+    import socket
+
+    import uvicorn
+
+    from test_browser import ARGS, _playwright
+
+    sync_playwright, executable = _playwright()
+    s = replace(settings, smtp_url=smtp_server.url, secret_key="k" * 32)
+    app = create_app(s)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    site = f"http://127.0.0.1:{port}"
+    attack = f"""<!doctype html><html><body>
+      <form id="f" method="post" action="{site}/subscribe">
+        <input name="email" value="victim@example.org"></form>
+      <form id="j" method="post" action="{site}/api/subscribe" enctype="text/plain">
+        <input name='{{"email": "victim2@example.org", "x": "' value='"}}'></form>
+    </body></html>"""
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=executable, args=ARGS)
+            try:
+                page = browser.new_page()
+                page.route("http://attacker.test/**", lambda route: route.fulfill(
+                    status=200, content_type="text/html", body=attack))
+                for form in ("f", "j"):
+                    page.goto("http://attacker.test/")
+                    with page.expect_navigation(url=f"{site}/**") as nav:
+                        page.evaluate(f"document.getElementById('{form}').submit()")
+                    status = nav.value.status if nav.value else None
+                    assert status in (403, 415), (form, status)
+                    page.wait_for_load_state()
+                page.goto(site + "/")
+                page.fill("input[name=email]", "own@example.org")
+                with page.expect_navigation(url=f"{site}/subscribe") as nav:
+                    page.click(".subscribe-form button[type=submit]")
+                assert nav.value is not None and nav.value.status == 200
+            finally:
+                browser.close()
+        app.state.mail_queue.join()
+        assert rcpts(smtp_server) == ["own@example.org"]
     finally:
         server.should_exit = True
         thread.join(timeout=10)

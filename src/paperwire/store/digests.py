@@ -225,7 +225,11 @@ class DigestStore:
                 conn.execute(insert(subscribers).values(
                     **values, email=email, confirm_count=0, hard_failures=0, created_at=now))
             else:
-                conn.execute(update(subscribers).where(subscribers.c.id == row.id).values(**values))
+                # coming back from an unsubscribe is a new subscription: old links stop working
+                epoch = case((subscribers.c.status == "active", subscribers.c.epoch),
+                             else_=subscribers.c.epoch + 1)
+                conn.execute(update(subscribers).where(subscribers.c.id == row.id)
+                             .values(**values, unsubscribed_at=None, epoch=epoch))
             got = conn.execute(select(subscribers).where(subscribers.c.email == email)).one()
         return _subscriber(got)
 
