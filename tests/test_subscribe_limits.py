@@ -158,8 +158,13 @@ def test_same_site_posts_and_scripts_are_accepted(web: tuple[TestClient, Setting
     assert client.post("/subscribe", data={"email": "a@example.org"}, headers=own
                        ).status_code == 200
     assert client.post("/api/subscribe", json={"email": "b@example.org"}).status_code == 202
+    # behind a reverse proxy that passes the public host on
+    proxied = {"Origin": "https://lab.example.net", "Host": "127.0.0.1:8000",
+               "X-Forwarded-Host": "lab.example.net"}
+    assert client.post("/subscribe", data={"email": "c@example.org"}, headers=proxied
+                       ).status_code == 200
     drain(client)
-    assert sorted(rcpts(smtp_server)) == ["a@example.org", "b@example.org"]
+    assert sorted(rcpts(smtp_server)) == ["a@example.org", "b@example.org", "c@example.org"]
 
 
 def test_the_api_takes_only_json(web: tuple[TestClient, Settings],

@@ -104,7 +104,8 @@ def install_log_redaction() -> None:
 
 def cross_site(request: Request, settings: Settings) -> bool:
     """Whether a browser sent this POST from another site: ``Sec-Fetch-Site`` other than
-    same-origin/none, or an ``Origin`` that is neither this host nor the base URL. A request
+    same-origin/none, or an ``Origin`` that is neither this host (as the browser or a proxy's
+    ``X-Forwarded-Host`` names it) nor the base URL. A request
     with neither header (curl, a script) is not a browser's cross-site form."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
@@ -116,9 +117,12 @@ def cross_site(request: Request, settings: Settings) -> bool:
         return True
     parts = urlsplit(origin)
     own = {urlsplit(settings.base_url).netloc.lower()}
-    host = request.headers.get("host")
-    if host:
-        own.add(host.lower())
+    # the Host the browser sent, or the one a reverse proxy passed on (a form cannot set
+    # either header, so neither can be made to match another site)
+    for name in ("host", "x-forwarded-host"):
+        host = request.headers.get(name)
+        if host:
+            own.add(host.split(",")[0].strip().lower())
     return parts.netloc.lower() not in own
 
 
