@@ -296,3 +296,13 @@ def test_in_chromium_another_site_cannot_post_the_form(settings: Settings,
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def test_a_stopping_server_still_sends_the_mails_it_answered_for(
+        web: tuple[TestClient, Settings], smtp_server: FaultySmtpServer) -> None:
+    client, _ = web
+    smtp_server.stall(at="rcpt", seconds=1)
+    with client:  # starts the app's lifespan; leaving the block shuts it down
+        r = client.post("/api/subscribe", json={"email": "last@example.org"})
+        assert r.status_code == 202 and smtp_server.received == []
+    assert rcpts(smtp_server) == ["last@example.org"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
@@ -48,8 +49,21 @@ class MailQueue:
         return True
 
     def join(self) -> None:
-        """Wait until every queued job has run (tests, shutdown)."""
+        """Wait until every queued job has run (tests)."""
         self._jobs.join()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the queued jobs (shutdown); True when done."""
+        deadline = time.monotonic() + timeout
+        with self._jobs.all_tasks_done:
+            while self._jobs.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("%d confirmation mails not sent before shutdown",
+                                self._jobs.unfinished_tasks)
+                    return False
+                self._jobs.all_tasks_done.wait(left)
+        return True
 
     def _run(self) -> None:
         while True:

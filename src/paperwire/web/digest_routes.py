@@ -19,7 +19,8 @@ import html
 import ipaddress
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,6 +61,7 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SUBSCRIBED = ("If that address can receive digests, a confirmation mail is on its way. "
               "Nothing else is sent until you follow its link.")
+SHUTDOWN_DRAIN_SECONDS = 10.0  # how long a stopping server waits for queued mails
 OUTBOX_WARNING = "development outbox: every mail sent by this server is visible here"
 
 
@@ -170,6 +172,16 @@ def install(app: FastAPI, settings: Settings, store: Store,
 
     mail_queue = MailQueue(lambda: open_mailer(settings, outbox_url()))
     app.state.mail_queue = mail_queue
+    inner_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        """The app's own lifespan, then the mails of requests already answered."""
+        async with inner_lifespan(a) as state:
+            yield state
+        await run_in_threadpool(mail_queue.drain, SHUTDOWN_DRAIN_SECONDS)
+
+    app.router.lifespan_context = lifespan
 
     def checked_request(request: Request, email: str, categories: list[str],
                         queries: list[str]) -> Subscriber:
