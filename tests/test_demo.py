@@ -89,11 +89,12 @@ def test_served_home_page_lists_real_trending_papers(demo_home: Path) -> None:
 
 @contextmanager
 def served(home: Path) -> Iterator[str]:
-    """``paperwire serve`` on the demo home (no SMTP configured: the local outbox runs)."""
+    """``paperwire demo`` serving the loaded demo home (no SMTP configured: the local outbox
+    runs, and the demo on loopback shows it at /dev/outbox)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
     env["PAPERWIRE_HOME"] = str(home)
-    proc = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "paperwire", "demo", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -118,8 +119,12 @@ def test_demo_digest_through_the_local_outbox(demo_home: Path) -> None:
     with served(demo_home) as base, httpx.Client(base_url=base, timeout=30) as web:
         r = web.post("/subscribe", data={"email": "reader@example.org", "categories": "cs.CL"})
         assert r.status_code == 200 and "confirmation mail" in r.text
-        outbox = web.get("/dev/outbox").text
-        [name] = re.findall(r'href="/dev/outbox/([^"]+)"[^>]*>Confirm your', outbox)
+        deadline = time.monotonic() + 30  # the mail is sent after the answer
+        while not (names := re.findall(r'href="/dev/outbox/([^"]+)"[^>]*>Confirm your',
+                                       web.get("/dev/outbox").text)):
+            assert time.monotonic() < deadline, "no confirmation mail in the outbox"
+            time.sleep(0.2)
+        [name] = names
         mail = web.get(f"/dev/outbox/{name}").text
         [link] = re.findall(r'href="http://127.0.0.1:8000(/subscribe/confirm\?token=[^"]+)"',
                             mail)

@@ -38,6 +38,11 @@ def web(settings: Settings, smtp_server: FaultySmtpServer) -> tuple[TestClient, 
     return TestClient(create_app(s, store)), store, s
 
 
+def drain(client: TestClient) -> None:
+    """Wait for the queued confirmation mails (they are sent after the answer)."""
+    client.app.state.mail_queue.join()  # type: ignore[attr-defined]
+
+
 def link_in(raw: bytes, path: str) -> str:
     text = raw.decode("utf-8", "replace").replace("=\r\n", "").replace("=3D", "=")
     m = re.search(re.escape(BASE + path) + r"\?token=[A-Za-z0-9_\-.%]+", text)
@@ -53,6 +58,7 @@ def test_double_opt_in_through_the_page(web: tuple[TestClient, Store, Settings],
     r = client.post("/subscribe", data={"email": "Ada@Example.org", "categories": "cs.IR",
                                         "queries": "learned sparse retrieval"})
     assert r.status_code == 200 and "confirmation mail is on its way" in r.text
+    drain(client)
     [mail] = smtp_server.received
     assert list(mail.rcpt_tos) == ["ada@example.org"]
     sub = store.digests.by_email("ada@example.org")
@@ -76,6 +82,7 @@ def test_same_answer_for_known_and_unknown_and_three_a_day(
     answers = {client.post("/api/subscribe", json={"email": "bob@example.org"}).text
                for _ in range(5)}
     answers.add(client.post("/api/subscribe", json={"email": "new@example.org"}).text)
+    drain(client)
     assert len(answers) == 1
     assert [list(m.rcpt_tos) for m in smtp_server.received].count(["bob@example.org"]) == 3
     assert client.post("/api/subscribe", json={"email": "not-an-address"}).status_code == 400
@@ -134,10 +141,13 @@ def test_preferences_page_saves_and_validates(web: tuple[TestClient, Store, Sett
 
 
 def test_local_outbox_pages(settings: Settings, tmp_path: Path) -> None:
-    s = replace(settings, smtp_url="", base_url="http://127.0.0.1:8000", secret_key="k" * 32)
+    """With PAPERWIRE_DEV_OUTBOX on (and no mail server), the outbox is on the web."""
+    s = replace(settings, smtp_url="", base_url="http://127.0.0.1:8000", secret_key="k" * 32,
+                dev_outbox=True)
     client = TestClient(create_app(s))
     assert "No mail yet" in client.get("/dev/outbox").text
     client.post("/subscribe", data={"email": "demo@example.org"})
+    drain(client)
     listing = client.get("/dev/outbox")
     [name] = re.findall(r'href="/dev/outbox/([^"]+)"', listing.text)
     page = client.get(f"/dev/outbox/{name}")

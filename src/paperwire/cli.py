@@ -349,16 +349,19 @@ def serve(
         help="Also run the scheduled jobs (ingests, digests) in the background.")] = True,
 ) -> None:
     """Run the web app, with the scheduler and the embedder in the background. With no
-    PAPERWIRE_SMTP_URL, mail goes to the local outbox (see /dev/outbox)."""
+    PAPERWIRE_SMTP_URL, mail goes to the local outbox (shown on the web only with
+    PAPERWIRE_DEV_OUTBOX)."""
     _serve(host, port, scheduler)
 
 
-def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None = None) -> None:
+def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None = None,
+           demo: bool = False) -> None:
     import uvicorn
 
     from paperwire.digests import outbox_folder
     from paperwire.search import LexicalIndex
     from paperwire.web.app import create_app
+    from paperwire.web.digest_routes import is_loopback
     from paperwire.worker import start_in_background
 
     store = open_store()
@@ -370,12 +373,18 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
 
             outbox = stack.enter_context(LocalOutbox(Path(outbox_folder(settings()))))
             outbox_url = outbox.url
-            out.print(f"No PAPERWIRE_SMTP_URL: mail goes to the local outbox, "
-                      f"http://{host}:{port}/dev/outbox")
+            shown = settings().dev_outbox or (demo and is_loopback(host))
+            where = (f"read it at http://{host}:{port}/dev/outbox (every mail sent by this "
+                     "server is visible there)" if shown else f"filed under {outbox.folder}")
+            out.print(f"No PAPERWIRE_SMTP_URL: mail goes to the local outbox; {where}")
+            if demo and not shown:
+                out.print("The outbox page is off: the demo shows it only on a loopback "
+                          "address (set PAPERWIRE_DEV_OUTBOX=true to show it anyway).")
         start_in_background(store, settings(), schedule=scheduler, outbox_url=outbox_url,
                             only=only)
         web = create_app(settings(), store)
         web.state.outbox_url = outbox_url
+        web.state.dev_outbox = demo and is_loopback(host)
         uvicorn.run(web, host=host, port=port, log_level="info")
 
 
@@ -397,7 +406,7 @@ def demo(
     else:
         out.print(f"{store.count_papers():,} papers already in the store; not reloading.")
     if serve_after:  # the demo is offline: no ingests, but digests go to the local outbox
-        _serve(host, port, scheduler=True, only=("digest",))
+        _serve(host, port, scheduler=True, only=("digest",), demo=True)
 
 
 @app.command("eval")

@@ -121,6 +121,22 @@ def _rate(value: str) -> float:
     return rate
 
 
+def _per_hour(value: str) -> int:
+    count = int(value)
+    if not 1 <= count <= 100000:
+        raise ValueError("must be a whole number of requests from 1 to 100000")
+    return count
+
+
+def _bool(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in LOG_LEVELS:
@@ -208,6 +224,17 @@ class Settings:
     unconfirmed_days: int = field(
         default=7,
         metadata={"parse": _days, "doc": "days before an unconfirmed subscription is purged"},
+    )
+    subscribe_client_limit: int = field(
+        default=10,
+        metadata={"parse": _per_hour,
+                  "doc": "subscription requests one client (IP address) may make an hour"},
+    )
+    dev_outbox: bool = field(
+        default=False,
+        metadata={"parse": _bool,
+                  "doc": "show the local outbox at /dev/outbox in serve (the demo on loopback "
+                         "always does)"},
     )
     log_level: str = field(
         default="INFO", metadata={"parse": _log_level, "doc": "DEBUG, INFO, WARNING or ERROR"}

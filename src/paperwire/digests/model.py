@@ -32,6 +32,8 @@ class Subscriber:
     skip_empty: bool = False  # skip a digest with nothing new instead of saying so
     created_at: datetime | None = None
     confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    epoch: int = 0  # bumped by each confirmation; links carry it (a resubscribe voids old ones)
 
     @property
     def has_interests(self) -> bool:

@@ -3,10 +3,11 @@ digest for a day (then :func:`compose` decides), rebuild a stored one, and make 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
@@ -67,19 +68,22 @@ class DigestContext:
         query = f"?{urlencode(params)}" if params else ""
         return f"{self.settings.base_url}{path}{query}"
 
-    def links(self, sub: Subscriber, digest: Digest | None = None) -> Links:
+    def links(self, sub: Subscriber, now: datetime | None = None,
+              digest: Digest | None = None) -> Links:
         """The links of ``sub``'s mails; with ``digest``, a signed click link per paper (the
-        one kind of /go/ visit that counts as a digest click)."""
+        one kind of /go/ visit that counts as a digest click). Unsubscribe and preferences
+        links expire and are bound to the subscription's epoch (see tokens)."""
+        made = now or datetime.now(UTC).replace(tzinfo=None)
         papers = {} if digest is None else {
             it.paper.id: self.url(f"/go/{quote(it.paper.id, safe='/:')}",
                                   t=click_token(self.key, sub.id, digest.day, it.paper.id))
             for it in digest.items}
         return Links(
             paper_base=self.url("/papers/"),
-            unsubscribe=self.url("/unsubscribe", token=tokens.make_token(
-                self.key, "unsubscribe", sub.id)),
-            preferences=self.url("/preferences", token=tokens.make_token(
-                self.key, "preferences", sub.id)),
+            unsubscribe=self.url("/unsubscribe", token=tokens.link_token(
+                self.key, "unsubscribe", sub.id, sub.epoch, made)),
+            preferences=self.url("/preferences", token=tokens.link_token(
+                self.key, "preferences", sub.id, sub.epoch, made)),
             web=self.url("/"),
             paper_links=papers,
         )
@@ -92,7 +96,12 @@ class DigestContext:
 
 def click_token(key: bytes, subscriber_id: int, day: date, paper_id: str) -> str:
     """The signed token of one paper's link in one subscriber's digest of ``day``."""
-    return tokens.make_token(key, "click", subscriber_id, nonce=f"{day.isoformat()}/{paper_id}")
+    return tokens.make_token(key, "click", subscriber_id, nonce=_click_nonce(day, paper_id))
+
+
+def _click_nonce(day: date, paper_id: str) -> str:
+    """The digest day and a digest of the paper id, in the token's plain nonce alphabet."""
+    return f"{day:%Y%m%d}p{hashlib.sha256(paper_id.encode()).hexdigest()[:32]}"
 
 
 def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[int, date] | None:
@@ -102,10 +111,10 @@ def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[in
         return None
     try:
         claims = tokens.read_token(key, "click", token, now)
-        day_text, sep, pid = claims.nonce.partition("/")
-        if not sep or pid != paper_id:
+        day = datetime.strptime(claims.nonce[:8], "%Y%m%d").date()
+        if claims.nonce != _click_nonce(day, paper_id):
             return None
-        return claims.subscriber_id, date.fromisoformat(day_text)
+        return claims.subscriber_id, day
     except (TokenError, ValueError):
         return None
 
@@ -197,9 +206,18 @@ def items_of(digest: Digest) -> list[dict[str, str]]:
     return [{"id": it.paper.id, "why": it.why, "kind": it.kind} for it in digest.items]
 
 
+def link_day(day: date, now: datetime) -> date:
+    """The day a digest's links count their lifetime from: the digest's own day, so a resend
+    is the very same mail, unless that is long past (a backfill of an old date): then today,
+    so its links are not born expired."""
+    today = now.date()
+    return day if day >= today - timedelta(days=7) else today
+
+
 def message_for(ctx: DigestContext, digest: Digest, now: datetime) -> EmailMessage:
+    made = datetime.combine(link_day(digest.day, now), datetime.min.time())
     return render_digest(digest, from_addr=ctx.settings.mail_from,
-                         links=ctx.links(digest.subscriber, digest), now=now)
+                         links=ctx.links(digest.subscriber, made, digest), now=now)
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:

@@ -3,7 +3,13 @@
 Nothing but the confirmation mail goes to an address until its link is followed. Every answer
 to a subscription request is the same whether the address is new, pending, active or
 suppressed, so the form cannot be used to learn who subscribes; at most three confirmation
-mails go to one address a day.
+mails go to one mailbox a day (``User+tag@x`` counts as ``user@x``), counted atomically in the
+store.
+
+Unsubscribe and preferences links are bound to the subscription's epoch (bumped by each
+confirmation) and expire (:mod:`paperwire.digests.tokens`). After unsubscribing, the
+preferences link shows and changes nothing; it offers to resubscribe, which sends a new
+confirmation mail (double opt-in again).
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from paperwire.digests import tokens
 from paperwire.digests.mailer import Mailer
@@ -22,7 +29,7 @@ from paperwire.digests.model import FREQUENCIES, MODES, Subscriber
 from paperwire.digests.render import mail_host, render_confirmation
 from paperwire.digests.service import DigestContext
 from paperwire.errors import PaperwireError, TokenError
-from paperwire.models import is_arxiv_category
+from paperwire.models import is_arxiv_category, is_arxiv_id
 
 log = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -39,6 +46,14 @@ def normalise_email(email: str) -> str:
         raise InvalidSubscription(f"{email[:80]!r} is not an email address")
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}".lower()
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address reaches, for limits: lower case, without a ``+tag``
+    (``User+news@X.org`` → ``user@x.org``)."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = local.split("+", 1)[0] or local
+    return f"{local}@{domain}"
 
 
 def checked_preferences(base: Subscriber, **changes: object) -> Subscriber:
@@ -68,6 +83,92 @@ def checked_preferences(base: Subscriber, **changes: object) -> Subscriber:
     return sub
 
 
+PREFERENCE_FORM = ("frequency", "weekday", "hour", "timezone", "size", "mode", "categories",
+                   "queries", "papers", "skip_empty")
+
+
+def preference_form(sub: Subscriber) -> dict[str, str]:
+    """The preferences form's fields (as text) for ``sub``."""
+    return {"frequency": sub.frequency, "weekday": str(sub.weekday), "hour": str(sub.hour),
+            "timezone": sub.timezone, "size": str(sub.size), "mode": sub.mode,
+            "categories": ", ".join(sub.categories), "queries": "\n".join(sub.queries),
+            "papers": ", ".join(sub.papers), "skip_empty": "on" if sub.skip_empty else ""}
+
+
+def split_lines(text: str) -> list[str]:
+    """One item per line (a search may hold commas)."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def split_words(text: str) -> list[str]:
+    """Items separated by commas or lines (categories, paper ids); each is checked whole, so
+    ``cs.CL cs.IR`` is named as one bad entry rather than silently split."""
+    return [t.strip() for t in re.split(r"[,;\n]+", text) if t.strip()]
+
+
+def _whole(text: str, low: int, high: int, what: str) -> tuple[int | None, str | None]:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return None, f"{what} must be a whole number from {low} to {high}"
+    if not low <= value <= high:
+        return None, f"{what} must be a whole number from {low} to {high}"
+    return value, None
+
+
+def parse_preferences(base: Subscriber, form: Mapping[str, str],
+                      known_paper: Callable[[str], bool] = lambda _: False,
+                      ) -> tuple[Subscriber, dict[str, str]]:
+    """``base`` with the posted ``form`` applied, and an error message per bad field (empty
+    when all is well: then the subscriber is checked and may be saved). Every field is
+    checked, so the page can show each message next to its field, with the user's edits."""
+    errors: dict[str, str] = {}
+    frequency = form.get("frequency", "daily")
+    if frequency not in FREQUENCIES:
+        errors["frequency"] = f"choose one of {', '.join(FREQUENCIES)}"
+    mode = form.get("mode", "personal")
+    if mode not in MODES:
+        errors["mode"] = f"choose one of {', '.join(MODES)}"
+    weekday, bad = _whole(form.get("weekday", "0"), 0, 6, "the weekday")
+    if bad:
+        errors["weekday"] = bad
+    hour, bad = _whole(form.get("hour", "7"), 0, 23, "the hour")
+    if bad:
+        errors["hour"] = bad
+    size, bad = _whole(form.get("size", "10"), 1, 50, "the number of papers")
+    if bad:
+        errors["size"] = bad
+    timezone = form.get("timezone", "UTC").strip() or "UTC"
+    if timezone not in time_zones():
+        errors["timezone"] = f"{timezone[:60]!r} is not a time zone; choose one from the list"
+    categories = _dedupe(split_words(form.get("categories", "")))
+    wrong = [c for c in categories if not is_arxiv_category(c)]
+    if wrong:
+        errors["categories"] = f"{wrong[0][:60]!r} is not an arXiv category (like cs.CL)"
+    queries = _dedupe(" ".join(q.split())[:200] for q in split_lines(form.get("queries", "")))
+    papers = _dedupe(split_words(form.get("papers", "")))
+    unknown = [p for p in papers if not (is_arxiv_id(p) or known_paper(p))]
+    if unknown:
+        errors["papers"] = f"{unknown[0][:60]!r} is not an arXiv id (like 2606.01234)"
+    for name, items in (("categories", categories), ("queries", queries), ("papers", papers)):
+        if len(items) > MAX_INTERESTS and name not in errors:
+            errors[name] = f"at most {MAX_INTERESTS}"
+    if errors:
+        return base, errors
+    assert weekday is not None and hour is not None and size is not None
+    wanted = checked_preferences(
+        base, frequency=frequency, weekday=weekday, hour=hour, timezone=timezone,
+        categories=categories, queries=queries, papers=papers, size=size, mode=mode,
+        skip_empty=form.get("skip_empty") == "on")
+    return wanted, {}
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> tuple[str, ...]:
+    """Every IANA time zone name this system knows, sorted (the form's list)."""
+    return tuple(sorted(available_timezones() | {"UTC"}))
+
+
 def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for item in items:
@@ -82,8 +183,15 @@ def subscribe(ctx: DigestContext, mailer: Mailer, email: str, *, categories: Seq
     the server — for logs and tests only: callers answer the same either way."""
     wanted = checked_preferences(Subscriber(id=0, email=normalise_email(email)),
                                  categories=tuple(categories), queries=tuple(queries))
+    return send_confirmation(ctx, mailer, wanted, now)
+
+
+def send_confirmation(ctx: DigestContext, mailer: Mailer, wanted: Subscriber,
+                      now: datetime) -> bool:
+    """Record the request for ``wanted`` (already checked) and mail its confirmation link,
+    unless the address is suppressed or its mailbox had its mails for the day."""
     nonce = tokens.new_nonce()
-    sub = ctx.store.digests.request(wanted, nonce, now)
+    sub = ctx.store.digests.request(wanted, nonce, now, mailbox=mailbox_key(wanted.email))
     if sub is None:
         log.info("subscription request for a limited or suppressed address; no mail sent")
         return False
@@ -106,33 +214,70 @@ def confirm(ctx: DigestContext, token: str, now: datetime) -> Subscriber:
     return sub
 
 
-def unsubscribe(ctx: DigestContext, token: str, now: datetime) -> Subscriber:
-    claims = tokens.read_token(ctx.key, "unsubscribe", token, now)
-    sub = ctx.store.digests.unsubscribe(claims.subscriber_id, now)
-    if sub is None:
-        raise TokenError("this link is not valid")
+def _claims(ctx: DigestContext, purpose: str, token: str, now: datetime) -> tokens.Claims:
+    claims = tokens.read_token(ctx.key, purpose, token, now)
+    if claims.epoch is None or (purpose == "preferences" and claims.expires is None):
+        raise TokenError("this link is not valid; use the one in your latest digest")
+    return claims
+
+
+def _linked(ctx: DigestContext, claims: tokens.Claims) -> Subscriber:
+    sub = ctx.store.digests.get(claims.subscriber_id)
+    if sub is None or sub.epoch != claims.epoch:
+        raise TokenError("this link is from an earlier subscription and no longer works; "
+                         "use the one in your latest digest")
     return sub
+
+
+def unsubscribe(ctx: DigestContext, token: str, now: datetime) -> Subscriber:
+    """Stop all mail to the link's subscriber (repeating is harmless)."""
+    sub = _linked(ctx, _claims(ctx, "unsubscribe", token, now))
+    done = ctx.store.digests.unsubscribe(sub.id, now)
+    if done is None:
+        raise TokenError("this link is not valid")
+    return done
 
 
 def subscriber_for(ctx: DigestContext, purpose: str, token: str, now: datetime) -> Subscriber:
-    """The subscriber a signed link (unsubscribe or preferences) names, changing nothing."""
-    claims = tokens.read_token(ctx.key, purpose, token, now)
-    sub = ctx.store.digests.get(claims.subscriber_id)
-    if sub is None:
-        raise TokenError("this link is not valid")
-    return sub
+    """The subscriber a signed link (unsubscribe or preferences) names, changing nothing: the
+    link must be unexpired and made for the subscription as it is now (same epoch)."""
+    return _linked(ctx, _claims(ctx, purpose, token, now))
+
+
+def subscribed(sub: Subscriber) -> bool:
+    """Whether a preferences link may show and change the subscription (not after an
+    unsubscribe or a suppression: then it only offers to resubscribe)."""
+    return sub.status in ("active", "pending")
 
 
 def save_preferences(ctx: DigestContext, token: str, now: datetime,
-                     **changes: object) -> Subscriber:
+                     form: Mapping[str, str]) -> tuple[Subscriber, dict[str, str]]:
+    """Apply the posted preferences form: (the saved subscriber, {}) or, when a field is
+    bad, (the subscriber unchanged, an error per field) and nothing is saved."""
     sub = subscriber_for(ctx, "preferences", token, now)
-    wanted = checked_preferences(sub, **changes)
+    if not subscribed(sub):
+        raise TokenError("this address is unsubscribed; resubscribe to choose its digest")
+    wanted, errors = parse_preferences(
+        sub, form, known_paper=lambda p: ctx.store.get_paper(p) is not None)
+    if errors:
+        return sub, errors
     saved = ctx.store.digests.set_preferences(sub.id, wanted)
     if saved is None:
         raise TokenError("this link is not valid")
-    return saved
+    return saved, {}
+
+
+def resubscribe(ctx: DigestContext, mailer: Mailer, token: str, now: datetime) -> bool:
+    """From an unsubscribed address's preferences link: a new confirmation mail, with the
+    preferences it had (double opt-in again; the usual limits apply). Returns whether a mail
+    went out (for logs and tests)."""
+    sub = subscriber_for(ctx, "preferences", token, now)
+    if sub.status != "unsubscribed":
+        return False
+    return send_confirmation(ctx, mailer, sub, now)
 
 
 def purge_unconfirmed(ctx: DigestContext, now: datetime) -> int:
+    ctx.store.digests.purge_limits(now - timedelta(days=2))
     return ctx.store.digests.purge_unconfirmed(
         now - timedelta(days=ctx.settings.unconfirmed_days))

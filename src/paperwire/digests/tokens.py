@@ -5,14 +5,23 @@ the payload is ``subscriber id:expiry (unix seconds, 0 = none):nonce``. The purp
 what is signed, so an unsubscribe token cannot confirm and a preferences token cannot
 unsubscribe someone else. A confirmation token is single-use: its nonce must equal the one the
 store holds for the subscriber, which confirming clears.
+
+Unsubscribe and preferences tokens carry the subscription's epoch (``e<n>`` in the nonce
+field; each confirmation bumps it), so a resubscribe voids every link mailed before it, and
+an expiry: :data:`UNSUBSCRIBE_VALID_FOR` (long: a mail read months later must still let its
+reader stop the mail, RFC 8058) and :data:`PREFERENCES_VALID_FOR` (each digest brings a fresh
+one). Decoding is strict: only the canonical unpadded base64url of the exact bytes signed is
+accepted, so no two strings are the same token (``TOKEN==``, ``TOKEN!!`` are refused).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +31,10 @@ from paperwire.errors import ConfigError, TokenError
 
 PURPOSES = ("confirm", "unsubscribe", "preferences", "click")  # click: a paper link in a digest
 CONFIRM_VALID_FOR = timedelta(hours=48)
+UNSUBSCRIBE_VALID_FOR = timedelta(days=365)
+PREFERENCES_VALID_FOR = timedelta(days=60)
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_PAYLOAD = re.compile(r"([1-9][0-9]{0,17}):(0|[1-9][0-9]{0,11}):([A-Za-z0-9]{0,64})")
 
 
 @dataclass(frozen=True)
@@ -31,13 +44,32 @@ class Claims:
     expires: datetime | None
     nonce: str
 
+    @property
+    def epoch(self) -> int | None:
+        """The subscription epoch an unsubscribe or preferences link was made for; links made
+        before epochs existed (no nonce) count as epoch 0."""
+        if not self.nonce:
+            return 0
+        if self.nonce[0] == "e" and self.nonce[1:].isdigit():
+            return int(self.nonce[1:])
+        return None
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: unpadded base64url in its one canonical form, else ValueError."""
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not canonical base64url")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        raise ValueError("not base64url") from None
+    if _b64(data) != text:  # stray bits in the last character
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def _mac(key: bytes, purpose: str, payload: str) -> bytes:
@@ -55,19 +87,32 @@ def make_token(key: bytes, purpose: str, subscriber_id: int, *, nonce: str = "",
 
 def read_token(key: bytes, purpose: str, token: str, now: datetime) -> Claims:
     """Check the signature and expiry; raise TokenError (one line) otherwise."""
+    damaged = TokenError("this link is damaged (copy the whole link from the mail)")
+    parts = token.split(".")
+    if len(parts) != 2 or len(token) > 512:
+        raise damaged
     try:
-        head, _, sig = token.strip().partition(".")
-        payload = _unb64(head).decode()
-        given = _unb64(sig)
+        payload = _unb64(parts[0]).decode("ascii")
+        given = _unb64(parts[1])
     except (ValueError, UnicodeDecodeError):
-        raise TokenError("this link is damaged (copy the whole link from the mail)") from None
+        raise damaged from None
     if not hmac.compare_digest(given, _mac(key, purpose, payload)):
         raise TokenError("this link is not valid")
-    sid, stamp, nonce = payload.split(":", 2)
+    match = _PAYLOAD.fullmatch(payload)
+    if match is None:  # signed by us, so never in practice; refuse rather than guess
+        raise damaged
+    sid, stamp, nonce = match.groups()
     expires = datetime.fromtimestamp(int(stamp), UTC).replace(tzinfo=None) if int(stamp) else None
     if expires is not None and now >= expires:
         raise TokenError("this link has expired; ask for a new one")
     return Claims(purpose, int(sid), expires, nonce)
+
+
+def link_token(key: bytes, purpose: str, subscriber_id: int, epoch: int,
+               now: datetime) -> str:
+    """An unsubscribe or preferences token for this subscription (epoch), expiring."""
+    valid_for = UNSUBSCRIBE_VALID_FOR if purpose == "unsubscribe" else PREFERENCES_VALID_FOR
+    return make_token(key, purpose, subscriber_id, nonce=f"e{epoch}", expires=now + valid_for)
 
 
 def new_nonce() -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -22,12 +22,13 @@ from paperwire.store.schema import (
     deliveries,
     digest_clicks,
     papers,
+    send_limits,
     sent_papers,
     signals,
     subscribers,
 )
 
-MAX_CONFIRMATIONS_PER_DAY = 3
+MAX_CONFIRMATIONS_PER_DAY = 3  # per mailbox (``user+tag@x`` counts as ``user@x``)
 PREFERENCE_FIELDS = ("frequency", "weekday", "hour", "timezone", "categories", "queries",
                      "papers", "size", "mode", "skip_empty")
 
@@ -59,7 +60,7 @@ def _subscriber(row: Any) -> Subscriber:
         categories=tuple(row.categories or ()), queries=tuple(row.queries or ()),
         papers=tuple(row.papers or ()), size=row.size, mode=row.mode,
         skip_empty=bool(row.skip_empty), created_at=row.created_at,
-        confirmed_at=row.confirmed_at,
+        confirmed_at=row.confirmed_at, unsubscribed_at=row.unsubscribed_at, epoch=row.epoch,
     )
 
 
@@ -110,44 +111,73 @@ class DigestStore:
             return conn.execute(select(subscribers.c.nonce)
                                 .where(subscribers.c.id == subscriber_id)).scalar()
 
-    def request(self, wanted: Subscriber, nonce: str, now: datetime) -> Subscriber | None:
+    def _take(self, conn: Any, key: str, window_start: datetime, limit: int) -> bool:
+        """Count one more under ``key`` in the window starting ``window_start`` unless that
+        makes more than ``limit``: a single conditional upsert, atomic on SQLite and on
+        PostgreSQL (the row is the lock), so concurrent callers can never overshoot."""
+        ins = (postgresql.insert(send_limits) if self.engine.dialect.name == "postgresql"
+               else sqlite.insert(send_limits))
+        stmt = ins.values(key=key, window_start=window_start, count=1).on_conflict_do_update(
+            index_elements=[send_limits.c.key],
+            set_={"count": case((send_limits.c.window_start == window_start,
+                                 send_limits.c.count + 1), else_=1),
+                  "window_start": window_start},
+            where=or_(send_limits.c.window_start != window_start,
+                      send_limits.c.count < limit),
+        ).returning(send_limits.c.count)
+        return conn.execute(stmt).first() is not None
+
+    def take_limit(self, key: str, window_start: datetime, limit: int) -> bool:
+        """Spend one of ``limit`` under ``key`` for this window; False when none is left."""
+        with self.engine.begin() as conn:
+            return self._take(conn, key, window_start, limit)
+
+    def request(self, wanted: Subscriber, nonce: str, now: datetime, *,
+                mailbox: str | None = None) -> Subscriber | None:
         """Record a subscription request for ``wanted.email``; return the subscriber to send a
         confirmation mail to (with ``nonce`` now its live link), or None when no mail may go
-        (three already sent today, or the address is suppressed). An active subscriber's
-        preferences are not changed by a request (only by its signed preferences link)."""
+        (the address is suppressed, or its mailbox — ``mailbox``, default the address — had
+        its three confirmation mails today). An active subscriber's preferences are not
+        changed by a request (only by its signed preferences link).
+
+        The mailbox's daily counter is taken first, with one conditional upsert: that
+        statement is the lock (PostgreSQL locks the counter row; on SQLite it takes the write
+        lock), so concurrent requests are serialised and never send more than the limit."""
         email = wanted.email.lower()
         today = now.date()
-        for _ in range(3):  # a concurrent first request for the same address: retry the read
-            try:
-                with self.engine.begin() as conn:
-                    row = conn.execute(
-                        select(subscribers).where(subscribers.c.email == email)
-                        .with_for_update()).first()
-                    if row is None:
-                        values = {**_prefs(wanted), "email": email, "status": "pending",
-                                  "nonce": nonce, "confirm_day": today, "confirm_count": 1,
-                                  "hard_failures": 0, "created_at": now}
-                        new_id = conn.execute(insert(subscribers).values(**values)
-                                              .returning(subscribers.c.id)).scalar_one()
-                        row = conn.execute(
-                            select(subscribers).where(subscribers.c.id == new_id)).one()
-                        return _subscriber(row)
-                    if row.status == "suppressed":
-                        return None
-                    count = row.confirm_count if row.confirm_day == today else 0
-                    if count >= MAX_CONFIRMATIONS_PER_DAY:
-                        return None
-                    changes: dict[str, Any] = {"nonce": nonce, "confirm_day": today,
-                                               "confirm_count": count + 1}
-                    if row.status != "active":
-                        changes.update(_prefs(wanted), status="pending")
-                    conn.execute(update(subscribers).where(subscribers.c.id == row.id)
-                                 .values(**changes))
-                    row = conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one()
-                    return _subscriber(row)
-            except IntegrityError:
-                continue
-        return None
+        day_start = datetime(today.year, today.month, today.day)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(subscribers.c.status)
+                               .where(subscribers.c.email == email)).first()
+            if row is not None and row.status == "suppressed":
+                return None
+            if not self._take(conn, f"mailbox:{mailbox or email}", day_start,
+                              MAX_CONFIRMATIONS_PER_DAY):
+                return None
+            values = {**_prefs(wanted), "email": email, "status": "pending", "nonce": nonce,
+                      "confirm_day": today, "confirm_count": 1, "hard_failures": 0,
+                      "created_at": now}
+            conn.execute(self._insert_ignore(subscribers).values(**values))
+            row = conn.execute(select(subscribers).where(subscribers.c.email == email)
+                               .with_for_update()).one()
+            if row.nonce != nonce:  # it existed: renew its link (and its wishes, unless active)
+                if row.status == "suppressed":
+                    return None
+                count = row.confirm_count if row.confirm_day == today else 0
+                changes: dict[str, Any] = {"nonce": nonce, "confirm_day": today,
+                                           "confirm_count": count + 1}
+                if row.status != "active":
+                    changes.update(_prefs(wanted), status="pending")
+                conn.execute(update(subscribers).where(subscribers.c.id == row.id)
+                             .values(**changes))
+                row = conn.execute(select(subscribers).where(subscribers.c.id == row.id)).one()
+            return _subscriber(row)
+
+    def purge_limits(self, before: datetime) -> int:
+        """Forget counters whose window started before ``before``."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(delete(send_limits).where(
+                send_limits.c.window_start < before)).rowcount or 0)
 
     def confirm(self, subscriber_id: int, nonce: str, now: datetime) -> Subscriber | None:
         """Activate the subscriber if ``nonce`` is its live confirmation link (single use)."""
@@ -157,7 +187,7 @@ class DigestStore:
                 .where(subscribers.c.id == subscriber_id, subscribers.c.nonce == nonce,
                        subscribers.c.status.in_(("pending", "active", "unsubscribed")))
                 .values(status="active", nonce=None, confirmed_at=now, unsubscribed_at=None,
-                        hard_failures=0)
+                        hard_failures=0, epoch=subscribers.c.epoch + 1)
             ).rowcount
             if not done:
                 return None
@@ -205,7 +235,11 @@ class DigestStore:
                 conn.execute(insert(subscribers).values(
                     **values, email=email, confirm_count=0, hard_failures=0, created_at=now))
             else:
-                conn.execute(update(subscribers).where(subscribers.c.id == row.id).values(**values))
+                # coming back from an unsubscribe is a new subscription: old links stop working
+                epoch = case((subscribers.c.status == "active", subscribers.c.epoch),
+                             else_=subscribers.c.epoch + 1)
+                conn.execute(update(subscribers).where(subscribers.c.id == row.id)
+                             .values(**values, unsubscribed_at=None, epoch=epoch))
             got = conn.execute(select(subscribers).where(subscribers.c.email == email)).one()
         return _subscriber(got)
 

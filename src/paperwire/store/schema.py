@@ -114,7 +114,19 @@ subscribers = Table(
     Column("created_at", DateTime(timezone=False), nullable=False),
     Column("confirmed_at", DateTime(timezone=False), nullable=True),
     Column("unsubscribed_at", DateTime(timezone=False), nullable=True),
+    # bumped by each confirmation: links signed for an earlier subscription stop working
+    Column("epoch", Integer, nullable=False, server_default="0"),
     Index("ix_subscribers_status", "status"),
+)
+
+# atomic counters for confirmation mails: one row per limited key (a mailbox, a client) and
+# window; taken with one conditional upsert, so concurrent requests cannot overshoot
+send_limits = Table(
+    "send_limits",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("window_start", DateTime(timezone=False), nullable=False),
+    Column("count", Integer, nullable=False),
 )
 
 deliveries = Table(

@@ -1,33 +1,54 @@
 """Web routes of the digest: subscribe (form and API), confirm, one-click unsubscribe
-(RFC 8058), preferences, a digest preview, and the local outbox's development pages.
+(RFC 8058), preferences, resubscribe, a digest preview, and the local outbox's development
+pages.
 
 Links in mails carry signed tokens (:mod:`paperwire.digests.tokens`). A GET never changes
 anything — mail scanners follow links — so confirming and unsubscribing happen on POST;
 the GET pages show a button that posts.
+
+Subscribing is answered before anything that depends on the address happens: the request
+checks the form, refuses cross-site posts (``Origin`` / ``Sec-Fetch-Site``), spends one of
+the client's requests for the hour, and queues the rest (the per-mailbox limit, the database
+row, the mail) for a background thread. So every address gets the same answer in the same
+time. Tokens never reach the access log: a filter on ``uvicorn.access`` blanks them.
 """
 
 from __future__ import annotations
 
+import html
+import ipaddress
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from paperwire.config import Settings
 from paperwire.digests import open_mailer, outbox_folder
-from paperwire.digests.model import FREQUENCIES, MODES
+from paperwire.digests.mailer import Mailer
+from paperwire.digests.mailqueue import MailQueue
+from paperwire.digests.model import FREQUENCIES, MODES, Subscriber
 from paperwire.digests.service import DigestContext, gather, message_for
 from paperwire.digests.subscriptions import (
     InvalidSubscription,
+    checked_preferences,
     confirm,
+    normalise_email,
+    preference_form,
+    resubscribe,
     save_preferences,
-    subscribe,
+    send_confirmation,
+    split_words,
+    subscribed,
     subscriber_for,
+    time_zones,
     unsubscribe,
 )
 from paperwire.errors import NotFound, TokenError
@@ -40,6 +61,8 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SUBSCRIBED = ("If that address can receive digests, a confirmation mail is on its way. "
               "Nothing else is sent until you follow its link.")
+SHUTDOWN_DRAIN_SECONDS = 10.0  # how long a stopping server waits for queued mails
+OUTBOX_WARNING = "development outbox: every mail sent by this server is visible here"
 
 
 class SubscribeRequest(BaseModel):
@@ -48,8 +71,83 @@ class SubscribeRequest(BaseModel):
     queries: list[str] = Field(default_factory=list, max_length=20)
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in re.split(r"[,\n]", text) if t.strip()]
+# ---- tokens out of the access log ----------------------------------------------------------
+
+_TOKEN_PARAM = re.compile(r"([?&](?:token|t|sig)=)[^&#\s\"]+")
+_LONG_SEGMENT = re.compile(r"(?<=/)[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}(?=[/?#\s\"]|$)")
+
+
+def redact(text: str) -> str:
+    """``text`` with signed tokens (query values, token-like path segments) replaced by …"""
+    return _LONG_SEGMENT.sub("…", _TOKEN_PARAM.sub(r"\1…", text))
+
+
+class RedactTokens(logging.Filter):
+    """A filter for ``uvicorn.access``: the request line keeps its path, not its tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactTokens` to the access logger once (it survives uvicorn's own
+    logging set-up, which replaces handlers, not filters)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
+
+
+# ---- cross-site posts --------------------------------------------------------------------
+
+
+def cross_site(request: Request, settings: Settings) -> bool:
+    """Whether a browser sent this POST from another site: ``Sec-Fetch-Site`` other than
+    same-origin/none, or an ``Origin`` that is neither this host (as the browser or a proxy's
+    ``X-Forwarded-Host`` names it) nor the base URL. A request
+    with neither header (curl, a script) is not a browser's cross-site form."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    if origin == "null":
+        return True
+    parts = urlsplit(origin)
+    own = {urlsplit(settings.base_url).netloc.lower()}
+    # the Host the browser sent, or the one a reverse proxy passed on (a form cannot set
+    # either header, so neither can be made to match another site)
+    for name in ("host", "x-forwarded-host"):
+        host = request.headers.get(name)
+        if host:
+            own.add(host.split(",")[0].strip().lower())
+    return parts.netloc.lower() not in own
+
+
+def client_key(request: Request) -> str:
+    """The client a request limit counts against: its address (an IPv6 client by its /64)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return f"client:{host}"
+    if ip.version == 6:
+        return f"client:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"client:{ip}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (what the server binds) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 async def _form(request: Request) -> dict[str, Any]:
@@ -63,19 +161,53 @@ async def _form(request: Request) -> dict[str, Any]:
 
 def install(app: FastAPI, settings: Settings, store: Store,
             page: Callable[..., Response]) -> None:
+    """Add the digest routes. The outbox pages answer only while ``app.state.dev_outbox`` is
+    true (``paperwire demo`` on loopback sets it) or PAPERWIRE_DEV_OUTBOX is on, and only
+    while no mail server is configured."""
     ctx = DigestContext(store, settings)
-    local_outbox = not settings.smtp_url
+    install_log_redaction()
 
     def outbox_url() -> str | None:
         return getattr(app.state, "outbox_url", None)
 
-    def send_confirmation(email: str, categories: list[str], queries: list[str]) -> None:
+    mail_queue = MailQueue(lambda: open_mailer(settings, outbox_url()))
+    app.state.mail_queue = mail_queue
+    inner_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        """The app's own lifespan, then the mails of requests already answered."""
+        async with inner_lifespan(a) as state:
+            yield state
+        await run_in_threadpool(mail_queue.drain, SHUTDOWN_DRAIN_SECONDS)
+
+    app.router.lifespan_context = lifespan
+
+    def checked_request(request: Request, email: str, categories: list[str],
+                        queries: list[str]) -> Subscriber:
+        """The request's own checks, the same for every address: the form, the origin, the
+        client's hourly allowance. What depends on the address happens in the queue."""
+        if cross_site(request, settings):
+            raise PageError(403, "Subscriptions are accepted only from this site's own form.",
+                            "Forbidden")
         try:
-            with open_mailer(settings, outbox_url()) as mailer:
-                subscribe(ctx, mailer, email, categories=categories, queries=queries,
-                          now=utcnow())
+            wanted = checked_preferences(Subscriber(id=0, email=normalise_email(email)),
+                                         categories=tuple(categories), queries=tuple(queries))
         except InvalidSubscription as exc:
             raise PageError(400, str(exc)) from None
+        now = utcnow()
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if not store.digests.take_limit(client_key(request), hour,
+                                        settings.subscribe_client_limit):
+            raise PageError(429, "Too many subscription requests from your network; "
+                                 "try again in an hour.", "Too many requests")
+        return wanted
+
+    def queue_confirmation(wanted: Subscriber) -> None:
+        def job(mailer: Mailer) -> None:
+            send_confirmation(ctx, mailer, wanted, utcnow())
+
+        mail_queue.put(job)
 
     @app.exception_handler(TokenError)
     async def token_error(request: Request, exc: TokenError) -> Response:
@@ -87,16 +219,32 @@ def install(app: FastAPI, settings: Settings, store: Store,
     @app.post("/subscribe", include_in_schema=False)
     async def subscribe_form(request: Request) -> Response:
         fields = await _form(request)
-        send_confirmation(fields.get("email", ""), _split(fields.get("categories", "")),
-                          _split(fields.get("queries", "")))
+        wanted = await run_in_threadpool(
+            checked_request, request, fields.get("email", ""),
+            split_words(fields.get("categories", "")),
+            [q.strip() for q in fields.get("queries", "").splitlines()])
+        queue_confirmation(wanted)
         return page(request, "digest/message.html", title="Check your inbox",
                     message=SUBSCRIBED)
 
     @app.post("/api/subscribe", status_code=202)
-    def api_subscribe(body: SubscribeRequest) -> dict[str, str]:
-        """Ask for a digest; answers the same for every address (no enumeration)."""
-        send_confirmation(body.email, body.categories, body.queries)
-        return {"status": "pending", "detail": SUBSCRIBED}
+    async def api_subscribe(request: Request) -> Response:
+        """Ask for a digest; answers the same for every address (no enumeration). The body
+        must be JSON (``Content-Type: application/json``), which no cross-site HTML form can
+        send."""
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise PageError(415, "Send the request as JSON (Content-Type: application/json).",
+                            "Unsupported media type")
+        try:
+            body = SubscribeRequest.model_validate_json(await request.body())
+        except ValidationError:
+            raise PageError(400, "The request's body is not valid: expected "
+                                 '{"email": …, "categories": […], "queries": […]}.') from None
+        wanted = await run_in_threadpool(checked_request, request, body.email,
+                                         body.categories, body.queries)
+        queue_confirmation(wanted)
+        return JSONResponse({"status": "pending", "detail": SUBSCRIBED}, status_code=202)
 
     @app.get("/subscribe/confirm", include_in_schema=False)
     def confirm_page(request: Request, token: str = "") -> Response:
@@ -111,14 +259,22 @@ def install(app: FastAPI, settings: Settings, store: Store,
     @app.post("/subscribe/confirm", include_in_schema=False)
     def confirm_post(request: Request, token: str = "") -> Response:
         sub = confirm(ctx, token, utcnow())
-        prefs = ctx.links(sub).preferences
+        prefs = ctx.links(sub, utcnow()).preferences
         return page(request, "digest/message.html", title="Subscribed",
                     message=f"{sub.email} will receive the Paperwire digest.",
                     link=(prefs, "Choose what it holds and when it comes"))
 
+    def unsubscribed_page(request: Request, sub: Subscriber, title: str) -> Response:
+        again = ctx.links(sub, utcnow()).preferences if sub.status == "unsubscribed" else None
+        return page(request, "digest/message.html", title=title,
+                    message=f"{sub.email} will receive no more digests.",
+                    link=(again, "Changed your mind? Resubscribe") if again else None)
+
     @app.get("/unsubscribe", include_in_schema=False)
     def unsubscribe_page(request: Request, token: str = "") -> Response:
         sub = subscriber_for(ctx, "unsubscribe", token, utcnow())
+        if not subscribed(sub):
+            return unsubscribed_page(request, sub, "Already unsubscribed")
         return page(request, "digest/action.html", title="Unsubscribe",
                     message=f"Stop sending the Paperwire digest to {sub.email}?",
                     action=f"/unsubscribe?token={token}", button="Unsubscribe",
@@ -131,35 +287,55 @@ def install(app: FastAPI, settings: Settings, store: Store,
         if fields.get("List-Unsubscribe") != "One-Click":
             raise PageError(400, "Expected List-Unsubscribe=One-Click in the request body.")
         sub = unsubscribe(ctx, token, utcnow())
-        return page(request, "digest/message.html", title="Unsubscribed",
-                    message=f"{sub.email} will receive no more digests.")
+        return unsubscribed_page(request, sub, "Unsubscribed")
+
+    def preferences_view(request: Request, sub: Subscriber, token: str, *,
+                         form: dict[str, str] | None = None,
+                         errors: dict[str, str] | None = None, saved: bool = False,
+                         status_code: int = 200) -> Response:
+        if not subscribed(sub):
+            return page(request, "digest/resubscribe.html", sub=sub, token=token,
+                        status_code=status_code)
+        return page(request, "digest/preferences.html", status_code=status_code, sub=sub,
+                    token=token, saved=saved, form=form or preference_form(sub),
+                    errors=errors or {}, frequencies=FREQUENCIES, modes=MODES,
+                    weekdays=WEEKDAYS, zones=time_zones(),
+                    unsubscribe=ctx.links(sub, utcnow()).unsubscribe)
 
     @app.get("/preferences", include_in_schema=False)
     def preferences_page(request: Request, token: str = "", saved: str = "") -> Response:
         sub = subscriber_for(ctx, "preferences", token, utcnow())
-        return page(request, "digest/preferences.html", sub=sub, token=token, saved=bool(saved),
-                    frequencies=FREQUENCIES, modes=MODES, weekdays=WEEKDAYS,
-                    unsubscribe=ctx.links(sub).unsubscribe)
+        return preferences_view(request, sub, token, saved=bool(saved))
 
     @app.post("/preferences", include_in_schema=False)
     async def preferences_post(request: Request, token: str = "") -> Response:
         f = await _form(request)
-        try:
-            sub = save_preferences(
-                ctx, token, utcnow(), frequency=f.get("frequency", "daily"),
-                weekday=int(f.get("weekday", "0")), hour=int(f.get("hour", "7")),
-                timezone=f.get("timezone", "UTC").strip() or "UTC",
-                categories=tuple(_split(f.get("categories", ""))),
-                queries=tuple(_split(f.get("queries", ""))),
-                papers=tuple(_split(f.get("papers", ""))), size=int(f.get("size", "10")),
-                mode=f.get("mode", "personal"), skip_empty=f.get("skip_empty") == "on")
-        except ValueError:
-            raise PageError(400, "Weekday, hour and size must be whole numbers.") from None
-        except InvalidSubscription as exc:
-            raise PageError(400, str(exc)) from None
-        return page(request, "digest/preferences.html", sub=sub, token=token, saved=True,
-                    frequencies=FREQUENCIES, modes=MODES, weekdays=WEEKDAYS,
-                    unsubscribe=ctx.links(sub).unsubscribe)
+        sub = subscriber_for(ctx, "preferences", token, utcnow())
+        if not subscribed(sub):
+            return preferences_view(request, sub, token, status_code=409)
+        form = {k: str(f.get(k, "")) for k in preference_form(sub)}
+        saved, errors = save_preferences(ctx, token, utcnow(), form)
+        if errors:  # the page again, with every edit kept and each message by its field
+            return preferences_view(request, saved, token, form=form, errors=errors,
+                                    status_code=400)
+        return preferences_view(request, saved, token, saved=True)
+
+    @app.post("/preferences/resubscribe", include_in_schema=False)
+    def resubscribe_post(request: Request, token: str = "") -> Response:
+        """An unsubscribed address asks to come back: a new confirmation mail (queued, like
+        every subscribe), with the preferences it had."""
+        if cross_site(request, settings):
+            raise PageError(403, "Resubscribing is accepted only from this site's own page.",
+                            "Forbidden")
+        sub = subscriber_for(ctx, "preferences", token, utcnow())
+        if sub.status == "unsubscribed":
+            def job(mailer: Mailer) -> None:
+                resubscribe(ctx, mailer, token, utcnow())
+
+            mail_queue.put(job)
+        return page(request, "digest/message.html", title="Check your inbox",
+                    message=f"A confirmation mail is on its way to {sub.email}: follow its "
+                            "link to receive the digest again.")
 
     @app.get("/go/{paper_id:path}", include_in_schema=False)
     def digest_click(paper_id: str, t: str = "") -> Response:
@@ -182,42 +358,66 @@ def install(app: FastAPI, settings: Settings, store: Store,
 
     @app.get("/preferences/preview", include_in_schema=False)
     def preview(token: str = "", day: str = "") -> Response:
-        """The digest this subscriber would get today (or on ``day``), as its HTML part."""
+        """The digest this subscriber would get today (or on ``day``), as its HTML part, with
+        links back to the preferences and the home page."""
         sub = subscriber_for(ctx, "preferences", token, utcnow())
+        if not subscribed(sub):
+            raise TokenError("this address is unsubscribed; resubscribe to preview its digest")
         when = parse_date(day)  # a malformed date is a 400, not a silent "today"
         fresh = DigestContext(store, settings, _key=ctx.key)  # today's trending, not cached
         msg = message_for(fresh, gather(fresh, sub, when or utcnow().date()), utcnow())
-        html = msg.get_body(("html",))
-        body = html.get_content() if html is not None else ""
-        return HTMLResponse(body, headers={"Content-Security-Policy": "default-src 'none'; "
-                                           "style-src 'unsafe-inline'"})
+        html_part = msg.get_body(("html",))
+        body = html_part.get_content() if html_part is not None else ""
+        return HTMLResponse(_with_nav(body, token), headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
-    if not local_outbox:
-        return
+    # ---- development pages: the local outbox (demo on loopback, or PAPERWIRE_DEV_OUTBOX) ----
 
-    # ---- development pages: the local outbox (only when no mail server is configured) ----
+    def outbox_shown() -> None:
+        if settings.smtp_url or not (settings.dev_outbox
+                                     or getattr(app.state, "dev_outbox", False)):
+            raise PageError(404, "There is no page at this address.", "Not found")
 
     @app.get("/dev/outbox", include_in_schema=False)
     def outbox_page(request: Request) -> Response:
         from paperwire.digests.outbox import list_messages
 
+        outbox_shown()
         folder = Path(outbox_folder(settings))
         messages = list_messages(folder) if folder.is_dir() else []
-        return page(request, "digest/outbox.html", messages=messages, folder=str(folder))
+        return page(request, "digest/outbox.html", messages=messages, folder=str(folder),
+                    warning=OUTBOX_WARNING)
 
     @app.get("/dev/outbox/{name}", include_in_schema=False)
     def outbox_message(request: Request, name: str) -> Response:
         from paperwire.digests.outbox import read_message
 
+        outbox_shown()
         try:
             msg = read_message(Path(outbox_folder(settings)), name)
         except NotFound as exc:
             raise PageError(404, str(exc)) from None
         text_part, html_part = msg.get_body(("plain",)), msg.get_body(("html",))
         text = text_part.get_content() if text_part is not None else ""
-        html = html_part.get_content() if html_part is not None else ""
+        html_body = html_part.get_content() if html_part is not None else ""
         own = settings.base_url
         links = sorted({u.rstrip(".,)") for u in _URL.findall(text) if u.startswith(own)})
         headers = [(k, str(v)) for k, v in msg.items()]
         return page(request, "digest/outbox_message.html", message_name=name, headers=headers,
-                    text=text, html=html, links=links)
+                    text=text, html=html_body, links=links, warning=OUTBOX_WARNING)
+
+
+_BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def _with_nav(body: str, token: str) -> str:
+    """The previewed mail with a bar of links back (preferences, home) at its top."""
+    prefs = html.escape(f"/preferences?token={token}")
+    nav = ('<nav style="padding:10px 16px;background:#fff;border-bottom:1px solid #ccc;'
+           'font:15px/1.4 system-ui,sans-serif">Preview of your digest · '
+           f'<a href="{prefs}">Back to your preferences</a> · '
+           '<a href="/">Paperwire home</a></nav>')
+    match = _BODY.search(body)
+    if match is None:
+        return nav + body
+    return body[:match.end()] + nav + body[match.end():]
