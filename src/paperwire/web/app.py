@@ -31,7 +31,7 @@ from paperwire.config import Settings
 from paperwire.errors import QueryError, SearchError
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
-from paperwire.search.query import SORTS, Sort
+from paperwire.search.query import SORTS, Sort, check_day
 from paperwire.store import Store
 from paperwire.web import charts, feeds
 
@@ -43,6 +43,7 @@ FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
+_RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "digest_click": "clicks from digests"}
 
 
 class PageError(Exception):
@@ -102,9 +103,13 @@ def parse_date(value: str | None) -> date | None:
     try:
         if not _ISO_DATE.match(value):
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise PageError(400, f"Invalid date {value!r}: use the form YYYY-MM-DD.") from None
+    try:
+        return check_day(day, f"The date {value}")
+    except ValueError as exc:
+        raise PageError(400, f"{exc}.") from None
 
 
 def parse_category(value: str | None) -> str | None:
@@ -119,12 +124,17 @@ def parse_category(value: str | None) -> str | None:
 
 
 def parse_limit(value: str | None) -> int:
+    """How many results: SEARCH_LIMIT when not given, at most SEARCH_MAX (more is capped);
+    not a whole number, or less than 1, is a 400."""
     if value is None or value == "":
         return SEARCH_LIMIT
     try:
-        return max(1, min(int(value), SEARCH_MAX))
+        limit = int(value)
     except ValueError:
         raise PageError(400, f"Invalid limit {value!r}: use a whole number.") from None
+    if limit < 1:
+        raise PageError(400, f"Invalid limit {value!r}: ask for at least 1 result.")
+    return min(limit, SEARCH_MAX)
 
 
 def parse_sort(value: str) -> Sort:
@@ -221,6 +231,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             return error_response(request, 400, str(exc), "Query not understood")
         return error_response(request, 503, str(exc), "Search is unavailable")
 
+    # the weighted sources that something records: a page never promises the others
+    shown_weights = {source: weight for source, weight in settings.trending_weights.items()
+                     if source in trending.PRODUCED_SOURCES}
+    ranked_by = " and ".join(_RANKED_BY[source] for source, weight in shown_weights.items()
+                             if weight > 0 and source in _RANKED_BY)
+
     engine = SearchEngine(the_store, settings)  # one per app: the model loads once
     app.state.engine = engine
 
@@ -276,6 +292,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         feed_params = {"window": view.window, "cat": view.category}
         feed_query = urlencode({k: v for k, v in feed_params.items() if v})
         return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
+                    ranked_by=ranked_by or "signals",
                     sparks=sparks, all_url=here(cat=None),
                     api_url="/api/trending" + here()[1:],
                     atom_url="/feeds/trending.atom?" + feed_query,
@@ -285,10 +302,24 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/search", include_in_schema=False)
     def search_page(request: Request, q: str = "", limit: str | None = None,
                     sort: str = "relevance", mode: str = "hybrid") -> Response:
-        hits = run_search(q, limit, sort, mode, highlight=True)
+        """Results; a query or parameter the search cannot take is a 400 that shows the
+        message under the search box, the query kept in it to be corrected."""
+        hits: list[Hit] = []
+        error: str | None = None
+        try:
+            hits = run_search(q, limit, sort, mode, highlight=True)
+        except QueryError as exc:
+            error = str(exc)
+        except PageError as exc:
+            if exc.status != 400:
+                raise
+            error = exc.message
+        if error is not None:  # keep only the parameters that are valid in the form
+            limit = limit if limit and limit.isdigit() and int(limit) > 0 else None
+            sort = sort if sort in SORTS else "relevance"
         sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
-        return page(request, "search.html", q=q, hits=hits, limit=parse_limit(limit),
-                    sort=sort, sorts=sorts)
+        return page(request, "search.html", status_code=400 if error else 200, q=q, hits=hits,
+                    limit=parse_limit(limit), sort=sort, sorts=sorts, error=error)
 
     @app.get("/papers/{paper_id:path}", include_in_schema=False)
     def paper_page(request: Request, paper_id: str) -> Response:
@@ -308,7 +339,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def about_trending(request: Request) -> Response:
         return page(request, "about_trending.html", doc=(trending.__doc__ or "").strip(),
                     windows=trending.WINDOWS, min_evidence=trending.MIN_EVIDENCE,
-                    weights=settings.trending_weights, labels=trending.SOURCE_LABELS)
+                    weights=shown_weights, labels=trending.SOURCE_LABELS)
 
     # ---- feeds ----------------------------------------------------------------------
 
@@ -352,9 +383,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/api/similar")
     def api_similar(id: list[str] | None = Query(default=None), text: str = "",
                     limit: str | None = None) -> dict[str, Any]:
-        """Papers like the given ids (a paper, or a reading list) and/or a pasted text."""
+        """Papers like the given ids (a paper, or a reading list) and/or a pasted text.
+        An id of no stored paper is a 404: an empty list would read as "nothing similar"."""
+        count = parse_limit(limit)
+        known, missing = services.stored_ids(the_store, id or [])
+        if missing:
+            raise PageError(404, f"No paper with id {missing[0]!r} is stored here.",
+                            "Paper not found")
         engine.sync(embed=False)
-        hits = engine.similar(id or [], text=text or None, limit=parse_limit(limit))
+        hits = engine.similar(known, text=text or None, limit=count)
         return {"ids": id or [], "text": text, "results": [
             {"id": h.paper.id, "title": h.paper.title, "score": h.score,
              "url": settings.base_url + paper_path(h.paper.id)} for h in hits]}
