@@ -21,10 +21,16 @@ import jinja2
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire import services, trending
 from paperwire.config import Settings
@@ -44,6 +50,87 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
 _RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "digest_click": "clicks from digests"}
+
+
+# Sent with every response. No page runs a script or needs anything from another origin:
+# styles come from /static only (charts are inline SVG with classes, no style attributes),
+# forms post here, no site may frame a page (the unsubscribe button is a click to steal),
+# and no address leaves in a Referer (links in mails carry tokens).
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; "
+                           "img-src 'self'; form-action 'self'; base-uri 'none'; "
+                           "frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+GZIP_MIN_BYTES = 1000
+
+
+class SecurityHeaders:
+    """ASGI middleware: every response gets :data:`SECURITY_HEADERS`. A route that sets its
+    own Content-Security-Policy (a mail preview, with the mail's inline styles) keeps it, with
+    ``frame-ancestors 'none'`` added when it lacks one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                policy = headers.get("content-security-policy")
+                if policy is not None and "frame-ancestors" not in policy:
+                    headers["Content-Security-Policy"] = policy + "; frame-ancestors 'none'"
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class HeadersOnlyForHead:
+    """ASGI middleware: a HEAD request is answered with the headers of the GET (routes that
+    take GET take HEAD, see ``create_app``) and no body, whatever the server under it does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, headers_only)
+
+
+def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
+    """The methods some route (or mount) at this request's path takes: its ``Allow``."""
+    allowed: set[str] = set()
+    # a mount on the way (static files) moved root_path: match from the app's own root
+    fresh = {"type": "http", "method": scope["method"], "path": scope["path"],
+             "root_path": scope.get("app_root_path", "")}
+    for route in app.routes:
+        match, _ = route.matches(fresh)
+        if match is Match.NONE:
+            continue
+        methods = getattr(route, "methods", None)
+        allowed |= set(methods) if methods else {"GET", "HEAD"}  # a mount: static files
+    return sorted(allowed)
 
 
 class PageError(Exception):
@@ -199,11 +286,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(request, name, context, status_code=status_code)
 
-    def error_response(request: Request, status: int, message: str, title: str) -> Response:
+    def error_response(request: Request, status: int, message: str, title: str,
+                       headers: dict[str, str] | None = None) -> Response:
+        response: Response
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": message}, status_code=status)
-        return page(request, "error.html", status_code=status,
-                    status=status, title=title, message=message)
+            response = JSONResponse({"detail": message}, status_code=status)
+        else:
+            response = page(request, "error.html", status_code=status,
+                            status=status, title=title, message=message)
+        response.headers.update(headers or {})
+        return response
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
@@ -213,7 +305,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
-        return error_response(request, exc.status_code, message, title)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the address takes, not one route's
+            allowed = allowed_methods(app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"This address takes {', '.join(allowed)} only."
+        return error_response(request, exc.status_code, message, title, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -223,7 +320,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         message = "Something went wrong on our side; the error has been logged."
-        return error_response(request, 500, message, "Server error")
+        # answered outside the middleware stack: the headers are added here
+        return error_response(request, 500, message, "Server error", SECURITY_HEADERS)
 
     @app.exception_handler(SearchError)
     async def search_error(request: Request, exc: SearchError) -> Response:
@@ -414,4 +512,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     from paperwire.web.digest_routes import install  # late: it imports PageError from here
 
     install(app, settings, the_store, page)
+    app.openapi()  # the schema, made (and kept) before HEAD joins GET in every route
+    for route in app.routes:  # HEAD wherever GET: the same headers, no body
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
+    app.add_middleware(HeadersOnlyForHead)
+    app.add_middleware(SecurityHeaders)
     return app
