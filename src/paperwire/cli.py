@@ -398,11 +398,14 @@ def serve(
 def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None = None) -> None:
     import uvicorn
 
+    from paperwire.config import served_at
     from paperwire.digests import outbox_folder
     from paperwire.search import LexicalIndex
     from paperwire.web.app import create_app
     from paperwire.worker import start_in_background
 
+    # links (mails, feeds, the API) follow the address served, unless a base URL is set
+    _State.settings = served_at(settings(), host, port)
     store = open_store()
     LexicalIndex(settings().index_dir / "lexical").sync(store)
     with contextlib.ExitStack() as stack:
@@ -413,7 +416,7 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
             outbox = stack.enter_context(LocalOutbox(Path(outbox_folder(settings()))))
             outbox_url = outbox.url
             out.print(f"No PAPERWIRE_SMTP_URL: mail goes to the local outbox, "
-                      f"http://{host}:{port}/dev/outbox")
+                      f"{settings().base_url}/dev/outbox")
         start_in_background(store, settings(), schedule=scheduler, outbox_url=outbox_url,
                             only=only)
         web = create_app(settings(), store)
