@@ -417,9 +417,10 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
             outbox_url = outbox.url
             out.print(f"No PAPERWIRE_SMTP_URL: mail goes to the local outbox, "
                       f"{settings().base_url}/dev/outbox")
-        start_in_background(store, settings(), schedule=scheduler, outbox_url=outbox_url,
-                            only=only)
-        web = create_app(settings(), store)
+        background = start_in_background(store, settings(), schedule=scheduler,
+                                         outbox_url=outbox_url, only=only)
+        stack.callback(background.stop.set)
+        web = create_app(settings(), store, background)
         web.state.outbox_url = outbox_url
         uvicorn.run(web, host=host, port=port, log_level="info")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -51,6 +52,9 @@ class Scheduler:
                      if only is None or name in only}
         self.clock = clock
         self.client = client
+        # liveness, for /healthz: when the loop last began a tick, and the job it is running
+        self.last_tick: datetime | None = None
+        self.running: str | None = None
 
     def _last_runs(self, now: datetime) -> dict[str, datetime]:
         last = {}
@@ -68,7 +72,11 @@ class Scheduler:
         now = self.clock()
         results: dict[str, list[IngestReport] | str] = {}
         for name in due(self.jobs, self._last_runs(now), now):
-            results[name] = self.run_job(name)
+            self.running = name
+            try:
+                results[name] = self.run_job(name)
+            finally:
+                self.running = None
             self.store.set_cursor(f"schedule:{name}", {"last_run": now.isoformat()})
         return results
 
@@ -112,6 +120,7 @@ class Scheduler:
     def run_forever(self, stop: threading.Event, tick_seconds: float = TICK_SECONDS) -> None:
         log.info("scheduler started: %s", "; ".join(f"{k}={v}" for k, v in self.jobs.items()))
         while not stop.is_set():
+            self.last_tick = self.clock()
             try:
                 self.tick()
             except PaperwireError as exc:  # e.g. the database is down: try again next tick
@@ -144,20 +153,38 @@ def embed_forever(store: Store, settings: Settings, stop: threading.Event,
         stop.wait(every)
 
 
+@dataclass
+class Background:
+    """The background threads of ``paperwire serve``, for /healthz to look at and for
+    ``stop`` to end: the scheduler (None when off) and the embedder, the index writer."""
+
+    stop: threading.Event
+    scheduler: Scheduler | None = None
+    scheduler_thread: threading.Thread | None = None
+    embedder_thread: threading.Thread | None = None
+    tick_seconds: float = TICK_SECONDS
+
+
 def start_in_background(
     store: Store, settings: Settings, schedule: bool = True, embed: bool = True,
     outbox_url: str | None = None,
     only: Collection[str] | None = None,
-) -> threading.Event:
+    tick_seconds: float = TICK_SECONDS, embed_every: float = EMBED_EVERY_SECONDS,
+) -> Background:
     """Start the scheduler (when the schedule is not empty) and the embedder in daemon
-    threads; returns the event that stops them."""
-    stop = threading.Event()
-    jobs: list[tuple[str, Callable[..., None], tuple[object, ...]]] = []
+    threads; returns them, with the event that stops them."""
+    bg = Background(threading.Event(), tick_seconds=tick_seconds)
     scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only)
     if schedule and scheduler.jobs:
-        jobs.append(("paperwire-scheduler", scheduler.run_forever, (stop,)))
+        bg.scheduler = scheduler
+        bg.scheduler_thread = threading.Thread(
+            target=scheduler.run_forever, args=(bg.stop, tick_seconds),
+            name="paperwire-scheduler", daemon=True)
     if embed:
-        jobs.append(("paperwire-embedder", embed_forever, (store, settings, stop)))
-    for name, target, args in jobs:
-        threading.Thread(target=target, args=args, name=name, daemon=True).start()
-    return stop
+        bg.embedder_thread = threading.Thread(
+            target=embed_forever, args=(store, settings, bg.stop, embed_every),
+            name="paperwire-embedder", daemon=True)
+    for thread in (bg.scheduler_thread, bg.embedder_thread):
+        if thread is not None:
+            thread.start()
+    return bg

@@ -39,7 +39,8 @@ from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
 from paperwire.search.query import SORTS, Sort, check_day
 from paperwire.store import Store
-from paperwire.web import charts, feeds
+from paperwire.web import charts, feeds, health
+from paperwire.worker import Background
 
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
@@ -268,7 +269,10 @@ def _paper_json(p: Paper, base_url: str) -> dict[str, Any]:
 # ---- the app --------------------------------------------------------------------------
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, store: Store | None = None,
+               background: Background | None = None) -> FastAPI:
+    """The app over ``store`` (opened from the settings when not given). ``background``: the
+    threads ``paperwire serve`` runs beside it (scheduler, embedder), checked by /healthz."""
     owns_store = store is None
     the_store = store if store is not None else Store.open(settings.resolved_database_url)
 
@@ -459,11 +463,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        body: dict[str, Any] = {"database": the_store.dialect}
-        papers = the_store.health()
-        if papers is not None:
-            return JSONResponse({"status": "ok", **body, "papers": papers})
-        return JSONResponse({"status": "error", **body, "detail": "database unreachable"}, 503)
+        """Each part checked for real (see :mod:`paperwire.web.health`); 503 if one is down."""
+        status, body = health.report(the_store, settings, background,
+                                     getattr(app.state, "outbox_url", None))
+        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
 
     # ---- JSON API -------------------------------------------------------------------
 
