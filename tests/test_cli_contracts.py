@@ -122,3 +122,13 @@ def test_terminal_text_keeps_text_and_drops_controls() -> None:
     assert terminal_text("x\x1b[1;31my\x1b[0m z\x1b]8;;http://e\x1b\\w") == "xy zw"
     assert terminal_text("\u202eabc\u2066d\u2069 e\r\x7f\x85") == "abcd e"
     assert terminal_text("naïve – ünïcode ✓ 中文") == "naïve – ünïcode ✓ 中文"
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1899-12-31", "9999-12-31"])
+def test_an_out_of_range_date_is_a_usage_error(seeded: Store, day: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    for args in [("trending", "--date", day, "--json"), ("digest", "send", "--date", day),
+                 ("digest", "status", "--date", day), ("ingest", "hf", "--date", day)]:
+        code, out, err = run(capsys, *args)
+        assert code == 2 and out == "", args
+        assert "out of range" in err and "Traceback" not in err, (args, err)
