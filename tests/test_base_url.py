@@ -54,8 +54,9 @@ def test_serve_on_another_port_links_to_that_port(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
     env.update(PAPERWIRE_HOME=str(home), PAPERWIRE_INGEST_SCHEDULE="")
+    out, err = (tmp_path / "stdout").open("w"), (tmp_path / "stderr").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "paperwire", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=out, stderr=err)
     try:
         with httpx.Client(base_url=base, timeout=30) as web:
             deadline = time.monotonic() + 60
@@ -92,6 +93,12 @@ def test_serve_on_another_port_links_to_that_port(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        out.close()
+        err.close()
+    # logs (uvicorn's included) go to stderr; no request line anywhere (addresses carry tokens)
+    printed, logged = (tmp_path / "stdout").read_text(), (tmp_path / "stderr").read_text()
+    assert "Uvicorn running" in logged and "Uvicorn running" not in printed
+    assert "INFO" not in printed and "GET /" not in printed + logged
 
 
 def test_a_configured_base_url_wins(tmp_path: Path) -> None:

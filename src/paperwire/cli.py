@@ -422,7 +422,9 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
         stack.callback(background.stop.set)
         web = create_app(settings(), store, background)
         web.state.outbox_url = outbox_url
-        uvicorn.run(web, host=host, port=port, log_level="info")
+        # log_config=None: uvicorn's lines go through logsetup (stderr), not its own stdout
+        # handler; its access log stays at WARNING there (addresses carry tokens)
+        uvicorn.run(web, host=host, port=port, log_config=None)
 
 
 @app.command()
