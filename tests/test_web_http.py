@@ -201,3 +201,32 @@ def test_no_other_site_can_frame_the_unsubscribe_page(site: tuple[str, FastAPI])
             assert "Paperwire" in top.inner_text("body")
         finally:
             browser.close()
+
+
+def test_a_query_error_is_shown_under_the_box_in_a_browser(site: tuple[str, FastAPI]) -> None:
+    """Chromium: the message is visible right below the search box, which keeps the query
+    (focusable and announced as invalid), and no results or bare error page replace it."""
+    from test_browser import ARGS, _playwright
+
+    base, _ = site
+    sync_playwright, executable = _playwright()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=ARGS)
+        try:
+            page: Any = browser.new_page(viewport={"width": 1000, "height": 900})
+            response = page.goto(f"{base}/search?q=-cat%3Acs.CV+diffusion")
+            assert response.status == 400
+            box = page.locator('main input[name="q"]')
+            assert box.input_value() == "-cat:cs.CV diffusion"
+            assert box.get_attribute("aria-invalid") == "true"
+            message = page.locator("#search-error")
+            assert message.is_visible() and "cat:" in message.inner_text()
+            box_at, message_at = box.bounding_box(), message.bounding_box()
+            assert 0 <= message_at["y"] - (box_at["y"] + box_at["height"]) < 150
+            box.fill("diffusion")
+            box.press("Enter")
+            page.wait_for_load_state()
+            assert page.locator("#search-error").count() == 0
+            assert page.url.endswith("/search?q=diffusion")
+        finally:
+            browser.close()
