@@ -134,8 +134,22 @@ def test_security_headers_on_every_response(site: tuple[str, FastAPI]) -> None:
             policy = r.headers["content-security-policy"]
             assert "frame-ancestors 'none'" in policy, r.url
             if r.headers.get("content-type", "").startswith("text/html"):
-                assert "script-src 'none'" in policy and "'unsafe-inline'" not in policy
+                assert "script-src 'none'" in policy
+                mail_view = r.url.path.startswith("/dev/outbox/")  # see the next test
+                assert mail_view or "'unsafe-inline'" not in policy
                 assert "<script" not in r.text and " style=" not in r.text, r.url
+
+
+def test_mail_views_allow_inline_styles_only(site: tuple[str, FastAPI]) -> None:
+    """The outbox shows a mail (styled inline) in a srcdoc frame, under the page's policy."""
+    base, _ = site
+    with httpx.Client(base_url=base, timeout=30) as web:
+        policy = web.get("/dev/outbox/20260101T000000-0123abcd.eml").headers[
+            "content-security-policy"]
+        assert "style-src 'self' 'unsafe-inline'" in policy
+        assert "script-src 'none'" in policy and "frame-ancestors 'none'" in policy
+        assert "img-src 'self';" in policy
+        assert "'unsafe-inline'" not in web.get("/dev/outbox").headers["content-security-policy"]
 
 
 def test_pages_are_compressed(site: tuple[str, FastAPI]) -> None:

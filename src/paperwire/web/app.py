@@ -60,6 +60,12 @@ _RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "digest_click": "clicks from
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; "
                            "img-src 'self'; form-action 'self'; base-uri 'none'; "
                            "frame-ancestors 'none'")
+# The local outbox shows a mail's HTML part in a sandboxed srcdoc frame, which inherits the
+# page's policy: mails are styled inline, so these pages allow inline styles (still no script,
+# and no image or font from elsewhere, so a style cannot send anything out).
+MAIL_VIEW_PREFIX = "/dev/outbox/"
+MAIL_VIEW_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'",
+                                                   "style-src 'self' 'unsafe-inline'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -89,6 +95,8 @@ class SecurityHeaders:
                 policy = headers.get("content-security-policy")
                 if policy is not None and "frame-ancestors" not in policy:
                     headers["Content-Security-Policy"] = policy + "; frame-ancestors 'none'"
+                if policy is None and scope["path"].startswith(MAIL_VIEW_PREFIX):
+                    headers["Content-Security-Policy"] = MAIL_VIEW_POLICY
                 for name, value in SECURITY_HEADERS.items():
                     if name not in headers:
                         headers[name] = value
