@@ -126,8 +126,8 @@ def test_demo_digest_through_the_local_outbox(demo_home: Path) -> None:
             time.sleep(0.2)
         [name] = names
         mail = web.get(f"/dev/outbox/{name}").text
-        [link] = re.findall(r'href="http://127.0.0.1:8000(/subscribe/confirm\?token=[^"]+)"',
-                            mail)
+        [link] = re.findall(rf'href="{re.escape(base)}(/subscribe/confirm\?token=[^"]+)"',
+                            mail)  # the port served, not the default's 8000
         link = link.replace("&amp;", "&")
         assert "Confirm subscription" in web.get(link).text
         assert "will receive the Paperwire digest" in web.post(link).text

@@ -319,7 +319,8 @@ def test_about_trending_renders_the_code_docs(client: TestClient) -> None:
 def test_healthz(client: TestClient, store: Store, settings: Settings) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "database": store.dialect, "papers": 5}
+    body = r.json()
+    assert (body["status"], body["database"], body["papers"]) == ("ok", store.dialect, 5)
     # a real unreachable database (nothing listens on port 1), not a patched method
     gone = Store(db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
     down = TestClient(create_app(settings, gone)).get("/healthz")
@@ -505,7 +506,9 @@ def test_settings_weights_rank_and_show_on_about(settings: Settings, store: Stor
     assert trending_ids(TestClient(create_app(off, store)).get("/?window=day").text) == [
         NEW.id, MID.id]
     about = client.get("/about/trending").text
-    assert re.search(r"<code>save</code></td><td>saves here</td><td class=\"num\">5</td>", about)
+    assert re.search(r"<code>hf_upvotes</code></td><td>upvotes on Hugging Face</td>"
+                     r"<td class=\"num\">1</td>", about)
+    assert "<code>save</code>" not in about  # weighted, but nothing records saves
     assert "<code>digest_click</code>" not in about  # not in this site's weights
 
 

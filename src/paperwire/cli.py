@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Annotated, Any, NoReturn, cast
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from paperwire import __version__
 from paperwire.config import Settings, load_settings
@@ -48,23 +50,55 @@ def open_store() -> Store:
     return Store.open(settings().resolved_database_url)
 
 
+# What a terminal would act on rather than show: escape sequences (CSI, OSC, and the rest of
+# ESC …), C0 and C1 control characters but tab and newline, DEL, and the bidirectional
+# overrides and isolates that reorder the text around them.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+                      r"|[ -/]+[0-~]|[@-_]?)"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?")
+_UNSHOWABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                         r"\u2066-\u2069]")
+# The same characters, written as JSON escapes in --json output (lossless: the parsed value
+# is unchanged); JSON already escapes C0.
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with nothing a terminal would interpret: imported titles and abstracts are
+    untrusted, and an escape sequence in one could rewrite the screen or reverse a line."""
+    return _UNSHOWABLE.sub("", _ESCAPES.sub("", text))
+
+
+def cell(text: str) -> Text:
+    """A table cell shown as is: no rich markup (``[bold]`` in a title stays text), no
+    terminal controls."""
+    return Text(terminal_text(text))
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """Print ``error: message`` as exactly one line on stderr and exit."""
-    sys.stderr.write("error: " + " ".join(message.split()) + "\n")
+    sys.stderr.write("error: " + " ".join(terminal_text(message).split()) + "\n")
     sys.exit(code)
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+    text = json.dumps(doc, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n")
 
 
 def _parse_date(value: str | None) -> date | None:
     if value is None:
         return None
+    from paperwire.search.query import check_day
+
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    try:
+        return check_day(day, repr(value))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.callback(invoke_without_command=True)
@@ -110,16 +144,17 @@ def import_(
         if report.skipped_count > 20:
             lines.append(f"… and {report.skipped_count - 20:,} more skipped")
         lines += [f"failed {where}: {reason}" for where, reason in report.files_failed]
-        sys.stderr.write("".join(line + "\n" for line in lines))
+        sys.stderr.write("".join(terminal_text(line) + "\n" for line in lines))
         sys.stdout.write(report.summary() + "\n")
     if not report.ok:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})
 def search(
     query: Annotated[str, typer.Argument(help='What to find; supports "phrases", -word, '
-                                         "author:, cat:, title:, after:, before:, year:.")],
+                                         "author:, cat:, title:, after:, before:, year:. "
+                                         "A query may start with '-' (-word).")],
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many results.")] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
     sort: Annotated[str, typer.Option(help="relevance, date or trending.")] = "relevance",
@@ -162,7 +197,8 @@ def search(
         return
     table = Table("#", "id", "title", "published", box=None, highlight=False)
     for i, h in enumerate(hits, 1):
-        table.add_row(str(i), h.paper.id, h.paper.title, str(h.paper.published or ""))
+        table.add_row(str(i), cell(h.paper.id), cell(h.paper.title),
+                      str(h.paper.published or ""))
     out.print(table)
 
 
@@ -179,10 +215,15 @@ def similar(
 
     if not ids and not text:
         raise typer.BadParameter("give paper ids, --text, or both")
+    from paperwire.services import stored_ids
+
     store = open_store()
+    known, missing = stored_ids(store, ids or [])
+    if missing:
+        fail(f"no paper with id {missing[0]!r} is stored")
     engine = SearchEngine(store, settings())
     engine.sync(embed=False)
-    hits = engine.similar(ids or [], text=text, limit=limit)
+    hits = engine.similar(known, text=text, limit=limit)
     if as_json:
         emit_json({"ids": ids or [], "text": text, "results": [
             {"id": h.paper.id, "title": h.paper.title, "score": round(h.score, 4)}
@@ -190,7 +231,7 @@ def similar(
         return
     table = Table("#", "id", "title", box=None, highlight=False)
     for i, h in enumerate(hits, 1):
-        table.add_row(str(i), h.paper.id, h.paper.title)
+        table.add_row(str(i), cell(h.paper.id), cell(h.paper.title))
     out.print(table if hits else "No similar papers found.")
 
 
@@ -217,7 +258,8 @@ def trending(
         err.print(view.note, markup=False)
     table = Table("#", "score", "id", "title", "why", box=None, highlight=False)
     for e, p in view.entries:
-        table.add_row(str(e.rank), f"{e.score:.1f}", p.id, p.title, e.reason)
+        table.add_row(str(e.rank), f"{e.score:.1f}", cell(p.id), cell(p.title),
+                      cell(e.reason))
     out.print(table)
 
 
@@ -259,7 +301,7 @@ def _run_ingests(sources: list[Any], as_json: bool, progress: bool) -> None:
         for r in reports:
             sys.stdout.write(r.summary() + "\n")
             for where, why in r.skipped[:10]:
-                sys.stderr.write(f"skipped {where}: {why}\n")
+                sys.stderr.write(terminal_text(f"skipped {where}: {why}") + "\n")
     if failure is not None:
         fail(f"{failure} (everything before it was kept; run again to resume)")
 
@@ -358,12 +400,15 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
            demo: bool = False) -> None:
     import uvicorn
 
+    from paperwire.config import served_at
     from paperwire.digests import outbox_folder
     from paperwire.search import LexicalIndex
     from paperwire.web.app import create_app
     from paperwire.web.digest_routes import is_loopback
     from paperwire.worker import start_in_background
 
+    # links (mails, feeds, the API) follow the address served, unless a base URL is set
+    _State.settings = served_at(settings(), host, port)
     store = open_store()
     LexicalIndex(settings().index_dir / "lexical").sync(store)
     with contextlib.ExitStack() as stack:
@@ -374,18 +419,21 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
             outbox = stack.enter_context(LocalOutbox(Path(outbox_folder(settings()))))
             outbox_url = outbox.url
             shown = settings().dev_outbox or (demo and is_loopback(host))
-            where = (f"read it at http://{host}:{port}/dev/outbox (every mail sent by this "
+            where = (f"read it at {settings().base_url}/dev/outbox (every mail sent by this "
                      "server is visible there)" if shown else f"filed under {outbox.folder}")
             out.print(f"No PAPERWIRE_SMTP_URL: mail goes to the local outbox; {where}")
             if demo and not shown:
                 out.print("The outbox page is off: the demo shows it only on a loopback "
                           "address (set PAPERWIRE_DEV_OUTBOX=true to show it anyway).")
-        start_in_background(store, settings(), schedule=scheduler, outbox_url=outbox_url,
-                            only=only)
-        web = create_app(settings(), store)
+        background = start_in_background(store, settings(), schedule=scheduler,
+                                         outbox_url=outbox_url, only=only)
+        stack.callback(background.stop.set)
+        web = create_app(settings(), store, background)
         web.state.outbox_url = outbox_url
         web.state.dev_outbox = demo and is_loopback(host)
-        uvicorn.run(web, host=host, port=port, log_level="info")
+        # log_config=None: uvicorn's lines go through logsetup (stderr), not its own stdout
+        # handler; its access log stays at WARNING there (addresses carry tokens)
+        uvicorn.run(web, host=host, port=port, log_config=None)
 
 
 @app.command()

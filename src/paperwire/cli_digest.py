@@ -137,8 +137,9 @@ def preview(
         digest = gather(ctx, sub, day)
     msg = message_for(ctx, digest, utcnow())
     part = msg.get_body(("html",) if html else ("plain",))
-    sys.stdout.write(f"Subject: {msg['Subject']}\nTo: {msg['To']}\n\n")
-    sys.stdout.write(part.get_content() if part is not None else "")
+    shown = f"Subject: {msg['Subject']}\nTo: {msg['To']}\n\n"
+    shown += part.get_content() if part is not None else ""
+    sys.stdout.write(base.terminal_text(shown))  # titles in it are imported, untrusted text
 
 
 @digest_app.command("status")

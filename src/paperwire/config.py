@@ -12,7 +12,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -162,7 +162,8 @@ class Settings:
     )
     base_url: str = field(
         default="http://127.0.0.1:8000",
-        metadata={"parse": _http_url, "doc": "public URL of the web app, used in links"},
+        metadata={"parse": _http_url, "doc": "public URL of the web app, used in links; "
+                  "unset, serve and demo use the address they listen on (see served_at)"},
     )
     arxiv_api_url: str = field(
         default="https://export.arxiv.org/api/query",
@@ -280,9 +281,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return {by_key[k]: v for k, v in data.items()}
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build :class:`Settings` from ``environ`` (default ``os.environ``)."""
-    env = dict(os.environ if environ is None else environ)
+def _given(env: Mapping[str, str]) -> dict[str, Any]:
+    """The settings given explicitly, by field name: the TOML file's, then the environment's."""
     raw: dict[str, Any] = {}
     home_env = env.get(PREFIX + "HOME")
     config_path = env.get(PREFIX + "CONFIG")
@@ -296,6 +296,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         name = PREFIX + setting_key(f).upper()
         if name in env:
             raw[f.name] = env[name]
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``environ`` (default ``os.environ``)."""
+    env = dict(os.environ if environ is None else environ)
+    raw = _given(env)
     unknown = sorted(
         k for k in env
         if k.startswith(PREFIX) and k not in setting_names() and not k.startswith(PREFIX + "TEST_")
@@ -313,3 +320,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             name = PREFIX + setting_key(f).upper()
             raise ConfigError(f"{name}={raw[f.name]!r}: {exc}") from exc
     return Settings(**values)
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL of a server bound to ``host``:``port``; for a wildcard address (all
+    interfaces) the loopback one, the only address known to reach it."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def served_at(settings: Settings, host: str, port: int,
+              environ: Mapping[str, str] | None = None) -> Settings:
+    """``settings`` for a server bound to ``host``:``port``: unless PAPERWIRE_BASE_URL (or
+    ``base_url`` in the file) is set, every absolute link (mails, feeds, the API) follows
+    the address actually served rather than the default's port 8000."""
+    if "base_url" in _given(dict(os.environ if environ is None else environ)):
+        return settings
+    if host in ("", "0.0.0.0", "::"):
+        logging.getLogger(__name__).warning(
+            "serving on all interfaces: links use %s; set PAPERWIRE_BASE_URL to the public "
+            "address", served_url(host, port))
+    return replace(settings, base_url=served_url(host, port))

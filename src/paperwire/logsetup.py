@@ -1,9 +1,11 @@
-"""Logging is configured once, at start-up, by the CLI entry point."""
+"""Logging is configured once, at start-up, by the CLI entry point. Every log line goes to
+stderr: stdout carries only a command's result (``--json``: exactly one JSON document)."""
 
 from __future__ import annotations
 
 import logging
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 _configured = False
@@ -14,7 +16,8 @@ def configure_logging(level: str = "INFO") -> None:
     if _configured:
         logging.getLogger().setLevel(level)
         return
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False,
+                          markup=False)
     logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler])
     # aiosmtpd logs every SMTP command of the local outbox at INFO as "mail.log"
     for noisy in ("alembic", "httpx", "uvicorn.access", "mail.log"):

@@ -3,12 +3,13 @@ pure ranking code. No SQL here (that is the store's), no HTML (the web's)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
 from paperwire import trending
+from paperwire.models import parse_arxiv_id
 from paperwire.store import Store
 
 
@@ -20,6 +21,18 @@ def data_day(store: Store, weights: Mapping[str, float] | None = None) -> date |
     """The newest day trending has data for (see :func:`paperwire.trending.data_day`)."""
     return trending.data_day(store.signal_day_totals(),
                              trending.SOURCE_WEIGHTS if weights is None else weights)
+
+
+def stored_ids(store: Store, ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The stored papers' ids for ``ids`` (a versioned arXiv id ``2501.00001v2`` or ``arXiv:``
+    prefix names the same paper), and the ids given that name no stored paper."""
+    given = list(dict.fromkeys(i.strip() for i in ids))
+    canonical = {i: (parsed[0] if (parsed := parse_arxiv_id(i)) else i) for i in given}
+    found = store.get_papers([*given, *canonical.values()])
+    known = [i if i in found else canonical[i] for i in given
+             if i in found or canonical[i] in found]
+    return list(dict.fromkeys(known)), [i for i in given if i not in found
+                                        and canonical[i] not in found]
 
 
 def trending_view(

@@ -11,10 +11,11 @@
 
 A signal is a count a source gave a paper on a day: the upvotes Hugging Face shows for the
 paper on the daily-papers page of that day (a later poll of the same day replaces the count),
-and this site's own saves and digest clicks (one per subscriber and paper, counted only from
-the signed links of a digest mail). Each source has a weight (PAPERWIRE_TRENDING_WEIGHTS;
-by default hf_upvotes=1, save=2, digest_click=0.5). Older evidence counts for less: a signal
-loses half its weight every half-life, so what a paper gathered recently counts most.
+and the clicks on the paper's links in this site's digests (one per subscriber and paper,
+counted only from the signed links of a digest mail). Each source has a weight
+(PAPERWIRE_TRENDING_WEIGHTS; by default hf_upvotes=1, digest_click=0.5). Older evidence counts
+for less: a signal loses half its weight every half-life, so what a paper gathered recently
+counts most.
 
 A paper needs at least MIN_EVIDENCE (2) weighted signal in the window to be listed, and its
 first version must be at most MAX_AGE_DAYS (30) older than the window's first day: trending is
@@ -44,6 +45,10 @@ WINDOWS: dict[str, tuple[int, float]] = {"day": (1, 1.0), "week": (7, 3.0), "mon
 SOURCE_WEIGHTS: dict[str, float] = {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5}
 MIN_EVIDENCE = 2.0
 MAX_AGE_DAYS = 30
+# The sources something in Paperwire records signals of (the Hugging Face import and ingest,
+# the digests' paper links): only these are shown and explained. A weight for any other name
+# (the default's "save", kept for a source to come) ranks nothing, as no signal of it exists.
+PRODUCED_SOURCES: tuple[str, ...] = ("hf_upvotes", "digest_click")
 SOURCE_LABELS = {
     "hf_upvotes": "upvotes on Hugging Face",
     "save": "saves here",

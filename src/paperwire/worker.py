@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -55,7 +56,7 @@ class Scheduler:
         # liveness, read by /healthz: when the loop last went round, what it is running now
         self.last_tick: datetime | None = None
         self.last_error: str | None = None
-        self.running_job: str | None = None
+        self.running: str | None = None
         self._job_started: datetime | None = None
         self._looping = False
         self._tick_seconds = TICK_SECONDS
@@ -67,7 +68,7 @@ class Scheduler:
         if not self._looping or self.last_tick is None:
             return False
         now = now or self.clock()
-        if self.running_job is not None and self._job_started is not None:
+        if self.running is not None and self._job_started is not None:
             return now - self._job_started <= MAX_JOB_TIME
         return now - self.last_tick <= timedelta(seconds=3 * self._tick_seconds + 60)
 
@@ -87,11 +88,11 @@ class Scheduler:
         now = self.clock()
         results: dict[str, list[IngestReport] | str] = {}
         for name in due(self.jobs, self._last_runs(now), now):
-            self.running_job, self._job_started = name, self.clock()
+            self.running, self._job_started = name, self.clock()
             try:
                 results[name] = self.run_job(name)
             finally:
-                self.running_job = self._job_started = None
+                self.running = self._job_started = None
             self.store.set_cursor(f"schedule:{name}", {"last_run": now.isoformat()})
         return results
 
@@ -194,23 +195,38 @@ def embed_forever(store: Store, settings: Settings, stop: threading.Event,
         stop.wait(every)
 
 
+@dataclass
+class Background:
+    """The background threads of ``paperwire serve``, for /healthz to look at and for
+    ``stop`` to end: the scheduler (None when off) and the embedder, the index writer."""
+
+    stop: threading.Event
+    scheduler: Scheduler | None = None
+    scheduler_thread: threading.Thread | None = None
+    embedder_thread: threading.Thread | None = None
+    tick_seconds: float = TICK_SECONDS
+
+
 def start_in_background(
     store: Store, settings: Settings, schedule: bool = True, embed: bool = True,
     outbox_url: str | None = None,
     only: Collection[str] | None = None,
-    scheduler: Scheduler | None = None,
-) -> threading.Event:
+    tick_seconds: float = TICK_SECONDS, embed_every: float = EMBED_EVERY_SECONDS,
+) -> Background:
     """Start the scheduler (when the schedule is not empty) and the embedder in daemon
-    threads; returns the event that stops them. Pass ``scheduler`` to keep a handle on it
-    (its ``last_tick`` and ``alive()`` tell a health check whether it still runs)."""
-    stop = threading.Event()
-    jobs: list[tuple[str, Callable[..., None], tuple[object, ...]]] = []
-    if scheduler is None:
-        scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only)
+    threads; returns them, with the event that stops them."""
+    bg = Background(threading.Event(), tick_seconds=tick_seconds)
+    scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only)
     if schedule and scheduler.jobs:
-        jobs.append(("paperwire-scheduler", scheduler.run_forever, (stop,)))
+        bg.scheduler = scheduler
+        bg.scheduler_thread = threading.Thread(
+            target=scheduler.run_forever, args=(bg.stop, tick_seconds),
+            name="paperwire-scheduler", daemon=True)
     if embed:
-        jobs.append(("paperwire-embedder", embed_forever, (store, settings, stop)))
-    for name, target, args in jobs:
-        threading.Thread(target=target, args=args, name=name, daemon=True).start()
-    return stop
+        bg.embedder_thread = threading.Thread(
+            target=embed_forever, args=(store, settings, bg.stop, embed_every),
+            name="paperwire-embedder", daemon=True)
+    for thread in (bg.scheduler_thread, bg.embedder_thread):
+        if thread is not None:
+            thread.start()
+    return bg

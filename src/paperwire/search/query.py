@@ -26,8 +26,9 @@ Grammar (what a researcher types; tokens are separated by whitespace)::
   ``YYYY-MM-DD``. So ``after:2025`` is ``>= 2025-01-01``, ``after:2025-03`` is
   ``>= 2025-03-01``, ``before:2025`` is ``<= 2025-12-31``, ``before:2025-02`` is
   ``<= 2025-02-28`` and ``year:2025`` is both ``after:2025 before:2025``. Repeated date
-  filters narrow (the latest ``after``, the earliest ``before`` win). A bad date, or an
-  ``after`` later than the ``before``, raises :class:`~paperwire.errors.QueryError`.
+  filters narrow (the latest ``after``, the earliest ``before`` win). A bad date, a date
+  outside FIRST_DAY … LAST_DAY (1900 to 2199), or an ``after`` later than the ``before``,
+  raises :class:`~paperwire.errors.QueryError`.
 * ``key:`` followed by whitespace or the end is just the word (``Title: ...`` pasted from
   somewhere stays text); an unknown key (``BERT:``, ``foo:bar``, ``http://...``) is a word.
 """
@@ -44,12 +45,15 @@ from typing import Literal, get_args
 from paperwire.errors import QueryError
 
 __all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
     "MAX_LIMIT",
     "MAX_OFFSET",
     "SORTS",
     "ParsedQuery",
     "SearchOptions",
     "Sort",
+    "check_day",
     "literal_query",
     "merge_options",
     "parse_date_bound",
@@ -58,6 +62,19 @@ __all__ = [
 
 Sort = Literal["relevance", "date", "trending"]
 SORTS: tuple[str, ...] = get_args(Sort)
+# The days any date a user gives (a query bound, a trending day) may name: the search index
+# stores dates as nanoseconds (1677 to 2262) and windows subtract days, so only this range is
+# exact everywhere. Nothing real lies outside it.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def check_day(day: date, what: str) -> date:
+    """``day`` when it lies from FIRST_DAY to LAST_DAY, else a ValueError whose message says
+    so, naming ``what`` (e.g. ``"after:0001-01-01"``, ``"date 9999-12-31"``)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{what} is out of range: use a day from {FIRST_DAY.isoformat()} "
+                         f"to {LAST_DAY.isoformat()}")
+    return day
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000
 
@@ -161,15 +178,20 @@ def _date_bounds(key: str, value: str) -> tuple[date, date]:
             raise ValueError(value)
         year = int(m[1])
         if m[3]:
-            day = date(year, int(m[2]), int(m[3]))
-            return day, day
-        if m[2]:
+            first = last = date(year, int(m[2]), int(m[3]))
+        elif m[2]:
             month = int(m[2])
-            last = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 0
-            return date(year, month, 1), date(year, month, last)
-        return date(year, 1, 1), date(year, 12, 31)
+            end = calendar.monthrange(year, month)[1] if 1 <= month <= 12 else 0
+            first, last = date(year, month, 1), date(year, month, end)
+        else:
+            first, last = date(year, 1, 1), date(year, 12, 31)
     except ValueError:
         raise QueryError(f"{key}:{value} is not a date ({_DATE_HINT})") from None
+    try:
+        check_day(first, f"{key}:{value}")
+        return first, check_day(last, f"{key}:{value}")
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def parse_date_bound(value: str, key: Literal["after", "before"]) -> date:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select, true, tuple_, update
+from sqlalchemy import (
+    Engine,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.errors import StoreError
@@ -467,9 +480,14 @@ class Store:
             return {r[0] for r in conn.execute(select(papers.c.id))}
 
     def latest_papers(self, limit: int = 20, category: str | None = None) -> list[Paper]:
+        """The newest papers by first-version date; with ``category``, those listed in it as
+        primary or cross-list (as ``cat:`` in a search)."""
         q = select(papers).where(papers.c.published.is_not(None))
         if category:
-            q = q.where(papers.c.primary_category == category)
+            # categories is a JSON list of strings: the quoted name matches one element
+            listed = cast(papers.c.categories, String).contains(json.dumps(category),
+                                                                 autoescape=True)
+            q = q.where(or_(papers.c.primary_category == category, listed))
         q = q.order_by(papers.c.published.desc(), papers.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [_row_to_paper(r) for r in conn.execute(q)]

@@ -21,19 +21,26 @@ import jinja2
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire import services, trending
 from paperwire.config import Settings
 from paperwire.errors import QueryError, SearchError
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
-from paperwire.search.query import SORTS, Sort
+from paperwire.search.query import SORTS, Sort, check_day
 from paperwire.store import Store
-from paperwire.web import charts, feeds
+from paperwire.web import charts, feeds, health
+from paperwire.worker import Background
 
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
@@ -43,6 +50,96 @@ FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
+_RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "digest_click": "clicks from digests"}
+
+
+# Sent with every response. No page runs a script or needs anything from another origin:
+# styles come from /static only (charts are inline SVG with classes, no style attributes),
+# forms post here, no site may frame a page (the unsubscribe button is a click to steal),
+# and no address leaves in a Referer (links in mails carry tokens).
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; "
+                           "img-src 'self'; form-action 'self'; base-uri 'none'; "
+                           "frame-ancestors 'none'")
+# The local outbox shows a mail's HTML part in a sandboxed srcdoc frame, which inherits the
+# page's policy: mails are styled inline, so these pages allow inline styles (still no script,
+# and no image or font from elsewhere, so a style cannot send anything out).
+MAIL_VIEW_PREFIX = "/dev/outbox/"
+MAIL_VIEW_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'",
+                                                   "style-src 'self' 'unsafe-inline'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+GZIP_MIN_BYTES = 1000
+
+
+class SecurityHeaders:
+    """ASGI middleware: every response gets :data:`SECURITY_HEADERS`. A route that sets its
+    own Content-Security-Policy (a mail preview, with the mail's inline styles) keeps it, with
+    ``frame-ancestors 'none'`` added when it lacks one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                policy = headers.get("content-security-policy")
+                if policy is not None and "frame-ancestors" not in policy:
+                    headers["Content-Security-Policy"] = policy + "; frame-ancestors 'none'"
+                if policy is None and scope["path"].startswith(MAIL_VIEW_PREFIX):
+                    headers["Content-Security-Policy"] = MAIL_VIEW_POLICY
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class HeadersOnlyForHead:
+    """ASGI middleware: a HEAD request is answered with the headers of the GET (routes that
+    take GET take HEAD, see ``create_app``) and no body, whatever the server under it does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, headers_only)
+
+
+def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
+    """The methods some route (or mount) at this request's path takes: its ``Allow``."""
+    allowed: set[str] = set()
+    # a mount on the way (static files) moved root_path: match from the app's own root
+    fresh = {"type": "http", "method": scope["method"], "path": scope["path"],
+             "root_path": scope.get("app_root_path", "")}
+    for route in app.routes:
+        match, _ = route.matches(fresh)
+        if match is Match.NONE:
+            continue
+        methods = getattr(route, "methods", None)
+        allowed |= set(methods) if methods else {"GET", "HEAD"}  # a mount: static files
+    return sorted(allowed)
 
 
 class PageError(Exception):
@@ -102,9 +199,13 @@ def parse_date(value: str | None) -> date | None:
     try:
         if not _ISO_DATE.match(value):
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise PageError(400, f"Invalid date {value!r}: use the form YYYY-MM-DD.") from None
+    try:
+        return check_day(day, f"The date {value}")
+    except ValueError as exc:
+        raise PageError(400, f"{exc}.") from None
 
 
 def parse_category(value: str | None) -> str | None:
@@ -119,12 +220,17 @@ def parse_category(value: str | None) -> str | None:
 
 
 def parse_limit(value: str | None) -> int:
+    """How many results: SEARCH_LIMIT when not given, at most SEARCH_MAX (more is capped);
+    not a whole number, or less than 1, is a 400."""
     if value is None or value == "":
         return SEARCH_LIMIT
     try:
-        return max(1, min(int(value), SEARCH_MAX))
+        limit = int(value)
     except ValueError:
         raise PageError(400, f"Invalid limit {value!r}: use a whole number.") from None
+    if limit < 1:
+        raise PageError(400, f"Invalid limit {value!r}: ask for at least 1 result.")
+    return min(limit, SEARCH_MAX)
 
 
 def parse_sort(value: str) -> Sort:
@@ -171,7 +277,10 @@ def _paper_json(p: Paper, base_url: str) -> dict[str, Any]:
 # ---- the app --------------------------------------------------------------------------
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, store: Store | None = None,
+               background: Background | None = None) -> FastAPI:
+    """The app over ``store`` (opened from the settings when not given). ``background``: the
+    threads ``paperwire serve`` runs beside it (scheduler, embedder), checked by /healthz."""
     owns_store = store is None
     the_store = store if store is not None else Store.open(settings.resolved_database_url)
 
@@ -189,11 +298,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
         return templates.TemplateResponse(request, name, context, status_code=status_code)
 
-    def error_response(request: Request, status: int, message: str, title: str) -> Response:
+    def error_response(request: Request, status: int, message: str, title: str,
+                       headers: dict[str, str] | None = None) -> Response:
+        response: Response
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": message}, status_code=status)
-        return page(request, "error.html", status_code=status,
-                    status=status, title=title, message=message)
+            response = JSONResponse({"detail": message}, status_code=status)
+        else:
+            response = page(request, "error.html", status_code=status,
+                            status=status, title=title, message=message)
+        response.headers.update(headers or {})
+        return response
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
@@ -203,7 +317,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         message = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
-        return error_response(request, exc.status_code, message, title)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method the address takes, not one route's
+            allowed = allowed_methods(app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"This address takes {', '.join(allowed)} only."
+        return error_response(request, exc.status_code, message, title, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -213,13 +332,20 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         message = "Something went wrong on our side; the error has been logged."
-        return error_response(request, 500, message, "Server error")
+        # answered outside the middleware stack: the headers are added here
+        return error_response(request, 500, message, "Server error", SECURITY_HEADERS)
 
     @app.exception_handler(SearchError)
     async def search_error(request: Request, exc: SearchError) -> Response:
         if isinstance(exc, QueryError):  # the query is wrong, not the service
             return error_response(request, 400, str(exc), "Query not understood")
         return error_response(request, 503, str(exc), "Search is unavailable")
+
+    # the weighted sources that something records: a page never promises the others
+    shown_weights = {source: weight for source, weight in settings.trending_weights.items()
+                     if source in trending.PRODUCED_SOURCES}
+    ranked_by = " and ".join(_RANKED_BY[source] for source, weight in shown_weights.items()
+                             if weight > 0 and source in _RANKED_BY)
 
     engine = SearchEngine(the_store, settings)  # one per app: the model loads once
     app.state.engine = engine
@@ -276,6 +402,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         feed_params = {"window": view.window, "cat": view.category}
         feed_query = urlencode({k: v for k, v in feed_params.items() if v})
         return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
+                    ranked_by=ranked_by or "signals",
                     sparks=sparks, all_url=here(cat=None),
                     api_url="/api/trending" + here()[1:],
                     atom_url="/feeds/trending.atom?" + feed_query,
@@ -285,10 +412,24 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/search", include_in_schema=False)
     def search_page(request: Request, q: str = "", limit: str | None = None,
                     sort: str = "relevance", mode: str = "hybrid") -> Response:
-        hits = run_search(q, limit, sort, mode, highlight=True)
+        """Results; a query or parameter the search cannot take is a 400 that shows the
+        message under the search box, the query kept in it to be corrected."""
+        hits: list[Hit] = []
+        error: str | None = None
+        try:
+            hits = run_search(q, limit, sort, mode, highlight=True)
+        except QueryError as exc:
+            error = str(exc)
+        except PageError as exc:
+            if exc.status != 400:
+                raise
+            error = exc.message
+        if error is not None:  # keep only the parameters that are valid in the form
+            limit = limit if limit and limit.isdigit() and int(limit) > 0 else None
+            sort = sort if sort in SORTS else "relevance"
         sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
-        return page(request, "search.html", q=q, hits=hits, limit=parse_limit(limit),
-                    sort=sort, sorts=sorts)
+        return page(request, "search.html", status_code=400 if error else 200, q=q, hits=hits,
+                    limit=parse_limit(limit), sort=sort, sorts=sorts, error=error)
 
     @app.get("/papers/{paper_id:path}", include_in_schema=False)
     def paper_page(request: Request, paper_id: str) -> Response:
@@ -308,7 +449,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     def about_trending(request: Request) -> Response:
         return page(request, "about_trending.html", doc=(trending.__doc__ or "").strip(),
                     windows=trending.WINDOWS, min_evidence=trending.MIN_EVIDENCE,
-                    weights=settings.trending_weights, labels=trending.SOURCE_LABELS)
+                    weights=shown_weights, labels=trending.SOURCE_LABELS)
 
     # ---- feeds ----------------------------------------------------------------------
 
@@ -330,11 +471,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        body: dict[str, Any] = {"database": the_store.dialect}
-        papers = the_store.health()
-        if papers is not None:
-            return JSONResponse({"status": "ok", **body, "papers": papers})
-        return JSONResponse({"status": "error", **body, "detail": "database unreachable"}, 503)
+        """Each part checked for real (see :mod:`paperwire.web.health`); 503 if one is down."""
+        status, body = health.report(the_store, settings, background,
+                                     getattr(app.state, "outbox_url", None))
+        return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
 
     # ---- JSON API -------------------------------------------------------------------
 
@@ -352,9 +492,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/api/similar")
     def api_similar(id: list[str] | None = Query(default=None), text: str = "",
                     limit: str | None = None) -> dict[str, Any]:
-        """Papers like the given ids (a paper, or a reading list) and/or a pasted text."""
+        """Papers like the given ids (a paper, or a reading list) and/or a pasted text.
+        An id of no stored paper is a 404: an empty list would read as "nothing similar"."""
+        count = parse_limit(limit)
+        known, missing = services.stored_ids(the_store, id or [])
+        if missing:
+            raise PageError(404, f"No paper with id {missing[0]!r} is stored here.",
+                            "Paper not found")
         engine.sync(embed=False)
-        hits = engine.similar(id or [], text=text or None, limit=parse_limit(limit))
+        hits = engine.similar(known, text=text or None, limit=count)
         return {"ids": id or [], "text": text, "results": [
             {"id": h.paper.id, "title": h.paper.title, "score": h.score,
              "url": settings.base_url + paper_path(h.paper.id)} for h in hits]}
@@ -377,4 +523,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     from paperwire.web.digest_routes import install  # late: it imports PageError from here
 
     install(app, settings, the_store, page)
+    app.openapi()  # the schema, made (and kept) before HEAD joins GET in every route
+    for route in app.routes:  # HEAD wherever GET: the same headers, no body
+        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
+            route.methods.add("HEAD")
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
+    app.add_middleware(HeadersOnlyForHead)
+    app.add_middleware(SecurityHeaders)
     return app
