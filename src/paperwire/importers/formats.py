@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from paperwire.importers.reading import TOO_DEEP, depth_ok
 from paperwire.models import Paper, Signal, parse_arxiv_id
 
 FORMATS = ("arxiv", "hf", "kaggle", "beir", "seed", "listing-dates")
@@ -180,6 +181,8 @@ def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
             value = ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
             raise BadRecord(f"string record is not a Python literal: {exc}") from None
+        if not depth_ok(value):
+            raise BadRecord(TOO_DEEP)
     entry = _obj(value)
     p = entry.get("paper")
     if not isinstance(p, dict):

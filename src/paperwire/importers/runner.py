@@ -343,6 +343,6 @@ def _consume(
                 fr.records += 1
                 paper, signals = parse(value, ctx)
                 sink.add(f"{prefix}:{line}", paper, signals)
-        except (BadRecord, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (BadRecord, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             reason = str(exc) if isinstance(exc, BadRecord) else f"malformed record: {exc!r}"
             _skip(fr, report, f"{prefix}:{line}", reason)

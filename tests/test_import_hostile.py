@@ -1,0 +1,123 @@
+"""Hostile import input through the real CLI: records nested too deeply, oversized fields and
+lines, control and bidi characters, path-like ids. Nothing crashes, nothing good is lost, and
+every record that was skipped or cut is reported with its ``file:line``."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paperwire.cli import EXIT_PARTIAL, main
+from paperwire.store import Store
+
+DEEP_ARRAY = "[" * 100_000 + "]" * 100_000
+DEEP_OBJECT = '{"a":' * 100_000 + "1" + "}" * 100_000
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    captured = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), captured.out, captured.err
+
+
+def arxiv(n: int, **extra: Any) -> dict[str, Any]:
+    return {"id": f"2501.{n:05d}", "title": f"Paper number {n}", "summary": f"Abstract {n}.",
+            "authors": ["Ada Lovelace"], "categories": "cs.IR", **extra}
+
+
+def lines(*records: Any) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+
+
+def stored_ids(cli_env: dict[str, str]) -> set[str]:
+    store = Store.open(cli_env["PAPERWIRE_DATABASE_URL"])
+    try:
+        return store.all_ids()
+    finally:
+        store.close()
+
+
+def test_deeply_nested_lines_are_skipped_and_the_rest_lands(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    first = tmp_path / "a.jsonl"
+    first.write_text(lines(arxiv(1), DEEP_ARRAY, arxiv(2), DEEP_OBJECT,
+                           {**arxiv(3), "junk": json.loads("[" * 150 + "]" * 150)}, arxiv(4)))
+    second = tmp_path / "b.jsonl.gz"
+    second.write_bytes(gzip.compress(lines(arxiv(5), DEEP_OBJECT, arxiv(6)).encode()))
+    # a JSON array with a too-deep element between good ones (pretty-printed: resumable)
+    third = tmp_path / "c.json"
+    third.write_text("[\n" + json.dumps(arxiv(7)) + ",\n" + DEEP_OBJECT + ",\n"
+                     + json.dumps(arxiv(8)) + "\n]\n")
+    # one pretty-printed object nested too deeply
+    fourth = tmp_path / "d.json"
+    fourth.write_text("{\n" + '"x": ' + DEEP_OBJECT + "\n}\n")
+    fifth = tmp_path / "e.jsonl"
+    fifth.write_text(lines(arxiv(9)))
+
+    code, out, err = run(capsys, "import", str(first), str(second), str(third), str(fourth),
+                         str(fifth), "--json")
+    assert code == EXIT_PARTIAL, err
+    assert "Traceback" not in err and "RecursionError" not in out + err
+    doc = json.loads(out)
+    skipped = {s["where"]: s["reason"] for s in doc["skipped"]}
+    for where in (f"{first}:2", f"{first}:4", f"{first}:5", f"{second}:2", f"{third}:3"):
+        assert "nested too deeply" in skipped[where], (where, skipped)
+    failed = {f["where"]: f["reason"] for f in doc["files_failed"]}
+    assert any("nested too deeply" in r for r in failed.values()) or any(
+        "nested too deeply" in r for w, r in skipped.items() if w.startswith(str(fourth)))
+    assert stored_ids(cli_env) == {f"2501.{n:05d}" for n in (1, 2, 4, 5, 6, 7, 8, 9)}
+
+
+def test_a_too_deep_element_of_a_one_line_array_is_skipped_alone(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Arrays on one line (as APIs answer) cannot resync at a line start: the deep element is
+    stepped over by its brackets, and the elements after it are still read."""
+    path = tmp_path / "one-line.json"
+    path.write_text("[" + json.dumps(arxiv(1)) + "," + DEEP_ARRAY + ","
+                    + json.dumps(arxiv(2, summary='brackets in text ]]}} "quoted" \\')) + ","
+                    + DEEP_OBJECT + "," + json.dumps(arxiv(3)) + "]")
+    code, out, err = run(capsys, "import", str(path), "--json")
+    assert code == EXIT_PARTIAL, err
+    doc = json.loads(out)
+    assert doc["skipped_count"] == 2 and not doc["files_failed"], doc
+    assert all("nested too deeply" in s["reason"] for s in doc["skipped"])
+    assert stored_ids(cli_env) == {"2501.00001", "2501.00002", "2501.00003"}
+
+
+def test_an_overlong_line_is_skipped_unread_and_the_next_lines_are_read() -> None:
+    import io
+
+    from paperwire.importers.reading import iter_jsonl, iter_tsv
+
+    class Counting(io.BytesIO):
+        biggest = 0
+
+        def readline(self, size: int | None = -1) -> bytes:
+            line = super().readline(size)
+            self.biggest = max(self.biggest, len(line))
+            return line
+
+    long_value = "x" * 50_000
+    data = lines(arxiv(1), arxiv(2, summary=long_value), arxiv(3)).encode()
+    stream = Counting(data)
+    items = list(iter_jsonl(stream, max_line_bytes=10_000))
+    assert [(i.line, i.error is None) for i in items] == [(1, True), (2, False), (3, True)]
+    assert "longer than 10,000 bytes" in (items[1].error or "")
+    assert stream.biggest <= 10_001  # never read whole
+    tsv = list(iter_tsv(io.BytesIO(b"a\tb\n" + b"y" * 50_000 + b"\tz\nc\td\n"), 10_000))
+    assert [i.value for i in tsv] == [["a", "b"], None, ["c", "d"]]
+
+
+def test_a_python_repr_entry_nested_too_deeply_is_skipped(tmp_path: Path) -> None:
+    from paperwire.importers.formats import BadRecord, parse_hf_entry
+
+    with pytest.raises(BadRecord, match="nested too deeply"):
+        parse_hf_entry("{'paper': " + "[" * 150 + "]" * 150 + "}")
