@@ -121,3 +121,69 @@ def test_a_python_repr_entry_nested_too_deeply_is_skipped(tmp_path: Path) -> Non
 
     with pytest.raises(BadRecord, match="nested too deeply"):
         parse_hf_entry("{'paper': " + "[" * 150 + "]" * 150 + "}")
+
+
+def test_a_50_mb_abstract_is_stored_cut_to_size_and_reported(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from paperwire.models import MAX_ABSTRACT_CHARS, MAX_AUTHORS, MAX_TITLE_CHARS
+
+    path = tmp_path / "big.jsonl"
+    with path.open("w") as fh:
+        fh.write(json.dumps(arxiv(1)) + "\n")
+        fh.write('{"id": "2501.00002", "title": "Huge", "authors": ["A B"], "summary": "')
+        for _ in range(10):
+            fh.write("lorem ipsum " * 437_000)  # 10 x 5.2 MB
+        fh.write('"}\n')
+        fh.write(json.dumps(arxiv(3, title="T " * 5_000,
+                                  authors=[f"Author {i}" for i in range(5_000)])) + "\n")
+    assert path.stat().st_size > 50_000_000
+    code, out, err = run(capsys, "import", str(path), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["truncated_count"] == 2 and doc["skipped_count"] == 0
+    cut = {t["where"]: t["fields"] for t in doc["truncated"]}
+    assert set(cut) == {f"{path}:2", f"{path}:3"}
+    assert "abstract" in cut[f"{path}:2"]
+    assert "title" in cut[f"{path}:3"] and "authors" in cut[f"{path}:3"]
+    store = Store.open(cli_env["PAPERWIRE_DATABASE_URL"])
+    try:
+        got = store.get_papers(["2501.00001", "2501.00002", "2501.00003"])
+    finally:
+        store.close()
+    assert got["2501.00001"].abstract == "Abstract 1."
+    big = got["2501.00002"].abstract
+    assert len(big) <= MAX_ABSTRACT_CHARS and big.startswith("lorem ipsum") and big.endswith("…")
+    assert len(got["2501.00003"].title) <= MAX_TITLE_CHARS
+    assert len(got["2501.00003"].authors) == MAX_AUTHORS
+    # the same import again changes nothing, and the human output warns per record
+    code, out, err = run(capsys, "import", str(path), "--no-progress")
+    assert code == 0
+    assert f"warning: cut to size {path}:2: abstract" in err
+    assert "0 new, 0 changed, 3 unchanged" in out and "2 records cut to size" in out
+
+
+def test_controls_and_bidi_overrides_never_reach_the_store(store: Store) -> None:
+    """The one write path cleans text from every writer (here a live source's batch, which
+    no importer cleaned): NULs (PostgreSQL refuses them), terminal escapes, C1 controls and
+    bidi overrides go; tab and newline stay."""
+    from datetime import date
+
+    from paperwire.models import Paper
+
+    dirty = Paper(
+        id="2501.00001", title="Safe \u202etxet desrever\u202c title\x00\x1b[31m red\x9b",
+        abstract="Line one\r\nline two\twith tab\u2066isolate\u2069\x07",
+        authors=("Ada\u202e Lovelace", "\x00Alan Turing"), categories=("cs.IR",),
+        primary_category="cs.IR", comment="5 pages\x1b]8;;http://x\x07", version=1,
+        published=date(2025, 1, 2),
+    )
+    store.write_batch([dirty])
+    got = store.get_paper("2501.00001")
+    assert got is not None
+    assert got.title == "Safe txet desrever title[31m red"
+    assert got.abstract == "Line one\nline two\twith tabisolate"
+    assert got.authors == ("Ada Lovelace", "Alan Turing")
+    assert got.comment == "5 pages]8;;http://x"
+    counts, _ = store.write_batch([dirty])
+    assert counts.unchanged == 1  # the cleaned record is what is stored: no change
