@@ -419,3 +419,31 @@ def test_an_index_of_the_old_layout_is_replaced(store: Store, tmp_path: Path) ->
     assert ix.sync(store) == len(CORPUS)
     assert ix.num_docs() == len(CORPUS)
     assert ids(ix, '"dense retrieval"') == [EFFICIENT.id]
+
+
+def test_highlighting_reads_only_a_bounded_prefix_of_huge_texts(
+    index: LexicalIndex, store: Store
+) -> None:
+    """A row stored before field caps existed (or by any other route) with a 5 MB abstract
+    and a 2 MB title: the hit's HTML stays small, and only a bounded prefix of each text is
+    highlighted (a word that occurs only megabytes in is found, not marked)."""
+    from sqlalchemy import update
+
+    huge_abstract = "needle " + "filler words " * 400_000 + "zebrafish tail"
+    huge_title = "needle " * 300_000
+    assert len(huge_abstract) > 5_000_000
+    with store.engine.begin() as conn:
+        conn.execute(update(papers_table).where(papers_table.c.id == DPR.id).values(
+            abstract=huge_abstract, title=huge_title, changed_at=datetime.utcnow()))
+    index.sync(store)
+    [hit] = index.search("zebrafish")
+    assert hit.paper_id == DPR.id
+    assert "<b>" not in hit.snippet_html  # beyond the highlighted prefix
+    assert hit.snippet_html.startswith("needle filler words")
+    assert len(hit.snippet_html) <= lexical.SNIPPET_CHARS + 10
+    assert len(hit.title_html) <= lexical.SHOWN_TITLE_CHARS * 2
+    [hit] = index.search("needle")
+    assert hit.snippet_html.startswith("<b>needle</b> filler")
+    assert hit.title_html.startswith("<b>needle</b> <b>needle</b>")
+    assert len(hit.title_html) <= lexical.SHOWN_TITLE_CHARS * 10  # markup around each word
+    assert hit.title_html.endswith("…")
