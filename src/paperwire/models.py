@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+from urllib.parse import quote
 
 # New-style (2504.01234) and old-style (hep-th/9901001, math.AG/0601001) arXiv ids,
 # with an optional version suffix and an optional "arXiv:" prefix or abs/pdf URL.
@@ -37,6 +38,15 @@ def is_arxiv_category(text: str) -> bool:
 
 def is_arxiv_id(paper_id: str) -> bool:
     return parse_arxiv_id(paper_id) is not None and ":" not in paper_id
+
+
+def quote_id(paper_id: str) -> str:
+    """``paper_id`` as it goes into a URL path (``/papers/<this>``), decoded back to exactly
+    the id by the server. arXiv ids stay as they are (old-style ones keep their ``/``);
+    in any other id (``beir:…``, whatever the imported ``_id`` held) every character but
+    letters, digits, ``-._~:`` is percent-encoded, ``/`` included, so no ``.``/``..`` path
+    segment, ``?`` or ``#`` can change where the link goes."""
+    return quote(paper_id, safe="/:" if is_arxiv_id(paper_id) else ":")
 
 
 @dataclass(frozen=True)
