@@ -134,14 +134,14 @@ def _cut(text: str, limit: int) -> str:
 
 def bounded(paper: Paper) -> tuple[Paper, list[str]]:
     """``paper`` as the store keeps it: text cleaned (:func:`clean_text`) and every field cut
-    to its cap (``MAX_*``). Also says which fields were cut, e.g. ``["abstract (50,000,000
-    characters, kept 20,000)"]``. Idempotent: a bounded paper comes back unchanged."""
+    to its cap (``MAX_*``). Also says which fields were cut, e.g. ``["abstract (over 20,000
+    characters: cut)"]``. Idempotent: a bounded paper comes back unchanged."""
     cuts: list[str] = []
 
     def text(name: str, value: str, limit: int) -> str:
         value = clean_text(value)
         if len(value) > limit:
-            cuts.append(f"{name} ({len(value):,} characters, kept {limit:,})")
+            cuts.append(f"{name} (over {limit:,} characters: cut)")
             value = _cut(value, limit)
         return value
 
