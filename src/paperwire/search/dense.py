@@ -88,34 +88,30 @@ class DenseIndex:
         self._sync_lock = threading.RLock()  # one sync (or load) at a time
         self._hnsw_lock = threading.RLock()  # usearch's graph: searched or changed, not both
 
-    # ---- the current snapshot (setting ids/matrix publishes a new one: tests, loading) -----
+    # ---- the current snapshot ----------------------------------------------------------
 
     @property
     def ids(self) -> tuple[str, ...]:
         return self._snap.ids
 
-    @ids.setter
-    def ids(self, ids: Sequence[str]) -> None:
-        matrix = self._snap.matrix
-        if len(matrix) != len(ids):
-            matrix = np.zeros((len(ids), self.dim), dtype=np.float32)
-        self._snap = _Snapshot.of(ids, matrix)
-
     @property
     def pos(self) -> dict[str, int]:
         return self._snap.pos
-
-    @pos.setter
-    def pos(self, pos: dict[str, int]) -> None:
-        pass  # derived from ids
 
     @property
     def matrix(self) -> np.ndarray:
         return self._snap.matrix
 
-    @matrix.setter
-    def matrix(self, matrix: np.ndarray) -> None:
-        self._snap = _Snapshot.of(self._snap.ids, matrix)
+    def publish(self, ids: Sequence[str], matrix: np.ndarray) -> None:
+        """Make ``ids`` and their vectors (row ``i`` for ``ids[i]``) the index's contents, in
+        memory only (benchmarks and tests; :meth:`sync` is the way from the store)."""
+        if len(ids) != len(matrix):
+            raise ValueError("one vector per id")
+        with self._sync_lock:
+            self._loaded = True
+            self._snap = _Snapshot.of(ids, matrix)
+            with self._hnsw_lock:
+                self._hnsw = None
 
     # ---- persistence -------------------------------------------------------------------
 
