@@ -120,3 +120,73 @@ def test_engine_searches_while_papers_are_imported_and_embedded(
     errors = hammer(search, grow)
     assert not errors, f"{len(errors)} failures, first: {errors[0]!r}"
     assert made > 50
+
+
+def test_web_searches_while_files_are_imported_and_embedded(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """The issue's setting, end to end: the app served by uvicorn answers 20 clients at once
+    (hybrid search, similar papers) while JSONL files go through the real importer and the
+    new papers are embedded. Every answer is a 200."""
+    import json
+    import socket
+
+    import httpx
+    import uvicorn
+
+    from paperwire.importers import run_import
+    from paperwire.web.app import create_app
+
+    app = create_app(settings, store)
+    embedder = HashingEmbedder()
+    app.state.engine.embedder = embedder  # the app's own engine, with the test's model
+    words = ["graph", "protein", "traffic", "retrieval", "diffusion", "speech", "robot"]
+
+    def papers_file(start: int, count: int) -> Path:
+        path = tmp_path / f"papers-{start}.jsonl"
+        path.write_text("".join(json.dumps({
+            "id": f"2607.{i:05d}", "title": f"{words[i % 7]} study {i}",
+            "summary": f"About {words[(i * 3) % 7]} things.", "authors": ["Ada Lovelace"],
+            "categories": "cs.LG"}) + "\n" for i in range(start, start + count)))
+        return path
+
+    run_import(store, [papers_file(0, 60)], progress=False)
+    embed_pending(store, embedder)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    made = 60
+    local = threading.local()
+
+    def grow(_: int) -> None:
+        nonlocal made
+        report = run_import(store, [papers_file(made, 20)], progress=False)
+        assert report.ok
+        made += 20
+        embed_pending(store, embedder)
+
+    def search(n: int) -> None:
+        if not hasattr(local, "http"):
+            local.http = httpx.Client(base_url=base, timeout=60)
+        r = local.http.get("/api/search", params={"q": words[n % 7], "mode": "hybrid"})
+        assert r.status_code == 200, (r.status_code, r.text[:200])
+        if n % 4 == 0:
+            pid = f"2607.{n % max(made, 1):05d}"
+            r = local.http.get("/api/similar", params={"id": pid})
+            assert r.status_code == 200, (r.status_code, r.text[:200])
+
+    try:
+        errors = hammer(search, grow)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+    assert not errors, f"{len(errors)} failures, first: {errors[0]!r}"
+    assert made > 60
