@@ -221,3 +221,27 @@ def test_importing_a_50_mb_abstract_keeps_memory_bounded(tmp_path: Path) -> None
     peak_mb = int(done.stdout.strip().splitlines()[-1])
     assert "1 record cut to size" in done.stdout
     assert peak_mb < 450, peak_mb
+
+
+def test_rows_stored_before_the_caps_are_served_cleaned_and_cut(store: Store) -> None:
+    """A row written before cleaning existed (here straight into the table) never reaches a
+    page, feed or API as it was: every read goes through the same bounds as every write."""
+    from datetime import datetime
+
+    from sqlalchemy import update
+
+    from paperwire.models import MAX_ABSTRACT_CHARS, Paper
+    from paperwire.store.schema import papers
+
+    store.write_batch([Paper(id="2501.00001", title="Plain", abstract="Plain.")])
+    with store.engine.begin() as conn:
+        conn.execute(update(papers).where(papers.c.id == "2501.00001").values(
+            title="Ev\u202eil\x1b[2J title", abstract="word " * 1_000_000,
+            authors=["Ada\u2066 Lovelace\x07"], changed_at=datetime.utcnow()))
+    got = store.get_paper("2501.00001")
+    assert got is not None
+    assert got.title == "Evil[2J title" and got.authors == ("Ada Lovelace",)
+    assert len(got.abstract) <= MAX_ABSTRACT_CHARS
+    assert store.get_papers(["2501.00001"])["2501.00001"].title == "Evil[2J title"
+    [[(indexed, _)]] = list(store.iter_changed_since(None))
+    assert indexed.title == "Evil[2J title" and len(indexed.abstract) <= MAX_ABSTRACT_CHARS

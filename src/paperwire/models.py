@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
 # New-style (2504.01234) and old-style (hep-th/9901001, math.AG/0601001) arXiv ids,
@@ -163,18 +164,20 @@ def bounded(paper: Paper) -> tuple[Paper, list[str]]:
             cuts.append(f"{name} ({long:,} longer than {limit:,} characters, cut)")
         return tuple(out)
 
-    new = replace(
-        paper,
-        title=text("title", paper.title, MAX_TITLE_CHARS),
-        abstract=text("abstract", paper.abstract, MAX_ABSTRACT_CHARS),
-        authors=names("authors", paper.authors, MAX_AUTHORS, MAX_AUTHOR_CHARS),
-        categories=names("categories", paper.categories, MAX_CATEGORIES, MAX_CATEGORY_CHARS),
-        primary_category=opt("primary category", paper.primary_category, MAX_CATEGORY_CHARS),
-        comment=opt("comment", paper.comment, MAX_COMMENT_CHARS),
-        journal_ref=opt("journal reference", paper.journal_ref, MAX_JOURNAL_REF_CHARS),
-        doi=opt("doi", paper.doi, MAX_DOI_CHARS),
-    )
-    return (paper if new == paper else new), cuts
+    fields: dict[str, Any] = {
+        "title": text("title", paper.title, MAX_TITLE_CHARS),
+        "abstract": text("abstract", paper.abstract, MAX_ABSTRACT_CHARS),
+        "authors": names("authors", paper.authors, MAX_AUTHORS, MAX_AUTHOR_CHARS),
+        "categories": names("categories", paper.categories, MAX_CATEGORIES, MAX_CATEGORY_CHARS),
+        "primary_category": opt("primary category", paper.primary_category,
+                                MAX_CATEGORY_CHARS),
+        "comment": opt("comment", paper.comment, MAX_COMMENT_CHARS),
+        "journal_ref": opt("journal reference", paper.journal_ref, MAX_JOURNAL_REF_CHARS),
+        "doi": opt("doi", paper.doi, MAX_DOI_CHARS),
+    }
+    if all(value == getattr(paper, name) for name, value in fields.items()):
+        return paper, cuts
+    return replace(paper, **fields), cuts
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ class WriteCounts:
 
 
 def _row_to_paper(row: Any) -> Paper:
-    return Paper(
+    """The paper of a row, bounded (:func:`paperwire.models.bounded`) like every write is: a
+    row stored before the caps existed is served cleaned and cut, never as it was."""
+    return bounded(Paper(
         id=row.id,
         title=row.title,
         abstract=row.abstract or "",
@@ -50,7 +52,7 @@ def _row_to_paper(row: Any) -> Paper:
         journal_ref=row.journal_ref,
         doi=row.doi,
         source=row.source,
-    )
+    ))[0]
 
 
 def _paper_to_row(p: Paper) -> dict[str, Any]:
