@@ -115,11 +115,13 @@ def clean_text(text: str) -> str:
     surrogates (from JSON such as ``"\\ud83d"``) replaced: what every database column takes."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _UNWANTED.sub("", text)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
+    if _UNWANTED.search(text):
+        text = _UNWANTED.sub("", text)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
     return text
 
 
