@@ -95,3 +95,21 @@ def test_feeds_and_digests_link_papers_the_same_way() -> None:
         assert "/" not in paper_path(pid).removeprefix("/papers/")
     assert paper_path("hep-th/9901001") == "/papers/hep-th/9901001"
     assert paper_path("2501.00001") == "/papers/2501.00001"
+
+
+def test_trending_json_links_odd_ids_the_same_way(store: Store) -> None:
+    """``/api/trending`` and ``paperwire trending --json`` share trending_json's ``url``."""
+    from datetime import date
+
+    from paperwire.models import Paper, Signal
+    from paperwire.services import trending_json, trending_view
+
+    day = date(2026, 6, 10)
+    odd = [f"beir:{x}" for x in ODD_IDS]
+    store.write_batch([Paper(id=pid, title=f"Odd {n}", published=day)
+                       for n, pid in enumerate(odd)],
+                      [Signal(pid, "hf_upvotes", day, 5 + n) for n, pid in enumerate(odd)])
+    doc = trending_json(trending_view(store, "week", requested=day, limit=50), "http://x")
+    urls = {e["id"]: e["url"] for e in doc["entries"]}
+    assert set(urls) == set(odd)
+    assert all(url == "http://x" + paper_path(pid) for pid, url in urls.items())
