@@ -99,10 +99,7 @@ def test_hnsw_recall_against_exact(tmp_path: Path) -> None:
     centers = rng.normal(size=(50, 64))
     data = l2_normalise(centers[rng.integers(0, 50, 4000)] + 0.35 * rng.normal(size=(4000, 64)))
     index = DenseIndex(tmp_path / "d", "synthetic", 64, exact_limit=1000)
-    index.ids = [f"p{i}" for i in range(len(data))]
-    index.pos = {pid: i for i, pid in enumerate(index.ids)}
-    index.matrix = data
-    index._loaded = True
+    index.publish([f"p{i}" for i in range(len(data))], data)
     assert index.approximate
     queries = l2_normalise(centers[rng.integers(0, 50, 100)] + 0.35 * rng.normal(size=(100, 64)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -419,3 +420,30 @@ def test_an_index_of_the_old_layout_is_replaced(store: Store, tmp_path: Path) ->
     assert ix.sync(store) == len(CORPUS)
     assert ix.num_docs() == len(CORPUS)
     assert ids(ix, '"dense retrieval"') == [EFFICIENT.id]
+
+
+def test_highlighting_reads_only_a_bounded_prefix_of_huge_texts(tmp_path: Path) -> None:
+    """A document with a 5 MB abstract and a 2 MB title in the index (the store no longer
+    serves such text, but the highlighter must not depend on it): the hit's HTML stays
+    small, and only a bounded prefix of each text is highlighted (a word that occurs only
+    megabytes in is found, not marked)."""
+    huge_abstract = "needle " + "filler words " * 400_000 + "zebrafish tail"
+    huge_title = "needle " * 300_000
+    assert len(huge_abstract) > 5_000_000
+    ix = LexicalIndex(tmp_path / "lexical")
+    writer = ix._open().writer(lexical.WRITER_HEAP, 1)
+    writer.add_document(lexical._document(replace(DPR, title=huge_title,
+                                                  abstract=huge_abstract)))
+    writer.commit()
+    writer.wait_merging_threads()
+    [hit] = ix.search("zebrafish")
+    assert hit.paper_id == DPR.id
+    assert "<b>" not in hit.snippet_html  # beyond the highlighted prefix
+    assert hit.snippet_html.startswith("needle filler words")
+    assert len(hit.snippet_html) <= lexical.SNIPPET_CHARS + 10
+    assert len(hit.title_html) <= lexical.SHOWN_TITLE_CHARS * 2
+    [hit] = ix.search("needle")
+    assert hit.snippet_html.startswith("<b>needle</b> filler")
+    assert hit.title_html.startswith("<b>needle</b> <b>needle</b>")
+    assert len(hit.title_html) <= lexical.SHOWN_TITLE_CHARS * 10  # markup around each word
+    assert hit.title_html.endswith("…")

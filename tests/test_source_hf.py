@@ -319,3 +319,18 @@ def test_parse_day_on_its_own() -> None:
     papers, signals, skipped = parse_day(day_body("2025-06-16"), D("2025-06-16"))
     assert len(papers) == 9 and len(signals) == 9 and skipped == []
     assert parse_day(b"[]", D("2025-06-14")) == ([], [], [])
+
+
+def test_an_entry_nested_too_deeply_is_skipped_alone(hf: FakeHf) -> None:
+    """A compact (one-line) response with one hostile entry: that entry is skipped with its
+    reason, the day's other entries are kept, nothing raises RecursionError."""
+    entries = [json.dumps(e) for e in json.loads(day_body("2025-06-20"))]
+    deep = '{"paper":' * 50_000 + "1" + "}" * 50_000
+    hf.queue("2025-06-20", ("[" + ",".join([entries[0], deep, entries[1]]) + "]").encode())
+    [batch] = run(hf.source(day=D("2025-06-20")))
+    assert len(batch.papers) == 2
+    assert len(batch.skipped) == 1
+    where, reason = batch.skipped[0]
+    assert where == "hf-daily 2025-06-20 entry 2" and "nested too deeply" in reason
+    with pytest.raises(SourceError, match="nested too deeply"):
+        parse_day(('{"a":' + deep + "}").encode(), D("2025-06-20"))

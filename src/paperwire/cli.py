@@ -144,6 +144,10 @@ def import_(
         if report.skipped_count > 20:
             lines.append(f"… and {report.skipped_count - 20:,} more skipped")
         lines += [f"failed {where}: {reason}" for where, reason in report.files_failed]
+        lines += [f"warning: cut to size {where}: {fields}"
+                  for where, fields in report.truncated[:20]]
+        if report.truncated_count > 20:
+            lines.append(f"… and {report.truncated_count - 20:,} more cut to size")
         sys.stderr.write("".join(terminal_text(line) + "\n" for line in lines))
         sys.stdout.write(report.summary() + "\n")
     if not report.ok:

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
+from urllib.parse import quote
 
 # New-style (2504.01234) and old-style (hep-th/9901001, math.AG/0601001) arXiv ids,
 # with an optional version suffix and an optional "arXiv:" prefix or abs/pdf URL.
@@ -37,6 +39,15 @@ def is_arxiv_category(text: str) -> bool:
 
 def is_arxiv_id(paper_id: str) -> bool:
     return parse_arxiv_id(paper_id) is not None and ":" not in paper_id
+
+
+def quote_id(paper_id: str) -> str:
+    """``paper_id`` as it goes into a URL path (``/papers/<this>``), decoded back to exactly
+    the id by the server. arXiv ids stay as they are (old-style ones keep their ``/``);
+    in any other id (``beir:…``, whatever the imported ``_id`` held) every character but
+    letters, digits, ``-._~:`` is percent-encoded, ``/`` included, so no ``.``/``..`` path
+    segment, ``?`` or ``#`` can change where the link goes."""
+    return quote(paper_id, safe="/:" if is_arxiv_id(paper_id) else ":")
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,101 @@ class Paper:
         """Hash of the searchable text; unchanged text means no re-indexing or re-embedding."""
         text = "\x1f".join([self.title, self.abstract, "\x1e".join(self.authors)])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+# ---- what a stored paper may hold -----------------------------------------------------------
+# Text from outside (files, live sources) is capped and cleaned on its one way into the store
+# (:func:`bounded`, applied by ``Store.write_batch``; the importer reports what it cut). The caps
+# sit far above real papers (arXiv: titles < 300 characters, abstracts < 2,000 words, ATLAS
+# papers ~3,000 authors), and keep one hostile record from costing the server gigabytes.
+MAX_TITLE_CHARS = 1_000
+MAX_ABSTRACT_CHARS = 20_000
+MAX_AUTHORS = 3_000
+MAX_AUTHOR_CHARS = 300
+MAX_CATEGORIES = 50
+MAX_CATEGORY_CHARS = 32  # the column's size
+MAX_COMMENT_CHARS = 2_000
+MAX_JOURNAL_REF_CHARS = 1_000
+MAX_DOI_CHARS = 255  # the column's size
+
+# Characters no stored text keeps: C0 controls but tab and newline (NUL among them: PostgreSQL
+# refuses it), DEL, C1 controls (terminal escapes), and the bidi embeddings, overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069) that reverse the text around them on a page or in a
+# feed. Carriage returns become newlines.
+_UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CUT_MARK = "\u2026"  # the ellipsis ending a cut text
+
+
+def clean_text(text: str) -> str:
+    """``text`` without the characters no stored text keeps (see ``_UNWANTED``) and with lone
+    surrogates (from JSON such as ``"\\ud83d"``) replaced: what every database column takes."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _UNWANTED.search(text):
+        text = _UNWANTED.sub("", text)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a space when one is near the end,
+    ending with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ", limit - 1 - 80)
+    return (head[:space] if space > 0 else head).rstrip() + _CUT_MARK
+
+
+def bounded(paper: Paper) -> tuple[Paper, list[str]]:
+    """``paper`` as the store keeps it: text cleaned (:func:`clean_text`) and every field cut
+    to its cap (``MAX_*``). Also says which fields were cut, e.g. ``["abstract (over 20,000
+    characters: cut)"]``. Idempotent: a bounded paper comes back unchanged."""
+    cuts: list[str] = []
+
+    def text(name: str, value: str, limit: int) -> str:
+        value = clean_text(value)
+        if len(value) > limit:
+            cuts.append(f"{name} (over {limit:,} characters: cut)")
+            value = _cut(value, limit)
+        return value
+
+    def opt(name: str, value: str | None, limit: int) -> str | None:
+        return None if value is None else text(name, value, limit)
+
+    def names(name: str, values: tuple[str, ...], count: int, limit: int) -> tuple[str, ...]:
+        if len(values) > count:
+            cuts.append(f"{name} ({len(values):,} of them, kept {count:,})")
+            values = values[:count]
+        out, long = [], 0
+        for v in values:
+            v = clean_text(v)
+            if len(v) > limit:
+                long += 1
+                v = _cut(v, limit)
+            out.append(v)
+        if long:
+            cuts.append(f"{name} ({long:,} longer than {limit:,} characters, cut)")
+        return tuple(out)
+
+    fields: dict[str, Any] = {
+        "title": text("title", paper.title, MAX_TITLE_CHARS),
+        "abstract": text("abstract", paper.abstract, MAX_ABSTRACT_CHARS),
+        "authors": names("authors", paper.authors, MAX_AUTHORS, MAX_AUTHOR_CHARS),
+        "categories": names("categories", paper.categories, MAX_CATEGORIES, MAX_CATEGORY_CHARS),
+        "primary_category": opt("primary category", paper.primary_category,
+                                MAX_CATEGORY_CHARS),
+        "comment": opt("comment", paper.comment, MAX_COMMENT_CHARS),
+        "journal_ref": opt("journal reference", paper.journal_ref, MAX_JOURNAL_REF_CHARS),
+        "doi": opt("doi", paper.doi, MAX_DOI_CHARS),
+    }
+    if all(value == getattr(paper, name) for name, value in fields.items()):
+        return paper, cuts
+    return replace(paper, **fields), cuts
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
 
 from paperwire import trending
-from paperwire.models import parse_arxiv_id
+from paperwire.models import parse_arxiv_id, quote_id
 from paperwire.store import Store
 
 
@@ -86,7 +85,7 @@ def trending_json(view: trending.TrendingView, base_url: str) -> dict[str, Any]:
         "entries": [
             {
                 "rank": e.rank, "id": p.id, "title": p.title,
-                "url": f"{base_url}/papers/{quote(p.id, safe='/:')}",
+                "url": f"{base_url}/papers/{quote_id(p.id)}",
                 "published": p.published.isoformat() if p.published else None,
                 "primary_category": e.category, "category_rank": e.category_rank,
                 "score": e.score, "total": e.total, "reason": e.reason,

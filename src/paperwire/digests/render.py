@@ -20,12 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
 from paperwire.digests.model import Digest, DigestItem
-from paperwire.models import Paper
+from paperwire.models import Paper, quote_id
 
 FALLBACK_HOST = "paperwire.localhost"
 SUBJECT_TITLE_CHARS = 70
@@ -227,7 +227,7 @@ def _entry(item: DigestItem, links: Links) -> _Entry:
     cats = paper.categories or ((paper.primary_category,) if paper.primary_category else ())
     return _Entry(
         title=clean_text(paper.title) or paper.id,
-        url=links.paper_links.get(paper.id) or links.paper_base + quote(paper.id, safe="/:"),
+        url=links.paper_links.get(paper.id) or links.paper_base + quote_id(paper.id),
         authors=format_authors(paper.authors),
         categories=", ".join(c for c in (clean_text(c) for c in cats) if c),
         first_version=format_day(paper.published) if paper.published else "",

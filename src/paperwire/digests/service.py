@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
@@ -18,7 +18,7 @@ from paperwire.digests.compose import Match, compose, digest_period, quoted
 from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
 from paperwire.errors import QueryError, TokenError
-from paperwire.models import Paper, parse_arxiv_id
+from paperwire.models import Paper, parse_arxiv_id, quote_id
 from paperwire.services import trending_view
 from paperwire.store import Store
 from paperwire.trending import TrendingView
@@ -75,7 +75,7 @@ class DigestContext:
         links expire and are bound to the subscription's epoch (see tokens)."""
         made = now or datetime.now(UTC).replace(tzinfo=None)
         papers = {} if digest is None else {
-            it.paper.id: self.url(f"/go/{quote(it.paper.id, safe='/:')}",
+            it.paper.id: self.url(f"/go/{quote_id(it.paper.id)}",
                                   t=click_token(self.key, sub.id, digest.day, it.paper.id))
             for it in digest.items}
         return Links(

@@ -17,7 +17,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from paperwire.models import Paper, Signal, parse_arxiv_id
+from paperwire.importers.reading import TOO_DEEP, depth_ok
+from paperwire.models import Paper, Signal, clean_text, parse_arxiv_id
 
 FORMATS = ("arxiv", "hf", "kaggle", "beir", "seed", "listing-dates")
 
@@ -25,6 +26,8 @@ HF_SIGNAL = "hf_upvotes"
 # Column sizes in the store's schema; longer values would make the whole batch fail.
 MAX_ID, MAX_CATEGORY, MAX_DOI = 64, 32, 255
 MAX_REPR_CHARS = 10_000_000  # a Python-repr record longer than this is not parsed
+MAX_CLEAN_CHARS = 100_000  # text collapsed per field at most: above every cap in models
+_WORD = re.compile(r"[^\s\x00]+")
 
 
 class BadRecord(ValueError):
@@ -52,15 +55,22 @@ Parsed = tuple[Paper, list[Signal]]
 # ---- field helpers -----------------------------------------------------------------------
 
 
-def clean(text: str) -> str:
-    """Collapse every run of whitespace (newlines included) to one space; strip. NULs and
-    lone surrogates (from JSON such as ``"\\ud83d"``), which no database column takes, go."""
-    text = " ".join(text.replace("\x00", " ").split())
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
+def clean(text: str, max_chars: int = MAX_CLEAN_CHARS) -> str:
+    """Collapse every run of whitespace (newlines included) to one space; strip; drop what no
+    stored text keeps (:func:`paperwire.models.clean_text`: controls, bidi overrides, lone
+    surrogates). A text that would come out longer than ``max_chars`` (above every field's cap,
+    so the store still cuts it and the import reports the cut) is only read that far."""
+    if len(text) <= max_chars:
+        return " ".join(clean_text(text.replace("\x00", " ")).split())
+    words, size = [], 0  # a hostile megabyte field: collapse only the words that can be kept
+    for m in _WORD.finditer(text):
+        word = clean_text(m.group())
+        if word:
+            words.append(word)
+            size += len(word) + 1
+            if size > max_chars:
+                break
+    return " ".join(words)
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -180,6 +190,8 @@ def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
             value = ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
             raise BadRecord(f"string record is not a Python literal: {exc}") from None
+        if not depth_ok(value):
+            raise BadRecord(TOO_DEEP)
     entry = _obj(value)
     p = entry.get("paper")
     if not isinstance(p, dict):

@@ -5,6 +5,10 @@ line), a JSON array (element by element, through :class:`JsonArrayReader`, so a 
 array keeps memory flat), a single JSON object (loaded whole; a ``data`` array inside it
 yields the records), and TSV. Every container yields :class:`Item` s: the 1-based line where
 the record starts and either its value or why it could not be decoded.
+
+Hostile input is bounded: a record nested deeper than :data:`MAX_DEPTH` levels is an error
+item (never a ``RecursionError``), and a line longer than :data:`MAX_LINE_BYTES` is skipped
+without being held in memory whole.
 """
 
 from __future__ import annotations
@@ -24,6 +28,57 @@ GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 64 * 1024
 CHUNK_CHARS = 1 << 20  # text read per step from a JSON array
 MAX_ELEMENT_CHARS = 64 << 20  # an array element still undecodable at this size is malformed
+MAX_LINE_BYTES = 64 << 20  # a longer line (JSONL, TSV) is skipped unread
+MAX_DEPTH = 100  # nesting levels of arrays and objects a record may have
+TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels of arrays and objects)"
+
+
+class TooDeep(ValueError):
+    """A JSON value nested deeper than :data:`MAX_DEPTH` levels."""
+
+    def __init__(self) -> None:
+        super().__init__(TOO_DEEP)
+
+
+def depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` (decoded JSON) nests at most ``limit`` arrays/objects deep. Iterative:
+    a value the decoder built can always be checked, however deep."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, level = stack.pop()
+        if isinstance(v, dict):
+            children: Any = v.values()
+        elif isinstance(v, list):
+            children = v
+        else:
+            continue
+        if level > limit:
+            return False
+        stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
+    return True
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` for text from outside: :class:`TooDeep` (a ``ValueError``) instead of a
+    ``RecursionError`` or a value nested deeper than :data:`MAX_DEPTH`."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise TooDeep() from None
+    if not depth_ok(value):
+        raise TooDeep()
+    return value
+
+
+def raw_decode(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int]:
+    """``decoder.raw_decode`` with the same depth bound as :func:`loads`."""
+    try:
+        value, end = decoder.raw_decode(text, pos)
+    except RecursionError:
+        raise TooDeep() from None
+    if not depth_ok(value):
+        raise TooDeep()
+    return value, end
 
 
 class Item(NamedTuple):
@@ -133,28 +188,49 @@ class InputFile:
         return iter_jsonl(self.stream)
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    it = iter(stream)
+def _long_line(max_bytes: int) -> str:
+    return f"line longer than {max_bytes:,} bytes: skipped unread"
+
+
+def _lines(
+    stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """The lines of ``stream`` with their numbers; None for a line over ``max_bytes``, which
+    is read past in bounded pieces, never held whole."""
     lineno = 0
     while True:
         try:
-            raw = next(it)
-        except StopIteration:
-            return
+            raw = stream.readline(max_bytes + 1)
         except READ_ERRORS as exc:
             raise ReadError(lineno + 1, describe(exc)) from exc
+        if not raw:
+            return
         lineno += 1
-        yield lineno, raw
+        if len(raw) <= max_bytes or raw.endswith(b"\n"):
+            yield lineno, raw
+            continue
+        try:
+            while (rest := stream.readline(min(max_bytes, 1 << 20))) and not rest.endswith(b"\n"):
+                pass
+        except READ_ERRORS as exc:
+            raise ReadError(lineno, describe(exc)) from exc
+        yield lineno, None
 
 
-def iter_jsonl(stream: IO[bytes]) -> Iterator[Item]:
-    for lineno, raw in _lines(stream):
+def iter_jsonl(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Item]:
+    for lineno, raw in _lines(stream, max_line_bytes):
+        if raw is None:
+            yield Item(lineno, None, _long_line(max_line_bytes))
+            continue
         if raw.isspace():
             continue
         try:
-            value = json.loads(raw)
+            value = loads(raw)
         except UnicodeDecodeError as exc:
             yield Item(lineno, None, f"not UTF-8 text: {exc.reason}")
+            continue
+        except TooDeep as exc:
+            yield Item(lineno, None, str(exc))
             continue
         except ValueError as exc:
             msg = _json_msg(exc) if isinstance(exc, json.JSONDecodeError) else str(exc)
@@ -163,9 +239,12 @@ def iter_jsonl(stream: IO[bytes]) -> Iterator[Item]:
         yield Item(lineno, value)
 
 
-def iter_tsv(stream: IO[bytes]) -> Iterator[Item]:
+def iter_tsv(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Item]:
     """Tab-separated fields per line (a header line is just the first item)."""
-    for lineno, raw in _lines(stream):
+    for lineno, raw in _lines(stream, max_line_bytes):
+        if raw is None:
+            yield Item(lineno, None, _long_line(max_line_bytes))
+            continue
         try:
             line = raw.decode("utf-8-sig").rstrip("\r\n")
         except UnicodeDecodeError as exc:
@@ -201,9 +280,12 @@ def iter_json_object(stream: IO[bytes], meta: dict[str, Any]) -> Iterator[Item]:
     except READ_ERRORS as exc:
         raise ReadError(None, describe(exc)) from exc
     try:
-        obj = json.loads(text)
+        obj = loads(text)
     except json.JSONDecodeError as exc:
         yield Item(exc.lineno, None, f"invalid JSON: {_json_msg(exc)} (the file is one object)")
+        return
+    except TooDeep as exc:
+        yield Item(1, None, f"{exc} (the file is one object)")
         return
     if not (isinstance(obj, dict) and isinstance(obj.get("data"), list)):
         yield Item(1, obj)
@@ -247,6 +329,25 @@ def _skip_ws(text: str, pos: int) -> int:
     return m.end() if m else pos
 
 _START, _FIRST, _VALUE, _SEP, _END, _RESYNC, _DONE = range(7)
+# a string (whole, or cut short at the end of the text) or a bracket
+_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]', re.S)
+
+
+def _value_end(text: str, pos: int) -> int | None:
+    """Where the array or object starting at ``text[pos]`` ends, by counting brackets outside
+    strings (no recursion, so any depth); None when the text ends first."""
+    depth = 0
+    for m in _STRUCTURE.finditer(text, pos):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+        elif token in "]}":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+        elif token == '"':
+            return None  # a string cut short by the end of the text
+    return None
 _LITERALS = ("true", "false", "null", "NaN", "Infinity", "-Infinity")
 _NUM_START = "-0123456789"
 _NUM_TAIL = re.compile(r"[0-9eE+\-.]*")
@@ -375,7 +476,9 @@ class JsonArrayReader:
         if not final and pending < self._retry_at:
             return None
         try:
-            value, end = self._decoder.raw_decode(buf, pos)
+            value, end = raw_decode(self._decoder, buf, pos)
+        except TooDeep as exc:
+            return self._too_deep(str(exc), final)
         except json.JSONDecodeError as exc:
             unfinished = _ran_out(buf, exc)
             if unfinished and not final and pending <= self._max:
@@ -396,6 +499,26 @@ class JsonArrayReader:
             return Item(self._line, None, "truncated: the input ends inside this element")
         self._retry_at = 0
         item = Item(self._line, value)
+        self._advance(end)
+        self._state = _SEP
+        return item
+
+    def _too_deep(self, reason: str, final: bool) -> Item | None:
+        """Skip an element nested too deeply: past its closing bracket when it is all here,
+        else wait for more text (None)."""
+        buf, pos = self._buf, self._pos
+        end = _value_end(buf, pos)
+        if end is None:
+            pending = len(buf) - pos
+            if not final and pending <= self._max:
+                self._retry_at = 2 * pending
+                return None
+            if final:
+                self._state = _DONE
+                return Item(self._line, None, f"{reason}; truncated: the input ends inside it")
+            return self._malformed(reason)
+        self._retry_at = 0
+        item = Item(self._line, None, reason)
         self._advance(end)
         self._state = _SEP
         return item

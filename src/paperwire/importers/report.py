@@ -21,6 +21,7 @@ class FileReport:
     fmt: str | None = None
     records: int = 0  # records read and parsed, good or bad
     skipped: int = 0  # bad records (all of them, listed or not)
+    truncated: int = 0  # records kept with a field cut to its cap (all of them)
     papers: WriteCounts = field(default_factory=WriteCounts)
     signals: WriteCounts = field(default_factory=WriteCounts)
     dates: WriteCounts = field(default_factory=WriteCounts)
@@ -35,7 +36,8 @@ class ImportReport:
     ``path:line`` (1-based; for JSON arrays the line where the element starts).
     ``files_failed`` holds ``(where, reason)`` for files that could not be read, or not to
     the end (``where`` then names the line where reading stopped; records before it were
-    imported).
+    imported). ``truncated`` holds ``(where, fields)`` for records that were imported with
+    a field cut to the stored size (:func:`paperwire.models.bounded`): a warning, not an error.
     """
 
     files: list[FileReport] = field(default_factory=list)
@@ -44,6 +46,13 @@ class ImportReport:
     dates: WriteCounts = field(default_factory=WriteCounts)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     files_failed: list[tuple[str, str]] = field(default_factory=list)
+    truncated: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def truncated_count(self) -> int:
+        """Records kept with a field cut to its cap (the first ones are listed in
+        ``truncated``, with the fields cut)."""
+        return sum(f.truncated for f in self.files)
 
     @property
     def skipped_count(self) -> int:
@@ -73,6 +82,8 @@ class ImportReport:
             )
         n_skipped = self.skipped_count
         parts.append(f"{n_skipped:,} {'line' if n_skipped == 1 else 'lines'} skipped")
+        if n_cut := self.truncated_count:
+            parts.append(f"{n_cut:,} {'record' if n_cut == 1 else 'records'} cut to size")
         if self.files_failed:
             n = len(self.files_failed)
             parts.append(f"{n:,} {'file' if n == 1 else 'files'} failed")
@@ -89,5 +100,7 @@ class ImportReport:
             "skipped_count": self.skipped_count,
             "skipped": [{"where": w, "reason": r} for w, r in self.skipped],
             "files_failed": [{"where": w, "reason": r} for w, r in self.files_failed],
+            "truncated_count": self.truncated_count,
+            "truncated": [{"where": w, "fields": f} for w, f in self.truncated],
             "files": [asdict(f) for f in self.files],
         }

@@ -32,7 +32,7 @@ from paperwire.importers.formats import (
 )
 from paperwire.importers.reading import READ_ERRORS, InputFile, Item, ReadError, describe
 from paperwire.importers.report import MAX_LISTED_PER_FILE, FileReport, ImportReport
-from paperwire.models import Paper, Signal
+from paperwire.models import Paper, Signal, bounded
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,11 @@ class _Sink:
         self.dates: dict[str, date] = {}
 
     def add(self, where: str, paper: Paper, signals: list[Signal]) -> None:
+        paper, cuts = bounded(paper)  # what the store would keep anyway; reported here
+        if cuts:
+            self.fr.truncated += 1
+            if self.fr.truncated <= MAX_LISTED_PER_FILE:
+                self.report.truncated.append((where, "; ".join(cuts)))
         self.pending.append((where, paper, signals))
         if len(self.pending) >= self.batch_size:
             self.flush()
@@ -343,6 +348,6 @@ def _consume(
                 fr.records += 1
                 paper, signals = parse(value, ctx)
                 sink.add(f"{prefix}:{line}", paper, signals)
-        except (BadRecord, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (BadRecord, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             reason = str(exc) if isinstance(exc, BadRecord) else f"malformed record: {exc!r}"
             _skip(fr, report, f"{prefix}:{line}", reason)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,41 +52,94 @@ def embed_pending(
     return done
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One consistent generation of the index: ids, their positions and their vectors (row
+    ``i`` of ``matrix`` is the vector of ``ids[i]``). Never changed once published: a sync
+    builds the next one and swaps it in with one assignment, so a search that took a
+    snapshot reads ids and vectors of the same generation whatever happens meanwhile."""
+
+    ids: tuple[str, ...]
+    pos: dict[str, int]
+    matrix: np.ndarray
+
+    @classmethod
+    def of(cls, ids: Sequence[str], matrix: np.ndarray) -> _Snapshot:
+        matrix = np.asarray(matrix, dtype=np.float32)
+        matrix.flags.writeable = False
+        return cls(tuple(ids), {pid: i for i, pid in enumerate(ids)}, matrix)
+
+
 class DenseIndex:
+    """Thread-safe: any number of threads may search while one syncs (syncs take turns).
+    Searches read an immutable :class:`_Snapshot`; the HNSW graph, which usearch mutates in
+    place, is searched and changed under a lock, and its hits are read against the snapshot
+    the search took (a key that snapshot does not have yet is left out)."""
+
     def __init__(self, path: Path, model: str, dim: int, exact_limit: int = EXACT_LIMIT) -> None:
         self.path = path
         self.model = model
         self.dim = dim
         self.exact_limit = exact_limit
-        self.ids: list[str] = []
-        self.pos: dict[str, int] = {}
-        self.matrix = np.zeros((0, dim), dtype=np.float32)
+        self._snap = _Snapshot.of([], np.zeros((0, dim), dtype=np.float32))
         self._hnsw: object | None = None
         self._loaded = False
         self._state: dict[str, str] = {}
+        self._sync_lock = threading.RLock()  # one sync (or load) at a time
+        self._hnsw_lock = threading.RLock()  # usearch's graph: searched or changed, not both
+
+    # ---- the current snapshot ----------------------------------------------------------
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self._snap.ids
+
+    @property
+    def pos(self) -> dict[str, int]:
+        return self._snap.pos
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._snap.matrix
+
+    def publish(self, ids: Sequence[str], matrix: np.ndarray) -> None:
+        """Make ``ids`` and their vectors (row ``i`` for ``ids[i]``) the index's contents, in
+        memory only (benchmarks and tests; :meth:`sync` is the way from the store)."""
+        if len(ids) != len(matrix):
+            raise ValueError("one vector per id")
+        with self._sync_lock:
+            self._loaded = True
+            self._snap = _Snapshot.of(ids, matrix)
+            with self._hnsw_lock:
+                self._hnsw = None
 
     # ---- persistence -------------------------------------------------------------------
 
     def _load(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
-        try:
-            self._state = json.loads((self.path / "state.json").read_text())
-            self.ids = json.loads((self.path / "ids.json").read_text())
-            self.matrix = np.load(self.path / "vectors.npy")
-            if self.matrix.shape != (len(self.ids), self.dim):
-                raise ValueError("ids and vectors disagree")
-        except (OSError, ValueError):
-            self._state, self.ids = {}, []
-            self.matrix = np.zeros((0, self.dim), dtype=np.float32)
-        self.pos = {pid: i for i, pid in enumerate(self.ids)}
+        with self._sync_lock:
+            if self._loaded:
+                return
+            try:
+                state = json.loads((self.path / "state.json").read_text())
+                ids = json.loads((self.path / "ids.json").read_text())
+                matrix = np.load(self.path / "vectors.npy")
+                if matrix.shape != (len(ids), self.dim):
+                    raise ValueError("ids and vectors disagree")
+            except (OSError, ValueError):
+                state, ids = {}, []
+                matrix = np.zeros((0, self.dim), dtype=np.float32)
+            self._state = state
+            self._snap = _Snapshot.of(ids, matrix)
+            self._loaded = True
 
     def _save(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
+        snap = self._snap
         for name, write in (
-            ("vectors.npy", lambda f: np.save(f, self.matrix)),
-            ("ids.json", lambda f: f.write(json.dumps(self.ids).encode())),
+            ("vectors.npy", lambda f: np.save(f, snap.matrix)),
+            ("ids.json", lambda f: f.write(json.dumps(list(snap.ids)).encode())),
             ("state.json", lambda f: f.write(json.dumps(self._state).encode())),
         ):
             tmp = self.path / (name + ".tmp")
@@ -95,70 +150,86 @@ class DenseIndex:
     # ---- sync and search --------------------------------------------------------------
 
     def sync(self, store: Store) -> int:
-        """Take in vectors written since the last sync. Returns how many were taken in."""
+        """Take in vectors written since the last sync. Returns how many were taken in.
+        Searches meanwhile see the previous snapshot until the new one is complete."""
         self._load()
+        with self._sync_lock:
+            return self._sync(store)
+
+    def _sync(self, store: Store) -> int:
         key = hashlib.sha256(
             f"{store.engine.url.render_as_string()}|{self.model}".encode()).hexdigest()[:16]
+        old = self._snap
         since = None
         if self._state.get("store") == key:
             since = datetime.fromisoformat(self._state["watermark"]) - SYNC_MARGIN
         else:
-            self.ids, self.pos = [], {}
-            self.matrix = np.zeros((0, self.dim), dtype=np.float32)
+            old = _Snapshot.of([], np.zeros((0, self.dim), dtype=np.float32))
         started = datetime.utcnow()
         new_ids: list[str] = []
+        new_pos: dict[str, int] = {}
         new_rows: list[np.ndarray] = []
-        replaced: list[int] = []
+        changes: dict[int, np.ndarray] = {}  # old rows with a new vector
         changed = 0
         for batch in store.iter_embeddings(self.model, since=since):
             for pid, blob in batch:
                 vec = np.frombuffer(blob, dtype="<f4")
-                if pid in self.pos:
-                    if np.array_equal(self.matrix[self.pos[pid]], vec):
+                at = old.pos.get(pid)
+                if at is not None:
+                    if np.array_equal(changes.get(at, old.matrix[at]), vec):
                         continue  # re-read inside the safety margin, unchanged
-                    self.matrix[self.pos[pid]] = vec
-                    replaced.append(self.pos[pid])
+                    changes[at] = vec
+                elif pid in new_pos:
+                    new_rows[new_pos[pid]] = vec
                 else:
-                    self.pos[pid] = len(self.ids) + len(new_ids)
+                    new_pos[pid] = len(new_ids)
                     new_ids.append(pid)
                     new_rows.append(vec)
                 changed += 1
-        first_new = len(self.ids)
-        if new_rows:
-            self.matrix = np.vstack([self.matrix, np.stack(new_rows)]).astype(np.float32)
-            self.ids += new_ids
+        first_new = len(old.ids)
+        if new_rows or changes or old is not self._snap:
+            matrix = np.vstack([old.matrix, *new_rows]) if new_rows else old.matrix.copy()
+            for at, vec in changes.items():
+                matrix[at] = vec
+            self._snap = _Snapshot.of([*old.ids, *new_ids], matrix)  # published at once
         if changed or self._state.get("store") != key:
             self._state = {"store": key, "watermark": started.isoformat()}
-            self._update_hnsw(replaced, first_new)
+            self._update_hnsw(sorted(changes), first_new, reset=since is None)
             self._save()
         return changed
 
-    def _update_hnsw(self, replaced: list[int], first_new: int) -> None:
-        """Keep the approximate index in step: reload it from disk or build it when it is not
-        in memory, else add new rows and re-add replaced ones."""
-        if not self.approximate:
-            self._hnsw = None
-            return
+    def _update_hnsw(self, replaced: list[int], first_new: int, reset: bool) -> None:
+        """Keep the approximate index in step with the snapshot just published: reload it
+        from disk or build it when it is not in memory (or the vectors were all re-read),
+        else add new rows and re-add replaced ones."""
+        snap = self._snap
+        if not self.approximate or reset:
+            with self._hnsw_lock:
+                self._hnsw = None
+            if not self.approximate:
+                return
         if self._hnsw is None:
             self._hnsw_index()
             return
+        keys = np.array([*replaced, *range(first_new, len(snap.ids))], dtype=np.uint64)
         index: Any = self._hnsw
-        for pos in replaced:
-            index.remove(pos)
-        keys = np.array([*replaced, *range(first_new, len(self.ids))], dtype=np.uint64)
-        if len(keys):
-            index.add(keys, self.matrix[keys.astype(np.int64)])
-        index.save(str(self.path / "hnsw.usearch"))
-        self._state["hnsw_rows"] = str(len(self.ids))
+        with self._hnsw_lock:
+            for pos in replaced:
+                index.remove(pos)
+            if len(keys):
+                index.add(keys, snap.matrix[keys.astype(np.int64)])
+        index.save(str(self.path / "hnsw.usearch"))  # reads the graph, as searches do
+        self._state["hnsw_rows"] = str(len(snap.ids))
 
     def vector(self, paper_id: str) -> np.ndarray | None:
         self._load()
-        pos = self.pos.get(paper_id)
-        return None if pos is None else self.matrix[pos]
+        snap = self._snap
+        pos = snap.pos.get(paper_id)
+        return None if pos is None else snap.matrix[pos]
 
     def __len__(self) -> int:
         self._load()
-        return len(self.ids)
+        return len(self._snap.ids)
 
     @property
     def approximate(self) -> bool:
@@ -166,34 +237,39 @@ class DenseIndex:
 
     def _hnsw_index(self) -> Any:
         """The HNSW index: in memory, else restored from disk when it covers every row, else
-        built (minutes for ~100k vectors on 2 cores; done once, then kept up incrementally)."""
-        from usearch.index import Index
-
+        built (minutes for ~100k vectors on 2 cores; done once, then kept up incrementally).
+        One thread builds it; others wait for it rather than build their own."""
         if self._hnsw is not None:
             return self._hnsw
+        with self._hnsw_lock:
+            if self._hnsw is None:
+                self._hnsw = self._restore_or_build(self._snap)
+            return self._hnsw
+
+    def _restore_or_build(self, snap: _Snapshot) -> Any:
+        from usearch.index import Index
+
         saved = self.path / "hnsw.usearch"
-        if saved.is_file() and self._state.get("hnsw_rows") == str(len(self.ids)):
+        if saved.is_file() and self._state.get("hnsw_rows") == str(len(snap.ids)):
             try:
                 restored: Any = Index.restore(str(saved))
                 # the search breadth is not saved with the graph: restore it (usearch's default,
                 # 64, gave recall@10 0.88 on 75k arXiv vectors)
                 restored.expansion_search = HNSW_EXPANSION_SEARCH
-                self._hnsw = restored
                 return restored
             except (OSError, ValueError, RuntimeError) as exc:
                 log.warning("rebuilding the HNSW index: %s", exc)
         index = Index(ndim=self.dim, metric="cos", dtype=HNSW_DTYPE,
                       connectivity=HNSW_CONNECTIVITY, expansion_add=HNSW_EXPANSION_ADD,
                       expansion_search=HNSW_EXPANSION_SEARCH)
-        if self.ids:
-            log.info("building the HNSW index over %d vectors", len(self.ids))
-            index.add(np.arange(len(self.ids), dtype=np.uint64), self.matrix)
+        if snap.ids:
+            log.info("building the HNSW index over %d vectors", len(snap.ids))
+            index.add(np.arange(len(snap.ids), dtype=np.uint64), snap.matrix)
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / "hnsw.usearch.tmp"
         index.save(str(tmp))
         tmp.replace(saved)
-        self._state["hnsw_rows"] = str(len(self.ids))
-        self._hnsw = index
+        self._state["hnsw_rows"] = str(len(snap.ids))
         return index
 
     def search(self, query: np.ndarray, k: int = 100, exact: bool | None = None) -> list[
@@ -201,16 +277,20 @@ class DenseIndex:
     ]:
         """The k nearest papers by cosine similarity, best first, as (paper id, similarity)."""
         self._load()
-        if not self.ids or k <= 0:
+        snap = self._snap  # ids and vectors of one generation, whatever a sync does meanwhile
+        if not snap.ids or k <= 0:
             return []
-        k = min(k, len(self.ids))
+        k = min(k, len(snap.ids))
         if exact is None:
-            exact = not self.approximate
+            exact = len(snap.ids) <= self.exact_limit
         if exact:
-            sims = self.matrix @ query.astype(np.float32)
+            sims = snap.matrix @ query.astype(np.float32)
             top = np.argpartition(-sims, k - 1)[:k]
             top = top[np.argsort(-sims[top], kind="stable")]
-            return [(self.ids[i], float(sims[i])) for i in top]
-        found = self._hnsw_index().search(query.astype(np.float32), k)
-        return [(self.ids[int(key)], 1.0 - float(dist))
-                for key, dist in zip(found.keys, found.distances, strict=True)]
+            return [(snap.ids[i], float(sims[i])) for i in top]
+        graph = self._hnsw_index()
+        with self._hnsw_lock:
+            found = graph.search(query.astype(np.float32), k)
+            keys, distances = np.array(found.keys), np.array(found.distances)
+        return [(snap.ids[int(key)], 1.0 - float(dist))
+                for key, dist in zip(keys, distances, strict=True) if int(key) < len(snap.ids)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,23 +77,30 @@ class SearchEngine:
         self._dense: Any = None
         self._dense_error: str | None = None
         self._vectors_seen = False
+        # request threads share one engine: one model and one dense index, made once
+        self._lazy_lock = threading.RLock()
 
     # ---- the dense side is loaded lazily: lexical search never pays for the model ----------
 
     def _embedder(self) -> Any:
         if self.embedder is None:
-            from paperwire.embed import default_embedder
+            with self._lazy_lock:
+                if self.embedder is None:
+                    from paperwire.embed import default_embedder
 
-            self.embedder = default_embedder(self.settings.resolved_models_dir)
+                    self.embedder = default_embedder(self.settings.resolved_models_dir)
         return self.embedder
 
     def dense(self) -> Any:
         if self._dense is None:
-            from paperwire.search.dense import DenseIndex
+            with self._lazy_lock:
+                if self._dense is None:
+                    from paperwire.search.dense import DenseIndex
 
-            emb = self._embedder()
-            folder = self.settings.index_dir / "dense" / re.sub(r"[^\w.-]+", "_", emb.name)
-            self._dense = DenseIndex(folder, emb.name, emb.dim)
+                    emb = self._embedder()
+                    name = re.sub(r"[^\w.-]+", "_", emb.name)
+                    self._dense = DenseIndex(self.settings.index_dir / "dense" / name,
+                                             emb.name, emb.dim)
         return self._dense
 
     def sync(

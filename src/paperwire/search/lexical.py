@@ -26,7 +26,7 @@ import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
 
 from paperwire.errors import SearchError
-from paperwire.models import Paper
+from paperwire.models import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS, Paper
 from paperwire.search.query import ParsedQuery, parse_query
 from paperwire.store import Store
 
@@ -43,6 +43,10 @@ SHOWN_FIELDS = ("title", "abstract")  # where matches are highlighted
 SYNC_MARGIN = timedelta(seconds=5)
 WRITER_HEAP = 64_000_000
 SNIPPET_CHARS = 240  # the abstract excerpt shown under a hit
+# Highlighting reads at most this much of a text (above the stored abstract cap, so stored
+# papers are highlighted whole; a longer text, stored before caps, costs no more than this).
+HIGHLIGHT_CHARS = 4 * MAX_ABSTRACT_CHARS
+SHOWN_TITLE_CHARS = MAX_TITLE_CHARS  # a longer title is shown cut, ending with an ellipsis
 SNIPPET_LEAD = 60  # context kept before the first highlighted word
 SORTS = ("relevance", "date")
 
@@ -225,12 +229,25 @@ class _QueryBuilder:
 
 
 def _char_ranges(text: str, base: int, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Byte ranges (relative to byte ``base``) in ``text`` as character ranges."""
+    """Byte ranges (relative to byte ``base``) in ``text`` as character ranges, in one pass
+    over the text however many ranges there are."""
     raw = text.encode("utf-8")
     out = []
+    byte_pos = char_pos = 0
+
+    def chars_to(byte: int) -> int:
+        nonlocal byte_pos, char_pos
+        byte = min(max(byte, 0), len(raw))
+        if byte >= byte_pos:
+            char_pos += len(raw[byte_pos:byte].decode("utf-8", "ignore"))
+        else:  # out of order: count from the start
+            char_pos = len(raw[:byte].decode("utf-8", "ignore"))
+        byte_pos = byte
+        return char_pos
+
     for start, end in ranges:
-        s = len(raw[: base + start].decode("utf-8", "ignore"))
-        e = len(raw[: base + end].decode("utf-8", "ignore"))
+        s = chars_to(base + start)
+        e = chars_to(base + end)
         if e > s:
             out.append((s, e))
     return out
@@ -260,24 +277,33 @@ class _Highlighter:
         if query is not None:
             for field in ("title", "abstract"):
                 gen = tantivy.SnippetGenerator.create(searcher, query, schema, field)
-                gen.set_max_num_chars(1_000_000)  # one fragment: the whole text
+                gen.set_max_num_chars(HIGHLIGHT_CHARS)  # one fragment: all the text read
                 self.generators[field] = gen
 
-    def _ranges(self, field: str, doc: tantivy.Document, text: str) -> list[tuple[int, int]]:
+    def _ranges(self, field: str, text: str) -> list[tuple[int, int]]:
+        """Where the query's words are in ``text`` (a bounded prefix of the stored text: the
+        generator is given a document holding only that, never the whole stored value)."""
         gen = self.generators.get(field)
         if gen is None or not text:
             return []
+        doc = tantivy.Document()
+        doc.add_text(field, text)
         snippet = gen.snippet_from_doc(doc)
         base = snippet.fragment_range().start
         return _char_ranges(text, base, ((h.start, h.end) for h in snippet.highlighted()))
 
     def title(self, doc: tantivy.Document) -> str:
         text = doc.get_first("title") or ""
-        return _render(text, self._ranges("title", doc, text), 0, len(text))
+        if len(text) <= SHOWN_TITLE_CHARS:
+            return _render(text, self._ranges("title", text), 0, len(text))
+        end = SHOWN_TITLE_CHARS - 1  # cut at a space near the end, then an ellipsis
+        space = text.rfind(" ", end - 80, end)
+        shown = text[: space if space > 0 else end]
+        return _render(shown, self._ranges("title", shown), 0, len(shown)) + "…"
 
     def snippet(self, doc: tantivy.Document) -> str:
-        text = doc.get_first("abstract") or ""
-        ranges = self._ranges("abstract", doc, text)
+        text = (doc.get_first("abstract") or "")[:HIGHLIGHT_CHARS]
+        ranges = self._ranges("abstract", text)
         start = 0
         if ranges and ranges[0][0] > SNIPPET_LEAD:
             start = ranges[0][0] - SNIPPET_LEAD

@@ -21,9 +21,11 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from paperwire.errors import SourceError
 from paperwire.importers.formats import BadRecord, parse_hf_entry
+from paperwire.importers.reading import TOO_DEEP, Item, JsonArrayReader, TooDeep, loads
 from paperwire.models import Paper, Signal
 from paperwire.sources.base import Batch, Cursor, cursor_day
 from paperwire.sources.http import Fetcher
@@ -115,6 +117,17 @@ def _ran_out(text: str, exc: json.JSONDecodeError) -> bool:
     )
 
 
+def _items(text: str, iso: str) -> list[Item]:
+    """The elements of a JSON array one by one (an element nested too deeply is an error
+    item, skipped alone), for a response that cannot be decoded whole."""
+    reader = JsonArrayReader()
+    items = reader.feed(text) + reader.finish()
+    bad = [i for i in items if i.error is not None and TOO_DEEP not in i.error]
+    if bad:
+        raise SourceError(SOURCE, f"{iso}: the response is malformed JSON ({bad[0].error})")
+    return items
+
+
 def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], list[tuple[str, str]]]:
     """Papers, signals and skipped entries of one day's response body.
 
@@ -131,7 +144,11 @@ def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], lis
         reason = "is truncated (ends inside a character)" if cut else "is not UTF-8"
         raise SourceError(SOURCE, f"{iso}: the JSON response {reason}") from None
     try:
-        data = json.loads(text)
+        data: Any = loads(text)
+    except TooDeep as exc:
+        if not text.lstrip().startswith("["):
+            raise SourceError(SOURCE, f"{iso}: the JSON response is {exc}") from None
+        data = _items(text, iso)  # skip the entries nested too deeply, keep the others
     except json.JSONDecodeError as exc:
         if not text.strip():
             reason = "the response is empty, expected a JSON array"
@@ -142,8 +159,6 @@ def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], lis
         else:
             reason = f"the response is malformed JSON ({exc.msg} at char {exc.pos})"
         raise SourceError(SOURCE, f"{iso}: {reason}") from None
-    except RecursionError:
-        raise SourceError(SOURCE, f"{iso}: the JSON response is nested too deeply") from None
     if isinstance(data, dict):
         if "error" in data:
             raise SourceError(SOURCE, f"{iso}: Hugging Face answered an error: {data['error']!r}")
@@ -154,7 +169,11 @@ def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], lis
     papers: list[Paper] = []
     signals: list[Signal] = []
     skipped: list[tuple[str, str]] = []
-    for n, entry in enumerate(data, 1):
+    items = data if data and isinstance(data[0], Item) else [Item(1, v) for v in data]
+    for n, (_, entry, error) in enumerate(items, 1):
+        if error is not None:
+            skipped.append((f"{SOURCE} {iso} entry {n}", error))
+            continue
         try:
             paper, sigs = parse_hf_entry(entry, day)
         except BadRecord as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,11 +25,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.errors import StoreError
-from paperwire.models import Paper, Signal, merge
+from paperwire.models import Paper, Signal, bounded, merge
 from paperwire.store import db
 from paperwire.store.digests import DigestStore
 from paperwire.store.schema import cursors, embeddings, leases, papers, signals
 
+log = logging.getLogger(__name__)
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
 
 
@@ -47,7 +49,9 @@ class WriteCounts:
 
 
 def _row_to_paper(row: Any) -> Paper:
-    return Paper(
+    """The paper of a row, bounded (:func:`paperwire.models.bounded`) like every write is: a
+    row stored before the caps existed is served cleaned and cut, never as it was."""
+    return bounded(Paper(
         id=row.id,
         title=row.title,
         abstract=row.abstract or "",
@@ -61,7 +65,7 @@ def _row_to_paper(row: Any) -> Paper:
         journal_ref=row.journal_ref,
         doi=row.doi,
         source=row.source,
-    )
+    ))[0]
 
 
 def _paper_to_row(p: Paper) -> dict[str, Any]:
@@ -144,8 +148,10 @@ class Store:
         """Upsert papers, then signals, then the source's cursor (``(key, value)``), in one
         transaction: all of the batch or none of it, so a cursor never runs ahead of the data.
 
-        Papers are merged with what is stored (:func:`paperwire.models.merge`); a row is
-        written only when the merge changes it. Returns (paper counts, signal counts).
+        Every paper is first cleaned and cut to the stored sizes
+        (:func:`paperwire.models.bounded`; a cut is logged), whatever wrote it: an import or a
+        live source. Papers are merged with what is stored (:func:`paperwire.models.merge`); a
+        row is written only when the merge changes it. Returns (paper counts, signal counts).
         """
         now = now or datetime.utcnow()
         for attempt in range(2):
@@ -170,6 +176,9 @@ class Store:
         counts = WriteCounts()
         latest: dict[str, Paper] = {}
         for p in batch:  # the same id twice in a batch: merge them first
+            p, cuts = bounded(p)
+            if cuts:
+                log.warning("paper %s: cut to the stored size: %s", p.id, "; ".join(cuts))
             latest[p.id] = merge(latest[p.id], p) if p.id in latest else p
         ids = list(latest)
         existing: dict[str, Paper] = {}
@@ -183,7 +192,7 @@ class Store:
                 inserts.append({**_paper_to_row(incoming), "created_at": now, "changed_at": now})
                 counts.new += 1
                 continue
-            merged = merge(old, incoming)
+            merged = bounded(merge(old, incoming))[0]  # also cuts a row stored before caps
             if merged == old:
                 counts.unchanged += 1
                 continue

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import FastAPI, Query, Request
@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperwire import services, trending
 from paperwire.config import Settings
 from paperwire.errors import QueryError, SearchError
-from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id
+from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
 from paperwire.search.query import SORTS, Sort, check_day
 from paperwire.store import Store
@@ -155,7 +155,8 @@ class PageError(Exception):
 
 
 def paper_path(paper_id: str) -> str:
-    return "/papers/" + quote(paper_id, safe="/:")
+    """The site's path of a paper; ``/papers/{paper_id:path}`` reads it back as the id."""
+    return "/papers/" + quote_id(paper_id)
 
 
 def fmt_date(d: date | None) -> str:

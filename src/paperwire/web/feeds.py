@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from paperwire.models import Paper
+from paperwire.models import Paper, quote_id
 from paperwire.trending import TrendingEntry, TrendingView, window_phrase
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -47,7 +47,7 @@ def excerpt(text: str, length: int = EXCERPT) -> str:
 
 def paper_link(base_url: str, paper_id: str) -> str:
     """The absolute URL of a paper's page on this site."""
-    return f"{base_url}/papers/{quote(paper_id, safe='/:')}"
+    return f"{base_url}/papers/{quote_id(paper_id)}"
 
 
 def _query(view: TrendingView, pinned: date | None) -> str:
