@@ -25,6 +25,7 @@ import pytest
 import uvicorn
 
 from paperwire.config import Settings
+from paperwire.digests import tokens
 from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
@@ -111,7 +112,7 @@ class Site:
         return self.ctx.links(sub).unsubscribe
 
     def confirm_url(self) -> str:
-        nonce = secrets.token_urlsafe(16)
+        nonce = tokens.new_nonce()  # the nonce alphabet the confirm link carries
         sub = self.store.digests.request(
             Subscriber(id=0, email=f"new-{secrets.token_hex(4)}@example.org"), nonce, utcnow())
         assert sub is not None

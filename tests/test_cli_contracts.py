@@ -114,7 +114,9 @@ def test_printed_titles_carry_no_terminal_controls(
     code, out, _ = run(capsys, "search", "retrieval", "--mode", "lexical", "--json")
     assert code == 0 and not [c for c in UNSAFE[1:] if c in out]  # escaped in the JSON
     [hit] = [h for h in json.loads(out)["results"] if h["id"] == EVIL.id]
-    assert hit["title"] == EVIL.title and hit["authors"] == list(EVIL.authors)  # lossless
+    stored = seeded.get_paper(EVIL.id)  # as stored: controls and bidi overrides cleaned on write
+    assert stored is not None and "[bold]x[/] [/oops]" in stored.title
+    assert hit["title"] == stored.title and hit["authors"] == list(stored.authors)
 
 
 def test_terminal_text_keeps_text_and_drops_controls() -> None:

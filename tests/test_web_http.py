@@ -35,7 +35,7 @@ SIGNALS = [Signal(p.id, "hf_upvotes", D, 3 + i) for i, p in enumerate(PAPERS)]
 SECURITY = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
 }
 
 

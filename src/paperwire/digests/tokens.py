@@ -82,6 +82,8 @@ def make_token(key: bytes, purpose: str, subscriber_id: int, *, nonce: str = "",
         raise ValueError(f"unknown token purpose {purpose!r}")
     stamp = int(expires.replace(tzinfo=UTC).timestamp()) if expires else 0
     payload = f"{subscriber_id}:{stamp}:{nonce}"
+    if _PAYLOAD.fullmatch(payload) is None:  # read_token would refuse it: fail here, loudly
+        raise ValueError(f"a token cannot carry {payload!r} (nonce: letters and digits only)")
     return _b64(payload.encode()) + "." + _b64(_mac(key, purpose, payload))
 
 

@@ -110,8 +110,8 @@ def cross_site(request: Request, settings: Settings) -> bool:
     ``X-Forwarded-Host`` names it) nor the base URL. A request
     with neither header (curl, a script) is not a browser's cross-site form."""
     fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        return True
+    if fetch_site is not None:  # set by the browser itself; no page can forge it
+        return fetch_site not in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is None:
         return False
