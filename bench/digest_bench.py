@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from paperwire.config import Settings  # noqa: E402
 from paperwire.digests import deliver, service  # noqa: E402
-from paperwire.digests.mailer import SendResult, SmtpMailer, parse_smtp_url  # noqa: E402
-from paperwire.digests.model import Subscriber  # noqa: E402
+from paperwire.digests.mailer import SendResult, SmtpMailer  # noqa: E402
 from paperwire.importers import run_import  # noqa: E402
+from paperwire.records import Subscriber  # noqa: E402
+from paperwire.smtp_url import parse_smtp_url  # noqa: E402
 from paperwire.store import Store  # noqa: E402
 
 DAY = date(2026, 6, 16)  # a Tuesday: its digest covers Monday 15 June (198 new papers)

@@ -25,9 +25,9 @@ import pytest
 import uvicorn
 
 from paperwire.config import Settings
-from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
+from paperwire.records import Subscriber
 from paperwire.services import utcnow
 from paperwire.store import Store
 from paperwire.web.app import create_app

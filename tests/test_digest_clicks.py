@@ -17,11 +17,12 @@ from fastapi.testclient import TestClient
 
 from paperwire.config import Settings
 from paperwire.digests import deliver
-from paperwire.digests.mailer import SmtpMailer, parse_smtp_url
-from paperwire.digests.model import Subscriber
+from paperwire.digests.mailer import SmtpMailer
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
+from paperwire.records import Subscriber
 from paperwire.services import utcnow
+from paperwire.smtp_url import parse_smtp_url
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer

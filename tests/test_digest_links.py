@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
-from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.digests.subscriptions import subscriber_for
 from paperwire.errors import TokenError
+from paperwire.records import Subscriber
 from paperwire.services import utcnow
 from paperwire.store import Store
 from paperwire.web.app import create_app

@@ -31,10 +31,10 @@ import uvicorn
 
 from hostile_data import BEIR_IDS, CANARY, DAY0, DAYS, PAYLOADS, WORDS, Corpus, write_corpus
 from paperwire.config import Settings
-from paperwire.digests.model import Subscriber
 from paperwire.digests.render import render_digest
 from paperwire.digests.service import DigestContext, gather
 from paperwire.importers import ImportReport, run_import
+from paperwire.records import Subscriber
 from paperwire.search import LexicalIndex
 from paperwire.store import Store
 from paperwire.web.app import create_app, paper_path

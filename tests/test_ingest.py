@@ -13,11 +13,12 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.errors import SourceBusy, SourceError
-from paperwire.ingest import new_holder, run_ingest, take_lease
+from paperwire.ingest import run_ingest
 from paperwire.models import Paper, Signal
 from paperwire.schedule import due, next_run, parse_schedule
 from paperwire.sources.base import Batch, Cursor
 from paperwire.store import Store
+from paperwire.store.leases import new_holder, take_lease
 from paperwire.worker import Scheduler
 
 

@@ -16,9 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperwire.config import Settings
-from paperwire.digests.mailer import SmtpMailer, parse_smtp_url
+from paperwire.digests.mailer import SmtpMailer
 from paperwire.digests.service import DigestContext
 from paperwire.digests.subscriptions import mailbox_key, subscribe
+from paperwire.smtp_url import parse_smtp_url
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer

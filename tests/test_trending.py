@@ -2,6 +2,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from paperwire.config import parse_weights
 from paperwire.models import Paper, Signal
 from paperwire.services import trending_view
 from paperwire.store import Store
@@ -10,7 +11,6 @@ from paperwire.trending import (
     MIN_EVIDENCE,
     data_day,
     effective_as_of,
-    parse_weights,
     rank,
     shift_day,
     window_bounds,

@@ -90,7 +90,7 @@ def test_same_answer_for_known_and_unknown_and_three_a_day(
 
 def test_one_click_unsubscribe_rfc8058(web: tuple[TestClient, Store, Settings]) -> None:
     client, store, s = web
-    from paperwire.digests.model import Subscriber
+    from paperwire.records import Subscriber
 
     sub = store.digests.activate(Subscriber(id=0, email="eve@example.org"), utcnow())
     ctx = DigestContext(store, s)
@@ -117,7 +117,7 @@ def test_one_click_unsubscribe_rfc8058(web: tuple[TestClient, Store, Settings]) 
 
 def test_preferences_page_saves_and_validates(web: tuple[TestClient, Store, Settings]) -> None:
     client, store, s = web
-    from paperwire.digests.model import Subscriber
+    from paperwire.records import Subscriber
 
     sub = store.digests.activate(Subscriber(id=0, email="max@example.org"), utcnow())
     url = urlsplit(DigestContext(store, s).links(sub).preferences)

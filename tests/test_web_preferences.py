@@ -22,9 +22,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from paperwire.config import Settings
-from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
+from paperwire.records import Subscriber
 from paperwire.services import utcnow
 from paperwire.store import Store
 from paperwire.web.app import create_app

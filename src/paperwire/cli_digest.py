@@ -39,8 +39,8 @@ def subscribe(
 ) -> None:
     """Subscribe EMAIL: a confirmation mail is sent; nothing else until its link is followed."""
     from paperwire.digests import open_mailer
-    from paperwire.digests.model import Subscriber
     from paperwire.digests.subscriptions import checked_preferences, normalise_email, subscribe
+    from paperwire.records import Subscriber
     from paperwire.services import utcnow
 
     ctx = _context()

@@ -177,8 +177,8 @@ def embed_forever(store: Store, settings: Settings, stop: threading.Event,
                   every: float = EMBED_EVERY_SECONDS) -> None:
     """Embed new and changed papers as they arrive, so semantic search catches up without
     any request waiting for the model. One embedder at a time across processes (a lease)."""
-    from paperwire.ingest import new_holder
     from paperwire.search import SearchEngine
+    from paperwire.store.leases import new_holder
 
     engine = SearchEngine(store, settings)
     holder = new_holder()

@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period, quoted
-from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
 from paperwire.errors import QueryError, TokenError
 from paperwire.models import Paper, parse_arxiv_id, quote_id
+from paperwire.records import Digest, DigestItem, Subscriber
 from paperwire.services import trending_view
 from paperwire.store import Store
 from paperwire.trending import TrendingView

@@ -34,7 +34,6 @@ from paperwire.config import Settings
 from paperwire.digests import open_mailer, outbox_folder
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.mailqueue import MailQueue
-from paperwire.digests.model import FREQUENCIES, MODES, Subscriber
 from paperwire.digests.service import DigestContext, gather, message_for
 from paperwire.digests.subscriptions import (
     InvalidSubscription,
@@ -52,6 +51,7 @@ from paperwire.digests.subscriptions import (
     unsubscribe,
 )
 from paperwire.errors import NotFound, TokenError
+from paperwire.records import FREQUENCIES, MODES, Subscriber
 from paperwire.services import utcnow
 from paperwire.store import Store
 from paperwire.web.app import PageError, parse_date
