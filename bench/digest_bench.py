@@ -13,7 +13,7 @@ cost is not counted in this process, and disk speed plays no part).
 Phases are timed around the real run's calls: *compose* = ``service.gather`` (store reads,
 search, :func:`compose`), *render* = ``service.message_for``, *send* = ``mailer.send``, *plan*
 = ``deliver.plan``; *ledger* is the rest of the run (claims, saving compositions, outcomes).
-Within compose, the week's trending list (``services.trending_view``, computed per subscriber)
+Within compose, the week's trending list (``listings.trending_view``, computed per subscriber)
 and the interest matches (``service._matches``) are shown too.
 The baseline sends one pre-rendered digest N times with plain ``smtplib`` over one connection
 to the same sink: the ratio is our time per message over the bare SMTP time per message.

@@ -166,7 +166,7 @@ def test_settings_for_sources_fail_clearly() -> None:
 
 
 def test_a_replaced_old_paper_is_neither_new_nor_trending(store: Store) -> None:
-    from paperwire.services import trending_view
+    from paperwire.listings import trending_view
 
     old_v1 = Paper(id="2403.00001", title="Old idea", version=1, published=date(2024, 3, 1),
                    updated=date(2024, 3, 1))
