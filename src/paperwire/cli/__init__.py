@@ -45,8 +45,9 @@ def _root(
     if ctx.invoked_subcommand is None:
         out.print(ctx.get_help())
         raise typer.Exit(EXIT_USAGE)
-    State.reset(load_settings())
-    configure_logging(State.settings.log_level if State.settings else "INFO")
+    settings = load_settings()
+    State.reset(settings)
+    configure_logging(settings.log_level)
 
 
 papers.register(app)
