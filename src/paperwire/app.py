@@ -24,6 +24,7 @@ from paperwire.clock import utcnow
 from paperwire.config import Settings, load_settings
 from paperwire.digests import open_mailer, tokens
 from paperwire.digests.mailer import Mailer
+from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound
 from paperwire.models import Paper, Signal, quote_id
@@ -226,6 +227,59 @@ class Paperwire:
         sub = self.subscriber(email)
         self.store.digests.unsubscribe(sub.id, self.now())
         return sub
+
+    def take_subscribe_allowance(self, client: str) -> bool:
+        """Spend one of ``client``'s subscription requests for this hour; False when none
+        is left (PAPERWIRE_SUBSCRIBE_CLIENT_LIMIT)."""
+        hour = self.now().replace(minute=0, second=0, microsecond=0)
+        return self.store.digests.take_limit(client, hour,
+                                             self.settings.subscribe_client_limit)
+
+    def links(self, sub: Subscriber) -> Links:
+        """The signed links of ``sub``'s mails and pages (unsubscribe, preferences)."""
+        return self.digest_context().links(sub, self.now())
+
+    def subscriber_for(self, purpose: str, token: str) -> Subscriber:
+        """The subscriber a link's token names (TokenError for a bad or stale one)."""
+        from paperwire.digests import subscriptions
+
+        return subscriptions.subscriber_for(self.digest_context(), purpose, token, self.now())
+
+    def confirm(self, token: str) -> Subscriber:
+        from paperwire.digests import subscriptions
+
+        return subscriptions.confirm(self.digest_context(), token, self.now())
+
+    def unsubscribe_by_link(self, token: str) -> Subscriber:
+        from paperwire.digests import subscriptions
+
+        return subscriptions.unsubscribe(self.digest_context(), token, self.now())
+
+    def save_preferences(self, token: str,
+                         form: dict[str, str]) -> tuple[Subscriber, dict[str, str]]:
+        from paperwire.digests import subscriptions
+
+        return subscriptions.save_preferences(self.digest_context(), token, self.now(), form)
+
+    def send_confirmation(self, mailer: Mailer, wanted: Subscriber) -> None:
+        """The confirmation mail of a checked request (the web's mail queue calls this)."""
+        from paperwire.digests import subscriptions
+
+        subscriptions.send_confirmation(self.digest_context(), mailer, wanted, self.now())
+
+    def resubscribe(self, mailer: Mailer, token: str) -> None:
+        from paperwire.digests import subscriptions
+
+        subscriptions.resubscribe(self.digest_context(), mailer, token, self.now())
+
+    def count_click(self, token: str, paper_id: str) -> None:
+        """Record a digest click when ``token`` is the genuine signed link of a digest."""
+        from paperwire.digests.service import read_click
+
+        now = self.now()
+        click = read_click(self.key, token, paper_id, now)
+        if click is not None:
+            self.store.digests.record_click(click[0], paper_id, click[1], now)
 
     def digest_day(self, day: date) -> date:
         """``day`` if a digest can be for it; DeliveryError otherwise."""

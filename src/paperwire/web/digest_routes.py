@@ -34,21 +34,14 @@ from paperwire.digests import outbox_folder
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.mailqueue import MailQueue
 from paperwire.digests.outbox import list_messages, read_message
-from paperwire.digests.service import read_click
 from paperwire.digests.subscriptions import (
     InvalidSubscription,
     checked_preferences,
-    confirm,
     normalise_email,
     preference_form,
-    resubscribe,
-    save_preferences,
-    send_confirmation,
     split_words,
     subscribed,
-    subscriber_for,
     time_zones,
-    unsubscribe,
 )
 from paperwire.digests.tokens import read_token
 from paperwire.errors import NotFound, TokenError
@@ -176,9 +169,7 @@ def checked_request(request: Request, app: Paperwire, email: str, categories: li
                                      categories=tuple(categories), queries=tuple(queries))
     except InvalidSubscription as exc:
         raise PageError(400, str(exc)) from None
-    hour = app.now().replace(minute=0, second=0, microsecond=0)
-    if not app.store.digests.take_limit(client_key(request), hour,
-                                        app.settings.subscribe_client_limit):
+    if not app.take_subscribe_allowance(client_key(request)):
         raise PageError(429, "Too many subscription requests from your network; "
                              "try again in an hour.", "Too many requests")
     return wanted
@@ -186,7 +177,7 @@ def checked_request(request: Request, app: Paperwire, email: str, categories: li
 
 def queue_confirmation(request: Request, app: Paperwire, wanted: Subscriber) -> None:
     def job(mailer: Mailer) -> None:
-        send_confirmation(app.digest_context(), mailer, wanted, app.now())
+        app.send_confirmation(mailer, wanted)
 
     mail_queue(request).put(job)
 
@@ -233,9 +224,8 @@ def confirm_page(request: Request, app: App, token: str = "") -> Response:
 
 @router.post("/subscribe/confirm", include_in_schema=False)
 def confirm_post(request: Request, app: App, token: str = "") -> Response:
-    ctx = app.digest_context()
-    sub = confirm(ctx, token, app.now())
-    prefs = ctx.links(sub, app.now()).preferences
+    sub = app.confirm(token)
+    prefs = app.links(sub).preferences
     return page(request, "digest/message.html", title="Subscribed",
                 message=f"{sub.email} will receive the Paperwire digest.",
                 link=(prefs, "Choose what it holds and when it comes"))
@@ -243,8 +233,7 @@ def confirm_post(request: Request, app: App, token: str = "") -> Response:
 
 def unsubscribed_page(request: Request, app: Paperwire, sub: Subscriber,
                       title: str) -> Response:
-    again = (app.digest_context().links(sub, app.now()).preferences
-             if sub.status == "unsubscribed" else None)
+    again = app.links(sub).preferences if sub.status == "unsubscribed" else None
     return page(request, "digest/message.html", title=title,
                 message=f"{sub.email} will receive no more digests.",
                 link=(again, "Changed your mind? Resubscribe") if again else None)
@@ -252,7 +241,7 @@ def unsubscribed_page(request: Request, app: Paperwire, sub: Subscriber,
 
 @router.get("/unsubscribe", include_in_schema=False)
 def unsubscribe_page(request: Request, app: App, token: str = "") -> Response:
-    sub = subscriber_for(app.digest_context(), "unsubscribe", token, app.now())
+    sub = app.subscriber_for("unsubscribe", token)
     if not subscribed(sub):
         return unsubscribed_page(request, app, sub, "Already unsubscribed")
     return page(request, "digest/action.html", title="Unsubscribe",
@@ -267,7 +256,7 @@ async def unsubscribe_post(request: Request, app: App, token: str = "") -> Respo
     fields = await _form(request)
     if fields.get("List-Unsubscribe") != "One-Click":
         raise PageError(400, "Expected List-Unsubscribe=One-Click in the request body.")
-    sub = unsubscribe(app.digest_context(), token, app.now())
+    sub = app.unsubscribe_by_link(token)
     return unsubscribed_page(request, app, sub, "Unsubscribed")
 
 
@@ -282,24 +271,23 @@ def preferences_view(request: Request, app: Paperwire, sub: Subscriber, token: s
                 token=token, saved=saved, form=form or preference_form(sub),
                 errors=errors or {}, frequencies=FREQUENCIES, modes=MODES,
                 weekdays=WEEKDAYS, zones=time_zones(),
-                unsubscribe=app.digest_context().links(sub, app.now()).unsubscribe)
+                unsubscribe=app.links(sub).unsubscribe)
 
 
 @router.get("/preferences", include_in_schema=False)
 def preferences_page(request: Request, app: App, token: str = "", saved: str = "") -> Response:
-    sub = subscriber_for(app.digest_context(), "preferences", token, app.now())
+    sub = app.subscriber_for("preferences", token)
     return preferences_view(request, app, sub, token, saved=bool(saved))
 
 
 @router.post("/preferences", include_in_schema=False)
 async def preferences_post(request: Request, app: App, token: str = "") -> Response:
     f = await _form(request)
-    ctx = app.digest_context()
-    sub = subscriber_for(ctx, "preferences", token, app.now())
+    sub = app.subscriber_for("preferences", token)
     if not subscribed(sub):
         return preferences_view(request, app, sub, token, status_code=409)
     form = {k: str(f.get(k, "")) for k in preference_form(sub)}
-    saved, errors = save_preferences(ctx, token, app.now(), form)
+    saved, errors = app.save_preferences(token, form)
     if errors:  # the page again, with every edit kept and each message by its field
         return preferences_view(request, app, saved, token, form=form, errors=errors,
                                 status_code=400)
@@ -313,10 +301,10 @@ def resubscribe_post(request: Request, app: App, token: str = "") -> Response:
     if cross_site(request, app.settings):
         raise PageError(403, "Resubscribing is accepted only from this site's own page.",
                         "Forbidden")
-    sub = subscriber_for(app.digest_context(), "preferences", token, app.now())
+    sub = app.subscriber_for("preferences", token)
     if sub.status == "unsubscribed":
         def job(mailer: Mailer) -> None:
-            resubscribe(app.digest_context(), mailer, token, app.now())
+            app.resubscribe(mailer, token)
 
         mail_queue(request).put(job)
     return page(request, "digest/message.html", title="Check your inbox",
@@ -332,10 +320,7 @@ def digest_click(app: App, paper_id: str, t: str = "") -> Response:
     if app.paper(paper_id) is None:
         raise PageError(404, f"No paper with id {paper_id!r} is stored here.",
                         "Paper not found")
-    now = app.now()
-    click = read_click(app.key, t, paper_id, now)
-    if click is not None:
-        app.store.digests.record_click(click[0], paper_id, click[1], now)
+    app.count_click(t, paper_id)
     return RedirectResponse(paper_path(paper_id), status_code=303)
 
 
@@ -343,7 +328,7 @@ def digest_click(app: App, paper_id: str, t: str = "") -> Response:
 def preview(app: App, token: str = "", day: str = "") -> Response:
     """The digest this subscriber would get today (or on ``day``), as its HTML part, with
     links back to the preferences and the home page."""
-    sub = subscriber_for(app.digest_context(), "preferences", token, app.now())
+    sub = app.subscriber_for("preferences", token)
     if not subscribed(sub):
         raise TokenError("this address is unsubscribed; resubscribe to preview its digest")
     when = parse_date(day)  # a malformed date is a 400, not a silent "today"
