@@ -90,3 +90,22 @@ def test_an_app_object_closes_only_the_store_it_opened(settings: Settings,
 def test_the_command_starts_both_ways(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "0.1.0", done.stderr
+
+
+def test_one_error_mapper_answers_html_or_json(settings: Settings, store: Store) -> None:
+    """Errors of the PaperwireError tree, PageError and HTTP errors go through one mapper:
+    a page for a browser, ``{"detail"}`` under /api/ or for a client that asks for JSON."""
+    client = TestClient(create_app(Paperwire(replace(settings, secret_key="k" * 32), store)))
+    page = client.get("/preferences?token=forged")  # TokenError
+    assert page.status_code == 400 and "This link cannot be used" in page.text
+    as_json = client.get("/preferences?token=forged", headers={"Accept": "application/json"})
+    assert as_json.status_code == 400 and as_json.headers["content-type"] == "application/json"
+    detail = as_json.json()["detail"]
+    assert detail and detail[0].islower() and not detail.endswith(".")  # the message as is
+    missing = client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and missing.json() == {
+        "detail": "There is no page at this address."}
+    assert client.get("/no/such/page").headers["content-type"].startswith("text/html")
+    bad = client.get("/api/search", params={"q": "x", "mode": "bogus"})  # a PageError
+    assert bad.status_code == 400 and bad.json() == {
+        "detail": "mode must be one of lexical, dense, hybrid"}
