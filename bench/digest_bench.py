@@ -13,7 +13,7 @@ cost is not counted in this process, and disk speed plays no part).
 Phases are timed around the real run's calls: *compose* = ``service.gather`` (store reads,
 search, :func:`compose`), *render* = ``service.message_for``, *send* = ``mailer.send``, *plan*
 = ``deliver.plan``; *ledger* is the rest of the run (claims, saving compositions, outcomes).
-Within compose, the week's trending list (``services.trending_view``, computed per subscriber)
+Within compose, the week's trending list (``listings.trending_view``, computed per subscriber)
 and the interest matches (``service._matches``) are shown too.
 The baseline sends one pre-rendered digest N times with plain ``smtplib`` over one connection
 to the same sink: the ratio is our time per message over the bare SMTP time per message.
@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from paperwire.config import Settings  # noqa: E402
 from paperwire.digests import deliver, service  # noqa: E402
-from paperwire.digests.mailer import SendResult, SmtpMailer, parse_smtp_url  # noqa: E402
-from paperwire.digests.model import Subscriber  # noqa: E402
+from paperwire.digests.mailer import SendResult, SmtpMailer  # noqa: E402
 from paperwire.importers import run_import  # noqa: E402
+from paperwire.records import Subscriber  # noqa: E402
+from paperwire.smtp_url import parse_smtp_url  # noqa: E402
 from paperwire.store import Store  # noqa: E402
 
 DAY = date(2026, 6, 16)  # a Tuesday: its digest covers Monday 15 June (198 new papers)

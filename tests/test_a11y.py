@@ -24,12 +24,13 @@ from typing import Any
 import pytest
 import uvicorn
 
+from paperwire.app import Paperwire
+from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.digests import tokens
-from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
+from paperwire.records import Subscriber
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer
@@ -155,7 +156,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
         settings = Settings(home=home, database_url=url, models_dir=models_dir, base_url=base,
                             smtp_url=smtp.url, secret_key="a11y" * 8,
                             arxiv_categories=("cs.CL", "cs.IR", "cs.LG", "cs.CV"))
-        config = uvicorn.Config(create_app(settings, store), log_level="warning", lifespan="on")
+        config = uvicorn.Config(create_app(Paperwire(settings, store)), log_level="warning",
+                                lifespan="on")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

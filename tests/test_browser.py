@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.models import Paper, Signal
 from paperwire.store import Store
@@ -77,7 +78,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings, store), log_level="warning", lifespan="on")
+    config = uvicorn.Config(create_app(Paperwire(settings, store)), log_level="warning",
+                            lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

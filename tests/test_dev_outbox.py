@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.digests.outbox import store_message
 from paperwire.models import Paper
@@ -35,7 +36,7 @@ def test_serve_does_not_show_the_outbox(settings: Settings) -> None:
     """No SMTP URL, no setting: mail is filed in the outbox, but the web shows none of it."""
     s = replace(settings, smtp_url="")
     name = store_message(s.home / "outbox", RAW)
-    client = TestClient(create_app(s))
+    client = TestClient(create_app(Paperwire(s)))
     for path in ("/dev/outbox", f"/dev/outbox/{name}"):
         r = client.get(path)
         assert r.status_code == 404 and "secret" not in r.text
@@ -44,13 +45,13 @@ def test_serve_does_not_show_the_outbox(settings: Settings) -> None:
 def test_the_setting_shows_it_with_the_warning(settings: Settings) -> None:
     s = replace(settings, smtp_url="", dev_outbox=True)
     name = store_message(s.home / "outbox", RAW)
-    client = TestClient(create_app(s))
+    client = TestClient(create_app(Paperwire(s)))
     listing = client.get("/dev/outbox")
     assert listing.status_code == 200 and WARNING in listing.text
     one = client.get(f"/dev/outbox/{name}")
     assert one.status_code == 200 and WARNING in one.text
     # with a mail server configured there is no local outbox to show
-    other = TestClient(create_app(replace(s, smtp_url="smtp://127.0.0.1:2525")))
+    other = TestClient(create_app(Paperwire(replace(s, smtp_url="smtp://127.0.0.1:2525"))))
     assert other.get("/dev/outbox").status_code == 404
 
 

@@ -15,13 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
+from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.digests import deliver
-from paperwire.digests.mailer import SmtpMailer, parse_smtp_url
-from paperwire.digests.model import Subscriber
+from paperwire.digests.mailer import SmtpMailer
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
+from paperwire.records import Subscriber
+from paperwire.smtp_url import parse_smtp_url
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer
@@ -42,7 +44,7 @@ def web(settings: Settings, smtp_server: FaultySmtpServer) -> tuple[TestClient, 
                 digest_send_rate=0)
     store = Store.open(s.resolved_database_url)
     store.write_batch(PAPERS, SIGNALS)
-    return TestClient(create_app(s, store)), store, s
+    return TestClient(create_app(Paperwire(s, store))), store, s
 
 
 def clicks(store: Store, paper_id: str) -> float:

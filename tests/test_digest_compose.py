@@ -17,9 +17,9 @@ import pytest
 
 from paperwire.digests import tokens
 from paperwire.digests.compose import MAX_DAILY_SPAN, MAX_WEEKLY_SPAN, Match, compose, digest_period
-from paperwire.digests.model import Subscriber
 from paperwire.errors import ConfigError, TokenError
 from paperwire.models import Paper
+from paperwire.records import Subscriber
 from paperwire.trending import TrendingEntry
 
 DAY = date(2026, 6, 10)  # a Wednesday: its digest covers Tuesday 9 June

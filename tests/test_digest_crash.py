@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 
 from paperwire.cli import DEMO_DATA
-from paperwire.digests.model import Subscriber
 from paperwire.digests.render import digest_message_id
 from paperwire.importers import run_import
+from paperwire.records import Subscriber
 from paperwire.store import Store
 from smtp_server import FaultySmtpServer
 

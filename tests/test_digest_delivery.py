@@ -24,14 +24,15 @@ from paperwire.cli import DEMO_DATA, main
 from paperwire.config import Settings
 from paperwire.digests import deliver
 from paperwire.digests.deliver import PAUSE_AFTER_SYSTEMIC, RunReport, cut_off, due_day
-from paperwire.digests.mailer import SmtpMailer, parse_smtp_url
-from paperwire.digests.model import Subscriber
+from paperwire.digests.mailer import SmtpMailer
 from paperwire.digests.render import digest_message_id
 from paperwire.digests.service import DigestContext
 from paperwire.digests.subscriptions import confirm, subscribe
 from paperwire.errors import TokenError
 from paperwire.importers import run_import
 from paperwire.models import Paper, Signal
+from paperwire.records import Subscriber
+from paperwire.smtp_url import parse_smtp_url
 from paperwire.store import Store
 from smtp_server import FaultySmtpServer, Received
 

@@ -275,9 +275,10 @@ def test_stale_trending_views_say_so_on_the_page_in_the_api_and_the_feeds(
     nothing newer was imported."""
     from fastapi.testclient import TestClient
 
+    from paperwire.app import Paperwire
     from paperwire.web.app import create_app
 
-    client = TestClient(create_app(settings, filled))
+    client = TestClient(create_app(Paperwire(settings, filled)))
     api = client.get("/api/trending?date=2026-10-07").json()
     assert api["as_of"] == "2026-06-09" and api["entries"]
     assert all("this week" not in e["reason"] for e in api["entries"])

@@ -19,13 +19,14 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
+from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.digests import tokens
-from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.digests.subscriptions import subscriber_for
 from paperwire.errors import TokenError
-from paperwire.services import utcnow
+from paperwire.records import Subscriber
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from paperwire.web.digest_routes import redact
@@ -125,7 +126,7 @@ def test_a_resubscribe_voids_the_links_mailed_before(ctx: DigestContext) -> None
 def web(settings: Settings, smtp_server: FaultySmtpServer) -> tuple[TestClient, DigestContext]:
     s = replace(settings, smtp_url=smtp_server.url, base_url=BASE, secret_key="k" * 32)
     store = Store.open(s.resolved_database_url)
-    return TestClient(create_app(s, store), base_url=BASE), DigestContext(store, s)
+    return TestClient(create_app(Paperwire(s, store)), base_url=BASE), DigestContext(store, s)
 
 
 def path_of(url: str) -> str:
@@ -201,7 +202,7 @@ def test_tokens_never_reach_the_access_log(settings: Settings) -> None:
     s = replace(settings, secret_key="k" * 32)
     store = Store.open(s.resolved_database_url)
     sub = store.digests.activate(Subscriber(id=0, email="log@example.org"), utcnow())
-    app = create_app(s, store)
+    app = create_app(Paperwire(s, store))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

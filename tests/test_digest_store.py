@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import date, datetime, timedelta
 
-from paperwire.digests.model import Subscriber
+from paperwire.records import Subscriber
 from paperwire.store import Store
 from paperwire.store.digests import MAX_CONFIRMATIONS_PER_DAY, Delivery
 

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from fastapi.routing import APIRoute
 
+from paperwire.app import Paperwire
 from paperwire.cli import app as cli_app
 from paperwire.config import Settings
 from paperwire.web.app import create_app
@@ -32,7 +33,7 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_every_route_is_in_the_readme(tmp_path: Path) -> None:
-    app = create_app(Settings(home=tmp_path))
+    app = create_app(Paperwire(Settings(home=tmp_path)))
     paths = {r.path for r in app.routes if isinstance(r, APIRoute)}
     assert {"/unsubscribe", "/api/subscribe", "/dev/outbox"} <= paths
     missing = sorted(p for p in paths if f"`{p.split('{')[0]}" not in README)

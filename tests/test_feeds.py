@@ -16,6 +16,7 @@ import feedparser
 import pytest
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.models import Paper, Signal
 from paperwire.store import Store
@@ -56,7 +57,7 @@ def site(settings: Settings) -> Settings:
 @pytest.fixture
 def client(site: Settings, store: Store) -> TestClient:
     store.write_batch(PAPERS, SIGNALS)
-    return TestClient(create_app(site, store))
+    return TestClient(create_app(Paperwire(site, store)))
 
 
 def get_atom(client: TestClient, **params: str) -> tuple[Any, ET.Element]:
@@ -187,7 +188,7 @@ def test_atom_carries_hostile_text_exactly_minus_illegal_characters(client: Test
 
 
 def test_empty_views_are_valid_feeds(site: Settings, store: Store) -> None:
-    client = TestClient(create_app(site, store))  # nothing stored at all
+    client = TestClient(create_app(Paperwire(site, store)))  # nothing stored at all
     for window in WINDOWS:
         parsed, root = get_atom(client, window=window)
         assert parsed.entries == [] and root.findall(f"{ATOM}entry") == []

@@ -14,12 +14,13 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
+from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.digests.outbox import LocalOutbox
-from paperwire.services import utcnow
 from paperwire.store import Store, db
 from paperwire.web.app import create_app
-from paperwire.worker import Background, Scheduler, start_in_background
+from paperwire.worker import Background, Scheduler
 from smtp_server import FaultySmtpServer
 
 DIGESTS_ONLY = "digest=*/10 * * * *"
@@ -44,12 +45,12 @@ def wait_until(condition: Any, seconds: float = 20) -> None:
 def test_every_part_up_then_each_one_down(settings: Settings, store: Store,
                                           tmp_path: Path) -> None:
     live = replace(settings, ingest_schedule=DIGESTS_ONLY)
-    bg = start_in_background(store, live, outbox_url=None, only=("digest",),
-                             tick_seconds=0.2, embed_every=0.2)
+    paperwire = Paperwire(live, store)
+    bg = paperwire.start_background(only=("digest",), tick_seconds=0.2, embed_every=0.2)
     outbox = LocalOutbox(tmp_path / "outbox").__enter__()
     try:
-        app = create_app(live, store, bg)
-        app.state.outbox_url = outbox.url
+        app = create_app(paperwire)
+        paperwire.outbox_url = outbox.url
         client = TestClient(app)
         wait_until(lambda: bg.scheduler is not None and bg.scheduler.last_tick is not None)
         code, body = health(client)
@@ -66,7 +67,7 @@ def test_every_part_up_then_each_one_down(settings: Settings, store: Store,
         assert statuses(body)["scheduler"] == "ok" and body["detail"] == "down: mail"
 
         outbox = LocalOutbox(tmp_path / "outbox").__enter__()
-        app.state.outbox_url = outbox.url
+        paperwire.outbox_url = outbox.url
         assert health(client)[0] == 200
 
         bg.stop.set()  # the background threads end
@@ -93,7 +94,9 @@ def test_a_scheduler_that_stopped_ticking_is_down(settings: Settings, store: Sto
     bg.scheduler_thread.start()
     try:
         wait_until(lambda: sched.last_tick is not None)
-        client = TestClient(create_app(live, store, bg))
+        paperwire = Paperwire(live, store)
+        paperwire.background = bg
+        client = TestClient(create_app(paperwire))
         assert statuses(health(client)[1])["scheduler"] == "ok"
         clock["now"] += timedelta(minutes=5)  # the loop waits an hour: it missed its ticks
         code, body = health(client)
@@ -108,13 +111,13 @@ def test_a_scheduler_that_stopped_ticking_is_down(settings: Settings, store: Sto
 def test_mail_server_reachable_or_not(settings: Settings, store: Store,
                                       smtp_server: FaultySmtpServer) -> None:
     up = replace(settings, smtp_url=smtp_server.url)
-    code, body = health(TestClient(create_app(up, store)))
+    code, body = health(TestClient(create_app(Paperwire(up, store))))
     assert code == 200 and body["checks"]["mail"]["status"] == "ok"
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
     down = replace(settings, smtp_url=f"smtp://user:secret@127.0.0.1:{dead_port}")
-    code, body = health(TestClient(create_app(down, store)))
+    code, body = health(TestClient(create_app(Paperwire(down, store))))
     assert code == 503 and body["checks"]["mail"]["status"] == "down"
     assert f"127.0.0.1:{dead_port}" in body["checks"]["mail"]["detail"]
     assert "secret" not in str(body)
@@ -122,13 +125,13 @@ def test_mail_server_reachable_or_not(settings: Settings, store: Store,
 
 def test_an_unreachable_database_is_down(settings: Settings) -> None:
     gone = Store(db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
-    code, body = health(TestClient(create_app(settings, gone)))
+    code, body = health(TestClient(create_app(Paperwire(settings, gone))))
     assert code == 503 and statuses(body)["database"] == "down"
     assert body["papers"] is None
 
 
 def test_parts_this_process_does_not_run_are_off(settings: Settings, store: Store) -> None:
-    code, body = health(TestClient(create_app(settings, store)))
+    code, body = health(TestClient(create_app(Paperwire(settings, store))))
     assert code == 200
     assert statuses(body) == {"database": "ok", "scheduler": "off", "index_writer": "off",
                               "mail": "ok"}

@@ -30,14 +30,16 @@ import pytest
 import uvicorn
 
 from hostile_data import BEIR_IDS, CANARY, DAY0, DAYS, PAYLOADS, WORDS, Corpus, write_corpus
+from paperwire.app import Paperwire
 from paperwire.config import Settings
-from paperwire.digests.model import Subscriber
 from paperwire.digests.render import render_digest
 from paperwire.digests.service import DigestContext, gather
 from paperwire.importers import ImportReport, run_import
+from paperwire.records import Subscriber
 from paperwire.search import LexicalIndex
 from paperwire.store import Store
-from paperwire.web.app import create_app, paper_path
+from paperwire.web.app import create_app
+from paperwire.web.common import paper_path
 from test_browser import ARGS, _playwright
 
 LAST_DAY = DAY0 + timedelta(days=DAYS - 1)
@@ -86,7 +88,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = replace(settings, base_url=url)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), log_level="warning"))
+    web = create_app(Paperwire(settings, store))
+    server = uvicorn.Server(uvicorn.Config(web, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -95,7 +95,7 @@ def test_a_too_deep_element_of_a_one_line_array_is_skipped_alone(
 def test_an_overlong_line_is_skipped_unread_and_the_next_lines_are_read() -> None:
     import io
 
-    from paperwire.importers.reading import iter_jsonl, iter_tsv
+    from paperwire.parsing.reading import iter_jsonl, iter_tsv
 
     class Counting(io.BytesIO):
         biggest = 0
@@ -117,7 +117,7 @@ def test_an_overlong_line_is_skipped_unread_and_the_next_lines_are_read() -> Non
 
 
 def test_a_python_repr_entry_nested_too_deeply_is_skipped(tmp_path: Path) -> None:
-    from paperwire.importers.formats import BadRecord, parse_hf_entry
+    from paperwire.parsing.formats import BadRecord, parse_hf_entry
 
     with pytest.raises(BadRecord, match="nested too deeply"):
         parse_hf_entry("{'paper': " + "[" * 150 + "]" * 150 + "}")

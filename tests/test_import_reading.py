@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from paperwire.importers import FORMATS
-from paperwire.importers.formats import detect
-from paperwire.importers.reading import InputFile, Item, JsonArrayReader, iter_json_array
+from paperwire.parsing.formats import detect
+from paperwire.parsing.reading import InputFile, Item, JsonArrayReader, iter_json_array
 
 FIX = Path(__file__).parent / "fixtures" / "import"
 

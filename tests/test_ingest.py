@@ -13,11 +13,12 @@ import pytest
 
 from paperwire.config import Settings
 from paperwire.errors import SourceBusy, SourceError
-from paperwire.ingest import new_holder, run_ingest, take_lease
+from paperwire.ingest import run_ingest
 from paperwire.models import Paper, Signal
 from paperwire.schedule import due, next_run, parse_schedule
 from paperwire.sources.base import Batch, Cursor
 from paperwire.store import Store
+from paperwire.store.leases import new_holder, take_lease
 from paperwire.worker import Scheduler
 
 
@@ -165,7 +166,7 @@ def test_settings_for_sources_fail_clearly() -> None:
 
 
 def test_a_replaced_old_paper_is_neither_new_nor_trending(store: Store) -> None:
-    from paperwire.services import trending_view
+    from paperwire.listings import trending_view
 
     old_v1 = Paper(id="2403.00001", title="Old idea", version=1, published=date(2024, 3, 1),
                    updated=date(2024, 3, 1))

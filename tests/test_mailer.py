@@ -19,9 +19,8 @@ from paperwire.digests.mailer import (
     SendResult,
     SendStatus,
     SmtpMailer,
-    SmtpTarget,
-    parse_smtp_url,
 )
+from paperwire.smtp_url import SmtpTarget, parse_smtp_url
 from smtp_server import FaultySmtpServer, make_certificate
 
 SENT, RETRY, REJECTED = SendStatus.SENT, SendStatus.RETRY, SendStatus.REJECTED

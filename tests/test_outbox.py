@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from paperwire.digests.mailer import SendStatus, SmtpMailer, parse_smtp_url
+from paperwire.digests.mailer import SendStatus, SmtpMailer
 from paperwire.digests.outbox import (
     NAME_RE,
     LocalOutbox,
@@ -23,6 +23,7 @@ from paperwire.digests.outbox import (
     store_message,
 )
 from paperwire.errors import NotFound, PaperwireError
+from paperwire.smtp_url import parse_smtp_url
 
 SENT_AT = datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
 

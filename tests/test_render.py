@@ -12,7 +12,6 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import (
     Links,
     digest_message_id,
@@ -23,6 +22,7 @@ from paperwire.digests.render import (
     shorten,
 )
 from paperwire.models import Paper
+from paperwire.records import Digest, DigestItem, Subscriber
 
 NOW = datetime(2026, 11, 27, 6, 30)  # naive UTC
 DAY = date(2026, 11, 27)

@@ -134,12 +134,13 @@ def test_web_searches_while_files_are_imported_and_embedded(
     import httpx
     import uvicorn
 
+    from paperwire.app import Paperwire
     from paperwire.importers import run_import
     from paperwire.web.app import create_app
 
-    app = create_app(settings, store)
+    app = create_app(Paperwire(settings, store))
     embedder = HashingEmbedder()
-    app.state.engine.embedder = embedder  # the app's own engine, with the test's model
+    app.state.paperwire.engine.embedder = embedder  # the app's own engine, with the test's model
     words = ["graph", "protein", "traffic", "retrieval", "diffusion", "speech", "robot"]
 
     def papers_file(start: int, count: int) -> Path:

@@ -15,10 +15,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
 from paperwire.config import Settings
-from paperwire.digests.mailer import SmtpMailer, parse_smtp_url
+from paperwire.digests.mailer import SmtpMailer
 from paperwire.digests.service import DigestContext
 from paperwire.digests.subscriptions import mailbox_key, subscribe
+from paperwire.smtp_url import parse_smtp_url
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer
@@ -109,7 +111,7 @@ def test_aliases_and_case_count_as_one_mailbox(settings: Settings,
 def web(settings: Settings, smtp_server: FaultySmtpServer) -> tuple[TestClient, Settings]:
     s = replace(settings, smtp_url=smtp_server.url, secret_key="k" * 32,
                 base_url="https://papers.example.org")
-    return TestClient(create_app(s), base_url="https://papers.example.org"), s
+    return TestClient(create_app(Paperwire(s)), base_url="https://papers.example.org"), s
 
 
 def drain(client: TestClient) -> None:
@@ -209,7 +211,7 @@ def test_twenty_concurrent_posts_to_a_real_server_send_at_most_three(
 
     s = replace(settings, smtp_url=smtp_server.url, secret_key="k" * 32,
                 subscribe_client_limit=100)
-    app = create_app(s)
+    app = create_app(Paperwire(s))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -251,7 +253,7 @@ def test_in_chromium_another_site_cannot_post_the_form(settings: Settings,
 
     sync_playwright, executable = _playwright()
     s = replace(settings, smtp_url=smtp_server.url, secret_key="k" * 32)
-    app = create_app(s)
+    app = create_app(Paperwire(s))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -2,15 +2,15 @@ from datetime import date, timedelta
 
 import pytest
 
+from paperwire.config import parse_weights
+from paperwire.listings import trending_view
 from paperwire.models import Paper, Signal
-from paperwire.services import trending_view
 from paperwire.store import Store
 from paperwire.trending import (
     MAX_AGE_DAYS,
     MIN_EVIDENCE,
     data_day,
     effective_as_of,
-    parse_weights,
     rank,
     shift_day,
     window_bounds,

@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from paperwire import trending
+from paperwire.app import Paperwire
+from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
 from paperwire.store import Store, db
-from paperwire.web.app import create_app, fmt_date, keep_dates, paragraphs, shorten
+from paperwire.web.app import create_app
+from paperwire.web.common import fmt_date, keep_dates, paragraphs, shorten
 
 TODAY = utcnow().date()
 D = TODAY - timedelta(days=10)  # the newest signal day: older than today, so data is stale
@@ -71,7 +73,7 @@ SIGNALS = [sig(OLD, D - timedelta(days=20), 100), sig(MID, D - timedelta(days=3)
 @pytest.fixture
 def client(settings: Settings, store: Store) -> TestClient:
     store.write_batch([MID, NEW, OLD, OLDSTYLE, BEIR], SIGNALS)
-    return TestClient(create_app(settings, store))
+    return TestClient(create_app(Paperwire(settings, store)))
 
 
 def plain(html: str) -> str:
@@ -135,14 +137,14 @@ def test_as_of_date_parameter(client: TestClient) -> None:
 
 def test_fresh_data_has_no_note(settings: Settings, store: Store) -> None:
     store.write_batch([MID], [sig(MID, TODAY, 4)])
-    html = TestClient(create_app(settings, store)).get("/?window=day").text
+    html = TestClient(create_app(Paperwire(settings, store))).get("/?window=day").text
     assert trending_ids(html) == [MID.id]
     assert '<p class="note"' not in html
 
 
 def test_home_falls_back_to_latest_papers(settings: Settings, store: Store) -> None:
     store.write_batch([MID, NEW, OLDSTYLE])
-    html = TestClient(create_app(settings, store)).get("/").text
+    html = TestClient(create_app(Paperwire(settings, store))).get("/").text
     assert "<h2>Latest papers</h2>" in html
     assert "No trending signals yet" in html
     assert html.index(NEW.title) < html.index(MID.title) < html.index(OLDSTYLE.title)
@@ -212,7 +214,7 @@ def test_search_limit(client: TestClient) -> None:
 def test_search_trims_long_abstracts(settings: Settings, store: Store) -> None:
     long = Paper(id="2501.00100", title="Verbose", abstract="word " * 200)
     store.write_batch([long])
-    html = TestClient(create_app(settings, store)).get("/search?q=verbose").text
+    html = TestClient(create_app(Paperwire(settings, store))).get("/search?q=verbose").text
     shown = re.search(r'<p class="abstract">([^<]*)</p>', html)
     assert shown is not None
     assert shown.group(1).endswith("…") and len(shown.group(1)) <= 301
@@ -283,7 +285,7 @@ def assert_escaped(html: str) -> None:
 
 
 def test_untrusted_text_is_escaped_everywhere(settings: Settings, store: Store) -> None:
-    client = TestClient(create_app(settings, store))
+    client = TestClient(create_app(Paperwire(settings, store)))
     store.write_batch([EVIL])
     assert_escaped(client.get("/").text)  # latest-papers fallback
     store.write_batch([], [sig(EVIL, D, 50)])
@@ -323,7 +325,7 @@ def test_healthz(client: TestClient, store: Store, settings: Settings) -> None:
     assert (body["status"], body["database"], body["papers"]) == ("ok", store.dialect, 5)
     # a real unreachable database (nothing listens on port 1), not a patched method
     gone = Store(db.make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
-    down = TestClient(create_app(settings, gone)).get("/healthz")
+    down = TestClient(create_app(Paperwire(settings, gone))).get("/healthz")
     assert down.status_code == 503
     assert down.json()["status"] == "error"
 
@@ -336,7 +338,7 @@ def test_static_css_is_served(client: TestClient) -> None:
 
 def test_app_opens_its_own_store(settings: Settings, store: Store) -> None:
     store.write_batch([MID])
-    with TestClient(create_app(settings)) as own:
+    with TestClient(create_app(Paperwire(settings))) as own:
         assert own.get("/healthz").json()["papers"] == 1
 
 
@@ -391,7 +393,7 @@ def test_server_error_is_a_page(settings: Settings, store: Store,
         raise RuntimeError("boom")
 
     monkeypatch.setattr(store, "get_paper", boom)
-    client = TestClient(create_app(settings, store), raise_server_exceptions=False)
+    client = TestClient(create_app(Paperwire(settings, store)), raise_server_exceptions=False)
     r = client.get("/papers/2501.00001")
     assert r.status_code == 500 and "Server error" in r.text and "boom" not in r.text
     api = client.get("/api/papers/2501.00001")
@@ -498,12 +500,12 @@ def test_settings_weights_rank_and_show_on_about(settings: Settings, store: Stor
     store.write_batch([MID, NEW], [sig(MID, D, 3), sig(NEW, D, 5),
                                    Signal(MID.id, "save", D, 2)])
     heavy = replace(settings, trending_weights={"hf_upvotes": 1.0, "save": 5.0})
-    client = TestClient(create_app(heavy, store))
+    client = TestClient(create_app(Paperwire(heavy, store)))
     assert trending_ids(client.get("/?window=day").text) == [MID.id, NEW.id]  # 3 + 5·2 > 5
     api = client.get("/api/trending?window=day").json()
     assert api["entries"][0]["score"] == pytest.approx(13.0)
     off = replace(settings, trending_weights={"hf_upvotes": 1.0, "save": 0.0})
-    assert trending_ids(TestClient(create_app(off, store)).get("/?window=day").text) == [
+    assert trending_ids(TestClient(create_app(Paperwire(off, store))).get("/?window=day").text) == [
         NEW.id, MID.id]
     about = client.get("/about/trending").text
     assert re.search(r"<code>hf_upvotes</code></td><td>upvotes on Hugging Face</td>"

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperwire import trending
+from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.models import Paper, Signal
 from paperwire.store import Store
@@ -37,7 +38,7 @@ LG = Paper(id="2606.00004", title="Learning to rank, again", authors=("Emmy",),
 def client(settings: Settings, store: Store) -> TestClient:
     store.write_batch([CL, CV, IR, LG], [Signal(CL.id, "hf_upvotes", D, 5),
                                          Signal(CV.id, "hf_upvotes", D, 3)])
-    return TestClient(create_app(settings, store), raise_server_exceptions=False)
+    return TestClient(create_app(Paperwire(settings, store)), raise_server_exceptions=False)
 
 
 # ---- dates out of range: 400 with the reason on every route that takes one ---------------
@@ -149,5 +150,5 @@ def test_no_page_promises_saves(client: TestClient, settings: Settings, store: S
     assert "<code>digest_click</code>" in about
     assert all(s in trending.PRODUCED_SOURCES for s in ("hf_upvotes", "digest_click"))
     clicks_off = replace(settings, trending_weights={"hf_upvotes": 1.0, "digest_click": 0.0})
-    home = TestClient(create_app(clicks_off, store)).get(f"/?date={D.isoformat()}").text
+    home = TestClient(create_app(Paperwire(clicks_off, store))).get(f"/?date={D.isoformat()}").text
     assert "Ranked by recent Hugging Face upvotes, weighted" in home

@@ -13,11 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
+from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer
@@ -35,7 +36,7 @@ def web(settings: Settings, smtp_server: FaultySmtpServer) -> tuple[TestClient, 
                abstract="We study SPLADE.", authors=("Ada Lovelace",), categories=("cs.IR",),
                primary_category="cs.IR", published=date(2026, 6, 8))],
         [Signal("2606.00001", "hf_upvotes", date(2026, 6, 9), 12)])
-    return TestClient(create_app(s, store)), store, s
+    return TestClient(create_app(Paperwire(s, store))), store, s
 
 
 def drain(client: TestClient) -> None:
@@ -90,7 +91,7 @@ def test_same_answer_for_known_and_unknown_and_three_a_day(
 
 def test_one_click_unsubscribe_rfc8058(web: tuple[TestClient, Store, Settings]) -> None:
     client, store, s = web
-    from paperwire.digests.model import Subscriber
+    from paperwire.records import Subscriber
 
     sub = store.digests.activate(Subscriber(id=0, email="eve@example.org"), utcnow())
     ctx = DigestContext(store, s)
@@ -117,7 +118,7 @@ def test_one_click_unsubscribe_rfc8058(web: tuple[TestClient, Store, Settings]) 
 
 def test_preferences_page_saves_and_validates(web: tuple[TestClient, Store, Settings]) -> None:
     client, store, s = web
-    from paperwire.digests.model import Subscriber
+    from paperwire.records import Subscriber
 
     sub = store.digests.activate(Subscriber(id=0, email="max@example.org"), utcnow())
     url = urlsplit(DigestContext(store, s).links(sub).preferences)
@@ -144,7 +145,7 @@ def test_local_outbox_pages(settings: Settings, tmp_path: Path) -> None:
     """With PAPERWIRE_DEV_OUTBOX on (and no mail server), the outbox is on the web."""
     s = replace(settings, smtp_url="", base_url="http://127.0.0.1:8000", secret_key="k" * 32,
                 dev_outbox=True)
-    client = TestClient(create_app(s))
+    client = TestClient(create_app(Paperwire(s)))
     assert "No mail yet" in client.get("/dev/outbox").text
     client.post("/subscribe", data={"email": "demo@example.org"})
     drain(client)

@@ -21,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.models import Paper, Signal
 from paperwire.store import Store
@@ -69,7 +70,7 @@ def site(tmp_path_factory: pytest.TempPathFactory,
     url = f"sqlite:///{home / 'paperwire.db'}"
     store = Store.open(url)
     store.write_batch(PAPERS, SIGNALS)
-    app = create_app(Settings(home=home, database_url=url, models_dir=models_dir), store)
+    app = create_app(Paperwire(Settings(home=home, database_url=url, models_dir=models_dir), store))
     with served(app) as base:
         yield base, app
     store.close()

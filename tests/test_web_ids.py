@@ -20,10 +20,12 @@ import httpx
 import pytest
 import uvicorn
 
+from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.importers import run_import
 from paperwire.store import Store
-from paperwire.web.app import create_app, paper_path
+from paperwire.web.app import create_app
+from paperwire.web.common import paper_path
 
 ODD_IDS = [
     "../../../etc/passwd", "a/../../b", "./x", "x/.", "..", "a?b=1#frag", "100%",
@@ -43,7 +45,8 @@ def site(settings: Settings, store: Store, tmp_path: Path) -> Iterator[str]:
     assert report.ok and report.papers.new == len(ODD_IDS), report.to_dict()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), log_level="warning"))
+    web = create_app(Paperwire(settings, store))
+    server = uvicorn.Server(uvicorn.Config(web, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -101,8 +104,9 @@ def test_trending_json_links_odd_ids_the_same_way(store: Store) -> None:
     """``/api/trending`` and ``paperwire trending --json`` share trending_json's ``url``."""
     from datetime import date
 
+    from paperwire.app import trending_json
+    from paperwire.listings import trending_view
     from paperwire.models import Paper, Signal
-    from paperwire.services import trending_json, trending_view
 
     day = date(2026, 6, 10)
     odd = [f"beir:{x}" for x in ODD_IDS]

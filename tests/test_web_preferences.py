@@ -21,11 +21,12 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from paperwire.app import Paperwire
+from paperwire.clock import utcnow
 from paperwire.config import Settings
-from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
+from paperwire.records import Subscriber
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from test_browser import _playwright
@@ -48,7 +49,7 @@ def web(settings: Settings) -> tuple[TestClient, Store, str]:
         [Signal("2606.00001", "hf_upvotes", date(2026, 6, 9), 12)])
     sub = store.digests.activate(Subscriber(id=0, email="max@example.org"), utcnow())
     url = urlsplit(DigestContext(store, s).links(sub, utcnow()).preferences)
-    return TestClient(create_app(s, store)), store, f"{url.path}?{url.query}"
+    return TestClient(create_app(Paperwire(s, store))), store, f"{url.path}?{url.query}"
 
 
 def field_value(page: str, name: str) -> str:
@@ -142,7 +143,7 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Store, str
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(s, store), log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(create_app(Paperwire(s, store)), log_level="warning",
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from paperwire.errors import ConfigError
+from paperwire.smtp_url import parse_smtp_url
 
 PREFIX = "PAPERWIRE_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -81,16 +82,32 @@ def _schedule(value: str) -> str:
     return value
 
 
-def _weights(value: str) -> dict[str, float]:
-    from paperwire.trending import parse_weights
+def parse_weights(text: str) -> dict[str, float]:
+    """``"hf_upvotes=1, save=2"`` → ``{"hf_upvotes": 1.0, "save": 2.0}``; ValueError if bad."""
+    weights: dict[str, float] = {}
+    for item in text.replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name.replace("_", "").isalnum():
+            raise ValueError(f"{item.strip()!r} is not source=weight")
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(f"weight of {name} must be a number, not {value.strip()!r}") from None
+        if not 0 <= weight <= 1000:
+            raise ValueError(f"weight of {name} must be from 0 to 1000")
+        weights[name] = weight
+    return weights
 
+
+def _weights(value: str) -> dict[str, float]:
     return parse_weights(value)
 
 
 def _smtp_url(value: str) -> str:
     if value.strip():
-        from paperwire.digests.mailer import parse_smtp_url
-
         parse_smtp_url(value.strip())
     return value.strip()
 

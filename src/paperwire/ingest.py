@@ -4,20 +4,15 @@ lease so that two runs of the same ingest never overlap (across processes and ho
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from paperwire.errors import SourceBusy
 from paperwire.sources.base import Batch, Source
 from paperwire.store import Store, WriteCounts
+from paperwire.store.leases import new_holder, take_lease
 
 log = logging.getLogger(__name__)
-LEASE_TTL = timedelta(minutes=15)  # renewed after every batch
 
 
 @dataclass
@@ -43,38 +38,6 @@ class IngestReport:
             "papers": vars(self.papers), "signals": vars(self.signals),
             "skipped": [list(s) for s in self.skipped], "cursor": self.cursor,
         }
-
-
-def new_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def dead_local_holder(holder: str) -> bool:
-    """True when ``holder`` names a process on this host that no longer exists (it was
-    killed): its lease can be taken at once instead of waiting for it to expire."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def take_lease(store: Store, name: str, holder: str) -> None:
-    if store.acquire_lease(name, holder, LEASE_TTL):
-        return
-    current = store.lease_holder(name)
-    if current and dead_local_holder(current[0]):
-        log.warning("%s: taking over the lease of %s, which is no longer running", name, current[0])
-        if store.acquire_lease(name, holder, LEASE_TTL, steal_from=current[0]):
-            return
-    who = f" by {current[0]} until {current[1]:%Y-%m-%d %H:%M} UTC" if current else ""
-    raise SourceBusy(name, f"another run holds this ingest{who}; not starting a second one")
 
 
 def _drop_unknown_replacements(store: Store, batch: Batch) -> tuple[Batch, list[tuple[str, str]]]:

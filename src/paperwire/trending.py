@@ -279,23 +279,3 @@ def effective_as_of(requested: date, latest_signal_day: date | None) -> date | N
 
 def today(now: datetime) -> date:
     return now.date()
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """``"hf_upvotes=1, save=2"`` → ``{"hf_upvotes": 1.0, "save": 2.0}``; ValueError if bad."""
-    weights: dict[str, float] = {}
-    for item in text.replace(";", ",").split(","):
-        if not item.strip():
-            continue
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name.replace("_", "").isalnum():
-            raise ValueError(f"{item.strip()!r} is not source=weight")
-        try:
-            weight = float(value)
-        except ValueError:
-            raise ValueError(f"weight of {name} must be a number, not {value.strip()!r}") from None
-        if not 0 <= weight <= 1000:
-            raise ValueError(f"weight of {name} must be from 0 to 1000")
-        weights[name] = weight
-    return weights

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from paperwire.clock import utcnow
 from paperwire.config import Settings
+from paperwire.digests.service import DigestContext
 from paperwire.errors import PaperwireError, SourceBusy
 from paperwire.ingest import IngestReport, run_ingest
 from paperwire.schedule import due, parse_schedule
-from paperwire.services import utcnow
 from paperwire.sources import Source, arxiv_sources, hf_source
 from paperwire.store import Store
 
@@ -45,8 +46,10 @@ class Scheduler:
         client: httpx.Client | None = None,
         outbox_url: str | None = None,
         only: Collection[str] | None = None,
+        digest_context: Callable[[], DigestContext] | None = None,
     ) -> None:
         self.outbox_url = outbox_url  # the running local outbox, when no SMTP is configured
+        self.digest_context = digest_context  # the application's (shared engine and key)
         self.store = store
         self.settings = settings
         self.jobs = {name: expr for name, expr in parse_schedule(settings.ingest_schedule).items()
@@ -127,10 +130,10 @@ class Scheduler:
         """Send the digests due now (and retries), purge stale unconfirmed subscriptions."""
         from paperwire.digests import open_mailer
         from paperwire.digests.deliver import run
-        from paperwire.digests.service import DigestContext
         from paperwire.digests.subscriptions import purge_unconfirmed
 
-        ctx = DigestContext(self.store, self.settings)
+        ctx = (self.digest_context() if self.digest_context is not None
+               else DigestContext(self.store, self.settings))
         try:
             purged = purge_unconfirmed(ctx, self.clock())
             with open_mailer(self.settings, self.outbox_url) as mailer:
@@ -177,8 +180,8 @@ def embed_forever(store: Store, settings: Settings, stop: threading.Event,
                   every: float = EMBED_EVERY_SECONDS) -> None:
     """Embed new and changed papers as they arrive, so semantic search catches up without
     any request waiting for the model. One embedder at a time across processes (a lease)."""
-    from paperwire.ingest import new_holder
     from paperwire.search import SearchEngine
+    from paperwire.store.leases import new_holder
 
     engine = SearchEngine(store, settings)
     holder = new_holder()
@@ -212,11 +215,13 @@ def start_in_background(
     outbox_url: str | None = None,
     only: Collection[str] | None = None,
     tick_seconds: float = TICK_SECONDS, embed_every: float = EMBED_EVERY_SECONDS,
+    digest_context: Callable[[], DigestContext] | None = None,
 ) -> Background:
     """Start the scheduler (when the schedule is not empty) and the embedder in daemon
     threads; returns them, with the event that stops them."""
     bg = Background(threading.Event(), tick_seconds=tick_seconds)
-    scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only)
+    scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only,
+                          digest_context=digest_context)
     if schedule and scheduler.jobs:
         bg.scheduler = scheduler
         bg.scheduler_thread = threading.Thread(

@@ -12,7 +12,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from paperwire.config import Settings
-from paperwire.digests.mailer import Mailer, SmtpMailer, parse_smtp_url
+from paperwire.digests.mailer import Mailer, SmtpMailer
+from paperwire.smtp_url import parse_smtp_url
 
 
 def outbox_folder(settings: Settings) -> str:

@@ -20,9 +20,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import shorten
 from paperwire.models import Paper
+from paperwire.records import Digest, DigestItem, Subscriber
 from paperwire.trending import QUIET_DAYS, TrendingEntry, shift_day
 
 MAX_DAILY_SPAN = 7

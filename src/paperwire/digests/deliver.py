@@ -29,7 +29,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from paperwire.digests.mailer import Mailer, SendStatus
-from paperwire.digests.model import Subscriber
 from paperwire.digests.service import (
     DigestContext,
     gather,
@@ -39,8 +38,9 @@ from paperwire.digests.service import (
     stored_digest,
 )
 from paperwire.errors import DeliveryError
-from paperwire.ingest import dead_local_holder, new_holder
+from paperwire.records import Subscriber
 from paperwire.store.digests import Delivery
+from paperwire.store.leases import dead_local_holder, new_holder
 
 log = logging.getLogger(__name__)
 CLAIM_STALE_AFTER = timedelta(minutes=10)

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
-from paperwire.digests.model import Digest, DigestItem
 from paperwire.models import Paper, quote_id
+from paperwire.records import Digest, DigestItem
 
 FALLBACK_HOST = "paperwire.localhost"
 SUBJECT_TITLE_CHARS = 70

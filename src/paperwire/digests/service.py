@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period, quoted
-from paperwire.digests.model import Digest, DigestItem, Subscriber
 from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
 from paperwire.errors import QueryError, TokenError
+from paperwire.listings import trending_view
 from paperwire.models import Paper, parse_arxiv_id, quote_id
-from paperwire.services import trending_view
+from paperwire.records import Digest, DigestItem, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
 
@@ -33,10 +33,15 @@ RRF_K = 60  # interest matches from several queries are fused by reciprocal rank
 @dataclass
 class DigestContext:
     """What digest code needs from outside: the store, the settings, the signing key, and a
-    search engine made on first use (a trending-only run never loads the model)."""
+    search engine asked for on first use (a trending-only run never loads the model).
+
+    The application object (:class:`paperwire.app.Paperwire`) makes one per run or request
+    with ``searcher``, its own process-wide engine, and its key; built alone (tests,
+    benchmarks), the context makes an engine of its own when one is first needed."""
 
     store: Store
     settings: Settings
+    searcher: Callable[[], SearchEngine] | None = field(default=None, repr=False)
     _engine: SearchEngine | None = field(default=None, repr=False)
     _key: bytes | None = field(default=None, repr=False)
     _trending: dict[tuple[date, int], TrendingView] = field(default_factory=dict, repr=False)
@@ -57,6 +62,8 @@ class DigestContext:
         return self._trending[key]
 
     def engine(self) -> SearchEngine:
+        if self.searcher is not None:
+            return self.searcher()
         if self._engine is None:
             from paperwire.search.engine import SearchEngine
 

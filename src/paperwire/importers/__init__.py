@@ -17,8 +17,8 @@ object with a ``data`` array, or TSV. Modules: ``reading`` (containers), ``forma
 (records), ``runner`` (batches, progress, order), ``report``.
 """
 
-from paperwire.importers.formats import FORMATS
 from paperwire.importers.report import FileReport, ImportReport
 from paperwire.importers.runner import run_import
+from paperwire.parsing.formats import FORMATS
 
 __all__ = ["FORMATS", "FileReport", "ImportReport", "run_import"]

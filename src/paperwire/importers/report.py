@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from paperwire.store import WriteCounts
+from paperwire.records import WriteCounts
 
 # A file with more bad records than this lists only the first ones (plus one line saying how
 # many more); the counts stay exact. Keeps memory bounded when a huge file is fed with the

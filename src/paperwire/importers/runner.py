@@ -22,7 +22,9 @@ from rich.progress import (
 )
 
 from paperwire.errors import ImportFormatError, StoreError
-from paperwire.importers.formats import (
+from paperwire.importers.report import MAX_LISTED_PER_FILE, FileReport, ImportReport
+from paperwire.models import Paper, Signal, bounded
+from paperwire.parsing.formats import (
     FORMATS,
     PARSERS,
     BadRecord,
@@ -30,9 +32,7 @@ from paperwire.importers.formats import (
     detect,
     parse_listing_date,
 )
-from paperwire.importers.reading import READ_ERRORS, InputFile, Item, ReadError, describe
-from paperwire.importers.report import MAX_LISTED_PER_FILE, FileReport, ImportReport
-from paperwire.models import Paper, Signal, bounded
+from paperwire.parsing.reading import READ_ERRORS, InputFile, Item, ReadError, describe
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ One request per day, ``GET {base_url}?date=YYYY-MM-DD``, answers a JSON array of
 (``{paper: {id, authors, publishedAt, title, summary, upvotes, …}, publishedAt, …}``); a day
 without a list (weekends, holidays) answers ``[]``. Each entry is turned into a Paper and an
 ``hf_upvotes`` Signal for that day by the file importer's own parser
-(:func:`paperwire.importers.formats.parse_hf`), so a live ingest and an import of saved days
+(:func:`paperwire.parsing.formats.parse_hf`), so a live ingest and an import of saved days
 give the same records. One :class:`Batch` per day; cursor shapes (JSON):
 
     {"day": "2025-06-13", "until": "2025-06-16"}   days up to 2025-06-13 of this run are done
@@ -24,9 +24,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from paperwire.errors import SourceError
-from paperwire.importers.formats import BadRecord, parse_hf_entry
-from paperwire.importers.reading import TOO_DEEP, Item, JsonArrayReader, TooDeep, loads
 from paperwire.models import Paper, Signal
+from paperwire.parsing.formats import BadRecord, parse_hf_entry
+from paperwire.parsing.reading import TOO_DEEP, Item, JsonArrayReader, TooDeep, loads
 from paperwire.sources.base import Batch, Cursor, cursor_day
 from paperwire.sources.http import Fetcher
 

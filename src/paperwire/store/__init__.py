@@ -1,5 +1,6 @@
 """Persistence. ``Store`` is the only thing in Paperwire that runs SQL."""
 
-from paperwire.store.repo import Store, WriteCounts
+from paperwire.records import WriteCounts
+from paperwire.store.repo import Store
 
 __all__ = ["Store", "WriteCounts"]

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from paperwire.digests.model import Subscriber
 from paperwire.errors import StoreError
+from paperwire.records import Subscriber
 from paperwire.store.schema import (
     deliveries,
     digest_clicks,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -26,26 +25,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.errors import StoreError
 from paperwire.models import Paper, Signal, bounded, merge
+from paperwire.records import WriteCounts
 from paperwire.store import db
 from paperwire.store.digests import DigestStore
 from paperwire.store.schema import cursors, embeddings, leases, papers, signals
 
 log = logging.getLogger(__name__)
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
-
-
-@dataclass
-class WriteCounts:
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    missing: int = 0  # referenced papers the store does not have
-
-    def add(self, other: WriteCounts) -> None:
-        self.new += other.new
-        self.changed += other.changed
-        self.unchanged += other.unchanged
-        self.missing += other.missing
 
 
 def _row_to_paper(row: Any) -> Paper:

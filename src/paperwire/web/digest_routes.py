@@ -19,44 +19,37 @@ import html
 import ipaddress
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from paperwire.app import Paperwire
 from paperwire.config import Settings
-from paperwire.digests import open_mailer, outbox_folder
+from paperwire.digests import outbox_folder
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.mailqueue import MailQueue
-from paperwire.digests.model import FREQUENCIES, MODES, Subscriber
-from paperwire.digests.service import DigestContext, gather, message_for
+from paperwire.digests.outbox import list_messages, read_message
 from paperwire.digests.subscriptions import (
     InvalidSubscription,
     checked_preferences,
-    confirm,
     normalise_email,
     preference_form,
-    resubscribe,
-    save_preferences,
-    send_confirmation,
     split_words,
     subscribed,
-    subscriber_for,
     time_zones,
-    unsubscribe,
 )
+from paperwire.digests.tokens import read_token
 from paperwire.errors import NotFound, TokenError
-from paperwire.services import utcnow
-from paperwire.store import Store
-from paperwire.web.app import PageError, parse_date
+from paperwire.records import FREQUENCIES, MODES, Subscriber
+from paperwire.web.common import App, PageError, page, paper_path, parse_date
 
 log = logging.getLogger(__name__)
+router = APIRouter()
 _URL = re.compile(r"https?://[^\s<>\"']+")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SUBSCRIBED = ("If that address can receive digests, a confirmation mail is on its way. "
@@ -159,252 +152,227 @@ async def _form(request: Request) -> dict[str, Any]:
     return {k: v for k, v in form.multi_items() if isinstance(v, str)}
 
 
-def install(app: FastAPI, settings: Settings, store: Store,
-            page: Callable[..., Response]) -> None:
-    """Add the digest routes. The outbox pages answer only while ``app.state.dev_outbox`` is
-    true (``paperwire demo`` on loopback sets it) or PAPERWIRE_DEV_OUTBOX is on, and only
-    while no mail server is configured."""
-    ctx = DigestContext(store, settings)
-    install_log_redaction()
+def mail_queue(request: Request) -> MailQueue:
+    """The web app's queue of mails to send after the answer (see ``create_app``)."""
+    return cast(MailQueue, request.app.state.mail_queue)
 
-    def outbox_url() -> str | None:
-        return getattr(app.state, "outbox_url", None)
 
-    mail_queue = MailQueue(lambda: open_mailer(settings, outbox_url()))
-    app.state.mail_queue = mail_queue
-    inner_lifespan = app.router.lifespan_context
+def checked_request(request: Request, app: Paperwire, email: str, categories: list[str],
+                    queries: list[str]) -> Subscriber:
+    """The request's own checks, the same for every address: the form, the origin, the
+    client's hourly allowance. What depends on the address happens in the queue."""
+    if cross_site(request, app.settings):
+        raise PageError(403, "Subscriptions are accepted only from this site's own form.",
+                        "Forbidden")
+    try:
+        wanted = checked_preferences(Subscriber(id=0, email=normalise_email(email)),
+                                     categories=tuple(categories), queries=tuple(queries))
+    except InvalidSubscription as exc:
+        raise PageError(400, str(exc)) from None
+    if not app.take_subscribe_allowance(client_key(request)):
+        raise PageError(429, "Too many subscription requests from your network; "
+                             "try again in an hour.", "Too many requests")
+    return wanted
 
-    @asynccontextmanager
-    async def lifespan(a: Any) -> AsyncIterator[Any]:
-        """The app's own lifespan, then the mails of requests already answered."""
-        async with inner_lifespan(a) as state:
-            yield state
-        await run_in_threadpool(mail_queue.drain, SHUTDOWN_DRAIN_SECONDS)
 
-    app.router.lifespan_context = lifespan
+def queue_confirmation(request: Request, app: Paperwire, wanted: Subscriber) -> None:
+    def job(mailer: Mailer) -> None:
+        app.send_confirmation(mailer, wanted)
 
-    def checked_request(request: Request, email: str, categories: list[str],
-                        queries: list[str]) -> Subscriber:
-        """The request's own checks, the same for every address: the form, the origin, the
-        client's hourly allowance. What depends on the address happens in the queue."""
-        if cross_site(request, settings):
-            raise PageError(403, "Subscriptions are accepted only from this site's own form.",
-                            "Forbidden")
-        try:
-            wanted = checked_preferences(Subscriber(id=0, email=normalise_email(email)),
-                                         categories=tuple(categories), queries=tuple(queries))
-        except InvalidSubscription as exc:
-            raise PageError(400, str(exc)) from None
-        now = utcnow()
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        if not store.digests.take_limit(client_key(request), hour,
-                                        settings.subscribe_client_limit):
-            raise PageError(429, "Too many subscription requests from your network; "
-                                 "try again in an hour.", "Too many requests")
-        return wanted
+    mail_queue(request).put(job)
 
-    def queue_confirmation(wanted: Subscriber) -> None:
+
+@router.post("/subscribe", include_in_schema=False)
+async def subscribe_form(request: Request, app: App) -> Response:
+    fields = await _form(request)
+    wanted = await run_in_threadpool(
+        checked_request, request, app, fields.get("email", ""),
+        split_words(fields.get("categories", "")),
+        [q.strip() for q in fields.get("queries", "").splitlines()])
+    queue_confirmation(request, app, wanted)
+    return page(request, "digest/message.html", title="Check your inbox", message=SUBSCRIBED)
+
+
+@router.post("/api/subscribe", status_code=202)
+async def api_subscribe(request: Request, app: App) -> Response:
+    """Ask for a digest; answers the same for every address (no enumeration). The body
+    must be JSON (``Content-Type: application/json``), which no cross-site HTML form can
+    send."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise PageError(415, "Send the request as JSON (Content-Type: application/json).",
+                        "Unsupported media type")
+    try:
+        body = SubscribeRequest.model_validate_json(await request.body())
+    except ValidationError:
+        raise PageError(400, "The request's body is not valid: expected "
+                             '{"email": …, "categories": […], "queries": […]}.') from None
+    wanted = await run_in_threadpool(checked_request, request, app, body.email,
+                                     body.categories, body.queries)
+    queue_confirmation(request, app, wanted)
+    return JSONResponse({"status": "pending", "detail": SUBSCRIBED}, status_code=202)
+
+
+@router.get("/subscribe/confirm", include_in_schema=False)
+def confirm_page(request: Request, app: App, token: str = "") -> Response:
+    read_token(app.key, "confirm", token, app.now())  # a bad or expired link says so now
+    return page(request, "digest/action.html", title="Confirm your subscription",
+                message="Press the button to start receiving the Paperwire digest.",
+                action=f"/subscribe/confirm?token={token}", button="Confirm subscription",
+                field=None)
+
+
+@router.post("/subscribe/confirm", include_in_schema=False)
+def confirm_post(request: Request, app: App, token: str = "") -> Response:
+    sub = app.confirm(token)
+    prefs = app.links(sub).preferences
+    return page(request, "digest/message.html", title="Subscribed",
+                message=f"{sub.email} will receive the Paperwire digest.",
+                link=(prefs, "Choose what it holds and when it comes"))
+
+
+def unsubscribed_page(request: Request, app: Paperwire, sub: Subscriber,
+                      title: str) -> Response:
+    again = app.links(sub).preferences if sub.status == "unsubscribed" else None
+    return page(request, "digest/message.html", title=title,
+                message=f"{sub.email} will receive no more digests.",
+                link=(again, "Changed your mind? Resubscribe") if again else None)
+
+
+@router.get("/unsubscribe", include_in_schema=False)
+def unsubscribe_page(request: Request, app: App, token: str = "") -> Response:
+    sub = app.subscriber_for("unsubscribe", token)
+    if not subscribed(sub):
+        return unsubscribed_page(request, app, sub, "Already unsubscribed")
+    return page(request, "digest/action.html", title="Unsubscribe",
+                message=f"Stop sending the Paperwire digest to {sub.email}?",
+                action=f"/unsubscribe?token={token}", button="Unsubscribe",
+                field=("List-Unsubscribe", "One-Click"))
+
+
+@router.post("/unsubscribe", include_in_schema=False)
+async def unsubscribe_post(request: Request, app: App, token: str = "") -> Response:
+    """RFC 8058 one-click: a POST with List-Unsubscribe=One-Click, answered 200 at once."""
+    fields = await _form(request)
+    if fields.get("List-Unsubscribe") != "One-Click":
+        raise PageError(400, "Expected List-Unsubscribe=One-Click in the request body.")
+    sub = app.unsubscribe_by_link(token)
+    return unsubscribed_page(request, app, sub, "Unsubscribed")
+
+
+def preferences_view(request: Request, app: Paperwire, sub: Subscriber, token: str, *,
+                     form: dict[str, str] | None = None,
+                     errors: dict[str, str] | None = None, saved: bool = False,
+                     status_code: int = 200) -> Response:
+    if not subscribed(sub):
+        return page(request, "digest/resubscribe.html", sub=sub, token=token,
+                    status_code=status_code)
+    return page(request, "digest/preferences.html", status_code=status_code, sub=sub,
+                token=token, saved=saved, form=form or preference_form(sub),
+                errors=errors or {}, frequencies=FREQUENCIES, modes=MODES,
+                weekdays=WEEKDAYS, zones=time_zones(),
+                unsubscribe=app.links(sub).unsubscribe)
+
+
+@router.get("/preferences", include_in_schema=False)
+def preferences_page(request: Request, app: App, token: str = "", saved: str = "") -> Response:
+    sub = app.subscriber_for("preferences", token)
+    return preferences_view(request, app, sub, token, saved=bool(saved))
+
+
+@router.post("/preferences", include_in_schema=False)
+async def preferences_post(request: Request, app: App, token: str = "") -> Response:
+    f = await _form(request)
+    sub = app.subscriber_for("preferences", token)
+    if not subscribed(sub):
+        return preferences_view(request, app, sub, token, status_code=409)
+    form = {k: str(f.get(k, "")) for k in preference_form(sub)}
+    saved, errors = app.save_preferences(token, form)
+    if errors:  # the page again, with every edit kept and each message by its field
+        return preferences_view(request, app, saved, token, form=form, errors=errors,
+                                status_code=400)
+    return preferences_view(request, app, saved, token, saved=True)
+
+
+@router.post("/preferences/resubscribe", include_in_schema=False)
+def resubscribe_post(request: Request, app: App, token: str = "") -> Response:
+    """An unsubscribed address asks to come back: a new confirmation mail (queued, like
+    every subscribe), with the preferences it had."""
+    if cross_site(request, app.settings):
+        raise PageError(403, "Resubscribing is accepted only from this site's own page.",
+                        "Forbidden")
+    sub = app.subscriber_for("preferences", token)
+    if sub.status == "unsubscribed":
         def job(mailer: Mailer) -> None:
-            send_confirmation(ctx, mailer, wanted, utcnow())
+            app.resubscribe(mailer, token)
 
-        mail_queue.put(job)
+        mail_queue(request).put(job)
+    return page(request, "digest/message.html", title="Check your inbox",
+                message=f"A confirmation mail is on its way to {sub.email}: follow its "
+                        "link to receive the digest again.")
 
-    @app.exception_handler(TokenError)
-    async def token_error(request: Request, exc: TokenError) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        return page(request, "error.html", status_code=400, status=400,
-                    title="This link cannot be used", message=str(exc).capitalize() + ".")
 
-    @app.post("/subscribe", include_in_schema=False)
-    async def subscribe_form(request: Request) -> Response:
-        fields = await _form(request)
-        wanted = await run_in_threadpool(
-            checked_request, request, fields.get("email", ""),
-            split_words(fields.get("categories", "")),
-            [q.strip() for q in fields.get("queries", "").splitlines()])
-        queue_confirmation(wanted)
-        return page(request, "digest/message.html", title="Check your inbox",
-                    message=SUBSCRIBED)
+@router.get("/go/{paper_id:path}", include_in_schema=False)
+def digest_click(app: App, paper_id: str, t: str = "") -> Response:
+    """A paper link in a digest: go to the paper. The signed link of a digest (``t``,
+    per digest, subscriber and paper) counts a ``digest_click`` signal the first time
+    that subscriber follows a link to that paper; any other visit counts nothing."""
+    if app.paper(paper_id) is None:
+        raise PageError(404, f"No paper with id {paper_id!r} is stored here.",
+                        "Paper not found")
+    app.count_click(t, paper_id)
+    return RedirectResponse(paper_path(paper_id), status_code=303)
 
-    @app.post("/api/subscribe", status_code=202)
-    async def api_subscribe(request: Request) -> Response:
-        """Ask for a digest; answers the same for every address (no enumeration). The body
-        must be JSON (``Content-Type: application/json``), which no cross-site HTML form can
-        send."""
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise PageError(415, "Send the request as JSON (Content-Type: application/json).",
-                            "Unsupported media type")
-        try:
-            body = SubscribeRequest.model_validate_json(await request.body())
-        except ValidationError:
-            raise PageError(400, "The request's body is not valid: expected "
-                                 '{"email": …, "categories": […], "queries": […]}.') from None
-        wanted = await run_in_threadpool(checked_request, request, body.email,
-                                         body.categories, body.queries)
-        queue_confirmation(wanted)
-        return JSONResponse({"status": "pending", "detail": SUBSCRIBED}, status_code=202)
 
-    @app.get("/subscribe/confirm", include_in_schema=False)
-    def confirm_page(request: Request, token: str = "") -> Response:
-        from paperwire.digests.tokens import read_token
+@router.get("/preferences/preview", include_in_schema=False)
+def preview(app: App, token: str = "", day: str = "") -> Response:
+    """The digest this subscriber would get today (or on ``day``), as its HTML part, with
+    links back to the preferences and the home page."""
+    sub = app.subscriber_for("preferences", token)
+    if not subscribed(sub):
+        raise TokenError("this address is unsubscribed; resubscribe to preview its digest")
+    when = parse_date(day)  # a malformed date is a 400, not a silent "today"
+    msg = app.fresh_digest(sub, when)  # today's trending and the shared search engine
+    html_part = msg.get_body(("html",))
+    body = html_part.get_content() if html_part is not None else ""
+    return HTMLResponse(_with_nav(body, token), headers={
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
-        read_token(ctx.key, "confirm", token, utcnow())  # a bad or expired link says so now
-        return page(request, "digest/action.html", title="Confirm your subscription",
-                    message="Press the button to start receiving the Paperwire digest.",
-                    action=f"/subscribe/confirm?token={token}", button="Confirm subscription",
-                    field=None)
 
-    @app.post("/subscribe/confirm", include_in_schema=False)
-    def confirm_post(request: Request, token: str = "") -> Response:
-        sub = confirm(ctx, token, utcnow())
-        prefs = ctx.links(sub, utcnow()).preferences
-        return page(request, "digest/message.html", title="Subscribed",
-                    message=f"{sub.email} will receive the Paperwire digest.",
-                    link=(prefs, "Choose what it holds and when it comes"))
+# ---- development pages: the local outbox (demo on loopback, or PAPERWIRE_DEV_OUTBOX) ----
 
-    def unsubscribed_page(request: Request, sub: Subscriber, title: str) -> Response:
-        again = ctx.links(sub, utcnow()).preferences if sub.status == "unsubscribed" else None
-        return page(request, "digest/message.html", title=title,
-                    message=f"{sub.email} will receive no more digests.",
-                    link=(again, "Changed your mind? Resubscribe") if again else None)
+def outbox_shown(request: Request, app: Paperwire) -> None:
+    """Answer the outbox pages only while ``dev_outbox`` is on (``paperwire demo`` on
+    loopback, or PAPERWIRE_DEV_OUTBOX) and no mail server is configured."""
+    if app.settings.smtp_url or not (app.settings.dev_outbox
+                                     or getattr(request.app.state, "dev_outbox", False)):
+        raise PageError(404, "There is no page at this address.", "Not found")
 
-    @app.get("/unsubscribe", include_in_schema=False)
-    def unsubscribe_page(request: Request, token: str = "") -> Response:
-        sub = subscriber_for(ctx, "unsubscribe", token, utcnow())
-        if not subscribed(sub):
-            return unsubscribed_page(request, sub, "Already unsubscribed")
-        return page(request, "digest/action.html", title="Unsubscribe",
-                    message=f"Stop sending the Paperwire digest to {sub.email}?",
-                    action=f"/unsubscribe?token={token}", button="Unsubscribe",
-                    field=("List-Unsubscribe", "One-Click"))
 
-    @app.post("/unsubscribe", include_in_schema=False)
-    async def unsubscribe_post(request: Request, token: str = "") -> Response:
-        """RFC 8058 one-click: a POST with List-Unsubscribe=One-Click, answered 200 at once."""
-        fields = await _form(request)
-        if fields.get("List-Unsubscribe") != "One-Click":
-            raise PageError(400, "Expected List-Unsubscribe=One-Click in the request body.")
-        sub = unsubscribe(ctx, token, utcnow())
-        return unsubscribed_page(request, sub, "Unsubscribed")
+@router.get("/dev/outbox", include_in_schema=False)
+def outbox_page(request: Request, app: App) -> Response:
+    outbox_shown(request, app)
+    folder = Path(outbox_folder(app.settings))
+    messages = list_messages(folder) if folder.is_dir() else []
+    return page(request, "digest/outbox.html", messages=messages, folder=str(folder),
+                warning=OUTBOX_WARNING)
 
-    def preferences_view(request: Request, sub: Subscriber, token: str, *,
-                         form: dict[str, str] | None = None,
-                         errors: dict[str, str] | None = None, saved: bool = False,
-                         status_code: int = 200) -> Response:
-        if not subscribed(sub):
-            return page(request, "digest/resubscribe.html", sub=sub, token=token,
-                        status_code=status_code)
-        return page(request, "digest/preferences.html", status_code=status_code, sub=sub,
-                    token=token, saved=saved, form=form or preference_form(sub),
-                    errors=errors or {}, frequencies=FREQUENCIES, modes=MODES,
-                    weekdays=WEEKDAYS, zones=time_zones(),
-                    unsubscribe=ctx.links(sub, utcnow()).unsubscribe)
 
-    @app.get("/preferences", include_in_schema=False)
-    def preferences_page(request: Request, token: str = "", saved: str = "") -> Response:
-        sub = subscriber_for(ctx, "preferences", token, utcnow())
-        return preferences_view(request, sub, token, saved=bool(saved))
-
-    @app.post("/preferences", include_in_schema=False)
-    async def preferences_post(request: Request, token: str = "") -> Response:
-        f = await _form(request)
-        sub = subscriber_for(ctx, "preferences", token, utcnow())
-        if not subscribed(sub):
-            return preferences_view(request, sub, token, status_code=409)
-        form = {k: str(f.get(k, "")) for k in preference_form(sub)}
-        saved, errors = save_preferences(ctx, token, utcnow(), form)
-        if errors:  # the page again, with every edit kept and each message by its field
-            return preferences_view(request, saved, token, form=form, errors=errors,
-                                    status_code=400)
-        return preferences_view(request, saved, token, saved=True)
-
-    @app.post("/preferences/resubscribe", include_in_schema=False)
-    def resubscribe_post(request: Request, token: str = "") -> Response:
-        """An unsubscribed address asks to come back: a new confirmation mail (queued, like
-        every subscribe), with the preferences it had."""
-        if cross_site(request, settings):
-            raise PageError(403, "Resubscribing is accepted only from this site's own page.",
-                            "Forbidden")
-        sub = subscriber_for(ctx, "preferences", token, utcnow())
-        if sub.status == "unsubscribed":
-            def job(mailer: Mailer) -> None:
-                resubscribe(ctx, mailer, token, utcnow())
-
-            mail_queue.put(job)
-        return page(request, "digest/message.html", title="Check your inbox",
-                    message=f"A confirmation mail is on its way to {sub.email}: follow its "
-                            "link to receive the digest again.")
-
-    @app.get("/go/{paper_id:path}", include_in_schema=False)
-    def digest_click(paper_id: str, t: str = "") -> Response:
-        """A paper link in a digest: go to the paper. The signed link of a digest (``t``,
-        per digest, subscriber and paper) counts a ``digest_click`` signal the first time
-        that subscriber follows a link to that paper; any other visit counts nothing."""
-        from fastapi.responses import RedirectResponse
-
-        from paperwire.digests.service import read_click
-        from paperwire.web.app import paper_path
-
-        if store.get_paper(paper_id) is None:
-            raise PageError(404, f"No paper with id {paper_id!r} is stored here.",
-                            "Paper not found")
-        now = utcnow()
-        click = read_click(ctx.key, t, paper_id, now)
-        if click is not None:
-            store.digests.record_click(click[0], paper_id, click[1], now)
-        return RedirectResponse(paper_path(paper_id), status_code=303)
-
-    @app.get("/preferences/preview", include_in_schema=False)
-    def preview(token: str = "", day: str = "") -> Response:
-        """The digest this subscriber would get today (or on ``day``), as its HTML part, with
-        links back to the preferences and the home page."""
-        sub = subscriber_for(ctx, "preferences", token, utcnow())
-        if not subscribed(sub):
-            raise TokenError("this address is unsubscribed; resubscribe to preview its digest")
-        when = parse_date(day)  # a malformed date is a 400, not a silent "today"
-        fresh = DigestContext(store, settings, _key=ctx.key)  # today's trending, not cached
-        msg = message_for(fresh, gather(fresh, sub, when or utcnow().date()), utcnow())
-        html_part = msg.get_body(("html",))
-        body = html_part.get_content() if html_part is not None else ""
-        return HTMLResponse(_with_nav(body, token), headers={
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
-
-    # ---- development pages: the local outbox (demo on loopback, or PAPERWIRE_DEV_OUTBOX) ----
-
-    def outbox_shown() -> None:
-        if settings.smtp_url or not (settings.dev_outbox
-                                     or getattr(app.state, "dev_outbox", False)):
-            raise PageError(404, "There is no page at this address.", "Not found")
-
-    @app.get("/dev/outbox", include_in_schema=False)
-    def outbox_page(request: Request) -> Response:
-        from paperwire.digests.outbox import list_messages
-
-        outbox_shown()
-        folder = Path(outbox_folder(settings))
-        messages = list_messages(folder) if folder.is_dir() else []
-        return page(request, "digest/outbox.html", messages=messages, folder=str(folder),
-                    warning=OUTBOX_WARNING)
-
-    @app.get("/dev/outbox/{name}", include_in_schema=False)
-    def outbox_message(request: Request, name: str) -> Response:
-        from paperwire.digests.outbox import read_message
-
-        outbox_shown()
-        try:
-            msg = read_message(Path(outbox_folder(settings)), name)
-        except NotFound as exc:
-            raise PageError(404, str(exc)) from None
-        text_part, html_part = msg.get_body(("plain",)), msg.get_body(("html",))
-        text = text_part.get_content() if text_part is not None else ""
-        html_body = html_part.get_content() if html_part is not None else ""
-        own = settings.base_url
-        links = sorted({u.rstrip(".,)") for u in _URL.findall(text) if u.startswith(own)})
-        headers = [(k, str(v)) for k, v in msg.items()]
-        return page(request, "digest/outbox_message.html", message_name=name, headers=headers,
-                    text=text, html=html_body, links=links, warning=OUTBOX_WARNING)
+@router.get("/dev/outbox/{name}", include_in_schema=False)
+def outbox_message(request: Request, app: App, name: str) -> Response:
+    outbox_shown(request, app)
+    try:
+        msg = read_message(Path(outbox_folder(app.settings)), name)
+    except NotFound as exc:
+        raise PageError(404, str(exc)) from None
+    text_part, html_part = msg.get_body(("plain",)), msg.get_body(("html",))
+    text = text_part.get_content() if text_part is not None else ""
+    html_body = html_part.get_content() if html_part is not None else ""
+    own = app.settings.base_url
+    links = sorted({u.rstrip(".,)") for u in _URL.findall(text) if u.startswith(own)})
+    headers = [(k, str(v)) for k, v in msg.items()]
+    return page(request, "digest/outbox_message.html", message_name=name, headers=headers,
+                text=text, html=html_body, links=links, warning=OUTBOX_WARNING)
 
 
 _BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)

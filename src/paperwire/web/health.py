@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paperwire.config import Settings
-from paperwire.digests.mailer import parse_smtp_url
+from paperwire.smtp_url import parse_smtp_url
 from paperwire.store import Store
 from paperwire.worker import Background
 

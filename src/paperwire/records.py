@@ -1,4 +1,6 @@
-"""Digest records: subscribers, their preferences, and a composed digest. Plain data, no I/O."""
+"""Plain records shared across layers, no I/O: what a write to the store counted
+(:class:`WriteCounts`), and the digest's subscribers, their preferences and a composed digest.
+The store reads and writes them; the domains above build them."""
 
 from __future__ import annotations
 
@@ -6,6 +8,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from paperwire.models import Paper
+
+
+@dataclass
+class WriteCounts:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    missing: int = 0  # referenced papers the store does not have
+
+    def add(self, other: WriteCounts) -> None:
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.missing += other.missing
+
 
 STATUSES = ("pending", "active", "unsubscribed", "suppressed")
 FREQUENCIES = ("daily", "weekly")

@@ -1,19 +1,16 @@
-"""Use cases shared by the CLI and the web app: they fetch from the store and call the
-pure ranking code. No SQL here (that is the store's), no HTML (the web's)."""
+"""Listings read from the store and ranked by pure code: the trending view of a window and
+day, the newest day trending has data for, and which given ids name stored papers. No SQL
+here (that is the store's), no output shapes (the application's and the surfaces')."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
 
 from paperwire import trending
-from paperwire.models import parse_arxiv_id, quote_id
+from paperwire.clock import utcnow
+from paperwire.models import parse_arxiv_id
 from paperwire.store import Store
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def data_day(store: Store, weights: Mapping[str, float] | None = None) -> date | None:
@@ -71,28 +68,3 @@ def trending_view(
     return trending.TrendingView(
         window, requested, as_of, [(e, papers[e.paper_id]) for e in entries], category
     )
-
-
-def trending_json(view: trending.TrendingView, base_url: str) -> dict[str, Any]:
-    """The one JSON shape of a trending view, shared by ``paperwire trending --json`` and
-    ``/api/trending``: each entry with its reason and the parts its score is the sum of."""
-    return {
-        "window": view.window,
-        "requested": view.requested.isoformat(),
-        "as_of": view.as_of.isoformat() if view.as_of else None,
-        "category": view.category,
-        "note": view.note,
-        "entries": [
-            {
-                "rank": e.rank, "id": p.id, "title": p.title,
-                "url": f"{base_url}/papers/{quote_id(p.id)}",
-                "published": p.published.isoformat() if p.published else None,
-                "primary_category": e.category, "category_rank": e.category_rank,
-                "score": e.score, "total": e.total, "reason": e.reason,
-                "parts": [{"source": pt.source, "count": pt.count, "weight": pt.weight,
-                           "points": pt.points} for pt in e.parts],
-                "series": [[d.isoformat(), v] for d, v in e.series],
-            }
-            for e, p in view.entries
-        ],
-    }

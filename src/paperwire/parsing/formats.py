@@ -17,8 +17,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from paperwire.importers.reading import TOO_DEEP, depth_ok
 from paperwire.models import Paper, Signal, clean_text, parse_arxiv_id
+from paperwire.parsing.reading import TOO_DEEP, depth_ok
 
 FORMATS = ("arxiv", "hf", "kaggle", "beir", "seed", "listing-dates")
 

@@ -1,0 +1,362 @@
+"""The application object: one :class:`Paperwire` per process, built from the settings.
+
+It owns what every use case shares — the store, one search engine (built on first use and
+kept: the model loads once per process, for every request and every digest), the mailer
+factory, the clock and the secret key — and its methods are the use cases. The surfaces
+(:mod:`paperwire.cli`, :mod:`paperwire.web`) only turn their input into a call here and the
+result into output; the domains below (search, trending, digests, ingest, importers) do the
+work and know nothing of the surfaces.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable
+from contextlib import AbstractContextManager
+from datetime import date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from paperwire import listings
+from paperwire.clock import utcnow
+from paperwire.config import Settings, load_settings
+from paperwire.digests import open_mailer, tokens
+from paperwire.digests.mailer import Mailer
+from paperwire.digests.render import Links
+from paperwire.digests.service import DigestContext
+from paperwire.errors import NotFound
+from paperwire.models import Paper, Signal, quote_id
+from paperwire.records import Subscriber
+from paperwire.store import Store
+from paperwire.trending import TrendingView
+
+if TYPE_CHECKING:
+    from paperwire.digests.deliver import RunReport
+    from paperwire.importers import ImportReport
+    from paperwire.ingest import IngestReport
+    from paperwire.search import Hit, SearchEngine, SearchOptions
+    from paperwire.sources.base import Batch, Source
+    from paperwire.worker import Background
+
+
+class Paperwire:
+    """The running application over ``settings``. ``store``: an open store to use (kept
+    open on :meth:`close`); without one, the store of the settings is opened and owned.
+    ``clock``: now, as naive UTC (tests set the time with it)."""
+
+    def __init__(self, settings: Settings, store: Store | None = None, *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self._owns_store = store is None
+        self.store = store if store is not None else Store.open(settings.resolved_database_url)
+        self.clock = clock
+        self.background: Background | None = None
+        self.outbox_url: str | None = None  # the running local outbox (``serve``), if any
+        self._engine: SearchEngine | None = None
+        self._engine_lock = threading.Lock()
+        self._key: bytes | None = None
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Paperwire:
+        """The application over ``settings`` (default: from the environment)."""
+        return cls(settings if settings is not None else load_settings())
+
+    def close(self) -> None:
+        """Stop the background threads and close the store if it is this object's own."""
+        if self.background is not None:
+            self.background.stop.set()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Paperwire:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # ---- what every use case shares ------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def key(self) -> bytes:
+        """The secret key that signs the links of mails (made once, kept under HOME)."""
+        if self._key is None:
+            self._key = tokens.secret_key(self.settings.secret_key, self.settings.home)
+        return self._key
+
+    @property
+    def engine(self) -> SearchEngine:
+        """The process's one search engine, built on first use."""
+        with self._engine_lock:
+            if self._engine is None:
+                from paperwire.search import SearchEngine
+
+                self._engine = SearchEngine(self.store, self.settings)
+            return self._engine
+
+    def searcher(self, mode: str = "hybrid") -> SearchEngine:
+        """The engine, its indexes brought up to date with what is stored for ``mode``
+        (never embedding: that is the index writer's work)."""
+        engine = self.engine
+        engine.sync(modes=(mode,), embed=False)
+        return engine
+
+    def mailer(self) -> AbstractContextManager[Mailer]:
+        """Where mail goes: the SMTP server of the settings, or the local outbox."""
+        return open_mailer(self.settings, self.outbox_url)
+
+    def url(self, path: str) -> str:
+        return self.settings.base_url + path
+
+    # ---- papers, search and trending -----------------------------------------------------
+
+    def paper(self, paper_id: str) -> Paper | None:
+        return self.store.get_paper(paper_id)
+
+    def signals(self, paper_id: str) -> list[Signal]:
+        return self.store.signals_for(paper_id)
+
+    def latest(self, limit: int, category: str | None = None) -> list[Paper]:
+        return self.store.latest_papers(limit, category=category)
+
+    def search(self, query: str, mode: str = "hybrid", options: SearchOptions | None = None,
+               highlight: bool = False) -> list[Hit]:
+        """Rank stored papers for ``query`` (see :mod:`paperwire.search.query`)."""
+        from paperwire.search import SearchOptions
+
+        return self.searcher(mode).search(query, mode, options or SearchOptions(),
+                                          highlight=highlight)
+
+    def stored_ids(self, ids: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The stored papers' ids for ``ids``, and the ids that name no stored paper."""
+        return listings.stored_ids(self.store, ids)
+
+    def similar(self, ids: list[str], text: str | None = None, limit: int = 10) -> list[Hit]:
+        """Papers like the stored papers ``ids`` and/or ``text``."""
+        return self.searcher().similar(ids, text=text, limit=limit)
+
+    def trending(self, window: str = "week", requested: date | None = None, limit: int = 20,
+                 category: str | None = None) -> TrendingView:
+        """The trending view of ``window`` as of ``requested`` (default: today), weighed by
+        the settings' weights."""
+        return listings.trending_view(self.store, window, requested, now=self.now(),
+                                      limit=limit, category=category,
+                                      weights=self.settings.trending_weights)
+
+    def trending_json(self, view: TrendingView) -> dict[str, Any]:
+        return trending_json(view, self.settings.base_url)
+
+    def index(self, embed: bool = True,
+              on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Bring the search indexes up to date (and embed new papers with ``embed``);
+        returns how many papers the lexical index holds."""
+        engine = self.engine
+        engine.sync(modes=("hybrid",) if embed else ("lexical",), embed=embed,
+                    on_progress=on_progress)
+        return engine.lexical.num_docs()
+
+    def sync_lexical(self) -> None:
+        """Take newly stored papers into the BM25 index (after an import or an ingest)."""
+        from paperwire.search import LexicalIndex
+
+        LexicalIndex(self.settings.index_dir / "lexical").sync(self.store)
+
+    # ---- bringing papers in --------------------------------------------------------------
+
+    def import_files(self, paths: list[Path], fmt: str | None = None,
+                     progress: bool = False) -> ImportReport:
+        from paperwire.importers import run_import
+
+        report = run_import(self.store, paths, fmt=fmt, progress=progress)
+        self.sync_lexical()
+        return report
+
+    def ingest(self, source: Source,
+               on_batch: Callable[[Batch, IngestReport], None] | None = None) -> IngestReport:
+        from paperwire.ingest import run_ingest
+
+        return run_ingest(self.store, source, on_batch=on_batch)
+
+    # ---- digests -------------------------------------------------------------------------
+
+    def digest_context(self) -> DigestContext:
+        """A context for one digest run or request: the process's engine (synced once for
+        the run) and key; its own trending cache, so a run sees one trending list."""
+        synced: list[SearchEngine] = []
+
+        def searcher() -> SearchEngine:
+            if not synced:
+                synced.append(self.searcher())
+            return synced[0]
+
+        ctx = DigestContext(self.store, self.settings, searcher=searcher)
+        ctx._key = self.key
+        return ctx
+
+    def subscriber(self, email: str) -> Subscriber:
+        sub = self.store.digests.by_email(email.strip())
+        if sub is None:
+            raise NotFound(f"no subscriber with the address {email.strip()!r}")
+        return sub
+
+    def subscribe(self, email: str, categories: Iterable[str] = (),
+                  queries: Iterable[str] = ()) -> None:
+        """Ask ``email`` to confirm a subscription (a confirmation mail, sent now)."""
+        from paperwire.digests.subscriptions import subscribe
+
+        with self.mailer() as mailer:
+            subscribe(self.digest_context(), mailer, email, categories=tuple(categories),
+                      queries=tuple(queries), now=self.now())
+
+    def subscribe_confirmed(self, email: str, categories: Iterable[str] = (),
+                            queries: Iterable[str] = ()) -> Subscriber:
+        """Admin: add ``email`` as already confirmed, without a mail."""
+        from paperwire.digests.subscriptions import checked_preferences, normalise_email
+
+        wanted = checked_preferences(Subscriber(id=0, email=normalise_email(email)),
+                                     categories=tuple(categories), queries=tuple(queries))
+        return self.store.digests.activate(wanted, self.now())
+
+    def unsubscribe(self, email: str) -> Subscriber:
+        """Admin: stop all mail to ``email`` at once."""
+        sub = self.subscriber(email)
+        self.store.digests.unsubscribe(sub.id, self.now())
+        return sub
+
+    def take_subscribe_allowance(self, client: str) -> bool:
+        """Spend one of ``client``'s subscription requests for this hour; False when none
+        is left (PAPERWIRE_SUBSCRIBE_CLIENT_LIMIT)."""
+        hour = self.now().replace(minute=0, second=0, microsecond=0)
+        return self.store.digests.take_limit(client, hour,
+                                             self.settings.subscribe_client_limit)
+
+    def links(self, sub: Subscriber) -> Links:
+        """The signed links of ``sub``'s mails and pages (unsubscribe, preferences)."""
+        return self.digest_context().links(sub, self.now())
+
+    def subscriber_for(self, purpose: str, token: str) -> Subscriber:
+        """The subscriber a link's token names (TokenError for a bad or stale one)."""
+        from paperwire.digests import subscriptions
+
+        return subscriptions.subscriber_for(self.digest_context(), purpose, token, self.now())
+
+    def confirm(self, token: str) -> Subscriber:
+        from paperwire.digests import subscriptions
+
+        return subscriptions.confirm(self.digest_context(), token, self.now())
+
+    def unsubscribe_by_link(self, token: str) -> Subscriber:
+        from paperwire.digests import subscriptions
+
+        return subscriptions.unsubscribe(self.digest_context(), token, self.now())
+
+    def save_preferences(self, token: str,
+                         form: dict[str, str]) -> tuple[Subscriber, dict[str, str]]:
+        from paperwire.digests import subscriptions
+
+        return subscriptions.save_preferences(self.digest_context(), token, self.now(), form)
+
+    def send_confirmation(self, mailer: Mailer, wanted: Subscriber) -> None:
+        """The confirmation mail of a checked request (the web's mail queue calls this)."""
+        from paperwire.digests import subscriptions
+
+        subscriptions.send_confirmation(self.digest_context(), mailer, wanted, self.now())
+
+    def resubscribe(self, mailer: Mailer, token: str) -> None:
+        from paperwire.digests import subscriptions
+
+        subscriptions.resubscribe(self.digest_context(), mailer, token, self.now())
+
+    def count_click(self, token: str, paper_id: str) -> None:
+        """Record a digest click when ``token`` is the genuine signed link of a digest."""
+        from paperwire.digests.service import read_click
+
+        now = self.now()
+        click = read_click(self.key, token, paper_id, now)
+        if click is not None:
+            self.store.digests.record_click(click[0], paper_id, click[1], now)
+
+    def digest_day(self, day: date) -> date:
+        """``day`` if a digest can be for it; DeliveryError otherwise."""
+        from paperwire.digests.deliver import check_digest_day
+
+        return check_digest_day(day, self.now())
+
+    def preview_digest(self, sub: Subscriber, day: date | None = None) -> EmailMessage:
+        """The mail ``sub`` gets (or got) for ``day`` (default today); nothing is recorded."""
+        from paperwire.digests.service import gather, message_for, stored_digest
+
+        ctx = self.digest_context()
+        day = day or self.now().date()
+        row = self.store.digests.get_delivery(sub.id, day)
+        if row is not None and row.items is not None and row.period is not None:
+            digest = stored_digest(ctx, sub, day, row.period, row.items, row.note)
+        else:
+            digest = gather(ctx, sub, day)
+        return message_for(ctx, digest, self.now())
+
+    def fresh_digest(self, sub: Subscriber, day: date | None = None) -> EmailMessage:
+        """The digest ``sub`` would get for ``day`` from what is stored now (not the one
+        recorded): the web preview after a change of preferences."""
+        from paperwire.digests.service import gather, message_for
+
+        ctx = self.digest_context()
+        return message_for(ctx, gather(ctx, sub, day or self.now().date()), self.now())
+
+    def send_digests(self, day: date | None = None,
+                     on_progress: Callable[[RunReport, int], None] | None = None
+                     ) -> RunReport:
+        """Send the digests due now (or every one of ``day``); safe to run twice."""
+        from paperwire.digests.deliver import run
+
+        with self.mailer() as mailer:
+            return run(self.digest_context(), mailer, self.clock, day, on_progress=on_progress)
+
+    def digest_status(self, day: date | None = None) -> dict[str, dict[str, int]]:
+        return {"subscribers": self.store.digests.count_by_status(),
+                "deliveries": self.store.digests.count_deliveries(day)}
+
+    # ---- background work -----------------------------------------------------------------
+
+    def start_background(self, schedule: bool = True, embed: bool = True,
+                         only: Collection[str] | None = None, **timing: float) -> Background:
+        """Start the scheduler (when the schedule is not empty) and the embedder, as daemon
+        threads of this process (``paperwire serve``); :meth:`close` stops them."""
+        from paperwire.worker import start_in_background
+
+        self.background = start_in_background(
+            self.store, self.settings, schedule=schedule, embed=embed,
+            outbox_url=self.outbox_url, only=only, digest_context=self.digest_context,
+            **timing)
+        return self.background
+
+
+def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:
+    """The one JSON shape of a trending view, shared by ``paperwire trending --json`` and
+    ``/api/trending``: each entry with its reason and the parts its score is the sum of."""
+    return {
+        "window": view.window,
+        "requested": view.requested.isoformat(),
+        "as_of": view.as_of.isoformat() if view.as_of else None,
+        "category": view.category,
+        "note": view.note,
+        "entries": [
+            {
+                "rank": e.rank, "id": p.id, "title": p.title,
+                "url": f"{base_url}/papers/{quote_id(p.id)}",
+                "published": p.published.isoformat() if p.published else None,
+                "primary_category": e.category, "category_rank": e.category_rank,
+                "score": e.score, "total": e.total, "reason": e.reason,
+                "parts": [{"source": pt.source, "count": pt.count, "weight": pt.weight,
+                           "points": pt.points} for pt in e.parts],
+                "series": [[d.isoformat(), v] for d, v in e.series],
+            }
+            for e, p in view.entries
+        ],
+    }
+

@@ -1,0 +1,187 @@
+"""``paperwire import | search | similar | eval | index``: papers in, papers found."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.table import Table
+
+from paperwire.cli.common import (
+    EXIT_PARTIAL,
+    application,
+    cell,
+    emit_json,
+    err,
+    fail,
+    out,
+    terminal_text,
+)
+
+
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to import.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="arxiv, hf, kaggle, beir, seed or listing-dates; "
+                     "detected per file when left out."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import papers and signals from JSONL/JSON files, plain or gzip."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise typer.BadParameter(f"{missing[0]} does not exist")
+    report = application().import_files(paths, fmt=fmt, progress=progress and not as_json)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        lines = [f"skipped {where}: {reason}" for where, reason in report.skipped[:20]]
+        if report.skipped_count > 20:
+            lines.append(f"… and {report.skipped_count - 20:,} more skipped")
+        lines += [f"failed {where}: {reason}" for where, reason in report.files_failed]
+        lines += [f"warning: cut to size {where}: {fields}"
+                  for where, fields in report.truncated[:20]]
+        if report.truncated_count > 20:
+            lines.append(f"… and {report.truncated_count - 20:,} more cut to size")
+        sys.stderr.write("".join(terminal_text(line) + "\n" for line in lines))
+        sys.stdout.write(report.summary() + "\n")
+    if not report.ok:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def search(
+    query: Annotated[str, typer.Argument(help='What to find; supports "phrases", -word, '
+                                         "author:, cat:, title:, after:, before:, year:. "
+                                         "A query may start with '-' (-word).")],
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many results.")] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, lexical or dense.")] = "hybrid",
+    sort: Annotated[str, typer.Option(help="relevance, date or trending.")] = "relevance",
+    category: Annotated[list[str] | None, typer.Option(
+        "--category", help="Only these categories (any of them); repeatable.")] = None,
+    author: Annotated[list[str] | None, typer.Option(
+        "--author", help="Only papers by this author; repeatable.")] = None,
+    after: Annotated[str | None, typer.Option(help="First version on or after (YYYY[-MM[-DD]]).")]
+    = None,
+    before: Annotated[str | None, typer.Option(
+        help="First version on or before (YYYY[-MM[-DD]]).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search papers: keywords and meaning together (hybrid), with filters."""
+    from paperwire.search import MODES, SearchOptions
+    from paperwire.search.query import SORTS, Sort, parse_date_bound
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}")
+    if sort not in SORTS:
+        raise typer.BadParameter(f"--sort must be one of {', '.join(SORTS)}")
+    options = SearchOptions(
+        categories=tuple(category or ()), authors=tuple(author or ()),
+        after=parse_date_bound(after, "after") if after else None,
+        before=parse_date_bound(before, "before") if before else None,
+        sort=cast(Sort, sort), limit=limit,
+    )
+    hits = application().search(query, mode=mode, options=options)
+    if as_json:
+        emit_json({"query": query, "mode": mode, "sort": sort, "results": [
+            {"id": h.paper.id, "score": round(h.score, 4), "title": h.paper.title,
+             "authors": list(h.paper.authors), "categories": list(h.paper.categories),
+             "published": h.paper.published, "url": h.paper.abs_url,
+             "lexical_rank": h.lexical_rank, "dense_rank": h.dense_rank}
+            for h in hits]})
+        return
+    if not hits:
+        out.print("No papers match.")
+        return
+    table = Table("#", "id", "title", "published", box=None, highlight=False)
+    for i, h in enumerate(hits, 1):
+        table.add_row(str(i), cell(h.paper.id), cell(h.paper.title),
+                      str(h.paper.published or ""))
+    out.print(table)
+
+
+def similar(
+    ids: Annotated[list[str] | None, typer.Argument(help="Paper ids (one, or a reading list).")]
+    = None,
+    text: Annotated[str | None, typer.Option(help="A pasted abstract or description.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many papers.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Papers similar to some papers and/or to a pasted text."""
+    if not ids and not text:
+        raise typer.BadParameter("give paper ids, --text, or both")
+    app = application()
+    known, missing = app.stored_ids(ids or [])
+    if missing:
+        fail(f"no paper with id {missing[0]!r} is stored")
+    hits = app.similar(known, text=text, limit=limit)
+    if as_json:
+        emit_json({"ids": ids or [], "text": text, "results": [
+            {"id": h.paper.id, "title": h.paper.title, "score": round(h.score, 4)}
+            for h in hits]})
+        return
+    table = Table("#", "id", "title", box=None, highlight=False)
+    for i, h in enumerate(hits, 1):
+        table.add_row(str(i), cell(h.paper.id), cell(h.paper.title))
+    out.print(table if hits else "No similar papers found.")
+
+
+def eval_cmd(
+    folder: Annotated[Path, typer.Argument(help="A BEIR-layout folder (corpus, queries, qrels).")],
+    split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
+    mode: Annotated[str, typer.Option(help="lexical, dense or hybrid.")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure search quality (nDCG@10, Recall@100, MRR@10) and latency on a BEIR data set."""
+    from paperwire.evaluate import evaluate
+    from paperwire.search.engine import MODES
+
+    if mode not in MODES:
+        raise typer.BadParameter(f"--mode must be one of {', '.join(MODES)}")
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} is not a folder")
+    say = None if as_json else (lambda msg: err.print(msg, markup=False, highlight=False))
+    result = evaluate(folder, split=split, mode=mode, progress=say)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    table = Table("measure", "value", box=None, highlight=False)
+    for key, value in result.to_dict().items():
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+def index_cmd(
+    embed: Annotated[bool, typer.Option(help="Also embed new and changed papers "
+                                        "(semantic search).")] = True,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+) -> None:
+    """Bring the search indexes up to date: BM25, and embeddings for semantic search."""
+    from rich.progress import Progress
+
+    todo = 0
+    with Progress(console=err, disable=not progress) as bar:
+        task = bar.add_task("embedding papers", total=None)
+
+        def show(done: int, total: int) -> None:
+            nonlocal todo
+            todo = total
+            bar.update(task, completed=done, total=total)
+
+        docs = application().index(embed=embed, on_progress=show)
+    vectors = f"; {todo:,} papers embedded" if embed else ""
+    out.print(f"Search index up to date: {docs:,} papers{vectors}.")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("import")(import_)
+    root.command(context_settings={"ignore_unknown_options": True})(search)
+    root.command()(similar)
+
+
+def register_tools(root: typer.Typer) -> None:
+    root.command("eval")(eval_cmd)
+    root.command("index")(index_cmd)

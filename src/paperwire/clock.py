@@ -1,0 +1,11 @@
+"""The time Paperwire runs on: naive UTC datetimes, as stored. The application object takes
+a clock (:func:`utcnow` by default) so tests can set the time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, without tzinfo (the form every stored timestamp has)."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,75 @@
+"""The JSON API (``/api/…``) and ``/healthz``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
+
+from paperwire.web import health
+from paperwire.web.common import (
+    App,
+    PageError,
+    find_paper,
+    ordered_categories,
+    paper_json,
+    paper_path,
+    parse_limit,
+    run_search,
+    trending_for,
+)
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz(app: App) -> JSONResponse:
+    """Each part checked for real (see :mod:`paperwire.web.health`); 503 if one is down."""
+    status, body = health.report(app.store, app.settings, app.background, app.outbox_url)
+    return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/search")
+def api_search(app: App, q: str = "", limit: str | None = None, sort: str = "relevance",
+               mode: str = "hybrid") -> dict[str, Any]:
+    hits = run_search(app, q, limit, sort, mode, highlight=False)
+    return {"query": q, "sort": sort, "mode": mode, "results": [
+        {"id": h.paper.id, "title": h.paper.title, "authors": list(h.paper.authors),
+         "categories": ordered_categories(h.paper),
+         "published": h.paper.published.isoformat() if h.paper.published else None,
+         "score": h.score, "url": app.url(paper_path(h.paper.id))}
+        for h in hits]}
+
+
+@router.get("/api/similar")
+def api_similar(app: App, id: list[str] | None = Query(default=None), text: str = "",
+                limit: str | None = None) -> dict[str, Any]:
+    """Papers like the given ids (a paper, or a reading list) and/or a pasted text.
+    An id of no stored paper is a 404: an empty list would read as "nothing similar"."""
+    count = parse_limit(limit)
+    known, missing = app.stored_ids(id or [])
+    if missing:
+        raise PageError(404, f"No paper with id {missing[0]!r} is stored here.",
+                        "Paper not found")
+    hits = app.similar(known, text=text or None, limit=count)
+    return {"ids": id or [], "text": text, "results": [
+        {"id": h.paper.id, "title": h.paper.title, "score": h.score,
+         "url": app.url(paper_path(h.paper.id))} for h in hits]}
+
+
+@router.get("/api/trending")
+def api_trending(app: App, window: str = "week", date: str | None = None,
+                 cat: str | None = None) -> dict[str, Any]:
+    """Trending papers with the reason and the parts of each score (as the CLI's --json)."""
+    return app.trending_json(trending_for(app, window, date, cat))
+
+
+@router.get("/api/papers/{paper_id:path}", response_model=None)
+def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
+    found = find_paper(app, paper_id, "/api")
+    if isinstance(found, Response):
+        return found
+    signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
+               for s in app.signals(found.id)]
+    return {**paper_json(found, app.settings.base_url), "signals": signals}

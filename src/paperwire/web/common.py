@@ -1,0 +1,222 @@
+"""What the web's routers share: the application object of a request (a FastAPI
+dependency), the page renderer (Jinja2, autoescaped), :class:`PageError`, parameter parsing
+and the filters templates use. Titles, abstracts and authors are untrusted text: templates
+always escape them."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from paperwire import trending
+from paperwire.app import Paperwire
+from paperwire.config import Settings
+from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id
+from paperwire.search import MODES, Hit, SearchOptions
+from paperwire.search.query import SORTS, Sort, check_day
+
+HERE = Path(__file__).parent
+TRENDING_LIMIT = 30
+SEARCH_LIMIT, SEARCH_MAX = 20, 100
+SIMILAR_LIMIT = 5
+FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
+_RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "digest_click": "clicks from digests"}
+
+
+def get_app(request: Request) -> Paperwire:
+    """The application object the web app was made for (see ``create_app``)."""
+    return cast(Paperwire, request.app.state.paperwire)
+
+
+App = Annotated[Paperwire, Depends(get_app)]
+
+
+class PageError(Exception):
+    """An error shown to the user as a page (or JSON under /api/) with this status."""
+
+    def __init__(self, status: int, message: str, title: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.title = title or {400: "Bad request", 404: "Not found"}.get(status, "Error")
+
+
+def paper_path(paper_id: str) -> str:
+    """The site's path of a paper; ``/papers/{paper_id:path}`` reads it back as the id."""
+    return "/papers/" + quote_id(paper_id)
+
+
+def fmt_date(d: date | None) -> str:
+    return f"{d.day} {d:%b %Y}" if d else ""
+
+
+def keep_dates(text: str) -> Markup:
+    """Escape ``text`` and keep the ISO dates in it from breaking across lines."""
+    escaped = str(escape(text))
+    return Markup(_DATE_IN_TEXT.sub(r'<span class="nowrap">\g<0></span>', escaped))
+
+
+def paragraphs(text: str) -> list[str]:
+    """Split an abstract into paragraphs (blank lines or arXiv-style indented lines)."""
+    parts = (" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text.strip()))
+    return [p for p in parts if p]
+
+
+def shorten(text: str, length: int = 300) -> str:
+    text = " ".join(text.split())
+    if len(text) <= length:
+        return text
+    return text[:length].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def ordered_categories(p: Paper) -> list[str]:
+    first = [p.primary_category] if p.primary_category else []
+    return first + [c for c in p.categories if c != p.primary_category]
+
+
+def parse_window(window: str) -> str:
+    if window not in trending.WINDOWS:
+        choices = ", ".join(trending.WINDOWS)
+        raise PageError(400, f"Unknown window {window!r}: choose one of {choices}.")
+    return window
+
+
+def parse_date(value: str | None) -> date | None:
+    if value is None or value == "":
+        return None
+    try:
+        if not _ISO_DATE.match(value):
+            raise ValueError
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise PageError(400, f"Invalid date {value!r}: use the form YYYY-MM-DD.") from None
+    try:
+        return check_day(day, f"The date {value}")
+    except ValueError as exc:
+        raise PageError(400, f"{exc}.") from None
+
+
+def parse_category(value: str | None) -> str | None:
+    """An arXiv category (``cs.CL``, ``math.AG``, ``hep-th``) or None for all of them."""
+    if value is None or value == "":
+        return None
+    if not is_arxiv_category(value):
+        raise PageError(
+            400, f"Invalid category {value!r}: use an arXiv category like cs.CL or hep-th."
+        )
+    return value
+
+
+def parse_limit(value: str | None) -> int:
+    """How many results: SEARCH_LIMIT when not given, at most SEARCH_MAX (more is capped);
+    not a whole number, or less than 1, is a 400."""
+    if value is None or value == "":
+        return SEARCH_LIMIT
+    try:
+        limit = int(value)
+    except ValueError:
+        raise PageError(400, f"Invalid limit {value!r}: use a whole number.") from None
+    if limit < 1:
+        raise PageError(400, f"Invalid limit {value!r}: ask for at least 1 result.")
+    return min(limit, SEARCH_MAX)
+
+
+def parse_sort(value: str) -> Sort:
+    if value not in SORTS:
+        raise PageError(400, f"Invalid sort {value!r}: use one of {', '.join(SORTS)}.")
+    return cast(Sort, value)
+
+
+def score_line(entry: trending.TrendingEntry) -> str:
+    """``'score 8.00 = 8.00 from 13 upvotes on Hugging Face (×1)'``: what the score is made of."""
+    parts = [
+        f"{p.points:.2f} from {trending.count_phrase(p.source, p.count)} (×{p.weight:g})"
+        for p in entry.parts
+    ]
+    head = f"score {entry.score:.2f}"
+    return f"{head} = {' + '.join(parts)}" if parts else head
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
+                       keep_dates=keep_dates, score_line=score_line)
+    env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories)
+    return Jinja2Templates(env=env)
+
+
+def paper_json(p: Paper, base_url: str) -> dict[str, Any]:
+    return {
+        "id": p.id, "title": p.title, "abstract": p.abstract, "authors": list(p.authors),
+        "categories": ordered_categories(p), "primary_category": p.primary_category,
+        "version": p.version, "published": p.published.isoformat() if p.published else None,
+        "updated": p.updated.isoformat() if p.updated else None, "comment": p.comment,
+        "journal_ref": p.journal_ref, "doi": p.doi, "abs_url": p.abs_url,
+        "pdf_url": p.pdf_url, "url": base_url + paper_path(p.id),
+    }
+
+
+TEMPLATES = _templates()
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    """The page ``name`` rendered with ``context``."""
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def find_paper(app: Paperwire, paper_id: str, prefix: str) -> Paper | Response:
+    """The stored paper ``paper_id``; a redirect to the canonical id for a versioned or
+    prefixed arXiv id; a 404 otherwise."""
+    paper = app.paper(paper_id)
+    if paper is not None:
+        return paper
+    parsed = parse_arxiv_id(paper_id)
+    if parsed and parsed[0] != paper_id:  # versioned or prefixed: go to the canonical id
+        return RedirectResponse(prefix + paper_path(parsed[0]), status_code=301)
+    raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
+
+
+def trending_for(app: Paperwire, window: str, date_param: str | None,
+                 cat: str | None) -> trending.TrendingView:
+    """The trending view a page, feed or API call asks for (its parameters checked)."""
+    return app.trending(parse_window(window), parse_date(date_param), limit=TRENDING_LIMIT,
+                        category=parse_category(cat))
+
+
+def shown_weights(settings: Settings) -> dict[str, float]:
+    """The weighted sources that something records: a page never promises the others."""
+    return {source: weight for source, weight in settings.trending_weights.items()
+            if source in trending.PRODUCED_SOURCES}
+
+
+def ranked_by(settings: Settings) -> str:
+    """``"Hugging Face upvotes and clicks from digests"``: what trending is ranked by."""
+    return " and ".join(_RANKED_BY[source] for source, weight in shown_weights(settings).items()
+                        if weight > 0 and source in _RANKED_BY)
+
+
+def run_search(app: Paperwire, q: str, limit: str | None, sort: str, mode: str,
+               highlight: bool) -> list[Hit]:
+    """The hits of a page's or the API's search parameters (checked: a 400 otherwise)."""
+    if not q.strip():
+        return []
+    if mode not in MODES:
+        raise PageError(400, f"mode must be one of {', '.join(MODES)}")
+    options = SearchOptions(limit=parse_limit(limit), sort=parse_sort(sort))
+    return app.search(q, mode=mode, options=options, highlight=highlight)

@@ -1,0 +1,107 @@
+"""The HTML pages: trending (home), search, a paper, and how trending is computed."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from paperwire import trending
+from paperwire.errors import QueryError
+from paperwire.search import Hit
+from paperwire.search.query import SORTS
+from paperwire.web import charts, feeds
+from paperwire.web.common import (
+    SIMILAR_LIMIT,
+    App,
+    PageError,
+    find_paper,
+    page,
+    parse_limit,
+    ranked_by,
+    run_search,
+    shown_weights,
+    trending_for,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request, app: App, window: str = "week", date: str | None = None,
+         cat: str | None = None) -> Response:
+    view = trending_for(app, window, date, cat)
+    latest = [] if view.entries else app.latest(20, category=view.category)
+
+    def here(**change: str | None) -> str:
+        params = {"window": view.window, "cat": view.category, "date": date or None}
+        params.update(change)
+        return "/?" + urlencode({k: v for k, v in params.items() if v})
+
+    tabs = [(w, here(window=w)) for w in trending.WINDOWS]
+    followed = list(app.settings.arxiv_categories)
+    if view.category and view.category not in followed:
+        followed.append(view.category)
+    cats = [(None, here(cat=None))] + [(c, here(cat=c)) for c in followed]
+    sparks: dict[str, Markup] = {}
+    if view.as_of is not None:
+        start, end = trending.window_bounds(view.window, view.as_of)
+        sparks = {e.paper_id: charts.sparkline(e.series, start, end) for e, _ in view.entries}
+    feed_params = {"window": view.window, "cat": view.category}
+    feed_query = urlencode({k: v for k, v in feed_params.items() if v})
+    return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
+                ranked_by=ranked_by(app.settings) or "signals",
+                sparks=sparks, all_url=here(cat=None),
+                api_url="/api/trending" + here()[1:],
+                atom_url="/feeds/trending.atom?" + feed_query,
+                json_url="/feeds/trending.json?" + feed_query,
+                feed_title=feeds.feed_title(view))
+
+
+@router.get("/search")
+def search_page(request: Request, app: App, q: str = "", limit: str | None = None,
+                sort: str = "relevance", mode: str = "hybrid") -> Response:
+    """Results; a query or parameter the search cannot take is a 400 that shows the
+    message under the search box, the query kept in it to be corrected."""
+    hits: list[Hit] = []
+    error: str | None = None
+    try:
+        hits = run_search(app, q, limit, sort, mode, highlight=True)
+    except QueryError as exc:
+        error = str(exc)
+    except PageError as exc:
+        if exc.status != 400:
+            raise
+        error = exc.message
+    if error is not None:  # keep only the parameters that are valid in the form
+        limit = limit if limit and limit.isdigit() and int(limit) > 0 else None
+        sort = sort if sort in SORTS else "relevance"
+    sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
+    return page(request, "search.html", status_code=400 if error else 200, q=q, hits=hits,
+                limit=parse_limit(limit), sort=sort, sorts=sorts, error=error)
+
+
+@router.get("/papers/{paper_id:path}")
+def paper_page(request: Request, app: App, paper_id: str) -> Response:
+    found = find_paper(app, paper_id, "")
+    if isinstance(found, Response):
+        return found
+    found_sigs = app.signals(found.id)
+    chart = charts.signal_chart([(s.day, s.source, s.value) for s in found_sigs],
+                                weights=app.settings.trending_weights)
+    sigs = sorted(found_sigs, key=lambda s: s.day, reverse=True)
+    similar = app.similar([found.id], limit=SIMILAR_LIMIT)
+    return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
+                labels=trending.SOURCE_LABELS, similar=similar)
+
+
+@router.get("/about/trending")
+def about_trending(request: Request, app: App) -> Response:
+    context: dict[str, Any] = {
+        "doc": (trending.__doc__ or "").strip(), "windows": trending.WINDOWS,
+        "min_evidence": trending.MIN_EVIDENCE, "weights": shown_weights(app.settings),
+        "labels": trending.SOURCE_LABELS}
+    return page(request, "about_trending.html", **context)
