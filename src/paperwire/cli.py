@@ -129,14 +129,14 @@ def import_(
 ) -> None:
     """Import papers and signals from JSONL/JSON files, plain or gzip."""
     from paperwire.importers import run_import
-    from paperwire.search import LexicalIndex
+    from paperwire.search.writer import sync_lexical
 
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise typer.BadParameter(f"{missing[0]} does not exist")
     store = open_store()
     report = run_import(store, paths, fmt=fmt, progress=progress and not as_json)
-    LexicalIndex(settings().index_dir / "lexical").sync(store)
+    sync_lexical(store, settings().index_dir)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -273,7 +273,7 @@ def _run_ingests(sources: list[Any], as_json: bool, progress: bool) -> None:
 
     from paperwire.errors import SourceError
     from paperwire.ingest import IngestReport, run_ingest
-    from paperwire.search import LexicalIndex
+    from paperwire.search.writer import sync_lexical
 
     store = open_store()
     reports: list[IngestReport] = []
@@ -297,7 +297,7 @@ def _run_ingests(sources: list[Any], as_json: bool, progress: bool) -> None:
                 reports.append(current)
                 failure = exc
                 break
-    LexicalIndex(settings().index_dir / "lexical").sync(store)
+    sync_lexical(store, settings().index_dir)
     if as_json:
         emit_json({"ok": failure is None, "error": str(failure) if failure else None,
                    "runs": [r.to_dict() for r in reports]})
@@ -368,23 +368,31 @@ def ingest_hf(
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
 ) -> None:
-    """Run the scheduled ingests (PAPERWIRE_INGEST_SCHEDULE) until stopped."""
-    import threading
+    """Run the scheduled ingests (PAPERWIRE_INGEST_SCHEDULE) until stopped, and keep the
+    search indexes up to date (the index writer, unless another process is it)."""
 
-    from paperwire.worker import Scheduler
+    from paperwire.worker import Scheduler, start_in_background
 
-    scheduler = Scheduler(open_store(), settings())
-    if not scheduler.jobs:
-        fail("PAPERWIRE_INGEST_SCHEDULE is empty: nothing to run")
+    store = open_store()
+    scheduler = Scheduler(store, settings())
     if once:
+        if not scheduler.jobs:
+            fail("PAPERWIRE_INGEST_SCHEDULE is empty: nothing to run")
         for name, result in scheduler.tick().items():
             sys.stdout.write(f"{name}: {result if isinstance(result, str) else 'done'}\n")
         return
-    stop = threading.Event()
+    background = start_in_background(store, settings(), schedule=False)
     try:
-        scheduler.run_forever(stop)
+        if scheduler.jobs:
+            scheduler.run_forever(background.stop)
+        else:
+            background.stop.wait()
     except KeyboardInterrupt:
-        stop.set()
+        pass
+    finally:
+        background.stop.set()
+        if background.embedder_thread is not None:
+            background.embedder_thread.join(timeout=30)
 
 
 @app.command()
@@ -393,20 +401,22 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     scheduler: Annotated[bool, typer.Option(
         help="Also run the scheduled jobs (ingests, digests) in the background.")] = True,
+    indexer: Annotated[bool, typer.Option(
+        help="Also be the index writer (indexing, embedding) in the background when no "
+             "other process is; --no-indexer: only follow what the writer publishes.")] = True,
 ) -> None:
-    """Run the web app, with the scheduler and the embedder in the background. With no
+    """Run the web app, with the scheduler and the index writer in the background. With no
     PAPERWIRE_SMTP_URL, mail goes to the local outbox (shown on the web only with
     PAPERWIRE_DEV_OUTBOX)."""
-    _serve(host, port, scheduler)
+    _serve(host, port, scheduler, indexer=indexer)
 
 
 def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None = None,
-           demo: bool = False) -> None:
+           demo: bool = False, indexer: bool = True) -> None:
     import uvicorn
 
     from paperwire.config import served_at
     from paperwire.digests import outbox_folder
-    from paperwire.search import LexicalIndex
     from paperwire.web.app import create_app
     from paperwire.web.digest_routes import is_loopback
     from paperwire.worker import start_in_background
@@ -414,7 +424,6 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
     # links (mails, feeds, the API) follow the address served, unless a base URL is set
     _State.settings = served_at(settings(), host, port)
     store = open_store()
-    LexicalIndex(settings().index_dir / "lexical").sync(store)
     with contextlib.ExitStack() as stack:
         outbox_url = None
         if not settings().smtp_url:
@@ -430,7 +439,7 @@ def _serve(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None =
                 out.print("The outbox page is off: the demo shows it only on a loopback "
                           "address (set PAPERWIRE_DEV_OUTBOX=true to show it anyway).")
         background = start_in_background(store, settings(), schedule=scheduler,
-                                         outbox_url=outbox_url, only=only)
+                                         embed=indexer, outbox_url=outbox_url, only=only)
         stack.callback(background.stop.set)
         web = create_app(settings(), store, background)
         web.state.outbox_url = outbox_url
@@ -509,7 +518,12 @@ def index_cmd(
             todo = total
             bar.update(task, completed=done, total=total)
 
-        engine.sync(modes=("hybrid",) if embed else ("lexical",), embed=embed, on_progress=show)
+        wrote = engine.sync(modes=("hybrid",) if embed else ("lexical",), embed=embed,
+                            on_progress=show)
+    if not wrote:
+        out.print("Another process is the index writer (paperwire serve or worker): it keeps "
+                  "the search indexes up to date.")
+        return
     vectors = f"; {todo:,} papers embedded" if embed else ""
     out.print(f"Search index up to date: {engine.lexical.num_docs():,} papers{vectors}.")
 

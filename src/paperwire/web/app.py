@@ -36,8 +36,9 @@ from paperwire import services, trending
 from paperwire.config import Settings
 from paperwire.errors import QueryError, SearchError
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id
-from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
+from paperwire.search import MODES, Hit, SearchEngine, SearchOptions
 from paperwire.search.query import SORTS, Sort, check_day
+from paperwire.search.writer import writer_of
 from paperwire.store import Store
 from paperwire.web import charts, feeds, health
 from paperwire.worker import Background
@@ -348,7 +349,12 @@ def create_app(settings: Settings, store: Store | None = None,
     ranked_by = " and ".join(_RANKED_BY[source] for source, weight in shown_weights.items()
                              if weight > 0 and source in _RANKED_BY)
 
-    engine = SearchEngine(the_store, settings)  # one per app: the model loads once
+    # one engine per app (the model loads once), reading only what the index writer
+    # published: serve's background writer when it runs, else an on-demand writer thread
+    engine = (background.engine if background is not None and background.engine is not None
+              else SearchEngine(the_store, settings))
+    if background is None:
+        writer_of(engine)
     app.state.engine = engine
 
     def run_search(q: str, limit: str | None, sort: str, mode: str,
@@ -358,8 +364,8 @@ def create_app(settings: Settings, store: Store | None = None,
         if mode not in MODES:
             raise PageError(400, f"mode must be one of {', '.join(MODES)}")
         options = SearchOptions(limit=parse_limit(limit), sort=parse_sort(sort))
-        return search(the_store, settings, q, mode=mode, options=options, engine=engine,
-                      highlight=highlight)
+        engine.refresh()
+        return engine.search(q, mode, options, highlight=highlight)
 
     def trending_for(window: str, date_param: str | None,
                      cat: str | None) -> trending.TrendingView:
@@ -441,7 +447,7 @@ def create_app(settings: Settings, store: Store | None = None,
         chart = charts.signal_chart([(s.day, s.source, s.value) for s in found_sigs],
                                     weights=settings.trending_weights)
         sigs = sorted(found_sigs, key=lambda s: s.day, reverse=True)
-        engine.sync(embed=False)
+        engine.refresh()
         similar = engine.similar([found.id], limit=SIMILAR_LIMIT)
         return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
                     labels=trending.SOURCE_LABELS, similar=similar)
@@ -500,7 +506,7 @@ def create_app(settings: Settings, store: Store | None = None,
         if missing:
             raise PageError(404, f"No paper with id {missing[0]!r} is stored here.",
                             "Paper not found")
-        engine.sync(embed=False)
+        engine.refresh()
         hits = engine.similar(known, text=text or None, limit=count)
         return {"ids": id or [], "text": text, "results": [
             {"id": h.paper.id, "title": h.paper.title, "score": h.score,

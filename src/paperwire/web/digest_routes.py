@@ -164,7 +164,7 @@ def install(app: FastAPI, settings: Settings, store: Store,
     """Add the digest routes. The outbox pages answer only while ``app.state.dev_outbox`` is
     true (``paperwire demo`` on loopback sets it) or PAPERWIRE_DEV_OUTBOX is on, and only
     while no mail server is configured."""
-    ctx = DigestContext(store, settings)
+    ctx = DigestContext(store, settings, _engine=app.state.engine, _follow_only=True)
     install_log_redaction()
 
     def outbox_url() -> str | None:
@@ -364,7 +364,8 @@ def install(app: FastAPI, settings: Settings, store: Store,
         if not subscribed(sub):
             raise TokenError("this address is unsubscribed; resubscribe to preview its digest")
         when = parse_date(day)  # a malformed date is a 400, not a silent "today"
-        fresh = DigestContext(store, settings, _key=ctx.key)  # today's trending, not cached
+        fresh = DigestContext(store, settings, _engine=app.state.engine, _key=ctx.key,
+                              _follow_only=True)  # today's trending, not cached
         msg = message_for(fresh, gather(fresh, sub, when or utcnow().date()), utcnow())
         html_part = msg.get_body(("html",))
         body = html_part.get_content() if html_part is not None else ""
