@@ -16,7 +16,6 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from test_dense_hybrid import HashingEmbedder
 
 from paperwire.config import Settings
 from paperwire.models import Paper
@@ -26,6 +25,7 @@ from paperwire.search.writer import FolderLock, IndexWriter
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from paperwire.worker import Background
+from test_dense_hybrid import HashingEmbedder
 
 WORDS = ["graph", "protein", "traffic", "retrieval", "diffusion", "speech", "robot"]
 

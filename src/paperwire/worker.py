@@ -174,11 +174,8 @@ class Scheduler:
             self._looping = False
 
 
-EMBED_EVERY_SECONDS = 10.0
-
-
 def index_forever(engine: SearchEngine, stop: threading.Event,
-                  every: float = EMBED_EVERY_SECONDS) -> None:
+                  every: float) -> None:
     """Be this index folder's writer (when no other process is): take in new papers, embed
     new and changed ones, publish, every ``every`` seconds, so no request ever writes an
     index or waits for the model on the corpus (see :mod:`paperwire.search.writer`)."""
@@ -204,7 +201,7 @@ def start_in_background(
     store: Store, settings: Settings, schedule: bool = True, embed: bool = True,
     outbox_url: str | None = None,
     only: Collection[str] | None = None,
-    tick_seconds: float = TICK_SECONDS, embed_every: float = EMBED_EVERY_SECONDS,
+    tick_seconds: float = TICK_SECONDS, embed_every: float | None = None,
 ) -> Background:
     """Start the scheduler (when the schedule is not empty) and the embedder in daemon
     threads; returns them, with the event that stops them."""
@@ -222,7 +219,8 @@ def start_in_background(
         bg.engine = SearchEngine(store, settings)
         writer_of(bg.engine)  # the app's requests ask this writer to catch up
         bg.embedder_thread = threading.Thread(
-            target=index_forever, args=(bg.engine, bg.stop, embed_every),
+            target=index_forever,
+            args=(bg.engine, bg.stop, embed_every or settings.index_interval_seconds),
             name="paperwire-index-writer", daemon=True)
     for thread in (bg.scheduler_thread, bg.embedder_thread):
         if thread is not None:

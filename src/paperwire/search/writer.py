@@ -200,6 +200,7 @@ class IndexWriter:
         """Be the writer of this index folder while no other process is: hold the lock for
         good once taken, then pass every ``every`` seconds (and whenever a request asks)."""
         self._persistent = True
+        every = max(every, 0.2)
         with self._cond:
             self._thread = threading.current_thread()
         try:
