@@ -146,3 +146,26 @@ def test_one_writer_per_index_folder(store: Store, settings: Settings) -> None:
     first.lock.release()
     assert second.sync(embed=True)
     assert second.lexical.num_docs() == 5 and len(second.dense()) == 5
+
+
+def test_readers_follow_published_generations(store: Store, settings: Settings) -> None:
+    """The dense index is published as generations named by a manifest swapped atomically;
+    a reader takes in each new one, and only the newest two are kept on disk."""
+    from paperwire.search.dense import DenseIndex
+
+    emb = HashingEmbedder()
+    writer = SearchEngine(store, settings, embedder=emb)
+    store.write_batch(papers(0, 10))
+    assert writer.sync(embed=True)
+    folder = writer.dense().path
+    reader = DenseIndex(folder, emb.name, emb.dim)
+    assert len(reader) == 10 and not reader.refresh(every=0)
+    for round_ in range(3):
+        store.write_batch(papers(10 + 5 * round_, 5))
+        assert writer.sync(embed=True)
+        assert reader.refresh(every=0)
+        assert len(reader) == 15 + 5 * round_
+        assert reader.search(emb.embed_query("protein things"), 3)
+    generations = sorted(p.name for p in folder.iterdir() if p.name.startswith("gen-"))
+    assert len(generations) == 2 and (folder / "current").is_file()
+    assert not [p for p in folder.iterdir() if ".tmp" in p.name]

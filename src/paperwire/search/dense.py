@@ -142,8 +142,11 @@ class DenseIndex:
         """The published generation: its state, snapshot and HNSW graph (None when it has
         none). None when nothing (readable) is published."""
         try:
-            state: dict[str, str] = json.loads(self.manifest.read_text())
-            gen = self.path / state["generation"]
+            if self.manifest.exists() or not (self.path / "state.json").exists():
+                state: dict[str, str] = json.loads(self.manifest.read_text())
+                gen = self.path / state["generation"]
+            else:  # the layout before generations: one set of files, read as generation 0
+                state, gen = json.loads((self.path / "state.json").read_text()), self.path
             ids = json.loads((gen / "ids.json").read_text())
             matrix = np.load(gen / "vectors.npy")
             if matrix.shape != (len(ids), self.dim):
