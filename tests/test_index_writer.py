@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -169,3 +170,47 @@ def test_readers_follow_published_generations(store: Store, settings: Settings) 
     generations = sorted(p.name for p in folder.iterdir() if p.name.startswith("gen-"))
     assert len(generations) == 2 and (folder / "current").is_file()
     assert not [p for p in folder.iterdir() if ".tmp" in p.name]
+
+
+def test_advisory_lock_is_one_holder_at_a_time(db_url: str) -> None:
+    """On PostgreSQL the embedder's lock is held by one session at a time and freed when its
+    block ends; SQLite has no such lock (the index folder's lock file is what counts)."""
+    a, b = Store.open(db_url), Store.open(db_url)
+    try:
+        with a.advisory_lock("embed") as first:
+            assert first
+            with b.advisory_lock("embed") as second:
+                assert second == (a.dialect != "postgresql")
+            with b.advisory_lock("other") as other:
+                assert other
+        with b.advisory_lock("embed") as again:
+            assert again
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_hybrid_search_runs_bm25_once_highlights_included(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranking, the constraint filter and the highlights of the page read one lexical view;
+    the highlights come from the ranked hits' stored documents, not from a second query."""
+    from paperwire.search.lexical import LexicalView
+
+    store.write_batch(papers(0, 30))
+    engine = SearchEngine(store, settings, embedder=HashingEmbedder())
+    assert engine.sync(embed=True)
+    calls: list[str] = []
+    real = LexicalView.search
+
+    def counted(self: LexicalView, *args: object, **kwargs: object) -> object:
+        calls.append("bm25")
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LexicalView, "search", counted)
+    hits = engine.search("protein things", "hybrid", highlight=True)
+    assert calls == ["bm25"]
+    marked = [h for h in hits if h.lexical_rank is not None]
+    assert marked and all(h.title_html is not None and h.snippet_html is not None
+                          for h in marked)
+    assert any("<b>" in str(h.title_html) + str(h.snippet_html) for h in marked)
