@@ -189,7 +189,10 @@ class DenseIndex:
         mark = self._manifest_mark()
         if mark == self._mark:
             return False
-        with self._sync_lock:
+        # one thread loads; the others go on with the snapshot they have meanwhile
+        if not self._sync_lock.acquire(blocking=False):
+            return False
+        try:
             if mark == self._mark:
                 return False
             found = self._read_generation()
@@ -200,6 +203,8 @@ class DenseIndex:
             with self._hnsw_lock:
                 self._snap = snap
                 self._hnsw = graph
+        finally:
+            self._sync_lock.release()
         return True
 
     def _save(self) -> None:
