@@ -32,8 +32,9 @@ def rankings(engine: SearchEngine, queries: dict[str, str], qids: list[str]) -> 
     out = {}
     for qid in qids:
         q = literal_query(queries[qid])
-        lex = dict(engine._ranked(q, "lexical", 100)[0])
-        den = dict(engine._ranked(q, "dense", 100)[0])
+        view = engine.lexical.view()
+        lex = dict(engine._ranked(q, "lexical", 100, view)[0])
+        den = dict(engine._ranked(q, "dense", 100, view)[0])
         out[qid] = (lex, den)
     return out
 

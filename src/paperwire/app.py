@@ -55,6 +55,9 @@ class Paperwire:
         self.background: Background | None = None
         self.outbox_url: str | None = None  # the running local outbox (``serve``), if any
         self._engine: SearchEngine | None = None
+        # whether this process may write the search indexes (an on-demand writer thread, or
+        # serve's background writer); False for ``serve --no-indexer``: requests only follow
+        self.indexer = True
         self._engine_lock = threading.Lock()
         self._key: bytes | None = None
 
@@ -91,19 +94,25 @@ class Paperwire:
 
     @property
     def engine(self) -> SearchEngine:
-        """The process's one search engine, built on first use."""
+        """The process's one search engine, built on first use. Unless this process only
+        follows (``indexer`` off), the engine has a writer (:mod:`paperwire.search.writer`)
+        that brings the indexes up to date in a thread of its own when a request finds the
+        store ahead of them; the request itself never writes."""
         with self._engine_lock:
             if self._engine is None:
                 from paperwire.search import SearchEngine
+                from paperwire.search.writer import writer_of
 
                 self._engine = SearchEngine(self.store, self.settings)
+                if self.indexer:
+                    writer_of(self._engine)
             return self._engine
 
     def searcher(self, mode: str = "hybrid") -> SearchEngine:
-        """The engine, its indexes brought up to date with what is stored for ``mode``
-        (never embedding: that is the index writer's work)."""
+        """The engine, following what the index writer published (a stat of each index's
+        manifest; never a write, a sync or an embedding)."""
         engine = self.engine
-        engine.sync(modes=(mode,), embed=False)
+        engine.refresh()
         return engine
 
     def mailer(self) -> AbstractContextManager[Mailer]:
@@ -152,19 +161,21 @@ class Paperwire:
         return trending_json(view, self.settings.base_url)
 
     def index(self, embed: bool = True,
-              on_progress: Callable[[int, int], None] | None = None) -> int:
-        """Bring the search indexes up to date (and embed new papers with ``embed``);
-        returns how many papers the lexical index holds."""
+              on_progress: Callable[[int, int], None] | None = None) -> int | None:
+        """Be the index writer for one pass: bring the search indexes up to date (and embed
+        new papers with ``embed``); returns how many papers the lexical index holds, or None
+        when another process is the writer (it keeps the indexes up to date)."""
         engine = self.engine
-        engine.sync(modes=("hybrid",) if embed else ("lexical",), embed=embed,
-                    on_progress=on_progress)
-        return engine.lexical.num_docs()
+        wrote = engine.sync(modes=("hybrid",) if embed else ("lexical",), embed=embed,
+                            on_progress=on_progress)
+        return engine.lexical.num_docs() if wrote else None
 
-    def sync_lexical(self) -> None:
-        """Take newly stored papers into the BM25 index (after an import or an ingest)."""
-        from paperwire.search import LexicalIndex
+    def sync_lexical(self) -> bool:
+        """Take newly stored papers into the BM25 index (after an import or an ingest) when
+        no other process is the index writer; False when one is (its next pass does it)."""
+        from paperwire.search.writer import sync_lexical
 
-        LexicalIndex(self.settings.index_dir / "lexical").sync(self.store)
+        return sync_lexical(self.store, self.settings.index_dir)
 
     # ---- bringing papers in --------------------------------------------------------------
 
@@ -325,14 +336,15 @@ class Paperwire:
 
     def start_background(self, schedule: bool = True, embed: bool = True,
                          only: Collection[str] | None = None, **timing: float) -> Background:
-        """Start the scheduler (when the schedule is not empty) and the embedder, as daemon
-        threads of this process (``paperwire serve``); :meth:`close` stops them."""
+        """Start the scheduler (when the schedule is not empty) and, with ``embed``, the index
+        writer over this process's engine, as daemon threads (``paperwire serve``,
+        ``paperwire worker``); :meth:`close` stops them."""
         from paperwire.worker import start_in_background
 
         self.background = start_in_background(
             self.store, self.settings, schedule=schedule, embed=embed,
             outbox_url=self.outbox_url, only=only, digest_context=self.digest_context,
-            **timing)
+            engine=self.engine if embed else None, **timing)
         return self.background
 
 

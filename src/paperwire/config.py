@@ -206,6 +206,10 @@ class Settings:
         default=3.0,
         metadata={"parse": _seconds, "doc": "minimum seconds between arXiv requests"},
     )
+    index_interval_seconds: float = field(
+        default=10.0,
+        metadata={"parse": _seconds, "doc": "seconds between the index writer's passes"},
+    )
     arxiv_page_size: int = field(
         default=100,
         metadata={"parse": _page_size, "doc": "results per arXiv API request"},

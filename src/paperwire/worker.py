@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -21,6 +22,9 @@ from paperwire.ingest import IngestReport, run_ingest
 from paperwire.schedule import due, parse_schedule
 from paperwire.sources import Source, arxiv_sources, hf_source
 from paperwire.store import Store
+
+if TYPE_CHECKING:
+    from paperwire.search import SearchEngine
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 30.0
@@ -173,29 +177,14 @@ class Scheduler:
             self._looping = False
 
 
-EMBED_EVERY_SECONDS = 60.0
+def index_forever(engine: SearchEngine, stop: threading.Event,
+                  every: float) -> None:
+    """Be this index folder's writer (when no other process is): take in new papers, embed
+    new and changed ones, publish, every ``every`` seconds, so no request ever writes an
+    index or waits for the model on the corpus (see :mod:`paperwire.search.writer`)."""
+    from paperwire.search.writer import writer_of
 
-
-def embed_forever(store: Store, settings: Settings, stop: threading.Event,
-                  every: float = EMBED_EVERY_SECONDS) -> None:
-    """Embed new and changed papers as they arrive, so semantic search catches up without
-    any request waiting for the model. One embedder at a time across processes (a lease)."""
-    from paperwire.search import SearchEngine
-    from paperwire.store.leases import new_holder
-
-    engine = SearchEngine(store, settings)
-    holder = new_holder()
-    while not stop.is_set():
-        try:
-            if store.acquire_lease("embed", holder, timedelta(minutes=30)):
-                try:
-                    if engine.dense_available():
-                        engine.sync(embed=True)
-                finally:
-                    store.release_lease("embed", holder)
-        except PaperwireError as exc:
-            log.error("embedding: %s", exc)
-        stop.wait(every)
+    writer_of(engine).run_forever(stop, every)
 
 
 @dataclass
@@ -208,17 +197,20 @@ class Background:
     scheduler_thread: threading.Thread | None = None
     embedder_thread: threading.Thread | None = None
     tick_seconds: float = TICK_SECONDS
+    engine: SearchEngine | None = None  # the index writer's engine, which the app shares
 
 
 def start_in_background(
     store: Store, settings: Settings, schedule: bool = True, embed: bool = True,
     outbox_url: str | None = None,
     only: Collection[str] | None = None,
-    tick_seconds: float = TICK_SECONDS, embed_every: float = EMBED_EVERY_SECONDS,
+    tick_seconds: float = TICK_SECONDS, embed_every: float | None = None,
     digest_context: Callable[[], DigestContext] | None = None,
+    engine: SearchEngine | None = None,
 ) -> Background:
-    """Start the scheduler (when the schedule is not empty) and the embedder in daemon
-    threads; returns them, with the event that stops them."""
+    """Start the scheduler (when the schedule is not empty) and the index writer in daemon
+    threads; returns them, with the event that stops them. ``engine``: the process's search
+    engine, which the writer then writes for (and requests follow)."""
     bg = Background(threading.Event(), tick_seconds=tick_seconds)
     scheduler = Scheduler(store, settings, outbox_url=outbox_url, only=only,
                           digest_context=digest_context)
@@ -228,9 +220,15 @@ def start_in_background(
             target=scheduler.run_forever, args=(bg.stop, tick_seconds),
             name="paperwire-scheduler", daemon=True)
     if embed:
+        from paperwire.search import SearchEngine
+        from paperwire.search.writer import writer_of
+
+        bg.engine = engine if engine is not None else SearchEngine(store, settings)
+        writer_of(bg.engine)  # the app's requests ask this writer to catch up
         bg.embedder_thread = threading.Thread(
-            target=embed_forever, args=(store, settings, bg.stop, embed_every),
-            name="paperwire-embedder", daemon=True)
+            target=index_forever,
+            args=(bg.engine, bg.stop, embed_every or settings.index_interval_seconds),
+            name="paperwire-index-writer", daemon=True)
     for thread in (bg.scheduler_thread, bg.embedder_thread):
         if thread is not None:
             thread.start()

@@ -172,6 +172,10 @@ def index_cmd(
             bar.update(task, completed=done, total=total)
 
         docs = application().index(embed=embed, on_progress=show)
+    if docs is None:
+        out.print("Another process is the index writer (paperwire serve or worker): it keeps "
+                  "the search indexes up to date.")
+        return
     vectors = f"; {todo:,} papers embedded" if embed else ""
     out.print(f"Search index up to date: {docs:,} papers{vectors}.")
 

@@ -16,24 +16,30 @@ DEMO_DATA = Path(__file__).parent.parent / "demo_data"
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Run what is due now, then exit.")] = False,
 ) -> None:
-    """Run the scheduled ingests (PAPERWIRE_INGEST_SCHEDULE) until stopped."""
-    import threading
-
+    """Run the scheduled ingests (PAPERWIRE_INGEST_SCHEDULE) until stopped, and keep the
+    search indexes up to date (the index writer, unless another process is it)."""
     from paperwire.worker import Scheduler
 
     app = application()
     scheduler = Scheduler(app.store, app.settings, digest_context=app.digest_context)
-    if not scheduler.jobs:
-        fail("PAPERWIRE_INGEST_SCHEDULE is empty: nothing to run")
     if once:
+        if not scheduler.jobs:
+            fail("PAPERWIRE_INGEST_SCHEDULE is empty: nothing to run")
         for name, result in scheduler.tick().items():
             sys.stdout.write(f"{name}: {result if isinstance(result, str) else 'done'}\n")
         return
-    stop = threading.Event()
+    background = app.start_background(schedule=False)
     try:
-        scheduler.run_forever(stop)
+        if scheduler.jobs:
+            scheduler.run_forever(background.stop)
+        else:
+            background.stop.wait()
     except KeyboardInterrupt:
-        stop.set()
+        pass
+    finally:
+        background.stop.set()
+        if background.embedder_thread is not None:
+            background.embedder_thread.join(timeout=30)
 
 
 def serve(
@@ -41,15 +47,18 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     scheduler: Annotated[bool, typer.Option(
         help="Also run the scheduled jobs (ingests, digests) in the background.")] = True,
+    indexer: Annotated[bool, typer.Option(
+        help="Also be the index writer (indexing, embedding) in the background when no "
+             "other process is; --no-indexer: only follow what the writer publishes.")] = True,
 ) -> None:
-    """Run the web app, with the scheduler and the embedder in the background. With no
+    """Run the web app, with the scheduler and the index writer in the background. With no
     PAPERWIRE_SMTP_URL, mail goes to the local outbox (shown on the web only with
     PAPERWIRE_DEV_OUTBOX)."""
-    run_server(host, port, scheduler)
+    run_server(host, port, scheduler, indexer=indexer)
 
 
 def run_server(host: str, port: int, scheduler: bool, only: tuple[str, ...] | None = None,
-               demo: bool = False) -> None:
+               demo: bool = False, indexer: bool = True) -> None:
     import contextlib
 
     import uvicorn
@@ -62,7 +71,7 @@ def run_server(host: str, port: int, scheduler: bool, only: tuple[str, ...] | No
     # links (mails, feeds, the API) follow the address served, unless a base URL is set
     State.reset(served_at(settings(), host, port))
     app = application()
-    app.sync_lexical()
+    app.indexer = indexer  # before the engine is built: a follower gets no writer
     with contextlib.ExitStack() as stack:
         if not app.settings.smtp_url:
             from paperwire.digests.outbox import LocalOutbox
@@ -76,7 +85,7 @@ def run_server(host: str, port: int, scheduler: bool, only: tuple[str, ...] | No
             if demo and not shown:
                 out.print("The outbox page is off: the demo shows it only on a loopback "
                           "address (set PAPERWIRE_DEV_OUTBOX=true to show it anyway).")
-        background = app.start_background(schedule=scheduler, only=only)
+        background = app.start_background(schedule=scheduler, embed=indexer, only=only)
         stack.callback(background.stop.set)
         web = create_app(app, dev_outbox=demo and is_loopback(host))
         # log_config=None: uvicorn's lines go through logsetup (stderr), not its own stdout

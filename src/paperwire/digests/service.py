@@ -45,6 +45,8 @@ class DigestContext:
     _engine: SearchEngine | None = field(default=None, repr=False)
     _key: bytes | None = field(default=None, repr=False)
     _trending: dict[tuple[date, int], TrendingView] = field(default_factory=dict, repr=False)
+    # a web request's context: the app's engine, which only follows what the writer published
+    _follow_only: bool = field(default=False, repr=False)
 
     @property
     def key(self) -> bytes:
@@ -62,13 +64,19 @@ class DigestContext:
         return self._trending[key]
 
     def engine(self) -> SearchEngine:
+        """The engine, brought up to date: a request's context only follows what the index
+        writer published; a run of its own (CLI, scheduler) is the writer for one pass when
+        no other process is (never waiting for it), else follows too."""
         if self.searcher is not None:
             return self.searcher()
         if self._engine is None:
             from paperwire.search.engine import SearchEngine
 
             self._engine = SearchEngine(self.store, self.settings)
-            self._engine.sync(embed=False)
+            if not self._follow_only:
+                self._engine.sync(embed=False, wait=0)
+        if self._follow_only:
+            self._engine.refresh()
         return self._engine
 
     def url(self, path: str, **params: str) -> str:

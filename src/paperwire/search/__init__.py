@@ -30,9 +30,11 @@ def search(
     engine: SearchEngine | None = None,
     highlight: bool = False,
 ) -> list[Hit]:
-    """Rank stored papers for ``query``. The indexes are brought up to date with what is
-    stored (new papers, new vectors) but nothing is embedded here: that is ``paperwire index``'s
-    and the server's background work, so a search never waits for the model on the corpus."""
+    """Rank stored papers for ``query``, for a one-shot caller (the CLI): it is the index
+    writer for one pass when no other process is (taking in new papers and stored vectors,
+    embedding nothing: that is the writer loop's and ``paperwire index``'s work), else it
+    follows what the writer published. Request handlers never call this: they only
+    :meth:`SearchEngine.refresh` and search."""
     engine = engine or SearchEngine(store, settings)
     engine.sync(modes=(mode,), embed=False)
     options = options or SearchOptions(limit=limit)

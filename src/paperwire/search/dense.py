@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +35,7 @@ HNSW_DTYPE = "f16"
 # expansion_search 512: recall@10 0.984 against the exact scan on 75k real arXiv vectors with
 # 300 title queries, 2.6 ms a query (128: 0.940; 256: 0.969) — bench/search_bench.py
 HNSW_CONNECTIVITY, HNSW_EXPANSION_ADD, HNSW_EXPANSION_SEARCH = 16, 128, 512
+REFRESH_SECONDS = 0.25  # how often a reader looks whether a new generation was published
 
 
 def embed_pending(
@@ -85,6 +89,8 @@ class DenseIndex:
         self._hnsw: object | None = None
         self._loaded = False
         self._state: dict[str, str] = {}
+        self._mark: tuple[int, int, int] | None = None  # the manifest as last read
+        self._checked = 0.0
         self._sync_lock = threading.RLock()  # one sync (or load) at a time
         self._hnsw_lock = threading.RLock()  # usearch's graph: searched or changed, not both
 
@@ -113,7 +119,46 @@ class DenseIndex:
             with self._hnsw_lock:
                 self._hnsw = None
 
-    # ---- persistence -------------------------------------------------------------------
+    # ---- persistence: generations, published by one manifest ---------------------------
+    #
+    # The writer (the process holding the index folder's writer lock) saves each new state
+    # as a generation folder ``gen-<n>`` (vectors, ids, the HNSW graph), complete before
+    # ``current`` (a small JSON manifest naming it) is replaced atomically. Readers only ever
+    # read: they follow ``current`` when it changes. The previous generation is kept, so a
+    # reader still loading it when the next one is published finishes its load.
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / "current"
+
+    def _manifest_mark(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.manifest.stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _read_generation(self) -> tuple[dict[str, str], _Snapshot, Any] | None:
+        """The published generation: its state, snapshot and HNSW graph (None when it has
+        none). None when nothing (readable) is published."""
+        try:
+            if self.manifest.exists() or not (self.path / "state.json").exists():
+                state: dict[str, str] = json.loads(self.manifest.read_text())
+                gen = self.path / state["generation"]
+            else:  # the layout before generations: one set of files, read as generation 0
+                state, gen = json.loads((self.path / "state.json").read_text()), self.path
+            ids = json.loads((gen / "ids.json").read_text())
+            matrix = np.load(gen / "vectors.npy")
+            if matrix.shape != (len(ids), self.dim):
+                raise ValueError("ids and vectors disagree")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.debug("no dense index generation to load in %s: %s", self.path, exc)
+            return None
+        snap = _Snapshot.of(ids, matrix)
+        graph = None
+        if state.get("hnsw_rows") == str(len(ids)) and (gen / "hnsw.usearch").is_file():
+            graph = self._restore(gen / "hnsw.usearch")
+        return state, snap, graph
 
     def _load(self) -> None:
         if self._loaded:
@@ -121,31 +166,79 @@ class DenseIndex:
         with self._sync_lock:
             if self._loaded:
                 return
-            try:
-                state = json.loads((self.path / "state.json").read_text())
-                ids = json.loads((self.path / "ids.json").read_text())
-                matrix = np.load(self.path / "vectors.npy")
-                if matrix.shape != (len(ids), self.dim):
-                    raise ValueError("ids and vectors disagree")
-            except (OSError, ValueError):
-                state, ids = {}, []
-                matrix = np.zeros((0, self.dim), dtype=np.float32)
-            self._state = state
-            self._snap = _Snapshot.of(ids, matrix)
+            self._mark = self._manifest_mark()
+            found = self._read_generation()
+            if found is not None:
+                self._state, self._snap, graph = found
+                with self._hnsw_lock:
+                    self._hnsw = graph
             self._loaded = True
+            self._checked = time.monotonic()
+
+    def refresh(self, every: float = REFRESH_SECONDS) -> bool:
+        """Follow what the writer published: when the manifest changed (a stat, at most once
+        every ``every`` seconds), load the new generation and swap it in. Never writes.
+        Returns whether a new generation was taken in."""
+        if not self._loaded:
+            self._load()
+            return True
+        now = time.monotonic()
+        if now - self._checked < every:
+            return False
+        self._checked = now
+        mark = self._manifest_mark()
+        if mark == self._mark:
+            return False
+        # one thread loads; the others go on with the snapshot they have meanwhile
+        if not self._sync_lock.acquire(blocking=False):
+            return False
+        try:
+            if mark == self._mark:
+                return False
+            found = self._read_generation()
+            if found is None:  # e.g. replaced again while being read: next time
+                return False
+            self._mark = mark
+            self._state, snap, graph = found
+            with self._hnsw_lock:
+                self._snap = snap
+                self._hnsw = graph
+        finally:
+            self._sync_lock.release()
+        return True
 
     def _save(self) -> None:
+        """Publish the current snapshot (and graph) as a new generation (writer only)."""
         self.path.mkdir(parents=True, exist_ok=True)
         snap = self._snap
-        for name, write in (
-            ("vectors.npy", lambda f: np.save(f, snap.matrix)),
-            ("ids.json", lambda f: f.write(json.dumps(list(snap.ids)).encode())),
-            ("state.json", lambda f: f.write(json.dumps(self._state).encode())),
-        ):
-            tmp = self.path / (name + ".tmp")
-            with tmp.open("wb") as fh:
-                write(fh)
-            tmp.replace(self.path / name)
+        number = int(self._state.get("number", "0")) + 1
+        name = f"gen-{number:08d}"
+        tmp = self.path / f"{name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        np.save(tmp / "vectors.npy", snap.matrix)
+        (tmp / "ids.json").write_text(json.dumps(list(snap.ids)))
+        state = {**self._state, "generation": name, "number": str(number)}
+        state.pop("hnsw_rows", None)
+        graph: Any = self._hnsw
+        if graph is not None and self.approximate:
+            with self._hnsw_lock:
+                graph.save(str(tmp / "hnsw.usearch"))
+            state["hnsw_rows"] = str(len(snap.ids))
+        shutil.rmtree(self.path / name, ignore_errors=True)
+        tmp.rename(self.path / name)
+        staged = self.path / f"current.tmp-{os.getpid()}"
+        staged.write_text(json.dumps(state))
+        os.replace(staged, self.manifest)
+        self._state = state
+        self._mark = self._manifest_mark()
+        # keep this generation and the one before (readers may still be loading it)
+        keep = {name, f"gen-{number - 1:08d}"}
+        for old in self.path.iterdir():
+            if old.name.startswith("gen-") and old.name not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+        for stale in ("state.json", "ids.json", "vectors.npy", "hnsw.usearch"):  # layout 1
+            (self.path / stale).unlink(missing_ok=True)
 
     # ---- sync and search --------------------------------------------------------------
 
@@ -193,7 +286,8 @@ class DenseIndex:
                 matrix[at] = vec
             self._snap = _Snapshot.of([*old.ids, *new_ids], matrix)  # published at once
         if changed or self._state.get("store") != key:
-            self._state = {"store": key, "watermark": started.isoformat()}
+            self._state = {"store": key, "watermark": started.isoformat(),
+                           "number": self._state.get("number", "0")}
             self._update_hnsw(sorted(changes), first_new, reset=since is None)
             self._save()
         return changed
@@ -209,7 +303,7 @@ class DenseIndex:
             if not self.approximate:
                 return
         if self._hnsw is None:
-            self._hnsw_index()
+            self._hnsw_index()  # built here, by the writer, and saved with the generation
             return
         keys = np.array([*replaced, *range(first_new, len(snap.ids))], dtype=np.uint64)
         index: Any = self._hnsw
@@ -218,8 +312,6 @@ class DenseIndex:
                 index.remove(pos)
             if len(keys):
                 index.add(keys, snap.matrix[keys.astype(np.int64)])
-        index.save(str(self.path / "hnsw.usearch"))  # reads the graph, as searches do
-        self._state["hnsw_rows"] = str(len(snap.ids))
 
     def vector(self, paper_id: str) -> np.ndarray | None:
         self._load()
@@ -236,9 +328,9 @@ class DenseIndex:
         return len(self) > self.exact_limit
 
     def _hnsw_index(self) -> Any:
-        """The HNSW index: in memory, else restored from disk when it covers every row, else
-        built (minutes for ~100k vectors on 2 cores; done once, then kept up incrementally).
-        One thread builds it; others wait for it rather than build their own."""
+        """The HNSW index: the published generation's (loaded with it), else built in memory
+        (minutes for ~100k vectors on 2 cores; the writer does it once, publishes it and keeps
+        it up incrementally). One thread builds it; others wait for it."""
         if self._hnsw is not None:
             return self._hnsw
         with self._hnsw_lock:
@@ -246,30 +338,33 @@ class DenseIndex:
                 self._hnsw = self._restore_or_build(self._snap)
             return self._hnsw
 
-    def _restore_or_build(self, snap: _Snapshot) -> Any:
+    @staticmethod
+    def _restore(saved: Path) -> Any:
         from usearch.index import Index
 
-        saved = self.path / "hnsw.usearch"
-        if saved.is_file() and self._state.get("hnsw_rows") == str(len(snap.ids)):
-            try:
-                restored: Any = Index.restore(str(saved))
-                # the search breadth is not saved with the graph: restore it (usearch's default,
-                # 64, gave recall@10 0.88 on 75k arXiv vectors)
-                restored.expansion_search = HNSW_EXPANSION_SEARCH
-                return restored
-            except (OSError, ValueError, RuntimeError) as exc:
-                log.warning("rebuilding the HNSW index: %s", exc)
+        try:
+            restored: Any = Index.restore(str(saved))
+        except (OSError, ValueError, RuntimeError) as exc:
+            log.warning("cannot load the HNSW index %s: %s", saved, exc)
+            return None
+        if restored is None:
+            return None
+        # the search breadth is not saved with the graph: restore it (usearch's default,
+        # 64, gave recall@10 0.88 on 75k arXiv vectors)
+        restored.expansion_search = HNSW_EXPANSION_SEARCH
+        return restored
+
+    def _restore_or_build(self, snap: _Snapshot) -> Any:
+        """The graph of the published generation when it covers ``snap``, else one built in
+        memory (the writer saves it with its next generation; a reader never writes)."""
+        from usearch.index import Index
+
         index = Index(ndim=self.dim, metric="cos", dtype=HNSW_DTYPE,
                       connectivity=HNSW_CONNECTIVITY, expansion_add=HNSW_EXPANSION_ADD,
                       expansion_search=HNSW_EXPANSION_SEARCH)
         if snap.ids:
             log.info("building the HNSW index over %d vectors", len(snap.ids))
             index.add(np.arange(len(snap.ids), dtype=np.uint64), snap.matrix)
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp = self.path / "hnsw.usearch.tmp"
-        index.save(str(tmp))
-        tmp.replace(saved)
-        self._state["hnsw_rows"] = str(len(snap.ids))
         return index
 
     def search(self, query: np.ndarray, k: int = 100, exact: bool | None = None) -> list[

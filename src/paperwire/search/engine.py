@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from time import monotonic
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ from paperwire.config import Settings
 from paperwire.errors import SearchError
 from paperwire.models import Paper
 from paperwire.search import fusion
-from paperwire.search.lexical import LexicalIndex
+from paperwire.search.lexical import LexicalHit, LexicalIndex, LexicalView
 from paperwire.search.query import (
     ParsedQuery,
     SearchOptions,
@@ -38,6 +40,7 @@ from paperwire.store import Store
 
 log = logging.getLogger(__name__)
 MODES = ("lexical", "dense", "hybrid")
+SYNC_WAIT = 1.0  # seconds sync() waits for the writer lock (held by a pass of another thread)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class SearchEngine:
         self._dense: Any = None
         self._dense_error: str | None = None
         self._vectors_seen = False
+        # this process's index writer (paperwire.search.writer.IndexWriter), once one runs
+        self._writer: Any = None
         # request threads share one engine: one model and one dense index, made once
         self._lazy_lock = threading.RLock()
 
@@ -105,19 +110,52 @@ class SearchEngine:
 
     def sync(
         self, modes: Sequence[str] = ("hybrid",), embed: bool = True,
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> None:
-        """Bring the indexes the modes need up to date. With ``embed``, first embed new and
-        changed papers (slow: minutes for thousands); without, only take in vectors that are
-        already stored — the cheap path a web request may take."""
-        self.lexical.sync(self.store)
-        wants_dense = any(m in ("dense", "hybrid") for m in modes)
-        if wants_dense and (embed or self._has_vectors()) and self.dense_available():
-            if embed:
-                from paperwire.search.dense import embed_pending
+        on_progress: Callable[[int, int], None] | None = None, wait: float = SYNC_WAIT,
+    ) -> bool:
+        """Be the index writer for one pass (:class:`~paperwire.search.writer.IndexWriter`):
+        take in what the store holds and, with ``embed`` (and a mode that uses vectors),
+        embed new and changed papers first (slow: minutes for thousands), then publish.
+        Waits up to ``wait`` s for the writer lock; when another process keeps it (it is the
+        writer), only follows what it published and returns False. Never for requests:
+        they :meth:`refresh`."""
+        from paperwire.search.writer import writer_of
 
-                embed_pending(self.store, self._embedder(), on_progress)
-            self.dense().sync(self.store)
+        embed = embed and any(m in ("dense", "hybrid") for m in modes)
+        writer = writer_of(self)
+        deadline = monotonic() + wait
+        while True:
+            if writer.run_once(embed=embed, on_progress=on_progress):
+                return True
+            if monotonic() >= deadline:
+                log.info("another process is the index writer: following what it publishes")
+                self.refresh()
+                return False
+            time.sleep(0.05)
+
+    def refresh(self) -> None:
+        """Follow what the index writer published (a stat of each index's manifest, at most
+        every few hundred ms). Never writes, syncs or embeds: what a request calls. In the
+        process that is the writer, a store ahead of the indexes first gets a catch-up pass
+        from the writer thread (waited for briefly), so what was just stored is found."""
+        writer = self._writer
+        if writer is not None and writer.behind():
+            writer.request()
+        self.lexical.refresh()
+        if self._dense is not None:
+            self._dense.refresh()
+
+    def dense_model(self) -> str | None:
+        """The model whose vectors the dense index holds, once known (None before)."""
+        return str(self.embedder.name) if self.embedder is not None else None
+
+    def dense_wanted(self) -> bool:
+        """Whether the writer keeps a dense index: some paper has a vector and the model
+        loads."""
+        return self._has_vectors() and self.dense_available()
+
+    def embedder_now(self) -> Any:
+        """The embedding model, loaded now if need be (the writer's corpus embedding)."""
+        return self._embedder()
 
     def _has_vectors(self) -> bool:
         """Whether any paper has a vector yet; until then the model is not even loaded."""
@@ -143,48 +181,51 @@ class SearchEngine:
 
     def rank_ids(self, text: str, mode: str = "hybrid", k: int = 100) -> list[str]:
         """Ids for literal text (no query syntax), best first: what ``paperwire eval`` runs."""
-        return [pid for pid, _ in self._ranked(literal_query(text), mode, k)[0]]
+        ranked, _, _ = self._ranked(literal_query(text), mode, k, self.lexical.view())
+        return [pid for pid, _ in ranked]
 
     def _ranked(
-        self, q: ParsedQuery, mode: str, k: int
-    ) -> tuple[list[tuple[str, float]], dict[str, int], dict[str, int]]:
+        self, q: ParsedQuery, mode: str, k: int, view: LexicalView | None
+    ) -> tuple[list[tuple[str, float]], dict[str, LexicalHit], dict[str, int]]:
+        """The fused ranking, the lexical hits by id (their stored documents give the
+        highlights later) and the dense ranks."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         depth = max(k, self.params.depth)
-        lex: list[tuple[str, float]] = []
+        lex_hits: list[LexicalHit] = []
         den: list[tuple[str, float]] = []
         vector: Future[np.ndarray] | None = None
         if (mode in ("dense", "hybrid") and q.free_text().strip() and self._has_vectors()
                 and self.dense_available()):
             # the query's embedding (ONNX Runtime, outside the GIL) runs while BM25 ranks
             vector = _POOL.submit(self._embedder().embed_query, q.free_text())
-        if mode in ("lexical", "hybrid"):
-            hits = self.lexical.search(q, limit=depth, highlight=False)
-            lex = [(h.paper_id, h.score) for h in hits]
+        if mode in ("lexical", "hybrid") and view is not None:
+            lex_hits = view.search(q, limit=depth, highlight=False)
+        lex = [(h.paper_id, h.score) for h in lex_hits]
         if vector is not None:
-            den = self._dense_candidates(q, depth, vector.result())
-        lex_rank = {pid: i for i, (pid, _) in enumerate(lex, 1)}
+            den = self._dense_candidates(q, depth, vector.result(), view)
+        by_id = {h.paper_id: h for h in lex_hits}
         den_rank = {pid: i for i, (pid, _) in enumerate(den, 1)}
         if mode == "lexical" or not den:
-            return lex[:k], lex_rank, den_rank
+            return lex[:k], by_id, den_rank
         if mode == "dense" or not lex:
-            return den[:k], lex_rank, den_rank
+            return den[:k], by_id, den_rank
         p = self.params
         if p.method == "convex":
             fused = fusion.convex(dict(lex), dict(den), p.alpha)
         else:
             fused = fusion.rrf([[d for d, _ in lex], [d for d, _ in den]], k=p.rrf_k,
                                weights=[p.lexical_weight, 1.0])
-        return fused[:k], lex_rank, den_rank
+        return fused[:k], by_id, den_rank
 
-    def _dense_candidates(self, q: ParsedQuery, depth: int,
-                          vector: np.ndarray) -> list[tuple[str, float]]:
+    def _dense_candidates(self, q: ParsedQuery, depth: int, vector: np.ndarray,
+                          view: LexicalView | None) -> list[tuple[str, float]]:
         constrained = q.has_constraints()
         found = self.dense().search(vector, depth * 5 if constrained else depth)
         if not constrained:
             return list(found)
         # the same constraints, with the same semantics, as the lexical side applies
-        ok = self.lexical.satisfying(q, [pid for pid, _ in found])
+        ok = view.satisfying(q, [pid for pid, _ in found]) if view is not None else set()
         return [(pid, s) for pid, s in found if pid in ok][:depth]
 
     def search(
@@ -196,7 +237,9 @@ class SearchEngine:
     ) -> list[Hit]:
         """Papers for ``query`` (the search language), filtered and sorted by ``options``.
         With ``highlight``, hits carry HTML (escaped text, matches in <b>) where the lexical
-        side found them."""
+        side found them. One lexical view serves the whole search: ranking, the constraint
+        filter of dense candidates, and the highlights of the page shown (marked from the
+        ranked hits' stored documents: BM25 runs once)."""
         options = options or SearchOptions()
         q = parse_query(query) if isinstance(query, str) else query
         q = merge_options(q, options)
@@ -204,15 +247,15 @@ class SearchEngine:
             return []
         want = options.offset + options.limit
         depth = max(want, self.params.depth)
+        view = self.lexical.view()
         if not q.has_text or (options.sort == "date" and mode == "lexical"):
-            hits = self.lexical.search(q, limit=want, sort="date", highlight=highlight)
+            hits = view.search(q, limit=want, sort="date", highlight=False) if view else []
             ranked = [(h.paper_id, h.score) for h in hits]
-            lex_rank: dict[str, int] = {h.paper_id: i for i, h in enumerate(hits, 1)}
+            lex_hits = {h.paper_id: h for h in hits}
             den_rank: dict[str, int] = {}
         else:
-            ranked, lex_rank, den_rank = self._ranked(q, mode, depth)
-            hits = (self.lexical.search(q, limit=depth, highlight=True) if highlight else [])
-        html = {h.paper_id: (h.title_html, h.snippet_html) for h in hits if h.title_html}
+            ranked, lex_hits, den_rank = self._ranked(q, mode, depth, view)
+        lex_rank = {pid: i for i, pid in enumerate(lex_hits, 1)}
         # in relevance order only the page is read (plus slack for papers deleted meanwhile);
         # re-sorting needs every candidate
         reads = ranked if options.sort != "relevance" else ranked[: want + 10]
@@ -226,9 +269,14 @@ class SearchEngine:
             heat = self._trending_scores({pid for pid, _ in ranked})
             ranked.sort(key=lambda r: heat.get(r[0], 0.0), reverse=True)  # stable: ties keep
         page = ranked[options.offset : want]
+        html: dict[str, tuple[str, str]] = {}
+        if highlight and view is not None:
+            shown = [lex_hits[pid] for pid, _ in page if pid in lex_hits]
+            html = {h.paper_id: (h.title_html, h.snippet_html)
+                    for h in view.highlight(q, shown) if h.title_html}
         return [
             Hit(papers[pid], score, lex_rank.get(pid), den_rank.get(pid),
-                *(Markup(x) if x else None for x in html.get(pid, (None, None))))
+                *(Markup(x) if x else None for x in html.get(pid, ("", ""))))
             for pid, score in page
         ]
 

@@ -19,8 +19,10 @@ import shutil
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 
 import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
@@ -49,6 +51,7 @@ HIGHLIGHT_CHARS = 4 * MAX_ABSTRACT_CHARS
 SHOWN_TITLE_CHARS = MAX_TITLE_CHARS  # a longer title is shown cut, ending with an ellipsis
 SNIPPET_LEAD = 60  # context kept before the first highlighted word
 SORTS = ("relevance", "date")
+REFRESH_SECONDS = 0.1  # how often a reader looks whether the writer committed
 
 # Analyzers, by the name the schema uses. Text: split on non-alphanumerics, drop tokens over
 # 40 bytes, lower-case, fold accents (naïve = naive), then English stemming for prose.
@@ -142,6 +145,8 @@ class LexicalHit:
     score: float
     title_html: str = ""
     snippet_html: str = ""
+    # where the document is in the view that found it (for highlights marked afterwards)
+    address: tantivy.DocAddress | None = dc_field(default=None, compare=False, repr=False)
 
 
 class _QueryBuilder:
@@ -326,8 +331,54 @@ class LexicalIndex:
         self.path = path
         self.state_file = path / "state.json"
         self._index: tantivy.Index | None = None
+        self._mark: tuple[int, int, int] | None = None  # meta.json as last loaded
+        self._checked = 0.0
+
+    def _meta_mark(self) -> tuple[int, int, int] | None:
+        try:
+            st = (self.path / "meta.json").stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _reader(self) -> tantivy.Index | None:
+        """The index for reading: opened when a writer has made one, never created, rebuilt
+        or written here (None until then, or while it has another layout)."""
+        if self._index is not None:
+            return self._index
+        if self._meta_mark() is None:
+            return None
+        if self._state().get("schema") != str(SCHEMA_VERSION):
+            return None  # another layout: the writer rebuilds it
+        try:
+            index = tantivy.Index.open(str(self.path))
+        except Exception as exc:  # a half-made index is not there yet
+            log.debug("search index in %s not readable yet: %s", self.path, exc)
+            return None
+        for name, analyzer in ANALYZERS.items():
+            index.register_tokenizer(name, analyzer)
+        self._mark = self._meta_mark()
+        self._index = index
+        return index
+
+    def refresh(self, every: float = REFRESH_SECONDS) -> bool:
+        """Take in what the writer committed: when ``meta.json`` changed (a stat, at most once
+        every ``every`` seconds), reload the searcher. Never writes. Returns whether it did."""
+        now = monotonic()
+        if self._index is not None and now - self._checked < every:
+            return False
+        self._checked = now
+        mark = self._meta_mark()
+        if self._index is None:
+            return self._reader() is not None
+        if mark == self._mark:
+            return False
+        self._mark = mark
+        self._index.reload()
+        return True
 
     def _open(self) -> tantivy.Index:
+        """The index for writing: created when missing, rebuilt when of another layout."""
         if self._index is None:
             self.path.mkdir(parents=True, exist_ok=True)
             try:
@@ -406,6 +457,7 @@ class LexicalIndex:
         tmp.write_text(json.dumps(state))
         tmp.replace(self.state_file)
         index.reload()
+        self._mark = self._meta_mark()
         if count:
             log.info("search index: %d papers indexed", count)
         return count
@@ -457,6 +509,47 @@ class LexicalIndex:
         index.reload()
         return held
 
+    def view(self) -> LexicalView | None:
+        """A consistent view of what was last published (one searcher): ranking, the
+        constraint filter and highlights of one request all read it. None when there is no
+        index yet."""
+        self.refresh()
+        index = self._reader()
+        if index is None:
+            return None
+        return LexicalView(index.searcher(), index.schema)
+
+    def search(
+        self,
+        query: str | ParsedQuery,
+        limit: int = 20,
+        offset: int = 0,
+        sort: str = "relevance",
+        highlight: bool = True,
+    ) -> list[LexicalHit]:
+        """See :meth:`LexicalView.search` (over the current view)."""
+        if sort not in SORTS:
+            raise SearchError(f"the search index sorts by {' or '.join(SORTS)}, not {sort!r}")
+        view = self.view()
+        return [] if view is None else view.search(query, limit, offset, sort, highlight)
+
+    def satisfying(self, query: str | ParsedQuery, ids: Iterable[str]) -> set[str]:
+        """See :meth:`LexicalView.satisfying` (over the current view)."""
+        view = self.view()
+        return set() if view is None else view.satisfying(query, ids)
+
+    def num_docs(self) -> int:
+        view = self.view()
+        return 0 if view is None else int(view.searcher.num_docs)
+
+
+class LexicalView:
+    """One searcher over one committed state of the index: what a request reads."""
+
+    def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema) -> None:
+        self.searcher = searcher
+        self.schema = schema
+
     def search(
         self,
         query: str | ParsedQuery,
@@ -473,17 +566,15 @@ class LexicalIndex:
         instead. ``sort="date"`` orders matches by first-version date, newest first, papers
         without a date last. Trending order is not the index's business: rank its hits.
         ``highlight=False`` leaves ``title_html``/``snippet_html`` empty (for candidate
-        lists that are re-ranked before anything is shown)."""
+        lists that are re-ranked before anything is shown: :meth:`highlight` marks the
+        ones shown afterwards, from the same hits)."""
         parsed = parse_query(query) if isinstance(query, str) else query
         if sort not in SORTS:
             raise SearchError(f"the search index sorts by {' or '.join(SORTS)}, not {sort!r}")
         if parsed.is_empty or limit <= 0:
             return []
-        index = self._open()
-        index.reload()
-        searcher = index.searcher()
-        schema = index.schema
-        tq, highlight_q = _QueryBuilder(schema).build(parsed)
+        searcher = self.searcher
+        tq, _ = _QueryBuilder(self.schema).build(parsed)
         by_date = sort == "date" or not parsed.has_text
         try:
             if by_date:
@@ -493,17 +584,24 @@ class LexicalIndex:
                 result = searcher.search(tq, limit, count=False, offset=max(offset, 0))
         except ValueError as exc:
             raise SearchError(f"the search index could not run the query: {exc}") from exc
-        marker = _Highlighter(searcher, highlight_q, schema) if highlight else None
-        hits = []
-        for score, addr in result.hits:
-            doc = searcher.doc(addr)
-            hits.append(LexicalHit(
-                paper_id=doc["id"][0],
-                score=0.0 if by_date else float(score),
-                title_html=marker.title(doc) if marker else "",
-                snippet_html=marker.snippet(doc) if marker else "",
-            ))
-        return hits
+        hits = [LexicalHit(paper_id=searcher.doc(addr)["id"][0],
+                           score=0.0 if by_date else float(score), address=addr)
+                for score, addr in result.hits]
+        return self.highlight(parsed, hits) if highlight else hits
+
+    def highlight(self, query: ParsedQuery, hits: Sequence[LexicalHit]) -> list[LexicalHit]:
+        """``hits`` (found by this view) with their title and abstract excerpt marked, read
+        from their stored documents: no query runs again."""
+        _, highlight_q = _QueryBuilder(self.schema).build(query)
+        marker = _Highlighter(self.searcher, highlight_q, self.schema)
+        out = []
+        for h in hits:
+            if h.address is None:
+                raise ValueError("a hit of this view is needed: it carries its document")
+            doc = self.searcher.doc(h.address)
+            out.append(LexicalHit(h.paper_id, h.score, marker.title(doc), marker.snippet(doc),
+                                  h.address))
+        return out
 
     def satisfying(self, query: str | ParsedQuery, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` meet the query's hard constraints: its phrases, exclusions and
@@ -514,16 +612,9 @@ class LexicalIndex:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return set()
-        index = self._open()
-        index.reload()
-        searcher = index.searcher()
-        constraints, _ = _QueryBuilder(index.schema).build(parsed, words_too=False)
-        among = Query.term_set_query(index.schema, "id", wanted)
+        searcher = self.searcher
+        constraints, _ = _QueryBuilder(self.schema).build(parsed, words_too=False)
+        among = Query.term_set_query(self.schema, "id", wanted)
         q = Query.boolean_query([(Occur.Must, constraints), (Occur.Must, among)])
         hits = searcher.search(q, len(wanted), count=False).hits
         return {searcher.doc(addr)["id"][0] for _score, addr in hits}
-
-    def num_docs(self) -> int:
-        index = self._open()
-        index.reload()
-        return int(index.searcher().num_docs)

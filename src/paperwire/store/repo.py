@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -443,6 +445,49 @@ class Store:
     def count_signals(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(signals)).scalar_one())
+
+    def index_marks(self, model: str | None) -> tuple[datetime | None, datetime | None]:
+        """The newest paper change and the newest vector of ``model`` (None: not asked):
+        what the search indexes must have taken in to be up to date. Two indexed reads."""
+        with self.engine.connect() as conn:
+            changed: datetime | None = conn.execute(select(func.max(papers.c.changed_at))).scalar()
+            vector: datetime | None = None
+            if model is not None:
+                vector = conn.execute(select(func.max(embeddings.c.created_at))
+                                      .where(embeddings.c.model == model)).scalar()
+        return changed, vector
+
+    @contextmanager
+    def advisory_lock(self, name: str) -> Iterator[bool]:
+        """Try to take the database-wide lock ``name`` without waiting; yields whether it was
+        taken, and holds it until the block ends. On PostgreSQL a session advisory lock, held
+        by a connection kept for the block (a process that dies frees it at once); SQLite has
+        no such lock and yields True: there, the callers' lock files are what count."""
+        if self.dialect != "postgresql":
+            yield True
+            return
+        key = zlib.crc32(f"paperwire:{name}".encode())
+        try:
+            conn = self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"taking the lock {name!r} failed: {_first_line(exc)}") from exc
+        try:
+            try:
+                taken = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
+                conn.commit()
+            except SQLAlchemyError as exc:
+                raise StoreError(f"taking the lock {name!r} failed: {_first_line(exc)}") from exc
+            try:
+                yield taken
+            finally:
+                if taken:
+                    try:
+                        conn.execute(select(func.pg_advisory_unlock(key)))
+                        conn.commit()
+                    except SQLAlchemyError:  # the session ends below, which frees it anyway
+                        conn.invalidate()
+        finally:
+            conn.close()
 
     def max_changed_at(self) -> datetime | None:
         with self.engine.connect() as conn:

@@ -3,7 +3,8 @@
 * ``database``: a query answers (the number of papers).
 * ``scheduler``: its thread is alive and began a tick within STALE_TICKS intervals, or is
   running a job (an ingest may take a while).
-* ``index_writer``: the background thread that embeds new papers is alive.
+* ``index_writer``: the background thread that writes the search indexes (indexing and
+  embedding new papers, when this process holds the writer lock) is alive.
 * ``mail``: the SMTP server of PAPERWIRE_SMTP_URL, or the running local outbox, answers a
   connection with its greeting.
 
@@ -58,8 +59,11 @@ def check_index_writer(bg: Background | None) -> Check:
     if bg is None or bg.embedder_thread is None:
         return Check("off", "not run by this process")
     if not bg.embedder_thread.is_alive():
-        return Check("down", "the embedding thread has stopped")
-    return Check("ok", "embedding new papers in the background")
+        return Check("down", "the index writer thread has stopped")
+    writer = getattr(bg.engine, "_writer", None)
+    if writer is not None and not writer.lock.held:
+        return Check("ok", "another process writes the search indexes; following it")
+    return Check("ok", "writing the search indexes (new papers, embeddings) in the background")
 
 
 def check_mail(settings: Settings, outbox_url: str | None) -> Check:
