@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from xml.etree.ElementTree import Element
 
-from paperwire.errors import SourceError
+from paperwire.errors import RecordError, SourceError
 from paperwire.models import Paper, parse_arxiv_id
 from paperwire.sources.arxiv_api import utc_today
 from paperwire.sources.atom import (
@@ -47,10 +47,6 @@ SOURCE = "arxiv-oai"
 METADATA_PREFIX = "arXivRaw"
 MAX_RESTARTS = 2  # badResumptionToken restarts of one window before giving up
 OAI_ID_PREFIX = "oai:arXiv.org:"
-
-
-class RecordError(ValueError):
-    """One OAI record cannot be turned into a paper; the message says why."""
 
 
 @dataclass(frozen=True)

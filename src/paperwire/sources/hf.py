@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from paperwire.errors import SourceError
-from paperwire.importers.formats import BadRecord, parse_hf_entry
-from paperwire.importers.reading import TOO_DEEP, Item, JsonArrayReader, TooDeep, loads
+from paperwire.errors import RecordError, SourceError, TooDeep
+from paperwire.importers.formats import parse_hf_entry
+from paperwire.importers.reading import TOO_DEEP, Item, JsonArrayReader, loads
 from paperwire.models import Paper, Signal
 from paperwire.sources.base import Batch, Cursor, cursor_day
 from paperwire.sources.http import Fetcher
@@ -176,7 +176,7 @@ def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], lis
             continue
         try:
             paper, sigs = parse_hf_entry(entry, day)
-        except BadRecord as exc:
+        except RecordError as exc:
             skipped.append((f"{SOURCE} {iso} entry {n}", str(exc)))
             continue
         papers.append(paper)

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire import services, trending
 from paperwire.config import Settings
-from paperwire.errors import QueryError, SearchError
+from paperwire.errors import PageError, QueryError, SearchError
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
 from paperwire.search.query import SORTS, Sort, check_day
@@ -140,15 +140,6 @@ def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
         methods = getattr(route, "methods", None)
         allowed |= set(methods) if methods else {"GET", "HEAD"}  # a mount: static files
     return sorted(allowed)
-
-
-class PageError(Exception):
-    """An error shown to the user as a page (or JSON under /api/) with this status."""
-
-    def __init__(self, status: int, message: str, title: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-        self.title = title or {400: "Bad request", 404: "Not found"}.get(status, "Error")
 
 
 # ---- helpers used by routes and templates ---------------------------------------------
@@ -521,7 +512,7 @@ def create_app(settings: Settings, store: Store | None = None,
                    for s in the_store.signals_for(found.id)]
         return {**_paper_json(found, settings.base_url), "signals": signals}
 
-    from paperwire.web.digest_routes import install  # late: it imports PageError from here
+    from paperwire.web.digest_routes import install  # late: it imports parse_date from here
 
     install(app, settings, the_store, page)
     app.openapi()  # the schema, made (and kept) before HEAD joins GET in every route

@@ -37,7 +37,6 @@ from paperwire.digests.mailqueue import MailQueue
 from paperwire.digests.model import FREQUENCIES, MODES, Subscriber
 from paperwire.digests.service import DigestContext, gather, message_for
 from paperwire.digests.subscriptions import (
-    InvalidSubscription,
     checked_preferences,
     confirm,
     normalise_email,
@@ -51,10 +50,10 @@ from paperwire.digests.subscriptions import (
     time_zones,
     unsubscribe,
 )
-from paperwire.errors import NotFound, TokenError
+from paperwire.errors import InvalidSubscription, NotFound, PageError, TokenError
 from paperwire.services import utcnow
 from paperwire.store import Store
-from paperwire.web.app import PageError, parse_date
+from paperwire.web.app import parse_date
 
 log = logging.getLogger(__name__)
 _URL = re.compile(r"https?://[^\s<>\"']+")
