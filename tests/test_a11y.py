@@ -27,8 +27,7 @@ import uvicorn
 from paperwire.config import Settings
 from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
-from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
+from paperwire.models import Paper, Signal, utcnow
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer

@@ -25,7 +25,7 @@ from paperwire.digests.model import Subscriber
 from paperwire.digests.service import DigestContext
 from paperwire.digests.subscriptions import subscriber_for
 from paperwire.errors import TokenError
-from paperwire.services import utcnow
+from paperwire.models import utcnow
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from paperwire.web.digest_routes import redact

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from paperwire.config import Settings
 from paperwire.digests.outbox import LocalOutbox
-from paperwire.services import utcnow
+from paperwire.models import utcnow
 from paperwire.store import Store, db
 from paperwire.web.app import create_app
 from paperwire.worker import Background, Scheduler, start_in_background

@@ -20,9 +20,8 @@ from paperwire.digests.render import (
     format_authors,
     render_confirmation,
     render_digest,
-    shorten,
 )
-from paperwire.models import Paper
+from paperwire.models import Paper, shorten
 
 NOW = datetime(2026, 11, 27, 6, 30)  # naive UTC
 DAY = date(2026, 11, 27)

@@ -12,10 +12,9 @@ from markupsafe import escape
 
 from paperwire import trending
 from paperwire.config import Settings
-from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
+from paperwire.models import Paper, Signal, shorten, utcnow
 from paperwire.store import Store, db
-from paperwire.web.app import create_app, fmt_date, keep_dates, paragraphs, shorten
+from paperwire.web.app import create_app, fmt_date, keep_dates, paragraphs
 
 TODAY = utcnow().date()
 D = TODAY - timedelta(days=10)  # the newest signal day: older than today, so data is stale

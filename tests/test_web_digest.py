@@ -16,8 +16,7 @@ from fastapi.testclient import TestClient
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.service import DigestContext
-from paperwire.models import Paper, Signal
-from paperwire.services import utcnow
+from paperwire.models import Paper, Signal, utcnow
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from smtp_server import FaultySmtpServer

@@ -41,7 +41,7 @@ def subscribe(
     from paperwire.digests import open_mailer
     from paperwire.digests.model import Subscriber
     from paperwire.digests.subscriptions import checked_preferences, normalise_email, subscribe
-    from paperwire.services import utcnow
+    from paperwire.models import utcnow
 
     ctx = _context()
     if confirmed:
@@ -59,7 +59,7 @@ def subscribe(
 
 def unsubscribe(email: Annotated[str, typer.Argument(help="The address to unsubscribe.")]) -> None:
     """Admin: stop all mail to EMAIL at once."""
-    from paperwire.services import utcnow
+    from paperwire.models import utcnow
 
     ctx = _context()
     sub = ctx.store.digests.by_email(email.strip())
@@ -72,7 +72,7 @@ def unsubscribe(email: Annotated[str, typer.Argument(help="The address to unsubs
 def _digest_day(value: str | None) -> date | None:
     """``--date``: a day a digest can be for (bad usage, exit 2, otherwise)."""
     from paperwire.digests.deliver import check_digest_day
-    from paperwire.services import utcnow
+    from paperwire.models import utcnow
 
     day = base._parse_date(value)
     if day is None:
@@ -95,7 +95,7 @@ def send(
 
     from paperwire.digests import open_mailer
     from paperwire.digests.deliver import RunReport, run
-    from paperwire.services import utcnow
+    from paperwire.models import utcnow
 
     day = _digest_day(on)
     ctx = _context()
@@ -123,7 +123,7 @@ def preview(
 ) -> None:
     """Print the digest EMAIL would get (nothing is sent or recorded)."""
     from paperwire.digests.service import gather, message_for, stored_digest
-    from paperwire.services import utcnow
+    from paperwire.models import utcnow
 
     ctx = _context()
     sub = ctx.store.digests.by_email(email.strip())

@@ -4,16 +4,12 @@ pure ranking code. No SQL here (that is the store's), no HTML (the web's)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from paperwire import trending
-from paperwire.models import parse_arxiv_id, quote_id
+from paperwire.models import parse_arxiv_id, quote_id, utcnow
 from paperwire.store import Store
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def data_day(store: Store, weights: Mapping[str, float] | None = None) -> date | None:

@@ -16,8 +16,8 @@ import httpx
 from paperwire.config import Settings
 from paperwire.errors import PaperwireError, SourceBusy, StoreError
 from paperwire.ingest import IngestReport, run_ingest
+from paperwire.models import utcnow
 from paperwire.schedule import due, parse_schedule
-from paperwire.services import utcnow
 from paperwire.sources import Source, arxiv_sources, hf_source
 from paperwire.store import Store
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from paperwire.digests.model import Digest, DigestItem, Subscriber
-from paperwire.digests.render import shorten
-from paperwire.models import Paper
+from paperwire.models import Paper, shorten
 from paperwire.trending import QUIET_DAYS, TrendingEntry, shift_day
 
 MAX_DAILY_SPAN = 7

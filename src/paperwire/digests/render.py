@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import textwrap
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from paperwire.digests.model import Digest, DigestItem
-from paperwire.models import Paper, quote_id
+from paperwire.models import Paper, one_line, quote_id, shorten
 
 FALLBACK_HOST = "paperwire.localhost"
 SUBJECT_TITLE_CHARS = 70
@@ -46,9 +45,6 @@ _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a
 _ADDRESS = re.compile(r"[^\s@<>(),;:\"\[\]\\]+@[^\s@<>(),;:\"\[\]\\]+")
 _URL_FORBIDDEN = re.compile(r"[\s<>\"'`\\]|[^\x21-\x7e]")
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DOLLAR = re.compile(r"(?<!\\)\$")
-_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners are part of some scripts
 
 _FONT = Markup("font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif")
 
@@ -67,51 +63,13 @@ class Links:
 # --- text helpers -------------------------------------------------------------------------
 
 
-def clean_text(text: str) -> str:
-    """One line of text: control characters and line/paragraph separators become spaces,
-    invisible formatting characters (bidi overrides, soft hyphens, lone surrogates) are
-    dropped, and runs of whitespace collapse to one space."""
-    if text.isascii():  # the common case, without a look-up per character
-        return " ".join(_ASCII_CONTROL.sub(" ", text).split())
-    out: list[str] = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Zl", "Zp"):
-            out.append(" ")
-        elif cat in ("Cf", "Cs") and ch not in _KEEP_FORMAT:
-            continue
-        else:
-            out.append(ch)
-    return " ".join("".join(out).split())
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cleaned and, when longer than ``limit`` characters, cut at a word boundary
-    with an ellipsis (the result, ellipsis included, is at most ``limit`` characters). A cut
-    that would leave an unclosed ``$...$`` moves back before the math when that keeps at
-    least half the text; a single overlong word is cut hard."""
-    text = clean_text(text)
-    if len(text) <= limit:
-        return text
-    room = max(limit - 1, 1)
-    if text[room] == " ":
-        cut = text[:room]
-    else:
-        space = text.rfind(" ", 0, room)
-        cut = text[:space] if space >= room // 2 else text[:room]
-    dollars = [m.start() for m in _DOLLAR.finditer(cut)]
-    if len(dollars) % 2 == 1 and dollars[-1] >= room // 2:
-        cut = cut[: dollars[-1]]
-    return cut.rstrip(" ,;:-–—") + "…"
-
-
 def excerpt(abstract: str, limit: int = EXCERPT_CHARS) -> str:
     """A short excerpt of an abstract: see :func:`shorten`."""
     return shorten(abstract, limit)
 
 
 def format_authors(authors: Iterable[str], limit: int = MAX_AUTHORS) -> str:
-    names = [n for n in (clean_text(a) for a in authors) if n]
+    names = [n for n in (one_line(a) for a in authors) if n]
     if len(names) > limit:
         return ", ".join(names[:limit]) + " et al."
     return ", ".join(names)
@@ -193,7 +151,7 @@ def _new_message(
     msg = EmailMessage(policy=POLICY)
     msg["From"] = _check_header(from_addr, "from_addr")
     msg["To"] = _check_address(to)
-    msg["Subject"] = clean_text(subject)
+    msg["Subject"] = one_line(subject)
     msg["Date"] = format_datetime(_as_utc(now))
     msg["Message-ID"] = _check_header(message_id, "message_id")
     msg["Auto-Submitted"] = "auto-generated"
@@ -226,12 +184,12 @@ def _entry(item: DigestItem, links: Links) -> _Entry:
     paper: Paper = item.paper
     cats = paper.categories or ((paper.primary_category,) if paper.primary_category else ())
     return _Entry(
-        title=clean_text(paper.title) or paper.id,
+        title=one_line(paper.title) or paper.id,
         url=links.paper_links.get(paper.id) or links.paper_base + quote_id(paper.id),
         authors=format_authors(paper.authors),
-        categories=", ".join(c for c in (clean_text(c) for c in cats) if c),
+        categories=", ".join(c for c in (one_line(c) for c in cats) if c),
         first_version=format_day(paper.published) if paper.published else "",
-        why=clean_text(item.why),
+        why=one_line(item.why),
         excerpt=excerpt(paper.abstract),
         arxiv_url=paper.abs_url,
     )
@@ -278,7 +236,7 @@ def _digest_text(digest: Digest, sections: list[tuple[str, list[_Entry]]], links
         f"Paperwire · {format_day(digest.day)}",
         f"Papers from {_format_period(digest.period)}",
     ]
-    note = clean_text(digest.note or "")
+    note = one_line(digest.note or "")
     if note:
         lines += ["", note]
     elif not sections:
@@ -361,7 +319,7 @@ def _digest_html(digest: Digest, sections: list[tuple[str, list[_Entry]]], links
             _MUTED, format_day(digest.day), _format_period(digest.period)
         ),
     ]
-    note = clean_text(digest.note or "")
+    note = one_line(digest.note or "")
     if not note and not sections:
         note = _empty_line(digest).capitalize() + "."
     if note:
@@ -468,7 +426,7 @@ def render_confirmation(
         now=now,
         message_id=message_id,
     )
-    site = clean_text(base_url)
+    site = one_line(base_url)
     expiry = (
         f"The link works once and expires in {_format_duration(valid_for)}."
         if valid_for is not None

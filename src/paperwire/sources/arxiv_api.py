@@ -24,13 +24,13 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from xml.etree.ElementTree import Element
 
 import httpx
 
 from paperwire.errors import RecordError, SourceError
-from paperwire.models import Paper, parse_arxiv_id
+from paperwire.models import Paper, parse_arxiv_id, utc_today
 from paperwire.sources.atom import (
     ATOM,
     NS,
@@ -39,7 +39,7 @@ from paperwire.sources.atom import (
     iso_date,
     parse_xml,
 )
-from paperwire.sources.base import Batch, Cursor, cursor_day
+from paperwire.sources.base import Batch, Cursor, check_range, cursor_day, last_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -189,9 +189,7 @@ def plan_range(
       catches papers released late from moderation); with no cursor, ``lookback_days``
       before today.
     """
-    last = until or today
-    if since is not None and since > last:
-        raise ValueError(f"since {since} is after until {last}")
+    last = last_day(since, until, today)
     cursor = cursor or {}
     day = cursor_day(cursor.get("day"))
     start = cursor.get("start", 0)
@@ -207,10 +205,6 @@ def plan_range(
     done = cursor_day(cursor.get("done_until"))
     base = min(done, last) if done is not None else min(today, last)
     return base - timedelta(days=lookback_days), 0, last
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 # --------------------------------------------------------------------------- the source
@@ -235,10 +229,7 @@ class ArxivApiSource:
             raise ValueError("ArxivApiSource needs at least one category")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
-        if lookback_days < 0:
-            raise ValueError("lookback_days must not be negative")
-        if since is not None and until is not None and since > until:
-            raise ValueError(f"since {since} is after until {until}")
+        check_range(since, until, lookback_days)
         self.categories = cats
         self.fetcher = fetcher
         self.base_url = base_url

@@ -27,8 +27,7 @@ from datetime import date, timedelta
 from xml.etree.ElementTree import Element
 
 from paperwire.errors import RecordError, SourceError
-from paperwire.models import Paper, parse_arxiv_id
-from paperwire.sources.arxiv_api import utc_today
+from paperwire.models import Paper, parse_arxiv_id, utc_today
 from paperwire.sources.atom import (
     NS,
     OAI,
@@ -38,7 +37,7 @@ from paperwire.sources.atom import (
     parse_xml,
     rfc2822_date,
 )
-from paperwire.sources.base import Batch, Cursor, cursor_day
+from paperwire.sources.base import Batch, Cursor, check_range, cursor_day, last_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -214,9 +213,7 @@ def plan_window(
     - Otherwise the window starts at ``since``; else ``lookback_days`` before the last
       finished window (``done_until``); else ``lookback_days`` before today.
     """
-    last = until or today
-    if since is not None and since > last:
-        raise ValueError(f"since {since} is after until {last}")
+    last = last_day(since, until, today)
     cursor = cursor or {}
     c_from, c_until = cursor_day(cursor.get("from")), cursor_day(cursor.get("until"))
     token = cursor.get("token")
@@ -253,10 +250,7 @@ class ArxivOaiSource:
     ) -> None:
         if not set_spec.strip():
             raise ValueError("ArxivOaiSource needs a set (like cs or physics:hep-th)")
-        if lookback_days < 0:
-            raise ValueError("lookback_days must not be negative")
-        if since is not None and until is not None and since > until:
-            raise ValueError(f"since {since} is after until {until}")
+        check_range(since, until, lookback_days)
         self.set_spec = set_spec.strip()
         self.fetcher = fetcher
         self.base_url = base_url

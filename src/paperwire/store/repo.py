@@ -232,29 +232,6 @@ class Store:
             conn.execute(signals.insert(), inserts)
         return counts
 
-    def add_to_signal(self, paper_id: str, source: str, day: date, by: float = 1.0,
-                      now: datetime | None = None) -> bool:
-        """Count an event of this site's own (a digest click): add ``by`` to the paper's
-        signal of ``source`` on ``day``. False when the paper is unknown."""
-        now = now or datetime.utcnow()
-        where = and_(signals.c.paper_id == paper_id, signals.c.source == source,
-                     signals.c.day == day)
-        for _ in range(3):
-            try:
-                with self.engine.begin() as conn:
-                    if conn.execute(update(signals).where(where).values(
-                            value=signals.c.value + by, observed_at=now)).rowcount:
-                        return True
-                    if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() \
-                            is None:
-                        return False
-                    conn.execute(signals.insert().values(paper_id=paper_id, source=source,
-                                                         day=day, value=by, observed_at=now))
-                    return True
-            except IntegrityError:
-                continue  # another request inserted the row first: add to it
-        return False
-
     def set_published(self, dates: dict[str, date], now: datetime | None = None) -> WriteCounts:
         """Lower the first-version date of known papers to the given dates where earlier.
         Ids the store lacks are counted as missing."""
@@ -301,10 +278,6 @@ class Store:
         with self.engine.connect() as conn:
             value = conn.execute(select(cursors.c.value).where(cursors.c.key == key)).scalar()
         return dict(value) if value is not None else None
-
-    def all_cursors(self) -> dict[str, tuple[dict[str, Any], datetime]]:
-        with self.engine.connect() as conn:
-            return {r.key: (dict(r.value), r.updated_at) for r in conn.execute(select(cursors))}
 
     # ---- embeddings: one vector per (paper, model), valid while the content hash matches ----
 

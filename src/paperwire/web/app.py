@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperwire import services, trending
 from paperwire.config import Settings
 from paperwire.errors import PageError, QueryError, SearchError
-from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id
+from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
 from paperwire.search import MODES, Hit, SearchEngine, SearchOptions, search
 from paperwire.search.query import SORTS, Sort, check_day
 from paperwire.store import Store
@@ -164,13 +164,6 @@ def paragraphs(text: str) -> list[str]:
     """Split an abstract into paragraphs (blank lines or arXiv-style indented lines)."""
     parts = (" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text.strip()))
     return [p for p in parts if p]
-
-
-def shorten(text: str, length: int = 300) -> str:
-    text = " ".join(text.split())
-    if len(text) <= length:
-        return text
-    return text[:length].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
 
 
 def ordered_categories(p: Paper) -> list[str]:

@@ -51,7 +51,7 @@ from paperwire.digests.subscriptions import (
     unsubscribe,
 )
 from paperwire.errors import InvalidSubscription, NotFound, PageError, TokenError
-from paperwire.services import utcnow
+from paperwire.models import utcnow
 from paperwire.store import Store
 from paperwire.web.app import parse_date
 
