@@ -65,11 +65,21 @@ def dead_local_holder(holder: str) -> bool:
     return False
 
 
+_RUNNING: set[str] = set()  # the holders of the ingest runs going on in this process
+
+
+def _ended_here(holder: str) -> bool:
+    """True when ``holder`` is a run of this process that has ended without releasing its
+    lease (the database was down at its end)."""
+    return (holder.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+            and holder not in _RUNNING)
+
+
 def take_lease(store: Store, name: str, holder: str) -> None:
     if store.acquire_lease(name, holder, LEASE_TTL):
         return
     current = store.lease_holder(name)
-    if current and dead_local_holder(current[0]):
+    if current and (dead_local_holder(current[0]) or _ended_here(current[0])):
         log.warning("%s: taking over the lease of %s, which is no longer running", name, current[0])
         if store.acquire_lease(name, holder, LEASE_TTL, steal_from=current[0]):
             return
@@ -104,7 +114,16 @@ def run_ingest(
     cursor at the last of them, so the next run resumes there."""
     lease = f"ingest:{source.key}"
     holder = holder or new_holder()
-    take_lease(store, lease, holder)
+    _RUNNING.add(holder)  # before the lease: no other thread may think this run ended
+    try:
+        take_lease(store, lease, holder)
+        return _run(store, source, lease, holder, on_batch)
+    finally:
+        _RUNNING.discard(holder)
+
+
+def _run(store: Store, source: Source, lease: str, holder: str,
+         on_batch: Callable[[Batch, IngestReport], None] | None) -> IngestReport:
     report = IngestReport(source.key, cursor=store.get_cursor(source.key))
     try:
         for raw in source.batches(report.cursor):
