@@ -117,9 +117,10 @@ def test_an_overlong_line_is_skipped_unread_and_the_next_lines_are_read() -> Non
 
 
 def test_a_python_repr_entry_nested_too_deeply_is_skipped(tmp_path: Path) -> None:
-    from paperwire.parsing.formats import BadRecord, parse_hf_entry
+    from paperwire.errors import RecordError
+    from paperwire.parsing.formats import parse_hf_entry
 
-    with pytest.raises(BadRecord, match="nested too deeply"):
+    with pytest.raises(RecordError, match="nested too deeply"):
         parse_hf_entry("{'paper': " + "[" * 150 + "]" * 150 + "}")
 
 

@@ -192,3 +192,28 @@ def test_a_replaced_old_paper_is_neither_new_nor_trending(store: Store) -> None:
     assert [p.id for p in store.latest_papers(limit=1)] == [fresh.id]
     view = trending_view(store, "week", requested=day)
     assert [p.id for _, p in view.entries] == [fresh.id]
+
+
+def test_a_lease_left_by_an_ended_run_of_this_process_is_taken_over(store: Store) -> None:
+    """A run whose lease could not be released (the database went away at its end) must not
+    block the next run of the same process until the lease expires: no run of this
+    process holds it any more, so it is taken over at once."""
+    source = ListSource(PAGES, key="test-left")
+    left = new_holder()  # this process, as the ended run was
+    assert store.acquire_lease(f"ingest:{source.key}", left, timedelta(minutes=30))
+    report = run_ingest(store, source)
+    assert report.batches == 4 and store.lease_holder(f"ingest:{source.key}") is None
+
+
+def test_a_lease_held_by_a_running_run_of_this_process_is_respected(store: Store) -> None:
+    source = ListSource(PAGES, key="test-busy")
+    seen: list[str] = []
+
+    def nested(batch: Batch, report: object) -> None:
+        if not seen:  # while the first run holds its lease, a second run must not start
+            with pytest.raises(SourceBusy):
+                run_ingest(store, ListSource(PAGES, key="test-busy"))
+            seen.append("busy")
+
+    run_ingest(store, source, on_batch=nested)
+    assert seen == ["busy"]

@@ -19,9 +19,8 @@ from paperwire.digests.render import (
     format_authors,
     render_confirmation,
     render_digest,
-    shorten,
 )
-from paperwire.models import Paper
+from paperwire.models import Paper, shorten
 from paperwire.records import Digest, DigestItem, Subscriber
 
 NOW = datetime(2026, 11, 27, 6, 30)  # naive UTC
@@ -482,3 +481,25 @@ def test_confirmation_refuses_injected_message_id() -> None:
         confirmation(message_id="<a@b>\r\nBcc: evil@example.com")
     with pytest.raises(ValueError):
         confirmation(confirm_url="javascript:alert(1)")
+
+
+def test_every_template_ships_in_the_package() -> None:
+    """The mail templates (and the web's) are package data: each file under a
+    ``templates`` folder matches a ``[tool.setuptools.package-data]`` pattern."""
+    import tomllib
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    import paperwire
+
+    root = Path(paperwire.__file__).parent
+    pyproject = tomllib.loads((root.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["paperwire"]
+    files = [p.relative_to(root).as_posix() for p in root.rglob("templates/**/*")
+             if p.is_file()]
+    assert any(f.startswith("digests/templates/") for f in files)
+    # fnmatch's * crosses "/"; package-data's does not: compare the folder too
+    unshipped = [f for f in files
+                 if not any(fnmatch(f, pat) and f.count("/") == pat.count("/")
+                            for pat in patterns)]
+    assert unshipped == []

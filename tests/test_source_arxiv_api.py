@@ -20,11 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from paperwire.errors import SourceError
+from paperwire.errors import RecordError, SourceError
 from paperwire.models import Paper, parse_arxiv_id
 from paperwire.sources.arxiv_api import (
     ArxivApiSource,
-    EntryError,
     entry_to_paper,
     parse_feed,
     plan_range,
@@ -286,7 +285,7 @@ def test_malformed_entries_are_skipped_with_a_reason() -> None:
     assert reasons[3] == f"{BIG_IDS[3]}: bad <published> date 'yesterday'"
     assert [where for where, _ in feed.skipped] == [f"p, entry {n}" for n in (1, 2, 3, 4)]
 
-    with pytest.raises(EntryError):
+    with pytest.raises(RecordError):
         from defusedxml.ElementTree import fromstring
 
         entry_to_paper(fromstring(b'<entry xmlns="http://www.w3.org/2005/Atom"/>'))

@@ -10,7 +10,7 @@ from typing import Any
 
 from paperwire.sources.base import Batch, Source
 from paperwire.store import Store, WriteCounts
-from paperwire.store.leases import new_holder, take_lease
+from paperwire.store.leases import new_holder, running, take_lease
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,13 @@ def run_ingest(
     cursor at the last of them, so the next run resumes there."""
     lease = f"ingest:{source.key}"
     holder = holder or new_holder()
-    take_lease(store, lease, holder)
+    with running(holder):  # before the lease: no other thread may think this run ended
+        take_lease(store, lease, holder)
+        return _run(store, source, lease, holder, on_batch)
+
+
+def _run(store: Store, source: Source, lease: str, holder: str,
+         on_batch: Callable[[Batch, IngestReport], None] | None) -> IngestReport:
     report = IngestReport(source.key, cursor=store.get_cursor(source.key))
     try:
         for raw in source.batches(report.cursor):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -108,6 +109,9 @@ MAX_DOI_CHARS = 255  # the column's size
 # feed. Carriage returns become newlines.
 _UNWANTED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CUT_MARK = "\u2026"  # the ellipsis ending a cut text
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DOLLAR = re.compile(r"(?<!\\)\$")
+_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners are part of some scripts
 
 
 def clean_text(text: str) -> str:
@@ -236,3 +240,44 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
         published=_either(existing.published, incoming.published, min),
         updated=_either(existing.updated, incoming.updated, max),
     )
+
+
+# ---- display text: one line, shortened (pages, mails) ---------------------------------
+
+
+def one_line(text: str) -> str:
+    """One line of text: control characters and line/paragraph separators become spaces,
+    invisible formatting characters (bidi overrides, soft hyphens, lone surrogates) are
+    dropped, and runs of whitespace collapse to one space."""
+    if text.isascii():  # the common case, without a look-up per character
+        return " ".join(_ASCII_CONTROL.sub(" ", text).split())
+    out: list[str] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Zl", "Zp"):
+            out.append(" ")
+        elif cat in ("Cf", "Cs") and ch not in _KEEP_FORMAT:
+            continue
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """``text`` cleaned and, when longer than ``limit`` characters, cut at a word boundary
+    with an ellipsis (the result, ellipsis included, is at most ``limit`` characters). A cut
+    that would leave an unclosed ``$...$`` moves back before the math when that keeps at
+    least half the text; a single overlong word is cut hard."""
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    room = max(limit - 1, 1)
+    if text[room] == " ":
+        cut = text[:room]
+    else:
+        space = text.rfind(" ", 0, room)
+        cut = text[:space] if space >= room // 2 else text[:room]
+    dollars = [m.start() for m in _DOLLAR.finditer(cut)]
+    if len(dollars) % 2 == 1 and dollars[-1] >= room // 2:
+        cut = cut[: dollars[-1]]
+    return cut.rstrip(" ,;:-–—") + "…"

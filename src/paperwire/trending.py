@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from paperwire.models import Paper, Signal
 
@@ -277,5 +277,3 @@ def effective_as_of(requested: date, latest_signal_day: date | None) -> date | N
     return min(requested, latest_signal_day)
 
 
-def today(now: datetime) -> date:
-    return now.date()

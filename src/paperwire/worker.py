@@ -17,7 +17,7 @@ import httpx
 from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.digests.service import DigestContext
-from paperwire.errors import PaperwireError, SourceBusy
+from paperwire.errors import PaperwireError, SourceBusy, StoreError
 from paperwire.ingest import IngestReport, run_ingest
 from paperwire.schedule import due, parse_schedule
 from paperwire.sources import Source, arxiv_sources, hf_source
@@ -153,16 +153,26 @@ class Scheduler:
     def run_forever(self, stop: threading.Event, tick_seconds: float = TICK_SECONDS) -> None:
         """Tick until ``stop`` is set. Nothing a tick raises ends the loop (the database may
         be down for a while, a job may have a bug): it is logged and the next tick tries
-        again. ``last_tick`` records each round, for :meth:`alive`."""
+        again. A database outage is one line per failed tick (no traceback), and one more
+        when the database answers again. ``last_tick`` records each round, for :meth:`alive`."""
         log.info("scheduler started: %s", "; ".join(f"{k}={v}" for k, v in self.jobs.items()))
         self._tick_seconds = tick_seconds
         self.last_tick = self.clock()  # started: alive from now on
         self._looping = True
+        outage = 0  # ticks failed in a row on the database
         try:
             while not stop.is_set():
                 try:
                     self.tick()
-                except PaperwireError as exc:  # e.g. the database is down: try again
+                    if outage:
+                        log.info("scheduler: the database is back after %d failed tick%s",
+                                 outage, "" if outage == 1 else "s")
+                        outage = 0
+                except StoreError as exc:  # the database is down: one line, try again
+                    outage += 1
+                    log.error("scheduler: %s (next try in %g s)", exc, tick_seconds)
+                    self.last_error = str(exc)
+                except PaperwireError as exc:
                     log.error("scheduler: %s", exc)
                     self.last_error = str(exc)
                 except Exception as exc:

@@ -20,8 +20,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from paperwire.digests.render import shorten
-from paperwire.models import Paper
+from paperwire.models import Paper, shorten
 from paperwire.records import Digest, DigestItem, Subscriber
 from paperwire.trending import QUIET_DAYS, TrendingEntry, shift_day
 

@@ -41,6 +41,7 @@ from io import BytesIO
 from types import TracebackType
 from typing import Protocol
 
+from paperwire.errors import SendFailed
 from paperwire.smtp_url import SECURITIES, SmtpTarget
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,14 @@ class Mailer(Protocol):
     def close(self) -> None: ...
 
 
-class _Failed(Exception):
-    """Internal: one send failed; ``stale`` when a reused connection had gone before MAIL."""
+def _failed(result: SendResult, stale: bool = False) -> SendFailed:
+    """The exception that ends a transaction with ``result`` (see :class:`SendFailed`)."""
+    return SendFailed(result, result.detail, stale)
 
-    def __init__(self, result: SendResult, stale: bool = False) -> None:
-        super().__init__(result.detail)
-        self.result = result
-        self.stale = stale
+
+def _result_of(failed: SendFailed) -> SendResult:
+    assert isinstance(failed.result, SendResult)
+    return failed.result
 
 
 def _one_line(text: bytes | str) -> str:
@@ -206,11 +208,12 @@ class SmtpMailer:
             reused = self._conn is not None
             try:
                 return self._transact(sender, recipients, payload, international, reused)
-            except _Failed as failed:
+            except SendFailed as failed:
                 self._discard()
                 if not (failed.stale and attempt == 1):
-                    log.debug("send to %s failed: %s", ", ".join(recipients), failed.result.detail)
-                    return failed.result
+                    result = _result_of(failed)
+                    log.debug("send to %s failed: %s", ", ".join(recipients), result.detail)
+                    return result
                 log.debug("reused SMTP connection had gone (%s); reconnecting", failed)
         raise AssertionError("unreachable")
 
@@ -260,7 +263,7 @@ class SmtpMailer:
         if international:
             if not conn.has_extn("smtputf8"):
                 detail = "the server does not support SMTPUTF8, needed for a non-ASCII address"
-                raise _Failed(SendResult(SendStatus.REJECTED, None, detail))
+                raise _failed(SendResult(SendStatus.REJECTED, None, detail))
             options += ["SMTPUTF8", "BODY=8BITMIME"]
         elif not payload.isascii() and conn.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")
@@ -282,7 +285,7 @@ class SmtpMailer:
             self._stage = "MAIL"
             code, text = conn.mail(sender, options)
             if code != 250:
-                raise _Failed(self._reply_result(code, text), stale=reused and code == 421)
+                raise _failed(self._reply_result(code, text), stale=reused and code == 421)
             self._stage = "RCPT"
             refused: list[SendResult] = []
             for rcpt in recipients:
@@ -293,17 +296,17 @@ class SmtpMailer:
                         break
             if refused:
                 worst = [r for r in refused if r.status is SendStatus.REJECTED] or refused
-                raise _Failed(worst[0])
+                raise _failed(worst[0])
             self._stage = "DATA"
             code, text = conn.docmd("DATA")
             if code != 354:
-                raise _Failed(self._reply_result(code, text))
+                raise _failed(self._reply_result(code, text))
             self._stage = _END_OF_DATA
             conn.send(_dot_stuffed(payload))
         except (smtplib.SMTPException, OSError) as exc:
             stale = reused and self._stage == "MAIL" and not _is_timeout(exc)
             stale = stale and isinstance(exc, smtplib.SMTPServerDisconnected)
-            raise _Failed(self._exception_result(exc, data_sent=False), stale=stale) from exc
+            raise _failed(self._exception_result(exc, data_sent=False), stale=stale) from exc
         if self.on_data_sent is not None:
             try:
                 self.on_data_sent()
@@ -313,9 +316,9 @@ class SmtpMailer:
         try:
             code, text = conn.getreply()
         except (smtplib.SMTPException, OSError) as exc:
-            raise _Failed(self._exception_result(exc, data_sent=True)) from exc
+            raise _failed(self._exception_result(exc, data_sent=True)) from exc
         if code != 250:
-            raise _Failed(self._reply_result(code, text))
+            raise _failed(self._reply_result(code, text))
         return SendResult(SendStatus.SENT, code, f"{code} {_one_line(text)}".strip())
 
     def _reply_result(self, code: int, text: bytes | str) -> SendResult:

@@ -4,8 +4,11 @@ Every message is multipart/alternative (text/plain first, then text/html), UTF-8
 quoted-printable so no physical line comes near the 998-octet limit. Paper titles, authors,
 abstracts and reasons are untrusted text: they are collapsed to one line with control
 characters removed before they go anywhere near a header, and HTML-escaped in the HTML part.
-LaTeX is kept raw. The HTML uses inline styles only: no style block, images, scripts or
-external resources, and it reads fine when a client strips the styles.
+LaTeX is kept raw. The bodies are Jinja templates under ``digests/templates/`` (``digest.txt``,
+``digest.html``, ``confirm.txt``, ``confirm.html``), filled by :func:`render`: autoescaped for
+HTML, as written for text; headers are set here, never from a template. The HTML uses inline
+styles only: no style block, images, scripts or external resources, and it reads fine when a
+client strips the styles.
 """
 
 from __future__ import annotations
@@ -13,18 +16,17 @@ from __future__ import annotations
 import hashlib
 import re
 import textwrap
-import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
-from markupsafe import Markup
+import jinja2
 
-from paperwire.models import Paper, quote_id
+from paperwire.models import Paper, one_line, quote_id, shorten
 from paperwire.records import Digest, DigestItem
 
 FALLBACK_HOST = "paperwire.localhost"
@@ -46,11 +48,7 @@ _HOST = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a
 _ADDRESS = re.compile(r"[^\s@<>(),;:\"\[\]\\]+@[^\s@<>(),;:\"\[\]\\]+")
 _URL_FORBIDDEN = re.compile(r"[\s<>\"'`\\]|[^\x21-\x7e]")
 _LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DOLLAR = re.compile(r"(?<!\\)\$")
-_KEEP_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiners are part of some scripts
 
-_FONT = Markup("font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif")
 
 
 @dataclass(frozen=True)
@@ -64,45 +62,34 @@ class Links:
     paper_links: Mapping[str, str] = field(default_factory=dict)  # per paper id (signed)
 
 
+# --- templates ----------------------------------------------------------------------------
+
+
+def _wrapped(text: str, width: int = 76, indent: str = "") -> str:
+    """Plain text wrapped at ``width`` (words never broken), each line led by ``indent``."""
+    return "\n".join(textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent,
+                                    break_long_words=False, break_on_hyphens=False))
+
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("paperwire.digests", "templates"),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_TEMPLATES.filters["wrapped"] = _wrapped
+
+
+def render(name: str, **context: object) -> str:
+    """The mail body template ``name`` (under ``digests/templates/``) filled with ``context``:
+    ``.html`` templates autoescape every value, ``.txt`` ones take it as it is (every value
+    is already one clean line; headers are never built from a template)."""
+    return _TEMPLATES.get_template(name).render(**context)
+
+
 # --- text helpers -------------------------------------------------------------------------
-
-
-def clean_text(text: str) -> str:
-    """One line of text: control characters and line/paragraph separators become spaces,
-    invisible formatting characters (bidi overrides, soft hyphens, lone surrogates) are
-    dropped, and runs of whitespace collapse to one space."""
-    if text.isascii():  # the common case, without a look-up per character
-        return " ".join(_ASCII_CONTROL.sub(" ", text).split())
-    out: list[str] = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Zl", "Zp"):
-            out.append(" ")
-        elif cat in ("Cf", "Cs") and ch not in _KEEP_FORMAT:
-            continue
-        else:
-            out.append(ch)
-    return " ".join("".join(out).split())
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cleaned and, when longer than ``limit`` characters, cut at a word boundary
-    with an ellipsis (the result, ellipsis included, is at most ``limit`` characters). A cut
-    that would leave an unclosed ``$...$`` moves back before the math when that keeps at
-    least half the text; a single overlong word is cut hard."""
-    text = clean_text(text)
-    if len(text) <= limit:
-        return text
-    room = max(limit - 1, 1)
-    if text[room] == " ":
-        cut = text[:room]
-    else:
-        space = text.rfind(" ", 0, room)
-        cut = text[:space] if space >= room // 2 else text[:room]
-    dollars = [m.start() for m in _DOLLAR.finditer(cut)]
-    if len(dollars) % 2 == 1 and dollars[-1] >= room // 2:
-        cut = cut[: dollars[-1]]
-    return cut.rstrip(" ,;:-–—") + "…"
 
 
 def excerpt(abstract: str, limit: int = EXCERPT_CHARS) -> str:
@@ -111,7 +98,7 @@ def excerpt(abstract: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 def format_authors(authors: Iterable[str], limit: int = MAX_AUTHORS) -> str:
-    names = [n for n in (clean_text(a) for a in authors) if n]
+    names = [n for n in (one_line(a) for a in authors) if n]
     if len(names) > limit:
         return ", ".join(names[:limit]) + " et al."
     return ", ".join(names)
@@ -193,7 +180,7 @@ def _new_message(
     msg = EmailMessage(policy=POLICY)
     msg["From"] = _check_header(from_addr, "from_addr")
     msg["To"] = _check_address(to)
-    msg["Subject"] = clean_text(subject)
+    msg["Subject"] = one_line(subject)
     msg["Date"] = format_datetime(_as_utc(now))
     msg["Message-ID"] = _check_header(message_id, "message_id")
     msg["Auto-Submitted"] = "auto-generated"
@@ -220,18 +207,26 @@ class _Entry:
     why: str
     excerpt: str
     arxiv_url: str | None
+    number: int = 0  # its place in the whole digest, from 1
+
+    @property
+    def meta(self) -> str:
+        parts = [self.authors, self.categories]
+        if self.first_version:
+            parts.append(f"first version {self.first_version}")
+        return " · ".join(p for p in parts if p)
 
 
 def _entry(item: DigestItem, links: Links) -> _Entry:
     paper: Paper = item.paper
     cats = paper.categories or ((paper.primary_category,) if paper.primary_category else ())
     return _Entry(
-        title=clean_text(paper.title) or paper.id,
+        title=one_line(paper.title) or paper.id,
         url=links.paper_links.get(paper.id) or links.paper_base + quote_id(paper.id),
         authors=format_authors(paper.authors),
-        categories=", ".join(c for c in (clean_text(c) for c in cats) if c),
+        categories=", ".join(c for c in (one_line(c) for c in cats) if c),
         first_version=format_day(paper.published) if paper.published else "",
-        why=clean_text(item.why),
+        why=one_line(item.why),
         excerpt=excerpt(paper.abstract),
         arxiv_url=paper.abs_url,
     )
@@ -245,7 +240,13 @@ def _sections(digest: Digest, links: Links) -> list[tuple[str, list[_Entry]]]:
     groups[OTHER_SECTION] = []
     for item in digest.items:
         groups[known.get(item.kind, OTHER_SECTION)].append(_entry(item, links))
-    return [(heading, entries) for heading, entries in groups.items() if entries]
+    sections = [(heading, entries) for heading, entries in groups.items() if entries]
+    number = 0
+    for _, entries in sections:
+        for i, entry in enumerate(entries):
+            number += 1
+            entries[i] = replace(entry, number=number)
+    return sections
 
 
 def _empty_line(digest: Digest) -> str:
@@ -261,162 +262,21 @@ def _digest_subject(digest: Digest) -> str:
     return head + (shorten(top.title, SUBJECT_TITLE_CHARS) or top.id)
 
 
-def _meta_line(entry: _Entry) -> str:
-    parts = [entry.authors, entry.categories]
-    if entry.first_version:
-        parts.append(f"first version {entry.first_version}")
-    return " · ".join(p for p in parts if p)
-
-
 def _footer_reason(digest: Digest) -> str:
     frequency = "weekly" if digest.subscriber.frequency == "weekly" else "daily"
     return f"You get this mail because you subscribed to a {frequency} Paperwire digest at"
 
 
-def _digest_text(digest: Digest, sections: list[tuple[str, list[_Entry]]], links: Links) -> str:
-    lines = [
-        f"Paperwire · {format_day(digest.day)}",
-        f"Papers from {_format_period(digest.period)}",
-    ]
-    note = clean_text(digest.note or "")
-    if note:
-        lines += ["", note]
-    elif not sections:
-        lines += ["", _empty_line(digest).capitalize() + "."]
-    n = 0
-    for heading, entries in sections:
-        lines += ["", f"== {heading} =="]
-        for entry in entries:
-            n += 1
-            lines += ["", f"{n}. {entry.title}"]
-            meta = _meta_line(entry)
-            if meta:
-                lines.append(f"   {meta}")
-            if entry.why:
-                lines.append(f"   Why: {entry.why}")
-            if entry.excerpt:
-                lines += textwrap.wrap(
-                    entry.excerpt,
-                    width=76,
-                    initial_indent="   ",
-                    subsequent_indent="   ",
-                    break_long_words=False,
-                    break_on_hyphens=False,
-                )
-            lines.append(f"   {entry.url}")
-            if entry.arxiv_url:
-                lines.append(f"   arXiv: {entry.arxiv_url}")
-    lines += [
-        "",
-        "-- ",
-        f"{_footer_reason(digest)} {links.web}",
-        f"Unsubscribe: {links.unsubscribe}",
-        f"Preferences: {links.preferences}",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-_LINK = "color:#1a4d8f"
-_MUTED = "margin:0 0 4px;font-size:13px;line-height:1.4;color:#555555"
-
-
-def _a(url: str, label: str, style: str = _LINK) -> Markup:
-    return Markup('<a href="{}" style="{}">{}</a>').format(url, style, label)
-
-
-def _html_page(title: str, body: list[Markup]) -> str:
-    head = [
-        Markup("<!DOCTYPE html>"),
-        Markup('<html lang="en">'),
-        Markup("<head>"),
-        Markup('<meta charset="utf-8">'),
-        Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
-        Markup("<title>{}</title>").format(title),
-        Markup("</head>"),
-        Markup('<body style="margin:0;padding:0;background:#f4f4f1">'),
-        Markup(
-            '<table role="presentation" width="100%" cellpadding="0" cellspacing="0"'
-            ' border="0" style="background:#f4f4f1">'
-        ),
-        Markup('<tr><td align="center" style="padding:16px 8px">'),
-        Markup(
-            '<table role="presentation" width="100%" cellpadding="0" cellspacing="0"'
-            ' border="0" style="max-width:640px;background:#ffffff;color:#222222;{}">'
-        ).format(_FONT),
-        Markup('<tr><td style="padding:20px 24px">'),
-    ]
-    tail = [Markup("</td></tr>"), Markup("</table>"), Markup("</td></tr>"), Markup("</table>")]
-    tail += [Markup("</body>"), Markup("</html>"), Markup("")]
-    return "\n".join(str(m) for m in head + body + tail)
-
-
-def _digest_html(digest: Digest, sections: list[tuple[str, list[_Entry]]], links: Links) -> str:
-    h = Markup
-    body = [
-        h('<h1 style="margin:0 0 4px;font-size:22px">{}</h1>').format(
-            _a(links.web, "Paperwire", "color:#222222;text-decoration:none")
-        ),
-        h('<p style="{}">{} · papers from {}</p>').format(
-            _MUTED, format_day(digest.day), _format_period(digest.period)
-        ),
-    ]
-    note = clean_text(digest.note or "")
-    if not note and not sections:
-        note = _empty_line(digest).capitalize() + "."
-    if note:
-        body.append(
-            h(
-                '<p style="margin:16px 0;padding:10px 12px;background:#fff8e1;'
-                'border-left:3px solid #e0a800;font-size:14px">{}</p>'
-            ).format(note)
-        )
-    for heading, entries in sections:
-        body.append(
-            h(
-                '<h2 style="margin:24px 0 8px;font-size:17px;color:#333333;'
-                'border-bottom:1px solid #dddddd;padding-bottom:4px">{}</h2>'
-            ).format(heading)
-        )
-        for entry in entries:
-            body.append(h('<div style="margin:0 0 18px">'))
-            body.append(
-                h('<p style="margin:0 0 4px;font-size:16px;font-weight:bold">{}</p>').format(
-                    _a(entry.url, entry.title, _LINK + ";text-decoration:none")
-                )
-            )
-            meta = _meta_line(entry)
-            if meta:
-                body.append(h('<p style="{}">{}</p>').format(_MUTED, meta))
-            if entry.why:
-                body.append(
-                    h('<p style="margin:0 0 6px;font-size:13px;color:#2e6b30">Why: {}</p>').format(
-                        entry.why
-                    )
-                )
-            if entry.excerpt:
-                body.append(
-                    h('<p style="margin:0 0 6px;font-size:14px;line-height:1.5">{}</p>').format(
-                        entry.excerpt
-                    )
-                )
-            actions = [_a(entry.url, "Open on Paperwire")]
-            if entry.arxiv_url:
-                actions.append(_a(entry.arxiv_url, "arXiv"))
-            body.append(
-                h('<p style="margin:0;font-size:13px">{}</p>').format(h(" · ").join(actions))
-            )
-            body.append(h("</div>"))
-    body += [
-        h('<hr style="border:0;border-top:1px solid #dddddd;margin:24px 0 12px">'),
-        h('<p style="{}">{} {}.</p>').format(
-            _MUTED, _footer_reason(digest), _a(links.web, links.web)
-        ),
-        h('<p style="{}">{} · {}</p>').format(
-            _MUTED, _a(links.unsubscribe, "Unsubscribe"), _a(links.preferences, "Preferences")
-        ),
-    ]
-    return _html_page(f"Paperwire · {format_day(digest.day)}", body)
+def _digest_bodies(digest: Digest, links: Links) -> tuple[str, str]:
+    """The text and the HTML of the digest (templates ``digest.txt`` and ``digest.html``)."""
+    sections = _sections(digest, links)
+    notice = one_line(digest.note or "")
+    if not notice and not sections:
+        notice = _empty_line(digest).capitalize() + "."
+    context = {"day": format_day(digest.day), "period": _format_period(digest.period),
+               "notice": notice, "sections": sections, "links": links,
+               "reason": _footer_reason(digest)}
+    return render("digest.txt", **context), render("digest.html", **context)
 
 
 def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime) -> EmailMessage:
@@ -438,10 +298,7 @@ def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime
     if urlsplit(links.unsubscribe).scheme.lower() == "https":  # RFC 8058 wants HTTPS
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Precedence"] = "bulk"
-    sections = _sections(digest, links)
-    _attach_bodies(
-        msg, _digest_text(digest, sections, links), _digest_html(digest, sections, links)
-    )
+    _attach_bodies(msg, *_digest_bodies(digest, links))
     return msg
 
 
@@ -468,47 +325,7 @@ def render_confirmation(
         now=now,
         message_id=message_id,
     )
-    site = clean_text(base_url)
-    expiry = (
-        f"The link works once and expires in {_format_duration(valid_for)}."
-        if valid_for is not None
-        else "The link works once and expires after a while."
-    )
-    requested = (
-        f"Someone, hopefully you, asked for a digest of new research papers from "
-        f"Paperwire at {site} to be sent to {email}."
-    )
-    ignore = (
-        "If you did not ask for this, ignore this mail: nothing more will be sent to this address."
-    )
-    text = "\n".join(
-        [
-            *textwrap.wrap(requested, 76, break_long_words=False, break_on_hyphens=False),
-            "",
-            "To confirm the subscription, open this link:",
-            "",
-            confirm_url,
-            "",
-            expiry,
-            "",
-            *textwrap.wrap(ignore, 76, break_long_words=False, break_on_hyphens=False),
-            "",
-        ]
-    )
-    h = Markup
-    body = [
-        h('<h1 style="margin:0 0 12px;font-size:20px">Confirm your Paperwire digest</h1>'),
-        h('<p style="margin:0 0 12px;font-size:15px;line-height:1.5">{}</p>').format(requested),
-        h('<p style="margin:20px 0">{}</p>').format(
-            _a(
-                confirm_url,
-                "Confirm my subscription",
-                "display:inline-block;padding:10px 18px;background:#1a4d8f;color:#ffffff;"
-                "text-decoration:none;border-radius:4px;font-weight:bold",
-            )
-        ),
-        h('<p style="margin:0 0 12px;font-size:14px">{}</p>').format(expiry),
-        h('<p style="{}">{}</p>').format(_MUTED, ignore),
-    ]
-    _attach_bodies(msg, text, _html_page("Confirm your Paperwire digest", body))
+    context = {"site": one_line(base_url), "email": email, "confirm_url": confirm_url,
+               "valid_for": _format_duration(valid_for) if valid_for is not None else None}
+    _attach_bodies(msg, render("confirm.txt", **context), render("confirm.html", **context))
     return msg

@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period, quoted
-from paperwire.digests.render import Links, digest_message_id, render_digest, shorten
+from paperwire.digests.render import Links, digest_message_id, render_digest
 from paperwire.errors import QueryError, TokenError
 from paperwire.listings import trending_view
-from paperwire.models import Paper, parse_arxiv_id, quote_id
+from paperwire.models import Paper, parse_arxiv_id, quote_id, shorten
 from paperwire.records import Digest, DigestItem, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from paperwire.search.engine import SearchEngine
 
 log = logging.getLogger(__name__)
-RRF_K = 60  # interest matches from several queries are fused by reciprocal rank
 
 
 @dataclass
@@ -149,6 +148,7 @@ def _matches(ctx: DigestContext, sub: Subscriber,
              period: tuple[date, date]) -> tuple[list[Match], list[str]]:
     """The period's new papers matching ``sub``'s interests, and a sentence for each
     interest that could not be used."""
+    from paperwire.search.fusion import RRF_K  # the interests' rankings are fused by RRF
     from paperwire.search.query import SearchOptions, literal_query
 
     start, end = period

@@ -27,17 +27,13 @@ from paperwire.digests import tokens
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.render import mail_host, render_confirmation
 from paperwire.digests.service import DigestContext
-from paperwire.errors import PaperwireError, TokenError
+from paperwire.errors import InvalidSubscription, TokenError
 from paperwire.models import is_arxiv_category, is_arxiv_id
 from paperwire.records import FREQUENCIES, MODES, Subscriber
 
 log = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 MAX_INTERESTS = 20
-
-
-class InvalidSubscription(PaperwireError):
-    """An address or preference that cannot be used; the message says which and why."""
 
 
 def normalise_email(email: str) -> str:

@@ -50,4 +50,5 @@ def l2_normalise(x: npt.NDArray[np.floating]) -> Vectors:
     """Rows scaled to unit length (as torch's F.normalize: norms clamped at 1e-12)."""
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    unit: Vectors = (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return unit

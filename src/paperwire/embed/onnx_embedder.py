@@ -132,7 +132,7 @@ class OnnxEmbedder:
         return l2_normalise(out)
 
     def embed_query(self, text: str) -> Vectors:
-        return self.embed([text])[0]
+        return self.embed([text]).reshape(-1)  # the one row
 
     def close(self) -> None:
         if self._pool is not None:

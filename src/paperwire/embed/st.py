@@ -39,4 +39,4 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> Vectors:
-        return self.embed([text])[0]
+        return self.embed([text]).reshape(-1)  # the one row

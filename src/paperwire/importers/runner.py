@@ -21,18 +21,17 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from paperwire.errors import ImportFormatError, StoreError
+from paperwire.errors import ImportFormatError, ReadError, RecordError, StoreError
 from paperwire.importers.report import MAX_LISTED_PER_FILE, FileReport, ImportReport
 from paperwire.models import Paper, Signal, bounded
 from paperwire.parsing.formats import (
     FORMATS,
     PARSERS,
-    BadRecord,
     Context,
     detect,
     parse_listing_date,
 )
-from paperwire.parsing.reading import READ_ERRORS, InputFile, Item, ReadError, describe
+from paperwire.parsing.reading import READ_ERRORS, InputFile, Item, describe
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)
@@ -348,6 +347,6 @@ def _consume(
                 fr.records += 1
                 paper, signals = parse(value, ctx)
                 sink.add(f"{prefix}:{line}", paper, signals)
-        except (BadRecord, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
-            reason = str(exc) if isinstance(exc, BadRecord) else f"malformed record: {exc!r}"
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            reason = str(exc) if isinstance(exc, RecordError) else f"malformed record: {exc!r}"
             _skip(fr, report, f"{prefix}:{line}", reason)

@@ -1,7 +1,7 @@
 """The record formats: how to recognise each, and how one record becomes a Paper (+ signals).
 
 Every parser takes one decoded record and a :class:`Context`, and returns what it holds or
-raises :class:`BadRecord` saying why not. Title and abstract get their whitespace collapsed
+raises :class:`RecordError` saying why not. Title and abstract get their whitespace collapsed
 (arXiv hard-wraps lines); everything else about the text (LaTeX, Unicode) is kept.
 """
 
@@ -17,8 +17,9 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from paperwire.errors import RecordError, TooDeep
 from paperwire.models import Paper, Signal, clean_text, parse_arxiv_id
-from paperwire.parsing.reading import TOO_DEEP, depth_ok
+from paperwire.parsing.reading import MAX_DEPTH, depth_ok
 
 FORMATS = ("arxiv", "hf", "kaggle", "beir", "seed", "listing-dates")
 
@@ -28,10 +29,6 @@ MAX_ID, MAX_CATEGORY, MAX_DOI = 64, 32, 255
 MAX_REPR_CHARS = 10_000_000  # a Python-repr record longer than this is not parsed
 MAX_CLEAN_CHARS = 100_000  # text collapsed per field at most: above every cap in models
 _WORD = re.compile(r"[^\s\x00]+")
-
-
-class BadRecord(ValueError):
-    """A record that cannot be imported; the message says why."""
 
 
 @dataclass
@@ -75,7 +72,7 @@ def clean(text: str, max_chars: int = MAX_CLEAN_CHARS) -> str:
 
 def _obj(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadRecord(f"expected a JSON object, got {type(value).__name__}")
+        raise RecordError(f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
@@ -84,10 +81,10 @@ def _text(d: dict[str, Any], key: str, required: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise BadRecord(f"{key} is not a string")
+        raise RecordError(f"{key} is not a string")
     value = clean(value)
     if required and not value:
-        raise BadRecord(f"missing {key}")
+        raise RecordError(f"missing {key}")
     return value
 
 
@@ -96,7 +93,7 @@ def _opt(d: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadRecord(f"{key} is not a string")
+        raise RecordError(f"{key} is not a string")
     return clean(value) or None
 
 
@@ -107,7 +104,7 @@ def _names(value: Any, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(n for n in (clean(x) for x in re.split(r",|\band\b", value)) if n)
     if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-        raise BadRecord(f"{key} is not a list of strings")
+        raise RecordError(f"{key} is not a list of strings")
     return tuple(n for n in (clean(x) for x in value) if n)
 
 
@@ -119,12 +116,12 @@ def _categories(value: Any) -> tuple[str, ...]:
 
 def _arxiv_id(value: Any) -> tuple[str, int | None]:
     if value is None or value == "":
-        raise BadRecord("missing id")
+        raise RecordError("missing id")
     if not isinstance(value, str):
-        raise BadRecord(f"id is not a string: {value!r}")
+        raise RecordError(f"id is not a string: {value!r}")
     parsed = parse_arxiv_id(value)
     if parsed is None:
-        raise BadRecord(f"not an arXiv id: {value[:80]!r}")
+        raise RecordError(f"not an arXiv id: {value[:80]!r}")
     return parsed
 
 
@@ -138,17 +135,17 @@ def _date(value: Any, key: str, strict: bool = True) -> date | None:
         return date.fromisoformat(value.strip()[:10])
     except ValueError:
         if strict:
-            raise BadRecord(f"{key} is not a date: {str(value)[:40]!r}") from None
+            raise RecordError(f"{key} is not a date: {str(value)[:40]!r}") from None
         return None
 
 
 def _checked(paper: Paper) -> Paper:
     if len(paper.id) > MAX_ID:
-        raise BadRecord(f"id longer than {MAX_ID} characters")
+        raise RecordError(f"id longer than {MAX_ID} characters")
     if paper.primary_category and len(paper.primary_category) > MAX_CATEGORY:
-        raise BadRecord(f"primary category longer than {MAX_CATEGORY} characters")
+        raise RecordError(f"primary category longer than {MAX_CATEGORY} characters")
     if paper.doi and len(paper.doi) > MAX_DOI:
-        raise BadRecord(f"doi longer than {MAX_DOI} characters")
+        raise RecordError(f"doi longer than {MAX_DOI} characters")
     return paper
 
 
@@ -185,21 +182,21 @@ def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
     upvotes become a signal on ``day`` (the day asked for), else on the entry's own date."""
     if isinstance(value, str):
         if len(value) > MAX_REPR_CHARS:
-            raise BadRecord("string record too long to decode")
+            raise RecordError("string record too long to decode")
         try:
             value = ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-            raise BadRecord(f"string record is not a Python literal: {exc}") from None
+            raise RecordError(f"string record is not a Python literal: {exc}") from None
         if not depth_ok(value):
-            raise BadRecord(TOO_DEEP)
+            raise TooDeep(MAX_DEPTH)
     entry = _obj(value)
     p = entry.get("paper")
     if not isinstance(p, dict):
-        raise BadRecord("missing paper")
+        raise RecordError("missing paper")
     pid, version = _arxiv_id(p.get("id"))
     authors = p.get("authors") or []
     if not isinstance(authors, list):
-        raise BadRecord("paper.authors is not a list")
+        raise RecordError("paper.authors is not a list")
     names = [a.get("name") if isinstance(a, dict) else a for a in authors]
     paper = Paper(
         id=pid,
@@ -214,7 +211,7 @@ def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
     if upvotes is None:
         return _checked(paper), []
     if isinstance(upvotes, bool) or not isinstance(upvotes, int | float):
-        raise BadRecord(f"paper.upvotes is not a number: {upvotes!r}")
+        raise RecordError(f"paper.upvotes is not a number: {upvotes!r}")
     day = (
         day
         or _date(p.get("submittedOnDailyAt"), "paper.submittedOnDailyAt", strict=False)
@@ -229,16 +226,16 @@ def _kaggle_versions(value: Any) -> list[tuple[int, date | None]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise BadRecord("versions is not a list")
+        raise RecordError("versions is not a list")
     out = []
     for v in value:
         if not isinstance(v, dict) or not re.fullmatch(r"v\d+", str(v.get("version", ""))):
-            raise BadRecord(f"bad entry in versions: {str(v)[:60]}")
+            raise RecordError(f"bad entry in versions: {str(v)[:60]}")
         created = v.get("created")
         try:
             day = parsedate_to_datetime(created).date() if created else None
         except (TypeError, ValueError):
-            raise BadRecord(f"bad date in versions: {str(created)[:40]!r}") from None
+            raise RecordError(f"bad date in versions: {str(created)[:40]!r}") from None
         out.append((int(v["version"][1:]), day))
     return out
 
@@ -249,7 +246,7 @@ def _kaggle_authors(d: dict[str, Any]) -> tuple[str, ...]:
         names = []
         for parts in parsed:
             if not isinstance(parts, list) or not all(isinstance(x, str) for x in parts):
-                raise BadRecord("authors_parsed is not a list of [last, first, suffix]")
+                raise RecordError("authors_parsed is not a list of [last, first, suffix]")
             last, first, *rest = [*parts, "", ""]
             name = clean(" ".join([first, last, *rest]))
             if name:
@@ -291,9 +288,9 @@ def parse_beir(value: Any, ctx: Context) -> Parsed:
     if isinstance(doc_id, int) and not isinstance(doc_id, bool):
         doc_id = str(doc_id)
     if not isinstance(doc_id, str) or not doc_id.strip():
-        raise BadRecord("missing _id")
+        raise RecordError("missing _id")
     if not doc_id.strip().isprintable():
-        raise BadRecord(f"bad _id {doc_id[:40]!r}")
+        raise RecordError(f"bad _id {doc_id[:40]!r}")
     paper = Paper(
         id=f"beir:{doc_id.strip()}",
         title=_text(d, "title") or "(untitled)",
@@ -318,7 +315,7 @@ def parse_seed(value: Any, ctx: Context) -> Parsed:
 def parse_listing_date(value: Any, ctx: Context) -> tuple[str, date] | None:
     """A TSV row ``id, first_listing_file_date, ...``; None for the header row."""
     if not isinstance(value, list):
-        raise BadRecord("not a row of tab-separated fields")
+        raise RecordError("not a row of tab-separated fields")
     fields = [f.strip() for f in value]
     if ctx.columns is None:
         if fields[0].lower() == "id":
@@ -328,11 +325,11 @@ def parse_listing_date(value: Any, ctx: Context) -> tuple[str, date] | None:
         ctx.columns = (0, 1)
     id_col, date_col = ctx.columns
     if len(fields) <= max(id_col, date_col):
-        raise BadRecord(f"expected at least {max(id_col, date_col) + 1} tab-separated fields")
+        raise RecordError(f"expected at least {max(id_col, date_col) + 1} tab-separated fields")
     pid, _ = _arxiv_id(fields[id_col])
     day = _date(fields[date_col], "date")
     if day is None:
-        raise BadRecord("missing date")
+        raise RecordError("missing date")
     return pid, day
 
 

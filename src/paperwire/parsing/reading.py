@@ -24,20 +24,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NamedTuple, cast
 
+from paperwire.errors import ReadError, TooDeep
+
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 64 * 1024
 CHUNK_CHARS = 1 << 20  # text read per step from a JSON array
 MAX_ELEMENT_CHARS = 64 << 20  # an array element still undecodable at this size is malformed
 MAX_LINE_BYTES = 64 << 20  # a longer line (JSONL, TSV) is skipped unread
 MAX_DEPTH = 100  # nesting levels of arrays and objects a record may have
-TOO_DEEP = f"nested too deeply (more than {MAX_DEPTH} levels of arrays and objects)"
-
-
-class TooDeep(ValueError):
-    """A JSON value nested deeper than :data:`MAX_DEPTH` levels."""
-
-    def __init__(self) -> None:
-        super().__init__(TOO_DEEP)
+TOO_DEEP = str(TooDeep(MAX_DEPTH))  # the reason given for such a record
 
 
 def depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
@@ -64,9 +59,9 @@ def loads(text: str | bytes) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        raise TooDeep() from None
+        raise TooDeep(MAX_DEPTH) from None
     if not depth_ok(value):
-        raise TooDeep()
+        raise TooDeep(MAX_DEPTH)
     return value
 
 
@@ -75,9 +70,9 @@ def raw_decode(decoder: json.JSONDecoder, text: str, pos: int) -> tuple[Any, int
     try:
         value, end = decoder.raw_decode(text, pos)
     except RecursionError:
-        raise TooDeep() from None
+        raise TooDeep(MAX_DEPTH) from None
     if not depth_ok(value):
-        raise TooDeep()
+        raise TooDeep(MAX_DEPTH)
     return value, end
 
 
@@ -85,15 +80,6 @@ class Item(NamedTuple):
     line: int
     value: Any
     error: str | None = None
-
-
-class ReadError(Exception):
-    """The file could not be read on from ``line`` (None: not at all)."""
-
-    def __init__(self, line: int | None, reason: str) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.reason = reason
 
 
 def describe(exc: BaseException) -> str:

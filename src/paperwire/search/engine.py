@@ -49,7 +49,7 @@ class FusionParams:
     bench/tune_fusion.py (convex 0.6: train nDCG@10 0.7306 against 0.7141 for plain RRF)."""
 
     method: str = "convex"  # or "rrf"
-    rrf_k: float = 60.0
+    rrf_k: float = fusion.RRF_K
     lexical_weight: float = 1.0  # RRF weight of the lexical ranking (dense weighs 1)
     alpha: float = 0.6  # convex: weight of the min-max-normalised lexical scores
     depth: int = 100  # candidates taken from each retriever

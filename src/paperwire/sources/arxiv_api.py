@@ -24,12 +24,13 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from xml.etree.ElementTree import Element
 
 import httpx
 
-from paperwire.errors import SourceError
+from paperwire.clock import utc_today
+from paperwire.errors import RecordError, SourceError
 from paperwire.models import Paper, parse_arxiv_id
 from paperwire.sources.atom import (
     ATOM,
@@ -39,7 +40,7 @@ from paperwire.sources.atom import (
     iso_date,
     parse_xml,
 )
-from paperwire.sources.base import Batch, Cursor, cursor_day
+from paperwire.sources.base import Batch, Cursor, check_range, cursor_day, last_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,6 @@ log = logging.getLogger(__name__)
 SOURCE = "arxiv-api"
 EMPTY_PAGE_RETRIES = 3  # arXiv sometimes answers an empty page although more results remain
 MAX_PAGE_SIZE = 2000  # the API's own limit per request
-
-
-class EntryError(ValueError):
-    """One Atom entry cannot be turned into a paper; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -73,22 +70,22 @@ def _date_of(entry: Element, tag: str) -> date | None:
     try:
         return iso_date(text)
     except ValueError as exc:
-        raise EntryError(f"bad <{tag}> date {text!r}") from exc
+        raise RecordError(f"bad <{tag}> date {text!r}") from exc
 
 
 def entry_to_paper(entry: Element) -> Paper:
-    """The :class:`Paper` of one Atom ``<entry>``. Raises :class:`EntryError` when the entry
+    """The :class:`Paper` of one Atom ``<entry>``. Raises :class:`RecordError` when the entry
     has no usable arXiv id or no title."""
     raw_id = child_text(entry, "atom:id")
     if raw_id is None:
-        raise EntryError("entry has no <id>")
+        raise RecordError("entry has no <id>")
     parsed = parse_arxiv_id(raw_id)
     if parsed is None:
-        raise EntryError(f"<id> {raw_id!r} is not an arXiv abs URL or id")
+        raise RecordError(f"<id> {raw_id!r} is not an arXiv abs URL or id")
     paper_id, version = parsed
     title = child_text(entry, "atom:title")
     if title is None:
-        raise EntryError(f"{paper_id}: entry has no title")
+        raise RecordError(f"{paper_id}: entry has no title")
 
     primary_el = entry.find("arxiv:primary_category", NS)
     primary = (primary_el.get("term") or "").strip() if primary_el is not None else ""
@@ -104,8 +101,8 @@ def entry_to_paper(entry: Element) -> Paper:
     try:
         published = _date_of(entry, "published")
         updated = _date_of(entry, "updated")
-    except EntryError as exc:
-        raise EntryError(f"{paper_id}: {exc}") from exc
+    except RecordError as exc:
+        raise RecordError(f"{paper_id}: {exc}") from exc
 
     return Paper(
         id=paper_id,
@@ -168,7 +165,7 @@ def parse_feed(content: bytes, where: str) -> Feed:
     for n, entry in enumerate(entries, 1):
         try:
             papers.append(entry_to_paper(entry))
-        except EntryError as exc:
+        except RecordError as exc:
             skipped.append((f"{where}, entry {n}", str(exc)))
     return Feed(total=int(total_text), entry_count=len(entries), papers=papers, skipped=skipped)
 
@@ -193,9 +190,7 @@ def plan_range(
       catches papers released late from moderation); with no cursor, ``lookback_days``
       before today.
     """
-    last = until or today
-    if since is not None and since > last:
-        raise ValueError(f"since {since} is after until {last}")
+    last = last_day(since, until, today)
     cursor = cursor or {}
     day = cursor_day(cursor.get("day"))
     start = cursor.get("start", 0)
@@ -211,10 +206,6 @@ def plan_range(
     done = cursor_day(cursor.get("done_until"))
     base = min(done, last) if done is not None else min(today, last)
     return base - timedelta(days=lookback_days), 0, last
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 # --------------------------------------------------------------------------- the source
@@ -239,10 +230,7 @@ class ArxivApiSource:
             raise ValueError("ArxivApiSource needs at least one category")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be from 1 to {MAX_PAGE_SIZE}")
-        if lookback_days < 0:
-            raise ValueError("lookback_days must not be negative")
-        if since is not None and until is not None and since > until:
-            raise ValueError(f"since {since} is after until {until}")
+        check_range(since, until, lookback_days)
         self.categories = cats
         self.fetcher = fetcher
         self.base_url = base_url

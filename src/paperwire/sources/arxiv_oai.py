@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from xml.etree.ElementTree import Element
 
-from paperwire.errors import SourceError
+from paperwire.clock import utc_today
+from paperwire.errors import RecordError, SourceError
 from paperwire.models import Paper, parse_arxiv_id
-from paperwire.sources.arxiv_api import utc_today
 from paperwire.sources.atom import (
     NS,
     OAI,
@@ -38,7 +38,7 @@ from paperwire.sources.atom import (
     parse_xml,
     rfc2822_date,
 )
-from paperwire.sources.base import Batch, Cursor, cursor_day
+from paperwire.sources.base import Batch, Cursor, check_range, cursor_day, last_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,6 @@ SOURCE = "arxiv-oai"
 METADATA_PREFIX = "arXivRaw"
 MAX_RESTARTS = 2  # badResumptionToken restarts of one window before giving up
 OAI_ID_PREFIX = "oai:arXiv.org:"
-
-
-class RecordError(ValueError):
-    """One OAI record cannot be turned into a paper; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -218,9 +214,7 @@ def plan_window(
     - Otherwise the window starts at ``since``; else ``lookback_days`` before the last
       finished window (``done_until``); else ``lookback_days`` before today.
     """
-    last = until or today
-    if since is not None and since > last:
-        raise ValueError(f"since {since} is after until {last}")
+    last = last_day(since, until, today)
     cursor = cursor or {}
     c_from, c_until = cursor_day(cursor.get("from")), cursor_day(cursor.get("until"))
     token = cursor.get("token")
@@ -257,10 +251,7 @@ class ArxivOaiSource:
     ) -> None:
         if not set_spec.strip():
             raise ValueError("ArxivOaiSource needs a set (like cs or physics:hep-th)")
-        if lookback_days < 0:
-            raise ValueError("lookback_days must not be negative")
-        if since is not None and until is not None and since > until:
-            raise ValueError(f"since {since} is after until {until}")
+        check_range(since, until, lookback_days)
         self.set_spec = set_spec.strip()
         self.fetcher = fetcher
         self.base_url = base_url

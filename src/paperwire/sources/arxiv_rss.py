@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from xml.etree.ElementTree import Element  # the type only; parsing goes through defusedxml
 
-from paperwire.errors import SourceError
+from paperwire.errors import RecordError, SourceError
 from paperwire.models import Paper, parse_arxiv_id
 from paperwire.sources.atom import ARXIV_ATOM, collapse, first_doi, parse_xml
 from paperwire.sources.base import Batch, Cursor
@@ -93,10 +93,6 @@ class RssFeed:
         return {t: counter.get(t, 0) for t in ANNOUNCE_TYPES}
 
 
-class ItemError(ValueError):
-    """One ``<item>`` cannot be turned into a paper; the message says why."""
-
-
 # --------------------------------------------------------------------------- parsing
 
 
@@ -134,7 +130,7 @@ def _id_of(text: str | None) -> tuple[str, int | None] | None:
 
 
 def item_to_record(item: Element, channel_day: date | None) -> RssItem:
-    """The :class:`RssItem` of one ``<item>``. Raises :class:`ItemError` when it has no
+    """The :class:`RssItem` of one ``<item>``. Raises :class:`RecordError` when it has no
     arXiv id, no title or an unknown announce type."""
     description = _text(item, "description") or ""
     m = _DESCRIPTION.match(description)
@@ -143,17 +139,17 @@ def item_to_record(item: Element, channel_day: date | None) -> RssItem:
     link = _id_of(_text(item, "link"))
     found = guid or from_description or link
     if found is None:
-        raise ItemError("no arXiv id in <guid>, <description> or <link>")
+        raise RecordError("no arXiv id in <guid>, <description> or <link>")
     paper_id = found[0]
     version = _version(paper_id, guid, from_description, link)
 
     title = collapse(_text(item, "title"))
     if not title:
-        raise ItemError(f"{paper_id}: no <title>")
+        raise RecordError(f"{paper_id}: no <title>")
     announce = collapse(_text(item, "arxiv:announce_type") or (m.group("type") if m else ""))
     announce = announce.lower()
     if announce not in ANNOUNCE_TYPES:
-        raise ItemError(f"{paper_id}: unknown announce type {announce or '(none)'!r}")
+        raise RecordError(f"{paper_id}: unknown announce type {announce or '(none)'!r}")
     abstract = collapse(m.group("rest") if m else description)
 
     categories: list[str] = []
@@ -214,7 +210,7 @@ def read_feed(content: bytes, where: str = "feed") -> RssFeed:
     for n, item in enumerate(channel.findall("item"), 1):
         try:
             items.append(item_to_record(item, announced))
-        except ItemError as exc:
+        except RecordError as exc:
             skipped.append((f"{where}, item {n}", str(exc)))
     return RssFeed(
         items=items,

@@ -19,6 +19,24 @@ from paperwire.models import Paper, Signal
 Cursor = dict[str, Any]
 
 
+def check_range(since: date | None, until: date | None, lookback_days: int) -> None:
+    """The checks every source makes of the days it is asked for: ValueError saying which
+    argument is wrong."""
+    if lookback_days < 0:
+        raise ValueError("lookback_days must not be negative")
+    if since is not None and until is not None and since > until:
+        raise ValueError(f"since {since} is after until {until}")
+
+
+def last_day(since: date | None, until: date | None, today: date) -> date:
+    """The last day a run reads: ``until``, else ``today``; ValueError when ``since`` is
+    after it."""
+    last = until or today
+    if since is not None and since > last:
+        raise ValueError(f"since {since} is after until {last}")
+    return last
+
+
 def cursor_day(value: Any) -> date | None:
     """A day stored in a cursor (ISO text), or None when absent or garbled."""
     if not isinstance(value, str):

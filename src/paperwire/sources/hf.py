@@ -20,14 +20,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from paperwire.errors import SourceError
+from paperwire.clock import utc_today
+from paperwire.errors import RecordError, SourceError, TooDeep
 from paperwire.models import Paper, Signal
-from paperwire.parsing.formats import BadRecord, parse_hf_entry
-from paperwire.parsing.reading import TOO_DEEP, Item, JsonArrayReader, TooDeep, loads
-from paperwire.sources.base import Batch, Cursor, cursor_day
+from paperwire.parsing.formats import parse_hf_entry
+from paperwire.parsing.reading import TOO_DEEP, Item, JsonArrayReader, loads
+from paperwire.sources.base import Batch, Cursor, check_range, cursor_day, last_day
 from paperwire.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,7 @@ def plan_days(
         if since is not None or until is not None:
             raise ValueError("give either day or since/until, not both")
         return [day]
-    last = until or today
-    if since is not None and since > last:
-        raise ValueError(f"since {since} is after until {last}")
+    last = last_day(since, until, today)
     cursor = cursor or {}
     done_day = cursor_day(cursor.get("day"))
     same_run = done_day is not None and cursor_day(cursor.get("until")) == last
@@ -85,10 +84,6 @@ def plan_days(
         base = min(done, last) if done is not None else min(today, last)
         first = base - timedelta(days=lookback_days)
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-
-
-def utc_today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _position(cursor: Cursor | None) -> date | None:
@@ -176,7 +171,7 @@ def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], lis
             continue
         try:
             paper, sigs = parse_hf_entry(entry, day)
-        except BadRecord as exc:
+        except RecordError as exc:
             skipped.append((f"{SOURCE} {iso} entry {n}", str(exc)))
             continue
         papers.append(paper)
@@ -200,12 +195,9 @@ class HfDailySource:
         today: date | None = None,
         lookback_days: int = 3,
     ) -> None:
-        if lookback_days < 0:
-            raise ValueError("lookback_days must not be negative")
+        check_range(since, until, lookback_days)
         if day is not None and (since is not None or until is not None):
             raise ValueError("give either day or since/until, not both")
-        if since is not None and until is not None and since > until:
-            raise ValueError(f"since {since} is after until {until}")
         self.fetcher = fetcher
         self.base_url = base_url
         self.since = since

@@ -3,9 +3,12 @@ by Alembic, automatically on open, so re-running is a no-op."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -20,6 +23,54 @@ from paperwire.errors import StoreError
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
+
+
+def first_line(exc: BaseException) -> str:
+    """The database's own message, without the SQL statement SQLAlchemy appends."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+
+
+def _failure(fn: Callable[..., Any], exc: BaseException) -> StoreError:
+    return StoreError(f"the database failed in {fn.__qualname__}: {first_line(exc)}")
+
+
+def database_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` raising :class:`StoreError` (one line naming the method and the database's own
+    message) instead of any SQLAlchemy or driver error; generators too, while iterated. A
+    :class:`StoreError` the method raises itself goes through unchanged."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            try:
+                yield from fn(*args, **kwargs)
+            except SQLAlchemyError as exc:
+                raise _failure(fn, exc) from exc
+        return cast(Callable[P, R], generator)
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise _failure(fn, exc) from exc
+    return call
+
+
+def store_errors(cls: C) -> C:
+    """Class decorator: every public method of ``cls`` (plain or class method) goes through
+    :func:`database_errors`, so no caller of the store ever sees a SQLAlchemy exception."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(value, classmethod):
+            setattr(cls, name, classmethod(database_errors(value.__func__)))
+        elif inspect.isfunction(value):
+            setattr(cls, name, database_errors(value))
+    return cls
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from paperwire.errors import StoreError
 from paperwire.records import Subscriber
+from paperwire.store.db import store_errors
 from paperwire.store.schema import (
     deliveries,
     digest_clicks,
@@ -84,7 +84,10 @@ def _prefs(sub: Subscriber) -> dict[str, Any]:
     }
 
 
+@store_errors
 class DigestStore:
+    """Every public method raises :class:`StoreError` when the database fails."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -504,6 +507,3 @@ class DigestStore:
                 return True
         except IntegrityError:  # the subscriber was deleted meanwhile
             return False
-        except SQLAlchemyError as exc:
-            raise StoreError(f"counting a digest click failed: {str(exc).splitlines()[0]}") \
-                from exc

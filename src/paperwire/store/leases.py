@@ -8,6 +8,8 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from paperwire.errors import SourceBusy
@@ -37,11 +39,32 @@ def dead_local_holder(holder: str) -> bool:
     return False
 
 
+_RUNNING: set[str] = set()  # the holders of the runs going on in this process
+
+
+@contextmanager
+def running(holder: str) -> Iterator[str]:
+    """Mark ``holder``'s run as going on in this process for as long as it lasts (so its
+    lease is never taken for one left behind)."""
+    _RUNNING.add(holder)
+    try:
+        yield holder
+    finally:
+        _RUNNING.discard(holder)
+
+
+def ended_here(holder: str) -> bool:
+    """True when ``holder`` is a run of this process that has ended without releasing its
+    lease (the database was down at its end)."""
+    return (holder.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+            and holder not in _RUNNING)
+
+
 def take_lease(store: Store, name: str, holder: str) -> None:
     if store.acquire_lease(name, holder, LEASE_TTL):
         return
     current = store.lease_holder(name)
-    if current and dead_local_holder(current[0]):
+    if current and (dead_local_holder(current[0]) or ended_here(current[0])):
         log.warning("%s: taking over the lease of %s, which is no longer running", name, current[0])
         if store.acquire_lease(name, holder, LEASE_TTL, steal_from=current[0]):
             return

@@ -75,19 +75,15 @@ def _paper_to_row(p: Paper) -> dict[str, Any]:
     }
 
 
-def _first_line(exc: BaseException) -> str:
-    """The database's own message, without the SQL statement SQLAlchemy appends."""
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-
-
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
 
+@db.store_errors
 class Store:
-    """Papers and signals in SQLite or PostgreSQL. Open with :meth:`open`."""
+    """Papers and signals in SQLite or PostgreSQL. Open with :meth:`open`. Every public
+    method raises :class:`StoreError` when the database fails (:func:`db.store_errors`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -121,7 +117,7 @@ class Store:
         """The number of papers, or None when the database cannot answer."""
         try:
             return self.count_papers()
-        except SQLAlchemyError:
+        except StoreError:
             return None
 
     # ---- writes ---------------------------------------------------------------------
@@ -154,10 +150,8 @@ class Store:
                 # a concurrent writer inserted one of our new ids: the retry merges with it;
                 # a second failure is the data's fault (e.g. a signal for an unknown paper)
                 if attempt == 1:
-                    reason = _first_line(exc)
+                    reason = db.first_line(exc)
                     raise StoreError(f"the database rejected the batch: {reason}") from exc
-            except SQLAlchemyError as exc:
-                raise StoreError(f"writing a batch failed: {_first_line(exc)}") from exc
         raise AssertionError("unreachable")
 
     def _upsert_papers(self, conn: Any, batch: Sequence[Paper], now: datetime) -> WriteCounts:
@@ -226,59 +220,31 @@ class Store:
             conn.execute(signals.insert(), inserts)
         return counts
 
-    def add_to_signal(self, paper_id: str, source: str, day: date, by: float = 1.0,
-                      now: datetime | None = None) -> bool:
-        """Count an event of this site's own (a digest click): add ``by`` to the paper's
-        signal of ``source`` on ``day``. False when the paper is unknown."""
-        now = now or datetime.utcnow()
-        where = and_(signals.c.paper_id == paper_id, signals.c.source == source,
-                     signals.c.day == day)
-        for _ in range(3):
-            try:
-                with self.engine.begin() as conn:
-                    if conn.execute(update(signals).where(where).values(
-                            value=signals.c.value + by, observed_at=now)).rowcount:
-                        return True
-                    if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() \
-                            is None:
-                        return False
-                    conn.execute(signals.insert().values(paper_id=paper_id, source=source,
-                                                         day=day, value=by, observed_at=now))
-                    return True
-            except IntegrityError:
-                continue  # another request inserted the row first: add to it
-            except SQLAlchemyError as exc:
-                raise StoreError(f"counting a {source} failed: {_first_line(exc)}") from exc
-        return False
-
     def set_published(self, dates: dict[str, date], now: datetime | None = None) -> WriteCounts:
         """Lower the first-version date of known papers to the given dates where earlier.
         Ids the store lacks are counted as missing."""
         now = now or datetime.utcnow()
         counts = WriteCounts()
         changes: list[dict[str, Any]] = []
-        try:
-            with self.engine.begin() as conn:
-                seen = 0
-                for chunk in _chunks(list(dates)):
-                    q = select(papers.c.id, papers.c.published).where(papers.c.id.in_(chunk))
-                    for row in conn.execute(q):
-                        seen += 1
-                        d = dates[row.id]
-                        if row.published is None or d < row.published:
-                            changes.append({"b_id": row.id, "published": d, "changed_at": now})
-                        else:
-                            counts.unchanged += 1
-                if changes:
-                    stmt = (
-                        update(papers)
-                        .where(papers.c.id == bindparam("b_id"))
-                        .values(published=bindparam("published"),
-                                changed_at=bindparam("changed_at"))
-                    )
-                    conn.execute(stmt, changes)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"writing first-version dates failed: {_first_line(exc)}") from exc
+        with self.engine.begin() as conn:
+            seen = 0
+            for chunk in _chunks(list(dates)):
+                q = select(papers.c.id, papers.c.published).where(papers.c.id.in_(chunk))
+                for row in conn.execute(q):
+                    seen += 1
+                    d = dates[row.id]
+                    if row.published is None or d < row.published:
+                        changes.append({"b_id": row.id, "published": d, "changed_at": now})
+                    else:
+                        counts.unchanged += 1
+            if changes:
+                stmt = (
+                    update(papers)
+                    .where(papers.c.id == bindparam("b_id"))
+                    .values(published=bindparam("published"),
+                            changed_at=bindparam("changed_at"))
+                )
+                conn.execute(stmt, changes)
         counts.changed = len(changes)
         counts.missing = len(dates) - seen
         return counts
@@ -300,10 +266,6 @@ class Store:
         with self.engine.connect() as conn:
             value = conn.execute(select(cursors.c.value).where(cursors.c.key == key)).scalar()
         return dict(value) if value is not None else None
-
-    def all_cursors(self) -> dict[str, tuple[dict[str, Any], datetime]]:
-        with self.engine.connect() as conn:
-            return {r.key: (dict(r.value), r.updated_at) for r in conn.execute(select(cursors))}
 
     # ---- embeddings: one vector per (paper, model), valid while the content hash matches ----
 
@@ -342,17 +304,14 @@ class Store:
         """Store (paper id, content hash, vector bytes) for ``model``, replacing old ones."""
         now = now or datetime.utcnow()
         ids = [r[0] for r in rows]
-        try:
-            with self.engine.begin() as conn:
-                for chunk in _chunks(ids):
-                    conn.execute(embeddings.delete().where(embeddings.c.model == model)
-                                 .where(embeddings.c.paper_id.in_(chunk)))
-                if rows:
-                    conn.execute(embeddings.insert(), [
-                        {"paper_id": pid, "model": model, "content_hash": h, "vector": v,
-                         "created_at": now} for pid, h, v in rows])
-        except SQLAlchemyError as exc:
-            raise StoreError(f"writing embeddings failed: {_first_line(exc)}") from exc
+        with self.engine.begin() as conn:
+            for chunk in _chunks(ids):
+                conn.execute(embeddings.delete().where(embeddings.c.model == model)
+                             .where(embeddings.c.paper_id.in_(chunk)))
+            if rows:
+                conn.execute(embeddings.insert(), [
+                    {"paper_id": pid, "model": model, "content_hash": h, "vector": v,
+                     "created_at": now} for pid, h, v in rows])
 
     def iter_embeddings(
         self, model: str, since: datetime | None = None, batch_size: int = 5000
@@ -408,8 +367,6 @@ class Store:
                 return True
         except IntegrityError:
             return False  # another process inserted the same name first
-        except SQLAlchemyError as exc:
-            raise StoreError(f"taking the lease {name!r} failed: {_first_line(exc)}") from exc
 
     def lease_holder(self, name: str) -> tuple[str, datetime] | None:
         with self.engine.connect() as conn:
@@ -470,13 +427,13 @@ class Store:
         try:
             conn = self.engine.connect()
         except SQLAlchemyError as exc:
-            raise StoreError(f"taking the lock {name!r} failed: {_first_line(exc)}") from exc
+            raise StoreError(f"taking the lock {name!r} failed: {db.first_line(exc)}") from exc
         try:
             try:
                 taken = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
                 conn.commit()
             except SQLAlchemyError as exc:
-                raise StoreError(f"taking the lock {name!r} failed: {_first_line(exc)}") from exc
+                raise StoreError(f"taking the lock {name!r} failed: {db.first_line(exc)}") from exc
             try:
                 yield taken
             finally:

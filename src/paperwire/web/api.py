@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from paperwire.errors import PageError
 from paperwire.web import health
 from paperwire.web.common import (
     App,
-    PageError,
     find_paper,
     ordered_categories,
     paper_json,

@@ -19,7 +19,8 @@ from markupsafe import Markup, escape
 from paperwire import trending
 from paperwire.app import Paperwire
 from paperwire.config import Settings
-from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id
+from paperwire.errors import PageError
+from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
 from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS, Sort, check_day
 
@@ -42,15 +43,6 @@ def get_app(request: Request) -> Paperwire:
 App = Annotated[Paperwire, Depends(get_app)]
 
 
-class PageError(Exception):
-    """An error shown to the user as a page (or JSON under /api/) with this status."""
-
-    def __init__(self, status: int, message: str, title: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-        self.title = title or {400: "Bad request", 404: "Not found"}.get(status, "Error")
-
-
 def paper_path(paper_id: str) -> str:
     """The site's path of a paper; ``/papers/{paper_id:path}`` reads it back as the id."""
     return "/papers/" + quote_id(paper_id)
@@ -70,13 +62,6 @@ def paragraphs(text: str) -> list[str]:
     """Split an abstract into paragraphs (blank lines or arXiv-style indented lines)."""
     parts = (" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text.strip()))
     return [p for p in parts if p]
-
-
-def shorten(text: str, length: int = 300) -> str:
-    text = " ".join(text.split())
-    if len(text) <= length:
-        return text
-    return text[:length].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
 
 
 def ordered_categories(p: Paper) -> list[str]:

@@ -35,7 +35,6 @@ from paperwire.digests.mailer import Mailer
 from paperwire.digests.mailqueue import MailQueue
 from paperwire.digests.outbox import list_messages, read_message
 from paperwire.digests.subscriptions import (
-    InvalidSubscription,
     checked_preferences,
     normalise_email,
     preference_form,
@@ -44,9 +43,9 @@ from paperwire.digests.subscriptions import (
     time_zones,
 )
 from paperwire.digests.tokens import read_token
-from paperwire.errors import NotFound, TokenError
+from paperwire.errors import InvalidSubscription, NotFound, PageError, TokenError
 from paperwire.records import FREQUENCIES, MODES, Subscriber
-from paperwire.web.common import App, PageError, page, paper_path, parse_date
+from paperwire.web.common import App, page, paper_path, parse_date
 
 log = logging.getLogger(__name__)
 router = APIRouter()

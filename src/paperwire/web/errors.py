@@ -11,8 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from paperwire.errors import NotFound, PaperwireError, QueryError, SearchError, TokenError
-from paperwire.web.common import PageError, page
+from paperwire.errors import (
+    NotFound,
+    PageError,
+    PaperwireError,
+    QueryError,
+    SearchError,
+    TokenError,
+)
+from paperwire.web.common import page
 from paperwire.web.middleware import SECURITY_HEADERS, allowed_methods
 
 SERVER_ERROR = "Something went wrong on our side; the error has been logged."

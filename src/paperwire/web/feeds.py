@@ -155,7 +155,8 @@ def atom_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> 
             _sub(item, "category", term=cat)
         _sub(item, "summary", _summary(entry, paper), type="text")
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def json_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> dict[str, Any]:

@@ -10,14 +10,13 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from paperwire import trending
-from paperwire.errors import QueryError
+from paperwire.errors import PageError, QueryError
 from paperwire.search import Hit
 from paperwire.search.query import SORTS
 from paperwire.web import charts, feeds
 from paperwire.web.common import (
     SIMILAR_LIMIT,
     App,
-    PageError,
     find_paper,
     page,
     parse_limit,
