@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from live_server import loopback_socket, served, url_of
 from paperwire.app import Paperwire
 from paperwire.clock import utcnow
 from paperwire.config import Settings
@@ -148,30 +145,15 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
     url = f"sqlite:///{home / 'paperwire.db'}"
     store = Store.open(url)
     store.write_batch(PAPERS, SIGNALS)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = loopback_socket()
     with FaultySmtpServer() as smtp:
-        settings = Settings(home=home, database_url=url, models_dir=models_dir, base_url=base,
-                            smtp_url=smtp.url, secret_key="a11y" * 8,
+        settings = Settings(home=home, database_url=url, models_dir=models_dir,
+                            base_url=url_of(sock), smtp_url=smtp.url, secret_key="a11y" * 8,
                             arxiv_categories=("cs.CL", "cs.IR", "cs.LG", "cs.CV"))
-        config = uvicorn.Config(create_app(Paperwire(settings, store)), log_level="warning",
-                                lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.05)
         try:
-            yield Site(base, store, DigestContext(store, settings), smtp)
+            with served(create_app(Paperwire(settings, store)), sock) as base:
+                yield Site(base, store, DigestContext(store, settings), smtp)
         finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
             store.close()
 
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -27,9 +24,9 @@ from urllib.parse import urlencode, urlsplit
 import feedparser
 import httpx
 import pytest
-import uvicorn
 
 from hostile_data import BEIR_IDS, CANARY, DAY0, DAYS, PAYLOADS, WORDS, Corpus, write_corpus
+from live_server import loopback_socket, served, url_of
 from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.digests.render import render_digest
@@ -84,22 +81,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
         queries=(PAYLOADS[0] + " retrieval", "graph " + PAYLOADS[1], "diffusion"),
         papers=tuple(corpus.arxiv_ids[:2]), frequency="weekly", weekday=LAST_DAY.weekday()),
         datetime(2026, 6, 1))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = replace(settings, base_url=url)
-    web = create_app(Paperwire(settings, store))
-    server = uvicorn.Server(uvicorn.Config(web, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield Site(url, store, settings, corpus, report, sub, DigestContext(store, settings))
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    sock = loopback_socket()
+    settings = replace(settings, base_url=url_of(sock))  # links name the address served
+    with served(create_app(Paperwire(settings, store)), sock) as url:
+        yield Site(url, store, settings, corpus, report, sub, DigestContext(store, settings))
     store.close()
 
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
@@ -18,8 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
+from live_server import served
 from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.importers import run_import
@@ -43,20 +40,8 @@ def site(settings: Settings, store: Store, tmp_path: Path) -> Iterator[str]:
         for n, doc_id in enumerate(ODD_IDS)))
     report = run_import(store, [corpus], progress=False)
     assert report.ok and report.papers.new == len(ODD_IDS), report.to_dict()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    web = create_app(Paperwire(settings, store))
-    server = uvicorn.Server(uvicorn.Config(web, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served(create_app(Paperwire(settings, store))) as url:
+        yield url
 
 
 def follow(http: httpx.Client, page_url: str, href: str) -> str:

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
@@ -18,9 +15,9 @@ from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
+from live_server import served as served_app
 from paperwire.app import Paperwire
 from paperwire.clock import utcnow
 from paperwire.config import Settings
@@ -140,21 +137,8 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Store, str
     store = Store.open(s.resolved_database_url)
     sub = store.digests.activate(Subscriber(id=0, email="web@example.org"), utcnow())
     url = urlsplit(DigestContext(store, s).links(sub, utcnow()).preferences)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Paperwire(s, store)), log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, f"{url.path}?{url.query}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served_app(create_app(Paperwire(s, store))) as base:
+        yield base, store, f"{url.path}?{url.query}"
 
 
 def test_in_chromium_a_bad_category_keeps_the_form(served: tuple[str, Store, str]) -> None:
