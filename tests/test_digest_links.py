@@ -7,18 +7,15 @@ from __future__ import annotations
 import io
 import logging
 import re
-import socket
-import threading
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
+from live_server import served
 from paperwire.app import Paperwire
 from paperwire.clock import utcnow
 from paperwire.config import Settings
@@ -203,33 +200,20 @@ def test_tokens_never_reach_the_access_log(settings: Settings) -> None:
     store = Store.open(s.resolved_database_url)
     sub = store.digests.activate(Subscriber(id=0, email="log@example.org"), utcnow())
     app = create_app(Paperwire(s, store))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     captured = io.StringIO()
     handler = logging.StreamHandler(captured)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access = logging.getLogger("uvicorn.access")
-    access.addHandler(handler)
-    try:
-        links = DigestContext(store, s).links(sub, utcnow())
-        secrets = [token_of(links.preferences), token_of(links.unsubscribe)]
-        base = f"http://127.0.0.1:{port}"
-        assert httpx.get(base + path_of(links.preferences)).status_code == 200
-        assert httpx.get(base + path_of(links.unsubscribe)).status_code == 200
-        assert httpx.get(f"{base}/subscribe/confirm?token=abc.def").status_code == 400
-    finally:
-        access.removeHandler(handler)
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    links = DigestContext(store, s).links(sub, utcnow())
+    secrets = [token_of(links.preferences), token_of(links.unsubscribe)]
+    with served(app, log_level="info") as base:
+        access.addHandler(handler)
+        try:
+            assert httpx.get(base + path_of(links.preferences)).status_code == 200
+            assert httpx.get(base + path_of(links.unsubscribe)).status_code == 200
+            assert httpx.get(f"{base}/subscribe/confirm?token=abc.def").status_code == 400
+        finally:
+            access.removeHandler(handler)
     log = captured.getvalue()
     assert "/preferences?token=…" in log and "/unsubscribe?token=…" in log, log
     assert not any(t in log for t in secrets) and "abc.def" not in log

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from live_server import loopback_socket, served, url_of
 from paperwire.config import Settings
 from paperwire.embed import l2_normalise
 from paperwire.models import Paper
@@ -129,10 +130,8 @@ def test_web_searches_while_files_are_imported_and_embedded(
     (hybrid search, similar papers) while JSONL files go through the real importer and the
     new papers are embedded. Every answer is a 200."""
     import json
-    import socket
 
     import httpx
-    import uvicorn
 
     from paperwire.app import Paperwire
     from paperwire.importers import run_import
@@ -153,16 +152,8 @@ def test_web_searches_while_files_are_imported_and_embedded(
 
     run_import(store, [papers_file(0, 60)], progress=False)
     embed_pending(store, embedder)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = loopback_socket()
+    base = url_of(sock)
     made = 60
     local = threading.local()
 
@@ -183,11 +174,7 @@ def test_web_searches_while_files_are_imported_and_embedded(
             r = local.http.get("/api/similar", params={"id": pid})
             assert r.status_code == 200, (r.status_code, r.text[:200])
 
-    try:
+    with served(app, sock):
         errors = hammer(search, grow)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
     assert not errors, f"{len(errors)} failures, first: {errors[0]!r}"
     assert made > 60

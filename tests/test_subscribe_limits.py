@@ -10,11 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from live_server import served
 from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.digests.mailer import SmtpMailer
@@ -205,28 +207,16 @@ def test_the_answer_does_not_wait_for_the_mail_server(
 def test_twenty_concurrent_posts_to_a_real_server_send_at_most_three(
         settings: Settings, smtp_server: FaultySmtpServer) -> None:
     """The whole path over real HTTP: uvicorn on loopback, twenty clients at once."""
-    import socket
 
-    import uvicorn
 
     s = replace(settings, smtp_url=smtp_server.url, secret_key="k" * 32,
                 subscribe_client_limit=100)
     app = create_app(Paperwire(s))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with served(app) as site:
         codes: list[int] = []
 
         def one(i: int) -> None:
-            r = httpx.post(f"http://127.0.0.1:{port}/api/subscribe",
+            r = httpx.post(f"{site}/api/subscribe",
                            json={"email": f"Crowd+{i}@example.org"}, timeout=30)
             codes.append(r.status_code)
 
@@ -234,10 +224,6 @@ def test_twenty_concurrent_posts_to_a_real_server_send_at_most_three(
         assert codes == [202] * 20
         app.state.mail_queue.join()
         assert len(smtp_server.received) == 3
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def test_in_chromium_another_site_cannot_post_the_form(settings: Settings,
@@ -245,59 +231,48 @@ def test_in_chromium_another_site_cannot_post_the_form(settings: Settings,
     """A page on another site auto-submits a form (urlencoded, and text/plain carrying JSON)
     to the subscribe endpoints: Chromium sends it with its Origin, and nothing is mailed.
     The site's own form, in the same browser, still works."""
-    import socket
 
-    import uvicorn
 
     from test_browser import ARGS, _playwright
 
     sync_playwright, executable = _playwright()
     s = replace(settings, smtp_url=smtp_server.url, secret_key="k" * 32)
     app = create_app(Paperwire(s))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    site = f"http://127.0.0.1:{port}"
+    with served(app) as site:
+        _refuse_cross_site_posts(site, sync_playwright, executable, ARGS)
+        app.state.mail_queue.join()
+        assert rcpts(smtp_server) == ["own@example.org"]
+
+
+def _refuse_cross_site_posts(site: str, sync_playwright: Any, executable: str,
+                             args: list[str]) -> None:
+    """Another site's forms are refused; the site's own form still works."""
     attack = f"""<!doctype html><html><body>
       <form id="f" method="post" action="{site}/subscribe">
         <input name="email" value="victim@example.org"></form>
       <form id="j" method="post" action="{site}/api/subscribe" enctype="text/plain">
         <input name='{{"email": "victim2@example.org", "x": "' value='"}}'></form>
     </body></html>"""
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=ARGS)
-            try:
-                page = browser.new_page()
-                page.route("http://attacker.test/**", lambda route: route.fulfill(
-                    status=200, content_type="text/html", body=attack))
-                for form in ("f", "j"):
-                    page.goto("http://attacker.test/")
-                    with page.expect_navigation(url=f"{site}/**") as nav:
-                        page.evaluate(f"document.getElementById('{form}').submit()")
-                    status = nav.value.status if nav.value else None
-                    assert status in (403, 415), (form, status)
-                    page.wait_for_load_state()
-                page.goto(site + "/")
-                page.fill("input[name=email]", "own@example.org")
-                with page.expect_navigation(url=f"{site}/subscribe") as nav:
-                    page.click(".subscribe-form button[type=submit]")
-                assert nav.value is not None and nav.value.status == 200
-            finally:
-                browser.close()
-        app.state.mail_queue.join()
-        assert rcpts(smtp_server) == ["own@example.org"]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=args)
+        try:
+            page = browser.new_page()
+            page.route("http://attacker.test/**", lambda route: route.fulfill(
+                status=200, content_type="text/html", body=attack))
+            for form in ("f", "j"):
+                page.goto("http://attacker.test/")
+                with page.expect_navigation(url=f"{site}/**") as nav:
+                    page.evaluate(f"document.getElementById('{form}').submit()")
+                status = nav.value.status if nav.value else None
+                assert status in (403, 415), (form, status)
+                page.wait_for_load_state()
+            page.goto(site + "/")
+            page.fill("input[name=email]", "own@example.org")
+            with page.expect_navigation(url=f"{site}/subscribe") as nav:
+                page.click(".subscribe-form button[type=submit]")
+            assert nav.value is not None and nav.value.status == 200
+        finally:
+            browser.close()
 
 
 def test_a_stopping_server_still_sends_the_mails_it_answered_for(
