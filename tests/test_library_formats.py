@@ -7,6 +7,7 @@ from hostile Markdown and checked with an HTML parser."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 import re
 from datetime import date
@@ -235,6 +236,13 @@ def test_bibtex_import_keeps_the_good_entries_and_reports_the_rest_by_line() -> 
     knuth = parsed.problems[1]
     assert knuth.detail.startswith("knuth: The")
     assert "comma" in parsed.problems[3].detail  # the parser's reason, without its line numbers
+
+
+def test_the_parser_logs_nothing_of_its_own(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        bibtex.parse_import(IMPORT_FILE)
+    assert [r for r in caplog.records if r.name.startswith("bibtexparser")
+            and r.levelno >= logging.INFO] == []
 
 
 def test_an_exported_file_imports_back_to_the_same_ids() -> None:

@@ -17,6 +17,7 @@ cannot read is reported with its line, and the entries around it are kept.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from paperwire.library.ids import Found, Parsed, Problem, id_of_token, ids_in_te
 from paperwire.library.ids import parse_id_list as parse_id_list
 from paperwire.library.names import ascii_fold, is_group, split_name
 from paperwire.models import Paper, is_arxiv_id, one_line
+
+# bibtexparser logs each malformed block (with 0-based line numbers); the import reports them
+# itself, with the file's own line numbers, so its warnings would only repeat them, wrongly
+logging.getLogger("bibtexparser").setLevel(logging.ERROR)
 
 # ---- text → BibTeX/LaTeX -----------------------------------------------------------------
 
