@@ -74,7 +74,8 @@ def test_export_csl_and_json_to_a_file(library: Store, tmp_path: Path,
 
 def test_export_errors(library: Store, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "library", "export", "nobody@example.org")
-    assert code == EXIT_ERROR and out == "" and err == "error: no account for 'nobody@example.org'\n"
+    assert (code, out) == (EXIT_ERROR, "")
+    assert err == "error: no account for 'nobody@example.org'\n"
     code, out, _ = run(capsys, "library", "export", "ada@example.org", "--format", "ris")
     assert code == EXIT_USAGE and out == ""
 
@@ -120,5 +121,11 @@ def test_import_a_clean_list_exits_0(library: Store, tmp_path: Path,
     code, out, err = run(capsys, "library", "import", "ada@example.org", str(source))
     assert (code, err) == (0, "")
     assert out == "imported 1, already there 1, unknown ids 0, problems 0\n"
+    # a tag from a terminal that is not UTF-8 (a lone surrogate) is stored without it
+    code, _, _ = run(capsys, "library", "import", "ada@example.org", str(source),
+                     "--tag", "caf\udce9")
+    ada = library.accounts.by_email("ada@example.org")
+    assert code == 0 and ada is not None
+    assert library.library.entry(ada.id, "1810.04805").tags == ("caf\ufffd",)  # type: ignore[union-attr]
     code, _, err = run(capsys, "library", "import", "ada@example.org", str(tmp_path / "no"))
     assert code == EXIT_ERROR and err.startswith("error: cannot read")

@@ -152,6 +152,18 @@ def test_tags_note_and_state_save_the_paper_and_show_on_its_page(
     assert (entry.state, entry.note, entry.tags) == (None, None, ())
 
 
+def test_control_characters_never_reach_the_database(web: tuple[TestClient, Paperwire]) -> None:
+    client, paperwire = web
+    csrf = sign_in(client, paperwire, "ada@example.org")
+    assert post(client, "/papers/1706.03762/note",
+                {"csrf": csrf, "note": "a\x00b\r\nc\x1b[31m\u202ed"}).status_code == 303
+    assert post(client, "/papers/1706.03762/tags",
+                {"csrf": csrf, "tags": "x\x00y, \x07bell\t tab"}).status_code == 303
+    entry = entry_of(paperwire, "ada@example.org", "1706.03762")
+    assert entry.note == "ab\nc[31md"
+    assert set(entry.tags) == {"xy", "bell tab"}
+
+
 def test_old_style_ids_and_a_next_path(web: tuple[TestClient, Paperwire]) -> None:
     client, paperwire = web
     csrf = sign_in(client, paperwire, "ada@example.org")

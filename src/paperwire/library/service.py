@@ -15,7 +15,7 @@ from typing import Any
 
 from paperwire.library import bibtex, csl
 from paperwire.library.ids import Found, Problem
-from paperwire.models import Paper
+from paperwire.models import Paper, clean_text
 from paperwire.records import READING_STATES, LibraryEntry
 from paperwire.store import Store
 
@@ -50,6 +50,21 @@ def items(store: Store, account_id: int, tag: str | None = None,
         entries = [e for e in entries if e.state is None]
     papers = store.get_papers(e.paper_id for e in entries)
     return [Item(papers[e.paper_id], e) for e in entries if e.paper_id in papers]
+
+
+# ---- what a reader types (pure) ---------------------------------------------------------------
+
+
+def clean_tag(text: str) -> str:
+    """A tag as typed, made storable: no control or bidi characters, no lone surrogates
+    (``models.clean_text``), whitespace collapsed."""
+    return " ".join(clean_text(text).split())
+
+
+def clean_note(text: str) -> str:
+    """A note as typed, made storable: line ends as ``\n``, no control or bidi characters,
+    no lone surrogates (a NUL, which PostgreSQL refuses, among them)."""
+    return clean_text(text)
 
 
 # ---- searching and sorting (pure) ------------------------------------------------------------
@@ -210,7 +225,7 @@ def import_text(store: Store, account_id: int, text: str, now: datetime,
     library. Papers not stored here are reported, not saved; ``tags`` are added to every
     paper found (new or already saved)."""
     parsed = bibtex.parse_import(text)
-    wanted = [t for t in (" ".join(t.split()) for t in tags) if t]
+    wanted = [t for t in (clean_tag(t) for t in tags) if t]
     report = ImportReport(parsed.format, problems=list(parsed.problems), tags=tuple(wanted))
     stored = store.get_papers(parsed.ids)
     saved = store.library.saved_of(account_id, [i for i in parsed.ids if i in stored])

@@ -61,7 +61,7 @@ def _sort(value: str | None) -> str:
 
 
 def _tag(value: str | None) -> str | None:
-    tag = " ".join((value or "").split())
+    tag = service.clean_tag(value or "")
     if len(tag) > MAX_TAG_CHARS:
         raise PageError(400, f"A tag has at most {MAX_TAG_CHARS} characters.")
     return tag or None
@@ -77,7 +77,7 @@ def _stored(app: Paperwire, paper_id: str) -> str:
 
 def split_tags(text: str) -> list[str]:
     """The tags of the comma-separated field (400 for too many or too long ones)."""
-    tags = [" ".join(t.split()) for t in text.split(",")]
+    tags = [service.clean_tag(t) for t in text.split(",")]
     tags = [t for t in tags if t]
     if len(tags) > MAX_TAGS:
         raise PageError(400, f"At most {MAX_TAGS} tags per paper.")
@@ -166,7 +166,7 @@ async def set_tags(request: Request, app: App, paper_id: str) -> Response:
 @router.post("/papers/{paper_id:path}/note")
 async def set_note(request: Request, app: App, paper_id: str) -> Response:
     account, form, stored, back = await _paper_post(request, app, paper_id)
-    note = _field(form, "note").replace("\r\n", "\n")
+    note = service.clean_note(_field(form, "note"))
     if len(note) > notes.MAX_NOTE_CHARS:
         raise PageError(400, f"A note has at most {notes.MAX_NOTE_CHARS:,} characters "
                         f"(this one has {len(note):,}); nothing was changed.")
