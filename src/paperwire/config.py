@@ -223,7 +223,8 @@ class Settings:
         metadata={"parse": _schedule, "doc": "cron schedule per job for worker and serve"},
     )
     trending_weights: dict[str, float] = field(
-        default_factory=lambda: {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5},
+        default_factory=lambda: {"hf_upvotes": 1.0, "upvote": 1.0, "save": 2.0,
+                                 "digest_click": 0.5},
         metadata={"parse": _weights, "doc": "weight of each trending signal source"},
     )
     smtp_url: str = field(

@@ -32,7 +32,8 @@ FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
-_RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "digest_click": "clicks from digests"}
+_RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "upvote": "upvotes here",
+              "save": "saves here", "digest_click": "clicks from digests"}
 
 
 def get_app(request: Request) -> Paperwire:
@@ -191,9 +192,10 @@ def shown_weights(settings: Settings) -> dict[str, float]:
 
 
 def ranked_by(settings: Settings) -> str:
-    """``"Hugging Face upvotes and clicks from digests"``: what trending is ranked by."""
-    return " and ".join(_RANKED_BY[source] for source, weight in shown_weights(settings).items()
-                        if weight > 0 and source in _RANKED_BY)
+    """``"Hugging Face upvotes, upvotes here and saves here"``: what trending is ranked by."""
+    names = [_RANKED_BY[source] for source, weight in shown_weights(settings).items()
+             if weight > 0 and source in _RANKED_BY]
+    return " and ".join(filter(None, [", ".join(names[:-1]), *names[-1:]]))
 
 
 def run_search(app: Paperwire, q: str, limit: str | None, sort: str, mode: str,
