@@ -173,7 +173,9 @@ def test_trending_shows_local_upvotes_apart_and_no_fake_vote_pill(
     a button); local upvotes are their own part of the score and come first in the reason."""
     store.write_batch([], [Signal(CV.id, "upvote", D, 4)])
     html = client.get(f"/?date={D.isoformat()}").text
-    assert "▲" not in html and 'class="votes"' not in html
+    controls = re.compile(r'<(a|button) [^>]*class="act vote".*?</(a|button)>', re.S)
+    assert html.count("▲") == len(controls.findall(html)) == 2  # only in the real controls
+    assert "▲" not in controls.sub("", html) and 'class="votes"' not in html
     assert '<span class="hf-count">5 upvotes on Hugging Face</span>' in html
     assert '<span class="hf-count">3 upvotes on Hugging Face</span>' in html
     text = " ".join(html.split())

@@ -253,6 +253,11 @@ class Settings:
         metadata={"parse": _per_hour,
                   "doc": "subscription requests one client (IP address) may make an hour"},
     )
+    vote_limit: int = field(
+        default=60,
+        metadata={"parse": _per_hour,
+                  "doc": "upvote and save changes one account may make an hour"},
+    )
     dev_outbox: bool = field(
         default=False,
         metadata={"parse": _bool,

@@ -5,7 +5,9 @@ always escape them."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -17,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from paperwire import trending
-from paperwire.app import Paperwire
+from paperwire.app import Paperwire, Reactions
 from paperwire.config import Settings
 from paperwire.errors import PageError
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
@@ -48,6 +50,23 @@ App = Annotated[Paperwire, Depends(get_app)]
 def paper_path(paper_id: str) -> str:
     """The site's path of a paper; ``/papers/{paper_id:path}`` reads it back as the id."""
     return "/papers/" + quote_id(paper_id)
+
+
+def here(request: Request) -> str:
+    """This page's local path and query: where a form on it comes back to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def anchor_id(paper_id: str) -> str:
+    """An HTML id for a paper's place on a page (any paper id, spaces and all, gives a
+    valid one): a form's ``next`` comes back to it."""
+    return "act-" + hashlib.sha256(paper_id.encode()).hexdigest()[:12]
+
+
+def reactions_for(request: Request, app: Paperwire, paper_ids: Iterable[str]) -> Reactions:
+    """The action bars' state for the papers a page lists (signed in or not)."""
+    return app.reactions(signed_in(request), paper_ids)
 
 
 def fmt_date(d: date | None) -> str:
@@ -143,9 +162,10 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
-                       keep_dates=keep_dates, score_line=score_line)
+                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
-                       csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path)
+                       csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
+                       here=here)
     return Jinja2Templates(env=env)
 
 
