@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from accounts import make_account
 from live_server import loopback_socket, served, url_of
 from paperwire.app import Paperwire
 from paperwire.clock import utcnow
@@ -30,6 +31,7 @@ from paperwire.models import Paper, Signal
 from paperwire.records import Subscriber
 from paperwire.store import Store
 from paperwire.web.app import create_app
+from paperwire.web.auth import SESSION_COOKIE
 from smtp_server import FaultySmtpServer
 from test_browser import ARGS, _playwright
 
@@ -237,6 +239,32 @@ PAGES: dict[str, tuple[str, int | tuple[int, ...]] | Callable[[Any, Site], None]
     "digest-unsubscribe": lambda page, site: _go(page, site.unsubscribe_url()),
     "digest-unsubscribed": _unsubscribed,
 }
+
+
+def _signed_in(path: str) -> Callable[[Any, Site], None]:
+    """The page at ``path`` as a signed-in reader sees it: the action bars are forms, one
+    paper upvoted and one saved (pressed toggles)."""
+    def go(page: Any, site: Site) -> None:
+        paperwire = Paperwire(site.ctx.settings, site.store)
+        account = make_account(paperwire, f"reader-{secrets.token_hex(4)}@example.org")
+        site.store.library.vote(account.id, PAPERS[0].id, utcnow())
+        site.store.library.save(account.id, PAPERS[1].id, utcnow())
+        page.context.add_cookies([{"name": SESSION_COOKIE, "url": site.url,
+                                   "value": paperwire.open_session(account)}])
+        try:
+            _go(page, site.url + path)
+            assert page.locator("form button.act.vote").count() >= 1
+        finally:
+            page.context.clear_cookies()
+    return go
+
+
+PAGES.update({
+    "signed-in-home": _signed_in(f"/?date={d}"),
+    "signed-in-latest": _signed_in(f"/?date={old}"),
+    "signed-in-search": _signed_in("/search?q=retrieval"),
+    "signed-in-paper": _signed_in(f"/papers/{PAPERS[0].id}"),
+})
 
 
 def _violations(page: Any) -> list[dict[str, Any]]:

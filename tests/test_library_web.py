@@ -310,6 +310,11 @@ def test_the_library_page_shows_notes_inert_and_tags(web: tuple[TestClient, Pape
     assert 'href="/library?tag=transformers"' in html
     assert "4 saved papers" in html
     assert 'href="/library"' in html  # the nav link for a signed-in reader
+    # each paper's action bar: its save toggle takes it out of the library, back to this page
+    bar = html[html.index('action="/papers/1706.03762/save"'):]
+    bar = bar[:bar.index("</form>")]
+    assert 'value="unsave"' in bar and 'aria-pressed="true"' in bar
+    assert re.search(r'name="next" value="/library#', bar)
     for bad in ("?state=done", "?sort=stars", "?tag=" + "x" * 65):
         assert client.get("/library" + bad).status_code == 400
 

@@ -29,7 +29,7 @@ from paperwire.library import notes, service
 from paperwire.records import READING_STATES, Account
 from paperwire.web import feeds
 from paperwire.web.auth import SignedIn, check_csrf, safe_next, signed_in
-from paperwire.web.common import TEMPLATES, App, get_app, page, paper_path
+from paperwire.web.common import TEMPLATES, App, get_app, page, paper_path, reactions_for
 
 router = APIRouter()
 
@@ -110,7 +110,7 @@ def _library_page(request: Request, app: Paperwire, account: Account, tag: str |
     states = {s: sum(1 for i in everything if i.entry.state == s) for s in READING_STATES}
     secret = app.store.accounts.feed_secret(account.id)
 
-    def here(**changes: str | None) -> str:
+    def url_with(**changes: str | None) -> str:
         params = {"tag": tag, "state": state, "q": q or None, "sort": sort}
         params.update(changes)
         if params.get("sort") == "saved":
@@ -121,7 +121,8 @@ def _library_page(request: Request, app: Paperwire, account: Account, tag: str |
     export_query = "?" + urlencode({"tag": tag}) if tag else ""
     return page(
         request, "library.html", items=found, total=len(everything), tags=tags,
-        states=states, tag=tag, state=state, q=q, sort=sort, sorts=SORT_LABELS, here=here,
+        states=states, tag=tag, state=state, q=q, sort=sort, sorts=SORT_LABELS, url_with=url_with,
+        acts=reactions_for(request, app, [i.paper.id for i in found]),
         notes_html={i.paper.id: Markup(notes.render(i.entry.note))
                     for i in found if i.entry.note},
         exports=[(label, f"/library/export.{ext}{export_query}")
@@ -129,7 +130,7 @@ def _library_page(request: Request, app: Paperwire, account: Account, tag: str |
                                     ("json", "JSON"))],
         feed=feed_url(app, secret),
         tag_feeds=[(name, feed_url(app, secret, name)) for name in tags],
-        here_path=here())
+        here_path=url_with())
 
 
 @router.get("/library")
