@@ -256,13 +256,6 @@ class DigestStore:
                 conn.execute(insert(subscribers), rows)
         return len(rows)
 
-    def delete(self, subscriber_id: int) -> bool:
-        """Delete the subscriber and its ledger (deliveries, sent papers, clicks: the foreign
-        keys cascade); the counted signals stay, they name no one. False if it is unknown."""
-        with self.engine.begin() as conn:
-            return bool(conn.execute(
-                delete(subscribers).where(subscribers.c.id == subscriber_id)).rowcount)
-
     def purge_unconfirmed(self, created_before: datetime) -> int:
         """Delete never-confirmed requests made before ``created_before`` whose last
         confirmation mail also went out before that day (a renewed request holds a live
