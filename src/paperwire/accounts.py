@@ -19,19 +19,18 @@ signed-in person's subscription is active at once, since signing in confirmed th
 from __future__ import annotations
 
 import logging
-import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.render import mail_host, render_signin
-from paperwire.digests.subscriptions import mailbox_key, normalise_email
+from paperwire.digests.subscriptions import mailbox_key, normalise_email, parse_preferences
 from paperwire.errors import NotFound, TokenError
 from paperwire.records import Account, LibraryEntry, Rating, Subscriber
 from paperwire.store import Store
@@ -39,10 +38,9 @@ from paperwire.store import Store
 log = logging.getLogger(__name__)
 MAX_SIGNIN_MAILS_PER_DAY = 5  # per mailbox (``user+tag@x`` counts as ``user@x``)
 SIGNIN_PATH = "/signin/confirm/"
-DEFAULT_NEXT = "/account"
+DEFAULT_NEXT = "/account"  # where a sign-in link goes without a ``next``
 EXPORT_FORMAT = "paperwire-account"
 EXPORT_VERSION = 1
-_SAFE_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]*")
 
 
 # ---- pure parts ----------------------------------------------------------------------------
@@ -57,29 +55,20 @@ def may_get_link(account: Account | None, signup: str) -> bool:
     return account.status != "disabled"
 
 
-def safe_next(target: str | None, default: str = DEFAULT_NEXT) -> str:
-    """``target`` when it is a path on this site (``/library?tag=x``), else ``default``:
-    never another site (``//evil.org``, ``/\\evil.org``, ``https://…``), never a line break
-    or anything a redirect's ``Location`` could be bent with."""
-    if not target or len(target) > 1000 or not _SAFE_PATH.fullmatch(target):
-        return default
-    if target.startswith(("//", "/\\")) or "\\" in target:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return default
-    return target
-
-
 def signin_token(key: bytes, account_id: int, nonce: str, now: datetime) -> str:
     """The signed, single-use (``nonce``), 15-minute token of one sign-in link."""
     return tokens.make_token(key, "signin", account_id, nonce=nonce,
                              expires=now + tokens.SIGNIN_VALID_FOR)
 
 
-def signin_url(base_url: str, key: bytes, account_id: int, nonce: str, now: datetime) -> str:
-    """The absolute sign-in link mailed for ``account_id`` (on the settings' base URL)."""
-    return base_url.rstrip("/") + SIGNIN_PATH + signin_token(key, account_id, nonce, now)
+def signin_url(base_url: str, key: bytes, account_id: int, nonce: str, now: datetime,
+               next_path: str = DEFAULT_NEXT) -> str:
+    """The absolute sign-in link mailed for ``account_id`` (on the settings' base URL),
+    going on to the local path ``next_path`` once signed in."""
+    url = base_url.rstrip("/") + SIGNIN_PATH + signin_token(key, account_id, nonce, now)
+    if next_path != DEFAULT_NEXT:
+        url += "?next=" + quote(next_path, safe="/")
+    return url
 
 
 def read_signin(key: bytes, token: str, now: datetime) -> tokens.Claims:
@@ -147,9 +136,11 @@ class AccountContext:
     key: bytes
 
 
-def request_signin(ctx: AccountContext, mailer: Mailer, email: str, now: datetime) -> bool:
+def request_signin(ctx: AccountContext, mailer: Mailer, email: str, now: datetime,
+                   next_path: str = DEFAULT_NEXT) -> bool:
     """Mail a sign-in link to ``email`` when it may have one (see :func:`may_get_link`) and
-    its mailbox has a sign-in mail left today. Returns whether a mail was handed to the
+    its mailbox has a sign-in mail left today; the link goes on to ``next_path`` (a local
+    path, already checked). Returns whether a mail was handed to the
     server — for logs and tests only: callers answer the same either way."""
     address = normalise_email(email)
     account = ctx.store.accounts.by_email(address)
@@ -168,7 +159,7 @@ def request_signin(ctx: AccountContext, mailer: Mailer, email: str, now: datetim
         return False
     msg = render_signin(
         account.email, signin_url=signin_url(ctx.settings.base_url, ctx.key, account.id,
-                                             nonce, now),
+                                             nonce, now, next_path),
         from_addr=ctx.settings.mail_from, base_url=ctx.settings.base_url, now=now,
         valid_for=tokens.SIGNIN_VALID_FOR,
         message_id=f"<signin-{secrets.token_hex(12)}@{mail_host(ctx.settings.base_url)}>")
@@ -206,6 +197,28 @@ def subscribe(ctx: AccountContext, account: Account, wanted: Subscriber,
     return ctx.store.digests.activate(replace(wanted, id=0, email=account.email), now)
 
 
+def save_digest(ctx: AccountContext, account: Account, form: Mapping[str, str],
+                now: datetime) -> tuple[Subscriber | None, dict[str, str]]:
+    """Apply the account page's digest form: (the subscription, now active, {}); or, when
+    a field is bad, (the subscription as it was, an error per field) and nothing changes;
+    (None, {}) when the address is suppressed."""
+    current = subscription_of(ctx, account)
+    base = current if current is not None else Subscriber(id=0, email=account.email)
+    wanted, errors = parse_preferences(
+        base, form, known_paper=lambda p: ctx.store.get_paper(p) is not None)
+    if errors:
+        return current, errors
+    return subscribe(ctx, account, wanted, now), {}
+
+
+def unsubscribe(ctx: AccountContext, account: Account, now: datetime) -> Subscriber | None:
+    """Stop the digest to the account's address (repeating is harmless)."""
+    current = subscription_of(ctx, account)
+    if current is None:
+        return None
+    return ctx.store.digests.unsubscribe(current.id, now)
+
+
 def export_account(ctx: AccountContext, account: Account, now: datetime) -> dict[str, Any]:
     """The account's data download (see :func:`export_document`)."""
     return export_document(
@@ -215,21 +228,18 @@ def export_account(ctx: AccountContext, account: Account, now: datetime) -> dict
         subscription=subscription_of(ctx, account), now=now)
 
 
-def delete_account(ctx: AccountContext, account: Account) -> None:
+def delete_account(ctx: AccountContext, account: Account, now: datetime) -> None:
     """Delete the account and everything of it: votes, library, notes, ratings, sessions
-    (the store recounts the trending signals) and the digest subscription of its address."""
-    sub = subscription_of(ctx, account)
-    ctx.store.accounts.delete(account.id)
-    if sub is not None:
-        ctx.store.digests.delete(sub.id)
+    and the digest subscription of its address (the store recounts the trending signals)."""
+    ctx.store.accounts.delete(account.id, now)
 
 
 # ---- operators ---------------------------------------------------------------------------
 
 
 def add_user(ctx: AccountContext, email: str, now: datetime, admin: bool = False) -> Account:
-    """Add an account (active: an operator vouches for the address), or make an existing
-    one an admin with ``admin``."""
+    """Add an account (pending until its first sign-in; it may sign in while sign-up is
+    closed), or make an existing one an admin with ``admin``."""
     return ctx.store.accounts.add(normalise_email(email), now, admin=admin)
 
 
@@ -243,5 +253,4 @@ def disable_user(ctx: AccountContext, email: str, now: datetime) -> Account:
     account = ctx.store.accounts.set_disabled(normalise_email(email), True, now)
     if account is None:
         raise NotFound(f"no account with the address {email.strip()!r}")
-    ctx.store.accounts.end_sessions(account.id)
     return account
