@@ -10,10 +10,12 @@ work and know nothing of the surfaces.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +30,7 @@ from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound
 from paperwire.models import Paper, Signal, quote_id
-from paperwire.records import Subscriber
+from paperwire.records import Account, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
 
@@ -332,6 +334,24 @@ class Paperwire:
         return {"subscribers": self.store.digests.count_by_status(),
                 "deliveries": self.store.digests.count_deliveries(day)}
 
+    # ---- accounts and sessions ------------------------------------------------------------
+
+    def open_session(self, account: Account) -> str:
+        """A new session for an active account: the cookie's value (only its hash is
+        stored)."""
+        token = secrets.token_urlsafe(32)
+        now = self.now()
+        self.store.accounts.new_session(account.id, session_hash(token), now,
+                                        now + SESSION_LIFETIME)
+        return token
+
+    def session_account(self, token: str) -> Account | None:
+        """The active account a session cookie's value belongs to, if it is live."""
+        return self.store.accounts.session_account(session_hash(token), self.now())
+
+    def end_session(self, token: str) -> None:
+        self.store.accounts.end_session(session_hash(token))
+
     # ---- background work -----------------------------------------------------------------
 
     def start_background(self, schedule: bool = True, embed: bool = True,
@@ -346,6 +366,14 @@ class Paperwire:
             outbox_url=self.outbox_url, only=only, digest_context=self.digest_context,
             engine=self.engine if embed else None, **timing)
         return self.background
+
+
+SESSION_LIFETIME = timedelta(days=30)
+
+
+def session_hash(token: str) -> str:
+    """What the store keeps of a session cookie's value."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:

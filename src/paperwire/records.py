@@ -80,3 +80,48 @@ class Digest:
     @property
     def empty(self) -> bool:
         return not self.items
+
+
+ACCOUNT_STATUSES = ("pending", "active", "disabled")
+READING_STATES = ("to-read", "read")
+
+
+@dataclass(frozen=True)
+class Account:
+    """Someone who signs in (by a link mailed to ``email``). ``pending`` until a sign-in link
+    is first used; only ``active`` accounts have sessions, and only their votes and saves
+    count. The digest subscription with the same address is the same person's."""
+
+    id: int
+    email: str
+    status: str = "pending"
+    is_admin: bool = False
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    disabled_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """A paper an account saved, with its tags, private note (Markdown) and reading state."""
+
+    paper_id: str
+    saved_at: datetime
+    updated_at: datetime
+    state: str | None = None  # None, "to-read" or "read"
+    note: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A 👍 (+1) or 👎 (−1) an account gave a paper, on the site or from a digest."""
+
+    paper_id: str
+    value: int
+    source: str  # "web" or "digest"
+    created_at: datetime

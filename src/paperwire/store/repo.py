@@ -29,7 +29,9 @@ from paperwire.errors import StoreError
 from paperwire.models import Paper, Signal, bounded, merge
 from paperwire.records import WriteCounts
 from paperwire.store import db
+from paperwire.store.accounts import AccountStore
 from paperwire.store.digests import DigestStore
+from paperwire.store.library import LibraryStore
 from paperwire.store.schema import cursors, embeddings, leases, papers, signals
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._digests: DigestStore | None = None
+        self._accounts: AccountStore | None = None
+        self._library: LibraryStore | None = None
 
     @property
     def digests(self) -> DigestStore:
@@ -95,6 +99,20 @@ class Store:
         if self._digests is None:
             self._digests = DigestStore(self.engine)
         return self._digests
+
+    @property
+    def accounts(self) -> AccountStore:
+        """Accounts, sign-in links, sessions (SQL in ``store/accounts.py``)."""
+        if self._accounts is None:
+            self._accounts = AccountStore(self.engine)
+        return self._accounts
+
+    @property
+    def library(self) -> LibraryStore:
+        """Upvotes, saves, tags, notes, reading state, ratings (``store/library.py``)."""
+        if self._library is None:
+            self._library = LibraryStore(self.engine)
+        return self._library
 
     @classmethod
     def open(cls, url: str, migrate: bool = True) -> Store:

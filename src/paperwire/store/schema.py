@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -180,4 +181,81 @@ digest_clicks = Table(
     Column("paper_id", String(64), primary_key=True),
     Column("digest_date", Date, nullable=False),
     Column("clicked_at", DateTime(timezone=False), nullable=False),
+)
+
+# ---- accounts and the personal loop (migration 0007) ------------------------------------
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("status", String(16), nullable=False),  # pending, active, disabled
+    Column("is_admin", Boolean, nullable=False, server_default="0"),
+    Column("login_nonce", String(32), nullable=True),  # the live sign-in link; cleared on use
+    Column("feed_secret", String(64), nullable=True, unique=True),  # private feeds' URL secret
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("confirmed_at", DateTime(timezone=False), nullable=True),
+    Column("disabled_at", DateTime(timezone=False), nullable=True),
+)
+
+# a signed-in browser: the row's id is the SHA-256 of the cookie's value, so the table alone
+# signs nobody in
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Column("last_seen_at", DateTime(timezone=False), nullable=False),
+    Column("expires_at", DateTime(timezone=False), nullable=False),
+    Index("ix_sessions_account", "account_id"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("created_at", DateTime(timezone=False), nullable=False),
+    Index("ix_votes_paper", "paper_id"),
+)
+
+library = Table(
+    "library",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("saved_at", DateTime(timezone=False), nullable=False),
+    Column("state", String(8), nullable=True),  # None, "to-read", "read"
+    Column("note", Text, nullable=True),  # Markdown, the account's own
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+    Index("ix_library_paper", "paper_id"),
+)
+
+library_tags = Table(
+    "library_tags",
+    metadata,
+    Column("account_id", Integer, primary_key=True),
+    Column("paper_id", String(64), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    ForeignKeyConstraint(["account_id", "paper_id"], ["library.account_id", "library.paper_id"],
+                         ondelete="CASCADE", name="fk_library_tags_entry"),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("value", Integer, nullable=False),  # +1 or -1
+    Column("source", String(16), nullable=False),  # web, digest
+    Column("created_at", DateTime(timezone=False), nullable=False),
 )

@@ -23,6 +23,7 @@ from paperwire.errors import PageError
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
 from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS, Sort, check_day
+from paperwire.web.auth import csrf_token, signed_in, signin_path
 
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
@@ -142,7 +143,8 @@ def _templates() -> Jinja2Templates:
     )
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
                        keep_dates=keep_dates, score_line=score_line)
-    env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories)
+    env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
+                       csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path)
     return Jinja2Templates(env=env)
 
 

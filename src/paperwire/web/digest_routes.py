@@ -21,7 +21,6 @@ import logging
 import re
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -29,7 +28,6 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from paperwire.app import Paperwire
-from paperwire.config import Settings
 from paperwire.digests import outbox_folder
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.mailqueue import MailQueue
@@ -45,6 +43,7 @@ from paperwire.digests.subscriptions import (
 from paperwire.digests.tokens import read_token
 from paperwire.errors import InvalidSubscription, NotFound, PageError, TokenError
 from paperwire.records import FREQUENCIES, MODES, Subscriber
+from paperwire.web.auth import cross_site
 from paperwire.web.common import App, page, paper_path, parse_date
 
 log = logging.getLogger(__name__)
@@ -91,33 +90,6 @@ def install_log_redaction() -> None:
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, RedactTokens) for f in access.filters):
         access.addFilter(RedactTokens())
-
-
-# ---- cross-site posts --------------------------------------------------------------------
-
-
-def cross_site(request: Request, settings: Settings) -> bool:
-    """Whether a browser sent this POST from another site: ``Sec-Fetch-Site`` other than
-    same-origin/none, or an ``Origin`` that is neither this host (as the browser or a proxy's
-    ``X-Forwarded-Host`` names it) nor the base URL. A request
-    with neither header (curl, a script) is not a browser's cross-site form."""
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None:  # set by the browser itself; no page can forge it
-        return fetch_site not in ("same-origin", "none")
-    origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    if origin == "null":
-        return True
-    parts = urlsplit(origin)
-    own = {urlsplit(settings.base_url).netloc.lower()}
-    # the Host the browser sent, or the one a reverse proxy passed on (a form cannot set
-    # either header, so neither can be made to match another site)
-    for name in ("host", "x-forwarded-host"):
-        host = request.headers.get(name)
-        if host:
-            own.add(host.split(",")[0].strip().lower())
-    return parts.netloc.lower() not in own
 
 
 def client_key(request: Request) -> str:
