@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -241,10 +241,6 @@ def add_user(ctx: AccountContext, email: str, now: datetime, admin: bool = False
     """Add an account (pending until its first sign-in; it may sign in while sign-up is
     closed), or make an existing one an admin with ``admin``."""
     return ctx.store.accounts.add(normalise_email(email), now, admin=admin)
-
-
-def users(ctx: AccountContext) -> Sequence[Account]:
-    return ctx.store.accounts.all()
 
 
 def disable_user(ctx: AccountContext, email: str, now: datetime) -> Account:

@@ -28,13 +28,18 @@ from paperwire.web.auth import (
     SignedIn,
     Viewer,
     check_csrf,
-    cross_site,
     end_session,
     safe_next,
     start_session,
 )
 from paperwire.web.common import App, page
-from paperwire.web.digest_routes import WEEKDAYS, _form, client_key, mail_queue
+from paperwire.web.digest_routes import (
+    WEEKDAYS,
+    _form,
+    client_key,
+    mail_queue,
+    refuse_cross_site,
+)
 
 router = APIRouter(include_in_schema=False)
 SIGNIN_SENT = ("If that address may sign in here, a sign-in link is on its way to it. The "
@@ -42,9 +47,9 @@ SIGNIN_SENT = ("If that address may sign in here, a sign-in link is on its way t
 ACCOUNT = "/account"
 
 
-def _refuse_cross_site(request: Request, app: Paperwire, what: str) -> None:
-    if cross_site(request, app.settings):
-        raise PageError(403, f"{what} is accepted only from this site's own page.", "Forbidden")
+def _signed_out(request: Request) -> None:
+    """This request's page is drawn signed out (its session has just ended)."""
+    request.state.viewer = None
 
 
 # ---- signing in ------------------------------------------------------------------------------
@@ -59,7 +64,7 @@ def signin_page(request: Request, viewer: Viewer, next: str = "") -> Response:
 def checked_signin(request: Request, app: Paperwire, email: str) -> str:
     """The request's own checks, the same for every address: the origin, the address's
     form, the client's hourly allowance. What depends on the address happens in the queue."""
-    _refuse_cross_site(request, app, "Signing in")
+    refuse_cross_site(request, app, "Signing in")
     try:
         address = normalise_email(email)
     except InvalidSubscription as exc:
@@ -102,7 +107,7 @@ def signin_confirm_page(request: Request, app: App, token: str, next: str = "") 
 def signin_confirm_post(request: Request, app: App, token: str, next: str = "") -> Response:
     """Use the link: the account is signed in on this browser (a new session; the one the
     browser had, if any, ends) and goes on to ``next``. A bad link changes nothing."""
-    _refuse_cross_site(request, app, "Signing in")
+    refuse_cross_site(request, app, "Signing in")
     account = app.confirm_signin(token)
     response = RedirectResponse(safe_next(next, ACCOUNT), status_code=303)
     end_session(response, request)
@@ -125,6 +130,7 @@ async def signout(request: Request) -> Response:
 async def signout_everywhere(request: Request, app: App) -> Response:
     account = await check_csrf(request)
     ended = await run_in_threadpool(app.end_sessions, account)
+    _signed_out(request)
     response = page(request, "digest/message.html", title="Signed out everywhere",
                     message=f"{account.email} is signed out on every browser "
                             f"({ended} session{'s' if ended != 1 else ''} ended).",
@@ -199,6 +205,7 @@ async def account_delete(request: Request, app: App) -> Response:
                             notice="Nothing was deleted: type your address exactly to "
                                    "confirm.")
     await run_in_threadpool(app.delete_account, account)
+    _signed_out(request)
     response = page(request, "digest/message.html", title="Account deleted",
                     message=f"The account {account.email}, its votes, library, notes, "
                             "ratings, sessions and digest subscription are deleted.")
