@@ -23,6 +23,7 @@ from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.service import DigestContext
+from paperwire.errors import StoreError
 from paperwire.models import Paper
 from paperwire.records import Subscriber
 from paperwire.store import Store
@@ -38,6 +39,7 @@ from paperwire.store.schema import (
 )
 from paperwire.web.app import create_app
 from paperwire.web.auth import SESSION_COOKIE
+from paperwire.web.digest_routes import redact
 from smtp_server import FaultySmtpServer
 
 BASE = "https://papers.example.org"
@@ -519,3 +521,27 @@ def test_the_header_shows_who_is_signed_in(web: Web) -> None:
     assert '<a href="/account">ada@example.org</a>' in home
     assert f'name="csrf" value="{csrf}"' in home and 'action="/signout"' in home
     assert '<a href="/signin">Sign in</a>' not in home
+
+
+def test_a_store_outage_while_signed_in_is_the_error_page(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header asks who is signed in on every page, the error page too: when the
+    database is down, that page still comes (once it failed, nobody is signed in)."""
+    sign_in(web.client, web.paperwire, "ada@example.org")
+
+    def down(token: str) -> None:
+        raise StoreError("the database is unreachable")
+
+    monkeypatch.setattr(web.paperwire, "session_account", down)
+    client = TestClient(web.app, base_url=BASE, raise_server_exceptions=False,
+                        cookies=dict(web.client.cookies))
+    r = client.get("/about/trending")
+    assert r.status_code == 500 and "<title>Server error" in r.text
+    assert '<a href="/signin">Sign in</a>' in r.text
+
+
+def test_sign_in_tokens_stay_out_of_the_access_log(web: Web) -> None:
+    path = ask_link(web, "ada@example.org", next="/library")
+    line = f'127.0.0.1:5000 - "POST {path} HTTP/1.1" 303'
+    token = path.split("/signin/confirm/")[1].split("?")[0]
+    assert token not in redact(line) and "/signin/confirm/…?next=/library" in redact(line)
