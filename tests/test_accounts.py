@@ -1,10 +1,11 @@
-"""The pure parts of accounts: who may get a sign-in link, safe redirects after signing in,
-sign-in tokens (purpose, expiry, strictness), the sign-in mail, the sign-up setting and the
-data download's document."""
+"""Accounts: who may get a sign-in link, sign-in tokens (purpose, expiry, strictness), the
+sign-in mail, the sign-up setting and the data download's document (pure); and the
+scheduler's purge of never-used accounts and expired sessions (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -21,11 +22,14 @@ from paperwire.accounts import (
     signin_token,
     signin_url,
 )
-from paperwire.config import load_settings
+from paperwire.config import Settings, load_settings
 from paperwire.digests import tokens
 from paperwire.digests.render import render_signin
 from paperwire.errors import ConfigError, TokenError
 from paperwire.records import Account, LibraryEntry, Rating, Subscriber
+from paperwire.store import Store
+from paperwire.worker import Scheduler
+from smtp_server import FaultySmtpServer
 
 KEY = b"k" * 32
 NOW = datetime(2026, 12, 3, 9, 30)
@@ -137,3 +141,26 @@ def test_export_document() -> None:
     empty = export_document(account(), votes=[], library=[], ratings=[], subscription=None,
                             now=NOW)
     assert empty["subscription"] is None and empty["library"] == []
+
+
+def test_the_scheduler_purges_unused_accounts_and_expired_sessions(
+        settings: Settings, smtp_server: FaultySmtpServer) -> None:
+    """The digest job also deletes accounts whose link was never used (after
+    PAPERWIRE_UNCONFIRMED_DAYS, while sign-up is open) and sessions past their expiry."""
+    s = replace(settings, smtp_url=smtp_server.url, unconfirmed_days=7, ingest_schedule="")
+    store = Store.open(s.resolved_database_url)
+    old, later = NOW - timedelta(days=8), NOW - timedelta(days=1)
+    store.accounts.request_signin("never@example.org", "n1", old)
+    store.accounts.request_signin("recent@example.org", "n2", later)
+    store.accounts.add("added@example.org", old)
+    used = store.accounts.request_signin("used@example.org", "n3", old)
+    assert used is not None and store.accounts.confirm_signin(used.id, "n3", old)
+    store.accounts.new_session(used.id, "a" * 64, old, old + timedelta(days=1))  # expired
+    store.accounts.new_session(used.id, "b" * 64, old, NOW + timedelta(days=1))
+    Scheduler(store, replace(s, signup="closed"), clock=lambda: NOW).run_digests()
+    assert {a.email for a in store.accounts.all()} == {
+        "never@example.org", "recent@example.org", "added@example.org", "used@example.org"}
+    assert store.accounts.count_sessions(used.id, old) == 1  # the expired one went
+    Scheduler(store, s, clock=lambda: NOW).run_digests()
+    assert {a.email for a in store.accounts.all()} == {"recent@example.org", "used@example.org"}
+    store.close()

@@ -22,7 +22,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -232,6 +232,16 @@ def delete_account(ctx: AccountContext, account: Account, now: datetime) -> None
     """Delete the account and everything of it: votes, library, notes, ratings, sessions
     and the digest subscription of its address (the store recounts the trending signals)."""
     ctx.store.accounts.delete(account.id, now)
+
+
+def purge(store: Store, settings: Settings, now: datetime) -> int:
+    """Delete expired sessions and, while sign-up is open, accounts whose sign-in link was
+    never used after ``PAPERWIRE_UNCONFIRMED_DAYS`` (anyone may ask again; with sign-up
+    closed, pending accounts are the operators' and stay). How many rows went."""
+    gone = store.accounts.purge_sessions(now)
+    if settings.signup == "open":
+        gone += store.accounts.purge_pending(now - timedelta(days=settings.unconfirmed_days))
+    return gone
 
 
 # ---- operators ---------------------------------------------------------------------------
