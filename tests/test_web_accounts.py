@@ -521,6 +521,7 @@ def test_the_header_shows_who_is_signed_in(web: Web) -> None:
     assert '<a href="/account">ada@example.org</a>' in home
     assert f'name="csrf" value="{csrf}"' in home and 'action="/signout"' in home
     assert '<a href="/signin">Sign in</a>' not in home
+    assert 'href="/account#digest"' in home  # the home page's subscribe box points there
 
 
 def test_a_store_outage_while_signed_in_is_the_error_page(
