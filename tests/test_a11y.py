@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from accounts import session_cookie
+from accounts import make_account, session_cookie
 from live_server import loopback_socket, served, url_of
 from paperwire.accounts import signin_url
 from paperwire.app import Paperwire
@@ -32,6 +32,7 @@ from paperwire.models import Paper, Signal
 from paperwire.records import Subscriber
 from paperwire.store import Store
 from paperwire.web.app import create_app
+from paperwire.web.auth import SESSION_COOKIE
 from smtp_server import FaultySmtpServer
 from test_browser import ARGS, _playwright
 
@@ -218,12 +219,14 @@ def _signin_sent(page: Any, site: Site) -> None:
 
 
 def _account(page: Any, site: Site) -> None:
-    """The account page, signed in (the cookie stays for this tab's later pages: this is
-    the last of them)."""
+    """The account page, signed in."""
     name, value = session_cookie(site.paperwire, f"member-{secrets.token_hex(4)}@example.org")
     page.context.add_cookies([{"name": name, "value": value, "url": site.url}])
-    _go(page, f"{site.url}/account")
-    assert page.title().startswith("Your account")
+    try:
+        _go(page, f"{site.url}/account")
+        assert page.title().startswith("Your account")
+    finally:
+        page.context.clear_cookies()
 
 
 def _saved(page: Any, site: Site) -> None:
@@ -268,8 +271,34 @@ PAGES: dict[str, tuple[str, int | tuple[int, ...]] | Callable[[Any, Site], None]
     "signin-confirm": lambda page, site: _go(page, site.signin_url()),
     "signin-bad-link": ("/signin/confirm/forged.link", 400),
     "account-signed-out": ("/account", 401),
-    "account": _account,  # last: it signs the tab in
+    "account": _account,
 }
+
+
+def _signed_in(path: str) -> Callable[[Any, Site], None]:
+    """The page at ``path`` as a signed-in reader sees it: the action bars are forms, one
+    paper upvoted and one saved (pressed toggles)."""
+    def go(page: Any, site: Site) -> None:
+        paperwire = Paperwire(site.ctx.settings, site.store)
+        account = make_account(paperwire, f"reader-{secrets.token_hex(4)}@example.org")
+        site.store.library.vote(account.id, PAPERS[0].id, utcnow())
+        site.store.library.save(account.id, PAPERS[1].id, utcnow())
+        page.context.add_cookies([{"name": SESSION_COOKIE, "url": site.url,
+                                   "value": paperwire.open_session(account)}])
+        try:
+            _go(page, site.url + path)
+            assert page.locator("form button.act.vote").count() >= 1
+        finally:
+            page.context.clear_cookies()
+    return go
+
+
+PAGES.update({
+    "signed-in-home": _signed_in(f"/?date={d}"),
+    "signed-in-latest": _signed_in(f"/?date={old}"),
+    "signed-in-search": _signed_in("/search?q=retrieval"),
+    "signed-in-paper": _signed_in(f"/papers/{PAPERS[0].id}"),
+})
 
 
 def _violations(page: Any) -> list[dict[str, Any]]:

@@ -142,7 +142,7 @@ def test_signal_chart_stacks_weighted_sources() -> None:
     segs = {r.get("data-source"): float(r.get("height", "")) for r in first.iter(f"{SVG}rect")}
     assert segs["hf_upvotes"] == pytest.approx(segs["save"])  # 10·1 and 5·2
     legend = "".join(root.find("figcaption").itertext())  # type: ignore[union-attr]
-    assert "Hugging Face upvotes ×1" in legend and "saves ×2" in legend
+    assert "Hugging Face upvotes ×1" in legend and "saves here ×2" in legend
     assert "digest" not in legend
 
 
@@ -152,7 +152,7 @@ def test_signal_chart_empty_and_single_day() -> None:
     assert "<svg" not in zero and "weigh nothing" in zero
     root = svg_of(parse(signal_chart([(END, "save", 3.0)])))
     assert root.get("data-days") == "1" and root.get("data-bars") == "1"
-    assert root.get("aria-label") == "Saves per day, 13 Jun 2025, peak 3 on 13 Jun"
+    assert root.get("aria-label") == "Saves here per day, 13 Jun 2025, peak 3 on 13 Jun"
     assert [t.text for t in root.iter(f"{SVG}text")] == ["3", "13 Jun 2025"]
 
 

@@ -165,7 +165,7 @@ def test_atom_entries(client: TestClient) -> None:
     assert [a["name"] for a in lang.authors] == ["Ada", "Grace"]
     assert [t.term for t in lang.tags] == ["cs.CL", "cs.LG"]  # primary first
     reason, abstract = lang.summary.split("\n\n", 1)
-    assert reason.startswith("30 upvotes on Hugging Face, 2 saves since ")
+    assert reason.startswith("30 upvotes on Hugging Face, 2 saves here since ")
     assert reason.endswith("#1 this week, #1 in cs.CL")
     assert abstract == "We show that small models reason. Second paragraph."
     month, _ = get_atom(client, window="month")

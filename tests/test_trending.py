@@ -2,13 +2,17 @@ from datetime import date, timedelta
 
 import pytest
 
-from paperwire.config import parse_weights
+from paperwire.config import Settings, parse_weights
 from paperwire.listings import trending_view
 from paperwire.models import Paper, Signal
 from paperwire.store import Store
 from paperwire.trending import (
     MAX_AGE_DAYS,
     MIN_EVIDENCE,
+    PRODUCED_SOURCES,
+    SOURCE_LABELS,
+    SOURCE_WEIGHTS,
+    count_phrase,
     data_day,
     effective_as_of,
     rank,
@@ -70,7 +74,7 @@ def test_reason_and_series() -> None:
     assert e.reason == "15 upvotes on Hugging Face since Wed 11 Jun; #1 this week"
     assert e.series == ((AS_OF - timedelta(days=2), 5.0), (AS_OF, 10.0))
     [old] = rank([sig("c", 5, 1, "save")], AS_OF, "week")
-    assert old.reason == "1 save on Sun 8 Jun; #1 this week"
+    assert old.reason == "1 save here on Sun 8 Jun; #1 this week"
 
 
 def test_reason_names_category_position() -> None:
@@ -97,7 +101,7 @@ def test_parts_sum_to_score_and_weights_apply() -> None:
     assert sum(p.points for p in e.parts) == pytest.approx(e.score)
     assert e.total == 10 + 8 + 4
     assert [p.source for p in e.parts] == ["hf_upvotes", "save", "digest_click"]
-    assert "10 upvotes on Hugging Face, 4 saves, 8 digest clicks" in e.reason
+    assert "10 upvotes on Hugging Face, 4 saves here, 8 digest clicks" in e.reason
     # a zero weight switches a source off
     [e2] = rank(signals, AS_OF, "week", weights={**weights, "save": 0.0})
     assert {p.source for p in e2.parts} == {"hf_upvotes", "digest_click"}
@@ -182,6 +186,7 @@ def test_the_data_day_is_never_moved_by_this_sites_own_signals() -> None:
     assert data_day([(later, "digest_click", 40.0), (later, "save", 9.0), *hf]) == AS_OF
     assert data_day([(later, "hf_upvotes", 1.0), *hf]) == AS_OF  # one stray upvote
     assert data_day([(later, "hf_upvotes", 5.0), *hf]) == later
+    assert data_day([(later, "upvote", 500.0), (later, "save", 9.0), *hf]) == AS_OF
     assert data_day([(later, "save", 3.0), (AS_OF, "save", 0.5)]) == later
     assert data_day([(later, "digest_click", 1.0)]) == later  # nothing else at all
     assert data_day([]) is None
@@ -199,3 +204,54 @@ def test_windows_at_the_ends_of_the_calendar_do_not_overflow() -> None:
     assert window_bounds("month", date.min) == (date.min, date.min)
     assert shift_day(date.max, 1) == date.max
     assert rank([Signal("a", "hf_upvotes", date.min, 5)], date.min, "month")[0].paper_id == "a"
+
+
+# ---- local signals: upvotes and saves here --------------------------------------------
+
+
+def test_local_upvotes_and_saves_are_produced_sources_with_default_weights() -> None:
+    """Upvotes here weigh 1 and saves here 2 by default, in the formula's defaults and in
+    the settings' (PAPERWIRE_TRENDING_WEIGHTS); both are shown and explained."""
+    assert SOURCE_WEIGHTS["upvote"] == 1.0 and SOURCE_WEIGHTS["save"] == 2.0
+    assert Settings().trending_weights == SOURCE_WEIGHTS
+    assert {"hf_upvotes", "upvote", "save", "digest_click"} <= set(PRODUCED_SOURCES)
+    assert SOURCE_LABELS["upvote"] == "upvotes here" and SOURCE_LABELS["save"] == "saves here"
+    assert count_phrase("upvote", 1) == "1 upvote here"
+    assert count_phrase("upvote", 12) == "12 upvotes here"
+    assert count_phrase("save", 2) == "2 saves here"
+    assert count_phrase("hf_upvotes", 80) == "80 upvotes on Hugging Face"
+
+
+def test_local_upvotes_are_their_own_part_and_named_apart_in_the_reason() -> None:
+    signals = [sig("a", 0, 80), sig("a", 0, 7, "upvote"), sig("a", 1, 5, "upvote")]
+    [e] = rank(signals, AS_OF, "week")
+    by = {p.source: p for p in e.parts}
+    assert set(by) == {"hf_upvotes", "upvote"}
+    assert (by["upvote"].count, by["upvote"].weight) == (12, 1.0)
+    assert by["upvote"].points == pytest.approx(7 + 5 * 2 ** (-1 / 3))
+    assert by["hf_upvotes"].points == pytest.approx(80.0)
+    assert e.score == pytest.approx(by["upvote"].points + 80)
+    assert e.reason == "12 upvotes here, 80 on Hugging Face since Thu 12 Jun; #1 this week"
+    assert (e.count("upvote"), e.count("hf_upvotes"), e.count("save")) == (12, 80, 0)
+
+
+def test_local_upvotes_come_first_in_the_reason_whatever_outweighs() -> None:
+    """The pair reads 'N upvotes here, M on Hugging Face' even when the local part weighs
+    more; the other sources keep their place by points."""
+    signals = [sig("a", 0, 3), sig("a", 0, 40, "upvote"), sig("a", 0, 10, "save")]
+    [e] = rank(signals, AS_OF, "week")
+    assert [p.source for p in e.parts] == ["upvote", "save", "hf_upvotes"]
+    assert e.reason.startswith("40 upvotes here, 3 on Hugging Face, 10 saves here on Fri 13 Jun")
+    [alone] = rank([sig("b", 0, 1, "upvote"), sig("b", 0, 1, "save")], AS_OF, "day")
+    assert alone.reason == "1 save here, 1 upvote here on Fri 13 Jun; #1 today"
+
+
+def test_a_local_upvote_weight_changes_the_score_and_zero_switches_it_off() -> None:
+    signals = [sig("a", 0, 4), sig("a", 0, 6, "upvote"), sig("b", 0, 8)]
+    default = rank(signals, AS_OF, "day")
+    assert [e.paper_id for e in default] == ["a", "b"]  # 4 + 6 > 8
+    off = rank(signals, AS_OF, "day", weights={"hf_upvotes": 1.0, "upvote": 0.0})
+    assert [e.paper_id for e in off] == ["b", "a"]
+    assert "here" not in off[1].reason
+    heavy = rank(signals, AS_OF, "day", weights={"hf_upvotes": 1.0, "upvote": 3.0})
+    assert heavy[0].score == pytest.approx(4 + 18)

@@ -510,7 +510,8 @@ def test_settings_weights_rank_and_show_on_about(settings: Settings, store: Stor
     about = client.get("/about/trending").text
     assert re.search(r"<code>hf_upvotes</code></td><td>upvotes on Hugging Face</td>"
                      r"<td class=\"num\">1</td>", about)
-    assert "<code>save</code>" not in about  # weighted, but nothing records saves
+    assert re.search(r"<code>save</code></td><td>saves here</td><td class=\"num\">5</td>", about)
+    assert "<code>upvote</code>" not in about  # not in this site's weights
     assert "<code>digest_click</code>" not in about  # not in this site's weights
 
 

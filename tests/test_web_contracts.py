@@ -137,18 +137,51 @@ def test_home_without_trending_lists_cross_listed_papers(client: TestClient) -> 
             if m.startswith("2606.")][:3] == [LG.id, IR.id, CL.id]
 
 
-# ---- pages say only what exists: no "saves" -------------------------------------------
+# ---- pages say only what exists: every source that counts, named -------------------------
 
 
-def test_no_page_promises_saves(client: TestClient, settings: Settings, store: Store) -> None:
-    assert "save" in settings.trending_weights  # the default weight is kept, but shown nowhere
+def test_pages_name_every_source_that_counts(client: TestClient, settings: Settings,
+                                             store: Store) -> None:
+    """Upvotes and saves here are real sources (weight 1 and 2 by default): the home page
+    and /about/trending name them; a source weighed 0 or left out is named nowhere."""
+    assert settings.trending_weights["upvote"] == 1.0 and settings.trending_weights["save"] == 2.0
     home = client.get(f"/?date={D.isoformat()}").text
-    assert "Ranked by recent Hugging Face upvotes and clicks from digests" in home
+    assert ("Ranked by recent Hugging Face upvotes, upvotes here, saves here and clicks from "
+            "digests, weighted") in home
     about = client.get("/about/trending").text
-    assert "save" not in about.lower()
-    assert re.search(r"<code>hf_upvotes</code></td><td>upvotes on Hugging Face</td>", about)
-    assert "<code>digest_click</code>" in about
-    assert all(s in trending.PRODUCED_SOURCES for s in ("hf_upvotes", "digest_click"))
-    clicks_off = replace(settings, trending_weights={"hf_upvotes": 1.0, "digest_click": 0.0})
-    home = TestClient(create_app(Paperwire(clicks_off, store))).get(f"/?date={D.isoformat()}").text
+    for source, label, weight in (("hf_upvotes", "upvotes on Hugging Face", "1"),
+                                  ("upvote", "upvotes here", "1"), ("save", "saves here", "2"),
+                                  ("digest_click", "clicks from digests", "0.5")):
+        assert re.search(rf'<code>{source}</code></td><td>{label}</td><td class="num">{weight}<',
+                         about), source
+    assert "12 upvotes here, 80 on Hugging Face" in " ".join(about.split())  # the formula's doc
+    assert all(s in trending.PRODUCED_SOURCES for s in ("hf_upvotes", "upvote", "save"))
+    local_off = replace(settings, trending_weights={"hf_upvotes": 1.0, "upvote": 0.0,
+                                                    "digest_click": 0.5})
+    home = TestClient(create_app(Paperwire(local_off, store))).get(f"/?date={D.isoformat()}").text
+    assert "Ranked by recent Hugging Face upvotes and clicks from digests, weighted" in home
+    about = TestClient(create_app(Paperwire(local_off, store))).get("/about/trending").text
+    assert "<code>save</code>" not in about
+    hf_only = replace(settings, trending_weights={"hf_upvotes": 1.0})
+    home = TestClient(create_app(Paperwire(hf_only, store))).get(f"/?date={D.isoformat()}").text
     assert "Ranked by recent Hugging Face upvotes, weighted" in home
+
+
+def test_trending_shows_local_upvotes_apart_and_no_fake_vote_pill(
+        client: TestClient, store: Store) -> None:
+    """The side of an entry is plain text naming Hugging Face (no '▲ n' pill that looks like
+    a button); local upvotes are their own part of the score and come first in the reason."""
+    store.write_batch([], [Signal(CV.id, "upvote", D, 4)])
+    html = client.get(f"/?date={D.isoformat()}").text
+    controls = re.compile(r'<(a|button) [^>]*class="act vote".*?</(a|button)>', re.S)
+    assert html.count("▲") == len(controls.findall(html)) == 2  # only in the real controls
+    assert "▲" not in controls.sub("", html) and 'class="votes"' not in html
+    assert '<span class="hf-count">5 upvotes on Hugging Face</span>' in html
+    assert '<span class="hf-count">3 upvotes on Hugging Face</span>' in html
+    text = " ".join(html.split())
+    assert "4 upvotes here, 3 on Hugging Face on" in text
+    assert ("score 7.00 = 4.00 from 4 upvotes here (×1) + 3.00 from 3 upvotes on Hugging Face"
+            in text)
+    api = client.get(f"/api/trending?date={D.isoformat()}").json()
+    [cv] = [e for e in api["entries"] if e["id"] == CV.id]
+    assert {p["source"]: p["count"] for p in cv["parts"]} == {"upvote": 4, "hf_upvotes": 3}

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -427,6 +428,45 @@ class Paperwire:
 
         return accounts.disable_user(self.account_context(), email, self.now())
 
+    # ---- upvotes and saves ---------------------------------------------------------------
+
+    def reactions(self, account: Account | None, paper_ids: Iterable[str]) -> Reactions:
+        """What the action bars of a list show: each paper's local upvotes, and which of the
+        papers ``account`` upvoted and saved: one query each, however long the list."""
+        ids = list(dict.fromkeys(paper_ids))
+        library = self.store.library
+        counts = library.vote_counts(ids)
+        if account is None or not ids:
+            return Reactions(counts=counts)
+        return Reactions(frozenset(library.votes_of(account.id, ids)),
+                         frozenset(library.saved_of(account.id, ids)), counts)
+
+    def react(self, account: Account, paper_id: str, kind: str, on: bool) -> bool | None:
+        """Upvote (``kind`` "vote") or save ("save") ``paper_id`` when ``on``, else take it
+        back. Idempotent: asking for the state that already stands changes nothing and costs
+        nothing. A change spends one of the account's changes for the hour
+        (PAPERWIRE_VOTE_LIMIT, an atomic counter in the store, so it holds across threads and
+        processes). True when it changed, False when it already stood, None when the
+        allowance is spent (nothing changed); NotFound for a paper not stored here."""
+        if kind not in REACTIONS:
+            raise ValueError(f"unknown reaction {kind!r}")
+        library = self.store.library
+        if self.store.get_paper(paper_id) is None:
+            raise NotFound(f"no paper {paper_id!r} is stored here")
+        held = library.votes_of if kind == "vote" else library.saved_of
+        if (paper_id in held(account.id, [paper_id])) == on:
+            return False
+        now = self.now()
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if not self.store.digests.take_limit(f"react:{account.id}", hour,
+                                             self.settings.vote_limit):
+            return None
+        if kind == "vote":
+            return (library.vote(account.id, paper_id, now) if on
+                    else library.unvote(account.id, paper_id, now))
+        return (library.save(account.id, paper_id, now) if on
+                else library.unsave(account.id, paper_id, now))
+
     # ---- background work -----------------------------------------------------------------
 
     def start_background(self, schedule: bool = True, embed: bool = True,
@@ -444,6 +484,17 @@ class Paperwire:
 
 
 SESSION_LIFETIME = timedelta(days=30)
+REACTIONS = ("vote", "save")
+
+
+@dataclass(frozen=True)
+class Reactions:
+    """Local upvotes of some papers (``counts``; papers without any are left out), and which
+    of them the viewer upvoted (``voted``) and saved (``saved``): empty when signed out."""
+
+    voted: frozenset[str] = frozenset()
+    saved: frozenset[str] = frozenset()
+    counts: Mapping[str, int] = field(default_factory=dict)
 
 
 def session_hash(token: str) -> str:

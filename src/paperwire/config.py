@@ -234,7 +234,8 @@ class Settings:
         metadata={"parse": _schedule, "doc": "cron schedule per job for worker and serve"},
     )
     trending_weights: dict[str, float] = field(
-        default_factory=lambda: {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5},
+        default_factory=lambda: {"hf_upvotes": 1.0, "upvote": 1.0, "save": 2.0,
+                                 "digest_click": 0.5},
         metadata={"parse": _weights, "doc": "weight of each trending signal source"},
     )
     smtp_url: str = field(
@@ -273,6 +274,11 @@ class Settings:
         default=10,
         metadata={"parse": _per_hour,
                   "doc": "sign-in link requests one client (IP address) may make an hour"},
+    )
+    vote_limit: int = field(
+        default=60,
+        metadata={"parse": _per_hour,
+                  "doc": "upvote and save changes one account may make an hour"},
     )
     dev_outbox: bool = field(
         default=False,

@@ -9,13 +9,23 @@
     week       7     3
     month     30    10
 
-A signal is a count a source gave a paper on a day: the upvotes Hugging Face shows for the
-paper on the daily-papers page of that day (a later poll of the same day replaces the count),
-and the clicks on the paper's links in this site's digests (one per subscriber and paper,
-counted only from the signed links of a digest mail). Each source has a weight
-(PAPERWIRE_TRENDING_WEIGHTS; by default hf_upvotes=1, digest_click=0.5). Older evidence counts
-for less: a signal loses half its weight every half-life, so what a paper gathered recently
-counts most.
+A signal is a count a source gave a paper on a day:
+
+    source        what it counts                                            default weight
+    hf_upvotes    the upvotes Hugging Face shows for the paper on the daily-     1
+                  papers page of that day (a later poll of the day replaces it)
+    upvote        upvotes here: one per signed-in, confirmed account and         1
+                  paper, counted on the day it was given
+    save          saves here: papers put in an account's library, likewise       2
+    digest_click  clicks on the paper's links in this site's digests (one per    0.5
+                  subscriber and paper, only from the signed links of a mail)
+
+Upvotes and saves here count once per account, only while the account is active and the
+vote or save stands: undoing one, or disabling or deleting the account, takes it out, and
+nothing anonymous can add one. Each source has a weight (PAPERWIRE_TRENDING_WEIGHTS; 0 turns
+one off). Older evidence counts for less: a signal loses half its weight every half-life, so
+what a paper gathered recently counts most. A reason names each source's count apart: "12
+upvotes here, 80 on Hugging Face".
 
 A paper needs at least MIN_EVIDENCE (2) weighted signal in the window to be listed, and its
 first version must be at most MAX_AGE_DAYS (30) older than the window's first day: trending is
@@ -42,20 +52,23 @@ from paperwire.models import Paper, Signal
 WINDOWS: dict[str, tuple[int, float]] = {"day": (1, 1.0), "week": (7, 3.0), "month": (30, 10.0)}
 # Default weight per signal source; PAPERWIRE_TRENDING_WEIGHTS overrides them. A source with no
 # weight (or weight 0) is ignored.
-SOURCE_WEIGHTS: dict[str, float] = {"hf_upvotes": 1.0, "save": 2.0, "digest_click": 0.5}
+SOURCE_WEIGHTS: dict[str, float] = {"hf_upvotes": 1.0, "upvote": 1.0, "save": 2.0,
+                                     "digest_click": 0.5}
 MIN_EVIDENCE = 2.0
 MAX_AGE_DAYS = 30
 # The sources something in Paperwire records signals of (the Hugging Face import and ingest,
-# the digests' paper links): only these are shown and explained. A weight for any other name
-# (the default's "save", kept for a source to come) ranks nothing, as no signal of it exists.
-PRODUCED_SOURCES: tuple[str, ...] = ("hf_upvotes", "digest_click")
+# the accounts' upvotes and saves, the digests' paper links): only these are shown and
+# explained. A weight for any other name ranks nothing, as no signal of it exists.
+PRODUCED_SOURCES: tuple[str, ...] = ("hf_upvotes", "upvote", "save", "digest_click")
 SOURCE_LABELS = {
     "hf_upvotes": "upvotes on Hugging Face",
+    "upvote": "upvotes here",
     "save": "saves here",
     "digest_click": "clicks from digests",
 }
-_UNITS = {"hf_upvotes": ("upvote", "upvotes"), "save": ("save", "saves"),
-          "digest_click": ("digest click", "digest clicks")}
+_UNITS = {"hf_upvotes": ("upvote", "upvotes"), "upvote": ("upvote", "upvotes"),
+          "save": ("save", "saves"), "digest_click": ("digest click", "digest clicks")}
+_PLACE = {"hf_upvotes": " on Hugging Face", "upvote": " here", "save": " here"}
 _WHERE = {"day": "today", "week": "this week", "month": "this month"}
 # arXiv announces nothing on weekends and holidays: a gap in the data longer than this many
 # days is not one of those, more likely a stopped ingestion
@@ -96,6 +109,10 @@ class TrendingEntry:
     first_day: date | None = None
     category: str | None = None  # the primary category its ``category_rank`` is in
     category_rank: int | None = None
+
+    def count(self, source: str) -> float:
+        """The raw count ``source`` gave the paper in the window (0 when none)."""
+        return next((p.count for p in self.parts if p.source == source), 0.0)
 
 
 def shift_day(day: date, days: int) -> date:
@@ -191,7 +208,7 @@ def explain(
     current: bool = True,
 ) -> str:
     """'38 upvotes on Hugging Face since Tue 10 Jun; #2 in cs.CL this week' from the numbers."""
-    counts = [count_phrase(part.source, part.count) for part in parts]
+    counts = count_phrases(parts)
     when = _day_phrase(first, last, as_of)
     where = window_phrase(window, as_of, current)
     rank_text = f"#{position} in {scope} {where}" if scope else f"#{position} {where}"
@@ -201,10 +218,27 @@ def explain(
 
 
 def count_phrase(source: str, count: float) -> str:
-    """'38 upvotes on Hugging Face', '1 save', '2 digest clicks'."""
+    """'38 upvotes on Hugging Face', '12 upvotes here', '1 save here', '2 digest clicks'."""
     one, many = _UNITS.get(source, (source, source))
-    where = " on Hugging Face" if source == "hf_upvotes" else ""
-    return f"{count:g} {one if count == 1 else many}{where}"
+    return f"{count:g} {one if count == 1 else many}{_PLACE.get(source, '')}"
+
+
+def count_phrases(parts: Iterable[Part]) -> list[str]:
+    """Each part's count, in the parts' order; upvotes here and on Hugging Face stay apart
+    but read as one phrase, the local ones first: '12 upvotes here, 80 on Hugging Face'."""
+    parts = list(parts)
+    counts = {part.source: part.count for part in parts}
+    both = "upvote" in counts and "hf_upvotes" in counts
+    phrases: list[str] = []
+    for part in parts:
+        if both and part.source in ("upvote", "hf_upvotes"):
+            phrase = (f"{count_phrase('upvote', counts['upvote'])}, "
+                      f"{counts['hf_upvotes']:g} on Hugging Face")
+            if phrase not in phrases:
+                phrases.append(phrase)
+        else:
+            phrases.append(count_phrase(part.source, part.count))
+    return phrases
 
 
 def _day_phrase(first: date, last: date, as_of: date) -> str:
@@ -245,15 +279,16 @@ class TrendingView:
         return None
 
 
-SITE_SOURCES = frozenset({"save", "digest_click"})  # this site's own reactions, not a feed
+# this site's own reactions, not a feed
+SITE_SOURCES = frozenset({"upvote", "save", "digest_click"})
 
 
 def data_day(totals: Iterable[tuple[date, str, float]],
              weights: Mapping[str, float] = SOURCE_WEIGHTS) -> date | None:
     """The newest day trending has data for, from (day, source, total value) rows: the
     latest day on which the sources from outside (Hugging Face daily papers) gave at least
-    MIN_EVIDENCE weighted signal. This site's own clicks and saves react to what is shown;
-    they never move the day on their own, so a stray click today cannot turn the lists to
+    MIN_EVIDENCE weighted signal. This site's own upvotes, saves and clicks react to what is
+    shown; they never move the day on their own, so a stray click today cannot turn the lists to
     an empty today. With no such day: the latest day with that much signal of any source,
     else the latest day with any signal, else None."""
     outside: dict[date, float] = defaultdict(float)

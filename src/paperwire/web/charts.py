@@ -29,7 +29,8 @@ MAX_DAYS = 90
 # How the chart names a source's unit; a source missing here is named by its own name.
 SOURCE_NAMES: dict[str, str] = {
     "hf_upvotes": "Hugging Face upvotes",
-    "save": "saves",
+    "upvote": "upvotes here",
+    "save": "saves here",
     "digest_click": "digest clicks",
 }
 _NOT_CLASS = re.compile(r"[^a-z0-9_-]+")

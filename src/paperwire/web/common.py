@@ -5,7 +5,9 @@ always escape them."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -17,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from paperwire import trending
-from paperwire.app import Paperwire
+from paperwire.app import Paperwire, Reactions
 from paperwire.config import Settings
 from paperwire.errors import PageError
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
@@ -33,7 +35,8 @@ FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
-_RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "digest_click": "clicks from digests"}
+_RANKED_BY = {"hf_upvotes": "Hugging Face upvotes", "upvote": "upvotes here",
+              "save": "saves here", "digest_click": "clicks from digests"}
 
 
 def get_app(request: Request) -> Paperwire:
@@ -47,6 +50,23 @@ App = Annotated[Paperwire, Depends(get_app)]
 def paper_path(paper_id: str) -> str:
     """The site's path of a paper; ``/papers/{paper_id:path}`` reads it back as the id."""
     return "/papers/" + quote_id(paper_id)
+
+
+def here(request: Request) -> str:
+    """This page's local path and query: where a form on it comes back to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def anchor_id(paper_id: str) -> str:
+    """An HTML id for a paper's place on a page (any paper id, spaces and all, gives a
+    valid one): a form's ``next`` comes back to it."""
+    return "act-" + hashlib.sha256(paper_id.encode()).hexdigest()[:12]
+
+
+def reactions_for(request: Request, app: Paperwire, paper_ids: Iterable[str]) -> Reactions:
+    """The action bars' state for the papers a page lists (signed in or not)."""
+    return app.reactions(signed_in(request), paper_ids)
 
 
 def fmt_date(d: date | None) -> str:
@@ -142,9 +162,10 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
-                       keep_dates=keep_dates, score_line=score_line)
+                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
-                       csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path)
+                       csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
+                       here=here)
     return Jinja2Templates(env=env)
 
 
@@ -193,9 +214,10 @@ def shown_weights(settings: Settings) -> dict[str, float]:
 
 
 def ranked_by(settings: Settings) -> str:
-    """``"Hugging Face upvotes and clicks from digests"``: what trending is ranked by."""
-    return " and ".join(_RANKED_BY[source] for source, weight in shown_weights(settings).items()
-                        if weight > 0 and source in _RANKED_BY)
+    """``"Hugging Face upvotes, upvotes here and saves here"``: what trending is ranked by."""
+    names = [_RANKED_BY[source] for source, weight in shown_weights(settings).items()
+             if weight > 0 and source in _RANKED_BY]
+    return " and ".join(filter(None, [", ".join(names[:-1]), *names[-1:]]))
 
 
 def run_search(app: Paperwire, q: str, limit: str | None, sort: str, mode: str,

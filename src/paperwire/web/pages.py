@@ -21,6 +21,7 @@ from paperwire.web.common import (
     page,
     parse_limit,
     ranked_by,
+    reactions_for,
     run_search,
     shown_weights,
     trending_for,
@@ -49,11 +50,12 @@ def home(request: Request, app: App, window: str = "week", date: str | None = No
     if view.as_of is not None:
         start, end = trending.window_bounds(view.window, view.as_of)
         sparks = {e.paper_id: charts.sparkline(e.series, start, end) for e, _ in view.entries}
+    acts = reactions_for(request, app, [p.id for _, p in view.entries] + [p.id for p in latest])
     feed_params = {"window": view.window, "cat": view.category}
     feed_query = urlencode({k: v for k, v in feed_params.items() if v})
     return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
                 ranked_by=ranked_by(app.settings) or "signals",
-                sparks=sparks, all_url=here(cat=None),
+                sparks=sparks, all_url=here(cat=None), acts=acts,
                 api_url="/api/trending" + here()[1:],
                 atom_url="/feeds/trending.atom?" + feed_query,
                 json_url="/feeds/trending.json?" + feed_query,
@@ -79,8 +81,9 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
         limit = limit if limit and limit.isdigit() and int(limit) > 0 else None
         sort = sort if sort in SORTS else "relevance"
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
+    acts = reactions_for(request, app, [h.paper.id for h in hits])
     return page(request, "search.html", status_code=400 if error else 200, q=q, hits=hits,
-                limit=parse_limit(limit), sort=sort, sorts=sorts, error=error)
+                limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts)
 
 
 @router.get("/papers/{paper_id:path}")
@@ -93,8 +96,9 @@ def paper_page(request: Request, app: App, paper_id: str) -> Response:
                                 weights=app.settings.trending_weights)
     sigs = sorted(found_sigs, key=lambda s: s.day, reverse=True)
     similar = app.similar([found.id], limit=SIMILAR_LIMIT)
+    acts = reactions_for(request, app, [found.id] + [h.paper.id for h in similar])
     return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
-                labels=trending.SOURCE_LABELS, similar=similar)
+                labels=trending.SOURCE_LABELS, similar=similar, acts=acts)
 
 
 @router.get("/about/trending")
