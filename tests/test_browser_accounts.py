@@ -75,7 +75,7 @@ def site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:
 def sign_in(page: Any, site: Site, email: str) -> None:
     """Ask for a link on the page, open the one mailed, press the button."""
     page.goto(f"{site.url}/")
-    page.get_by_role("link", name="Sign in").click()
+    page.locator("header").get_by_role("link", name="Sign in", exact=True).click()
     page.wait_for_url(f"{site.url}/signin")
     page.get_by_label("Email").fill(email)
     with page.expect_navigation():
