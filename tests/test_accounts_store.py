@@ -198,3 +198,15 @@ def test_unconfirmed_accounts_are_purged(store: Store) -> None:
     store.accounts.add("admin@example.org", NOW - timedelta(days=3), admin=True)
     assert store.accounts.purge_pending(NOW - timedelta(days=1)) == 1
     assert {a.email for a in store.accounts.all()} == {"a@example.org", "admin@example.org"}
+
+
+def test_tags_and_notes_are_stored_as_any_database_takes_them(papers: Store) -> None:
+    """A NUL (PostgreSQL refuses it) or a lone surrogate (a non-UTF-8 terminal) in a tag or
+    note reaches the store from any caller: it is cleaned, never a database error."""
+    a = active(papers, "a@example.org")
+    tags = papers.library.set_tags(a, "2606.00001", ["nu\x00ll", "half\ud83d"], NOW)
+    papers.library.set_note(a, "2606.00001", "a\x00b \ud83d", NOW)
+    entry = papers.library.entry(a, "2606.00001")
+    assert entry is not None and sorted(entry.tags) == sorted(tags) == ["half?", "null"]
+    assert all("\x00" not in t and t.encode() for t in entry.tags)
+    assert entry.note is not None and "\x00" not in entry.note and entry.note.encode()

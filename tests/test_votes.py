@@ -132,6 +132,24 @@ def test_save_and_unsave(client: TestClient, pw: Paperwire) -> None:
     assert pw.store.library.saved_of(account.id, [B.id]) == set()
 
 
+def test_unsaving_asks_first_when_tags_or_a_note_would_go(client: TestClient,
+                                                          pw: Paperwire) -> None:
+    csrf = sign_in(client, pw, "ada@example.org")
+    account = pw.store.accounts.by_email("ada@example.org")
+    assert account is not None
+    pw.store.library.set_tags(account.id, B.id, ["rag", "to cite"], NOW)
+    pw.store.library.set_note(account.id, B.id, "read section 4", NOW)
+    asked = vote(client, csrf, B.id, "unsave", kind="save")
+    assert asked.status_code == 200 and "Remove from your library?" in asked.text
+    assert "rag, to cite" in asked.text and 'name="confirm" value="yes"' in asked.text
+    entry = pw.store.library.entry(account.id, B.id)
+    assert entry is not None and entry.note == "read section 4"  # nothing lost yet
+    gone = client.post(f"/papers/{B.id}/save", data={"csrf": csrf, "action": "unsave",
+                                                      "confirm": "yes", "next": "/library"})
+    assert gone.status_code == 303 and gone.headers["location"] == "/library"
+    assert pw.store.library.entry(account.id, B.id) is None
+
+
 @pytest.mark.parametrize("bad", [
     "//evil.example/x", "http://evil.example/", "https:evil.example", "/\\evil.example",
     "javascript:alert(1)", "evil.example", "", "/\x0d\x0aSet-Cookie:x=1"])

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from paperwire.errors import NotFound
+from paperwire.models import clean_text
 from paperwire.records import READING_STATES, LibraryEntry, Rating
 from paperwire.store.db import store_errors
 from paperwire.store.schema import accounts, library, library_tags, papers, ratings, signals, votes
@@ -72,11 +73,12 @@ def _is_active(conn: Connection, account_id: int) -> bool:
 
 
 def clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Tags as stored: whitespace collapsed, no commas, at most 64 characters, no repeats
+    """Tags as stored: text any column takes (``clean_text``), whitespace collapsed, no
+    commas, at most 64 characters, no repeats
     (case-insensitively; the first spelling wins), at most 20."""
     seen: dict[str, str] = {}
     for raw in tags:
-        tag = " ".join(raw.replace(",", " ").split())[:MAX_TAG_CHARS].strip()
+        tag = " ".join(clean_text(raw).replace(",", " ").split())[:MAX_TAG_CHARS].strip()
         if tag and tag.casefold() not in seen:
             seen[tag.casefold()] = tag
     return tuple(seen.values())[:MAX_TAGS]
@@ -224,7 +226,7 @@ class LibraryStore:
     def set_note(self, account_id: int, paper_id: str, note: str | None,
                  now: datetime) -> None:
         """The paper's private note (Markdown; empty removes it), saving it first if needed."""
-        text = (note or "").strip()[:MAX_NOTE_CHARS] or None
+        text = clean_text(note or "").strip()[:MAX_NOTE_CHARS] or None
         with self.engine.begin() as conn:
             self._save(conn, account_id, paper_id, now)
             conn.execute(update(library).where(library.c.account_id == account_id,

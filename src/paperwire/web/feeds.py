@@ -1,4 +1,5 @@
-"""Trending as feeds: Atom 1.0 (RFC 4287) and JSON Feed 1.1, built from a ``TrendingView``.
+"""Trending as feeds: Atom 1.0 (RFC 4287) and JSON Feed 1.1, built from a ``TrendingView``;
+and a reader's private library feed (Atom), built from the library's items.
 
 Pure functions: no I/O, and the same view gives the same bytes. The Atom document is built
 with :mod:`xml.etree.ElementTree`, so markup in titles and abstracts is escaped by the XML
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from paperwire.library import notes
+from paperwire.library.service import Item
 from paperwire.models import Paper, quote_id
 from paperwire.trending import TrendingEntry, TrendingView, window_phrase
 
@@ -193,3 +197,64 @@ def json_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> 
         "items": items,
     }
     return feed
+
+
+# ---- a reader's private library feed ---------------------------------------------------------
+
+
+def library_atom(items: Sequence[Item], base_url: str, self_url: str, title: str,
+                 now: datetime) -> bytes:
+    """A reader's saved papers (newest save first) as an Atom 1.0 document. Its address holds
+    the reader's secret, so it is private: each entry's summary carries the reader's tags,
+    reading state and note (as plain text), then the abstract's start."""
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "en"})
+    _sub(feed, "id", self_url)
+    _sub(feed, "title", title)
+    _sub(feed, "subtitle", "Papers saved to a Paperwire library; this address is private.")
+    newest = max((i.entry.updated_at for i in items), default=now)
+    _sub(feed, "updated", _instant(newest))
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    _sub(feed, "link", rel="alternate", type="text/html", href=f"{base_url}/library")
+    author = _sub(feed, "author")
+    _sub(author, "name", "Paperwire")
+    _sub(author, "uri", base_url + "/")
+    _sub(feed, "generator", "Paperwire", uri=base_url + "/")
+    for item in items:
+        paper, entry = item.paper, item.entry
+        node = _sub(feed, "entry")
+        _sub(node, "id", entry_id(base_url, paper))
+        _sub(node, "title", paper.title)
+        _sub(node, "link", rel="alternate", type="text/html",
+             href=paper_link(base_url, paper.id))
+        if paper.abs_url:
+            _sub(node, "link", rel="related", type="text/html", href=paper.abs_url)
+        _sub(node, "published", _instant(entry.saved_at))
+        _sub(node, "updated", _instant(entry.updated_at))
+        for name in paper.authors:
+            _sub(_sub(node, "author"), "name", name)
+        for tag in entry.tags:
+            _sub(node, "category", term=tag, label=tag)
+        _sub(node, "summary", _library_summary(item), type="text")
+    ET.indent(feed)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
+
+
+def _instant(when: datetime) -> str:
+    """RFC 3339 of a naive UTC time."""
+    return when.replace(microsecond=0).isoformat() + "Z"
+
+
+def _library_summary(item: Item) -> str:
+    entry = item.entry
+    lines = []
+    if entry.tags:
+        lines.append("Tags: " + ", ".join(entry.tags))
+    if entry.state:
+        lines.append("State: " + entry.state)
+    if entry.note:
+        lines.append("Note: " + excerpt(notes.plain(entry.note)))
+    abstract = excerpt(item.paper.abstract)
+    if abstract:
+        lines.append(abstract)
+    return "\n\n".join(lines)

@@ -75,6 +75,11 @@ async def _form_post(request: Request, app: Paperwire, paper_id: str, kind: str)
         wanted = " or ".join(a for a, (k, _) in ACTIONS.items() if k == kind)
         raise PageError(400, f"The form must say what to do: action={wanted}.")
     stored = await run_in_threadpool(_paper_id, app, paper_id)
+    if action == "unsave" and form is not None and form.get("confirm") != "yes":
+        entry = await run_in_threadpool(app.store.library.entry, account.id, stored)
+        if entry is not None and (entry.note or entry.tags):  # ask before they are lost
+            return page(request, "unsave_confirm.html", entry=entry,
+                        paper=app.paper(stored), back=back)
     await run_in_threadpool(_change, app, account, stored, kind, ACTIONS[action][1])
     return RedirectResponse(back, status_code=303)
 
