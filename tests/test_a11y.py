@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from accounts import make_account
+from accounts import make_account, session_cookie
 from live_server import loopback_socket, served, url_of
+from paperwire.accounts import signin_url
 from paperwire.app import Paperwire
 from paperwire.clock import utcnow
 from paperwire.config import Settings
@@ -100,6 +101,14 @@ class Site:
     store: Store
     ctx: DigestContext
     smtp: FaultySmtpServer
+    paperwire: Paperwire
+
+    def signin_url(self) -> str:
+        nonce = tokens.new_nonce()
+        account = self.store.accounts.request_signin(
+            f"reader-{secrets.token_hex(4)}@example.org", nonce, utcnow())
+        assert account is not None
+        return signin_url(self.url, self.ctx.key, account.id, nonce, utcnow())
 
     def preferences_url(self) -> str:
         sub = self.store.digests.activate(
@@ -153,8 +162,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator
                             base_url=url_of(sock), smtp_url=smtp.url, secret_key="a11y" * 8,
                             arxiv_categories=("cs.CL", "cs.IR", "cs.LG", "cs.CV"))
         try:
-            with served(create_app(Paperwire(settings, store)), sock) as base:
-                yield Site(base, store, DigestContext(store, settings), smtp)
+            paperwire = Paperwire(settings, store)
+            with served(create_app(paperwire), sock) as base:
+                yield Site(base, store, DigestContext(store, settings), smtp, paperwire)
         finally:
             store.close()
 
@@ -201,6 +211,24 @@ def _unsubscribed(page: Any, site: Site) -> None:
     assert page.title().startswith("Unsubscribed")
 
 
+def _signin_sent(page: Any, site: Site) -> None:
+    _go(page, f"{site.url}/signin")
+    page.get_by_label("Email").fill(f"someone-{secrets.token_hex(4)}@example.org")
+    _submit(page, "Mail me a sign-in link")
+    assert "Check your inbox" in page.title()
+
+
+def _account(page: Any, site: Site) -> None:
+    """The account page, signed in."""
+    name, value = session_cookie(site.paperwire, f"member-{secrets.token_hex(4)}@example.org")
+    page.context.add_cookies([{"name": name, "value": value, "url": site.url}])
+    try:
+        _go(page, f"{site.url}/account")
+        assert page.title().startswith("Your account")
+    finally:
+        page.context.clear_cookies()
+
+
 def _saved(page: Any, site: Site) -> None:
     _go(page, site.preferences_url())
     _submit(page, "Save")
@@ -238,6 +266,12 @@ PAGES: dict[str, tuple[str, int | tuple[int, ...]] | Callable[[Any, Site], None]
         page, site.preferences_url().replace("/preferences?", "/preferences/preview?")),
     "digest-unsubscribe": lambda page, site: _go(page, site.unsubscribe_url()),
     "digest-unsubscribed": _unsubscribed,
+    "signin": ("/signin", 200),
+    "signin-sent": _signin_sent,
+    "signin-confirm": lambda page, site: _go(page, site.signin_url()),
+    "signin-bad-link": ("/signin/confirm/forged.link", 400),
+    "account-signed-out": ("/account", 401),
+    "account": _account,
 }
 
 

@@ -36,6 +36,7 @@ from paperwire.store import Store
 from paperwire.trending import TrendingView
 
 if TYPE_CHECKING:
+    from paperwire.accounts import AccountContext
     from paperwire.digests.deliver import RunReport
     from paperwire.importers import ImportReport
     from paperwire.ingest import IngestReport
@@ -352,6 +353,80 @@ class Paperwire:
 
     def end_session(self, token: str) -> None:
         self.store.accounts.end_session(session_hash(token))
+
+    def end_sessions(self, account: Account) -> int:
+        """Sign ``account`` out everywhere; how many sessions ended."""
+        return self.store.accounts.end_sessions(account.id)
+
+    def account_context(self) -> AccountContext:
+        from paperwire.accounts import AccountContext
+
+        return AccountContext(self.store, self.settings, self.key)
+
+    def take_signin_allowance(self, client: str) -> bool:
+        """Spend one of ``client``'s sign-in link requests for this hour; False when none
+        is left (PAPERWIRE_SIGNIN_CLIENT_LIMIT)."""
+        hour = self.now().replace(minute=0, second=0, microsecond=0)
+        return self.store.digests.take_limit(f"signin:{client}", hour,
+                                             self.settings.signin_client_limit)
+
+    def request_signin(self, mailer: Mailer, email: str, next_path: str = "/account") -> bool:
+        """Mail ``email`` a sign-in link if it may have one (the web's mail queue calls
+        this; the answer never depends on it)."""
+        from paperwire import accounts
+
+        return accounts.request_signin(self.account_context(), mailer, email, self.now(),
+                                       next_path)
+
+    def check_signin_link(self, token: str) -> None:
+        """TokenError unless ``token`` is a genuine, unexpired sign-in token (changes
+        nothing: whether it is still the live one is known only by using it)."""
+        from paperwire import accounts
+
+        accounts.read_signin(self.key, token, self.now())
+
+    def confirm_signin(self, token: str) -> Account:
+        """Use a sign-in link: the account, now active (TokenError for a bad one)."""
+        from paperwire import accounts
+
+        return accounts.confirm_signin(self.account_context(), token, self.now())
+
+    def account_subscription(self, account: Account) -> Subscriber | None:
+        return self.store.digests.by_email(account.email)
+
+    def save_account_digest(self, account: Account, form: dict[str, str],
+                            ) -> tuple[Subscriber | None, dict[str, str]]:
+        from paperwire import accounts
+
+        return accounts.save_digest(self.account_context(), account, form, self.now())
+
+    def unsubscribe_account(self, account: Account) -> Subscriber | None:
+        from paperwire import accounts
+
+        return accounts.unsubscribe(self.account_context(), account, self.now())
+
+    def export_account(self, account: Account) -> dict[str, Any]:
+        from paperwire import accounts
+
+        return accounts.export_account(self.account_context(), account, self.now())
+
+    def delete_account(self, account: Account) -> None:
+        from paperwire import accounts
+
+        accounts.delete_account(self.account_context(), account, self.now())
+
+    def add_user(self, email: str, admin: bool = False) -> Account:
+        from paperwire import accounts
+
+        return accounts.add_user(self.account_context(), email, self.now(), admin=admin)
+
+    def users(self) -> list[Account]:
+        return self.store.accounts.all()
+
+    def disable_user(self, email: str) -> Account:
+        from paperwire import accounts
+
+        return accounts.disable_user(self.account_context(), email, self.now())
 
     # ---- upvotes and saves ---------------------------------------------------------------
 

@@ -145,6 +145,17 @@ def _per_hour(value: str) -> int:
     return count
 
 
+SIGNUP_MODES = ("open", "closed")
+
+
+def _signup(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in SIGNUP_MODES:
+        raise ValueError("must be open (any address may make an account by signing in) or "
+                         "closed (only accounts an operator added)")
+    return mode
+
+
 def _bool(value: str) -> bool:
     text = value.strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -252,6 +263,17 @@ class Settings:
         default=10,
         metadata={"parse": _per_hour,
                   "doc": "subscription requests one client (IP address) may make an hour"},
+    )
+    signup: str = field(
+        default="open",
+        metadata={"parse": _signup,
+                  "doc": "open: a sign-in link to a new address makes its account on first "
+                         "use; closed: only accounts added by `paperwire user add` sign in"},
+    )
+    signin_client_limit: int = field(
+        default=10,
+        metadata={"parse": _per_hour,
+                  "doc": "sign-in link requests one client (IP address) may make an hour"},
     )
     vote_limit: int = field(
         default=60,

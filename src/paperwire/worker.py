@@ -131,7 +131,9 @@ class Scheduler:
         return reports
 
     def run_digests(self) -> str:
-        """Send the digests due now (and retries), purge stale unconfirmed subscriptions."""
+        """Send the digests due now (and retries), purge stale unconfirmed subscriptions,
+        never-used accounts and expired sessions."""
+        from paperwire.accounts import purge as purge_accounts
         from paperwire.digests import open_mailer
         from paperwire.digests.deliver import run
         from paperwire.digests.subscriptions import purge_unconfirmed
@@ -140,6 +142,7 @@ class Scheduler:
                else DigestContext(self.store, self.settings))
         try:
             purged = purge_unconfirmed(ctx, self.clock())
+            purge_accounts(self.store, self.settings, self.clock())
             with open_mailer(self.settings, self.outbox_url) as mailer:
                 report = run(ctx, mailer, self.clock)
         except PaperwireError as exc:

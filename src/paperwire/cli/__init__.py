@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from paperwire import __version__
-from paperwire.cli import db, digest, ingest, library, papers, serve, trending
+from paperwire.cli import db, digest, ingest, library, papers, serve, trending, users
 from paperwire.cli.common import (
     EXIT_ERROR,
     EXIT_PARTIAL,
@@ -58,6 +58,7 @@ papers.register_tools(app)
 db.register(app)
 digest.register(app)
 library.register(app)
+users.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,14 +1,14 @@
-"""Render digest and confirmation emails. Pure: no I/O, no clock, no network.
+"""Render digest, confirmation and sign-in emails. Pure: no I/O, no clock, no network.
 
 Every message is multipart/alternative (text/plain first, then text/html), UTF-8, both parts
 quoted-printable so no physical line comes near the 998-octet limit. Paper titles, authors,
 abstracts and reasons are untrusted text: they are collapsed to one line with control
 characters removed before they go anywhere near a header, and HTML-escaped in the HTML part.
 LaTeX is kept raw. The bodies are Jinja templates under ``digests/templates/`` (``digest.txt``,
-``digest.html``, ``confirm.txt``, ``confirm.html``), filled by :func:`render`: autoescaped for
-HTML, as written for text; headers are set here, never from a template. The HTML uses inline
-styles only: no style block, images, scripts or external resources, and it reads fine when a
-client strips the styles.
+``digest.html``, ``confirm.txt``, ``confirm.html``, ``signin.txt``, ``signin.html``), filled by
+:func:`render`: autoescaped for HTML, as written for text; headers are set here, never from a
+template. The HTML uses inline styles only: no style block, images, scripts or external
+resources, and it reads fine when a client strips the styles.
 """
 
 from __future__ import annotations
@@ -117,6 +117,9 @@ def _format_period(period: tuple[date, date]) -> str:
 
 
 def _format_duration(span: timedelta) -> str:
+    if span < timedelta(hours=1):  # a sign-in link: minutes
+        minutes = max(int(span.total_seconds() // 60), 1)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours = int(span.total_seconds() // 3600)
     if hours >= 24 and hours % 24 == 0:
         days = hours // 24
@@ -328,4 +331,33 @@ def render_confirmation(
     context = {"site": one_line(base_url), "email": email, "confirm_url": confirm_url,
                "valid_for": _format_duration(valid_for) if valid_for is not None else None}
     _attach_bodies(msg, render("confirm.txt", **context), render("confirm.html", **context))
+    return msg
+
+
+# --- sign in ------------------------------------------------------------------------------
+
+
+def render_signin(
+    email: str,
+    *,
+    signin_url: str,
+    from_addr: str,
+    base_url: str,
+    now: datetime,
+    message_id: str,
+    valid_for: timedelta | None = None,
+) -> EmailMessage:
+    """The mail carrying a magic sign-in link for the account ``email``. The link works
+    once; ``valid_for`` (when given) says for how long."""
+    _check_url(signin_url, "signin_url")
+    msg = _new_message(
+        from_addr=from_addr,
+        to=email,
+        subject="Your Paperwire sign-in link",
+        now=now,
+        message_id=message_id,
+    )
+    context = {"site": one_line(base_url), "email": email, "signin_url": signin_url,
+               "valid_for": _format_duration(valid_for) if valid_for is not None else None}
+    _attach_bodies(msg, render("signin.txt", **context), render("signin.html", **context))
     return msg

@@ -1,10 +1,13 @@
-"""Signed links in mails: confirm, unsubscribe, preferences.
+"""Signed links in mails: confirm, unsubscribe, preferences, sign in.
 
 A token is ``base64url(payload) + "." + base64url(HMAC-SHA256(key, purpose + payload))`` where
 the payload is ``subscriber id:expiry (unix seconds, 0 = none):nonce``. The purpose is part of
 what is signed, so an unsubscribe token cannot confirm and a preferences token cannot
 unsubscribe someone else. A confirmation token is single-use: its nonce must equal the one the
-store holds for the subscriber, which confirming clears.
+store holds for the subscriber, which confirming clears. A sign-in token (purpose ``signin``)
+names an account instead of a subscriber and works the same way: its nonce must equal the
+account's live ``login_nonce`` (cleared on use, replaced by each new link), and it expires after
+:data:`SIGNIN_VALID_FOR`; no other purpose's token can sign anyone in.
 
 Unsubscribe and preferences tokens carry the subscription's epoch (``e<n>`` in the nonce
 field; each confirmation bumps it), so a resubscribe voids every link mailed before it, and
@@ -29,8 +32,10 @@ from pathlib import Path
 
 from paperwire.errors import ConfigError, TokenError
 
-PURPOSES = ("confirm", "unsubscribe", "preferences", "click")  # click: a paper link in a digest
+# click: a paper link in a digest; signin: a magic sign-in link (the id is an account's)
+PURPOSES = ("confirm", "unsubscribe", "preferences", "click", "signin")
 CONFIRM_VALID_FOR = timedelta(hours=48)
+SIGNIN_VALID_FOR = timedelta(minutes=15)
 UNSUBSCRIBE_VALID_FOR = timedelta(days=365)
 PREFERENCES_VALID_FOR = timedelta(days=60)
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")

@@ -87,6 +87,8 @@ class AccountStore:
         if not nonce:
             return None
         with self.engine.begin() as conn:
+            was = conn.execute(select(accounts.c.status).where(accounts.c.id == account_id)
+                               .with_for_update()).scalar()
             row = conn.execute(
                 update(accounts).where(accounts.c.id == account_id,
                                        accounts.c.login_nonce == nonce,
@@ -94,7 +96,7 @@ class AccountStore:
                 .values(login_nonce=None, status="active",
                         confirmed_at=func.coalesce(accounts.c.confirmed_at, now))
                 .returning(*accounts.c)).first()
-            if row is not None and row.confirmed_at == now:  # first sign-in: now it counts
+            if row is not None and was != "active":  # it counts from now on (not twice)
                 bump_account(conn, account_id, 1, now)
         return _account(row) if row else None
 

@@ -1,8 +1,9 @@
 """The web app: server-rendered pages (Jinja2, autoescaped), a small JSON API and the
 trending feeds, over one :class:`~paperwire.app.Paperwire`. A thin adapter: each router
 (:mod:`.pages`, :mod:`.api`, :mod:`.feeds_routes`, :mod:`.digest_routes`,
-:mod:`.vote_routes`, :mod:`.library_routes`) holds plain handler functions that take the
-application object from the request; errors go through one mapper (:mod:`.errors`)."""
+:mod:`.vote_routes`, :mod:`.library_routes`, :mod:`.account_routes`) holds plain handler
+functions that take the application object from the request; errors go through one mapper
+(:mod:`.errors`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from starlette.routing import BaseRoute
 from paperwire.app import Paperwire
 from paperwire.digests.mailqueue import MailQueue
 from paperwire.web import (
+    account_routes,
     api,
     digest_routes,
     errors,
@@ -49,7 +51,8 @@ def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
         paperwire, queue, dev_outbox)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # this app's own copies of the routers' routes
-    for module in (pages, feeds_routes, api, digest_routes, vote_routes, library_routes):
+    for module in (pages, feeds_routes, api, digest_routes, vote_routes, library_routes,
+                   account_routes):
         app.router.routes.extend(_own(route) for route in module.router.routes)
     errors.install(app)
     digest_routes.install_log_redaction()

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 
 from paperwire.app import SESSION_LIFETIME, Paperwire
 from paperwire.config import Settings
-from paperwire.errors import PageError
+from paperwire.errors import PageError, PaperwireError
 from paperwire.records import Account
 
 SESSION_COOKIE = "paperwire_session"
@@ -50,7 +50,11 @@ def signed_in(request: Request) -> Account | None:
     if cached is not _UNSET:
         return cast(Account | None, cached)
     token = session_token(request)
-    account = _paperwire(request).session_account(token) if token else None
+    try:
+        account = _paperwire(request).session_account(token) if token else None
+    except PaperwireError:  # the database is down: this request fails, and the error page
+        request.state.viewer = None  # drawn for it shows nobody signed in (no second try)
+        raise
     request.state.viewer = account
     return account
 

@@ -193,8 +193,17 @@ def confirm_page(request: Request, app: App, token: str = "") -> Response:
                 field=None)
 
 
+def refuse_cross_site(request: Request, app: Paperwire, what: str) -> None:
+    """A 403 for a post a browser sent from another site (the token-confirmed forms of
+    mails' pages take posts from their own page only; see ``web/auth.cross_site``)."""
+    if cross_site(request, app.settings):
+        raise PageError(403, f"{what} is accepted only from this site's own page.",
+                        "Forbidden")
+
+
 @router.post("/subscribe/confirm", include_in_schema=False)
 def confirm_post(request: Request, app: App, token: str = "") -> Response:
+    refuse_cross_site(request, app, "Confirming")
     sub = app.confirm(token)
     prefs = app.links(sub).preferences
     return page(request, "digest/message.html", title="Subscribed",
@@ -223,7 +232,10 @@ def unsubscribe_page(request: Request, app: App, token: str = "") -> Response:
 
 @router.post("/unsubscribe", include_in_schema=False)
 async def unsubscribe_post(request: Request, app: App, token: str = "") -> Response:
-    """RFC 8058 one-click: a POST with List-Unsubscribe=One-Click, answered 200 at once."""
+    """RFC 8058 one-click: a POST with List-Unsubscribe=One-Click, answered 200 at once.
+    Mail providers post it from their servers (no browser headers); a browser's post from
+    another site is refused like every other form's."""
+    refuse_cross_site(request, app, "Unsubscribing")
     fields = await _form(request)
     if fields.get("List-Unsubscribe") != "One-Click":
         raise PageError(400, "Expected List-Unsubscribe=One-Click in the request body.")
@@ -253,6 +265,7 @@ def preferences_page(request: Request, app: App, token: str = "", saved: str = "
 
 @router.post("/preferences", include_in_schema=False)
 async def preferences_post(request: Request, app: App, token: str = "") -> Response:
+    refuse_cross_site(request, app, "Changing preferences")
     f = await _form(request)
     sub = app.subscriber_for("preferences", token)
     if not subscribed(sub):
@@ -269,9 +282,7 @@ async def preferences_post(request: Request, app: App, token: str = "") -> Respo
 def resubscribe_post(request: Request, app: App, token: str = "") -> Response:
     """An unsubscribed address asks to come back: a new confirmation mail (queued, like
     every subscribe), with the preferences it had."""
-    if cross_site(request, app.settings):
-        raise PageError(403, "Resubscribing is accepted only from this site's own page.",
-                        "Forbidden")
+    refuse_cross_site(request, app, "Resubscribing")
     sub = app.subscriber_for("preferences", token)
     if sub.status == "unsubscribed":
         def job(mailer: Mailer) -> None:
