@@ -72,7 +72,8 @@ def test_a_change_needs_the_sessions_own_csrf_token(web: tuple[TestClient, Paper
     csrf = sign_in(client, paperwire, "a@example.org")
     assert client.get("/_test/who").json() == {"email": "a@example.org"}
     assert client.post("/_test/change", data={}).status_code == 403
-    assert client.post("/_test/change", data={"csrf": csrf[:-1] + ("1" if csrf[-1] == "0" else "0")}).status_code == 403
+    wrong = csrf[:-1] + ("1" if csrf[-1] == "0" else "0")
+    assert client.post("/_test/change", data={"csrf": wrong}).status_code == 403
     assert client.post("/_test/change", data={"csrf": csrf},
                        headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
     ok = client.post("/_test/change", data={"csrf": csrf})
