@@ -1,0 +1,137 @@
+"""Recommendations from what is stored: read the papers, vectors and candidates the model
+needs (store, search engine), rank them (:func:`paperwire.recommend.model.rank`), and say
+why in words.
+
+Candidates, unless the caller names them (a digest: the period's new papers): the nearest
+papers by vector of the reader's newest positives, the papers most like their titles by BM25,
+and the newest papers of the collection. The background the classifier learns against is a
+sample of the collection, the same for the same positives (so a page does not reshuffle
+between two visits).
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from paperwire.embed import paper_text
+from paperwire.models import Paper, shorten
+from paperwire.recommend.model import DEFAULT, MIN_POSITIVES, Items, Params, rank
+from paperwire.store import Store
+
+if TYPE_CHECKING:
+    from paperwire.search.engine import SearchEngine
+
+BACKGROUND = 1000  # papers of the collection the classifier learns against
+NEWEST_POSITIVES = 30  # the positives whose neighbours are candidates
+NEIGHBOURS = 40  # candidates per positive, by vector
+TITLE_NEIGHBOURS = 10  # candidates per positive, by BM25 on its title
+LATEST = 300  # the collection's newest papers are candidates too
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    paper: Paper
+    score: float
+    match: bool  # above the model's relevance floor
+    because: tuple[Paper, ...]  # the reader's papers that explain it (one or two)
+
+
+def _vectors_of(engine: SearchEngine | None) -> tuple[tuple[str, ...], dict[str, int],
+                                                      np.ndarray] | None:
+    """The dense index's ids, positions and matrix, or None when there are no vectors."""
+    if engine is None or not engine.dense_wanted():
+        return None
+    dense = engine.dense()
+    if len(dense) == 0:
+        return None
+    return dense.ids, dense.pos, dense.matrix
+
+
+def _candidates(store: Store, engine: SearchEngine | None, positives: Sequence[Paper],
+                matrix: tuple[tuple[str, ...], dict[str, int], np.ndarray] | None
+                ) -> list[str]:
+    found: dict[str, None] = {}
+    newest = positives[-NEWEST_POSITIVES:]
+    if matrix is not None and engine is not None:
+        dense = engine.dense()
+        _, pos, vectors = matrix
+        for p in newest:
+            if p.id in pos:
+                found.update((pid, None) for pid, _ in dense.search(vectors[pos[p.id]],
+                                                                    NEIGHBOURS))
+    if engine is not None:
+        from paperwire.search.query import literal_query
+
+        for p in newest:
+            for hit in engine.lexical.search(literal_query(p.title), limit=TITLE_NEIGHBOURS,
+                                             highlight=False):
+                found[hit.paper_id] = None
+    found.update((p.id, None) for p in store.latest_papers(LATEST))
+    return list(found)
+
+
+def recommend(
+    store: Store,
+    engine: SearchEngine | None,
+    positives: Sequence[str],
+    negatives: Sequence[str] = (),
+    *,
+    candidates: Sequence[str] | None = None,
+    exclude: Collection[str] = (),
+    limit: int = 20,
+    params: Params = DEFAULT,
+    background: int = BACKGROUND,
+) -> list[Suggestion]:
+    """The best ``limit`` papers for a reader whose liked papers are ``positives`` (oldest
+    first) and turned-down ones ``negatives``, among ``candidates`` (by default: see the
+    module), less ``exclude``. Empty with fewer than :data:`MIN_POSITIVES` stored positives.
+    Without vectors (no model, nothing embedded) the model runs on its lexical side alone."""
+    liked = store.get_papers(positives)
+    ordered = [liked[p] for p in dict.fromkeys(positives) if p in liked]
+    if len(ordered) < MIN_POSITIVES:
+        return []
+    matrix = _vectors_of(engine)
+    if candidates is None:
+        candidates = _candidates(store, engine, ordered, matrix)
+    skip = set(exclude) | set(liked) | set(negatives)
+    cands = [c for c in dict.fromkeys(candidates) if c not in skip]
+    if not cands:
+        return []
+    pool = list(matrix[0]) if matrix is not None else sorted(store.all_ids())
+    seed = zlib.crc32("\n".join(sorted(liked)).encode())
+    sample = random.Random(seed).sample(pool, min(len(pool), background + len(skip)))
+    bg = [b for b in sample if b not in skip][:background]
+    papers = store.get_papers([*liked, *negatives, *bg, *cands])
+    ids = list(papers)
+    dim = matrix[2].shape[1] if matrix is not None else 1
+    vectors = np.zeros((len(ids), dim), dtype=np.float32)
+    if matrix is not None:
+        _, pos, mat = matrix
+        for i, pid in enumerate(ids):
+            if pid in pos:
+                vectors[i] = mat[pos[pid]]
+    items = Items.build([(pid, paper_text(p.title, p.abstract), p.authors)
+                         for pid, p in papers.items()], vectors)
+    ranked = rank(items, [p.id for p in ordered], [n for n in negatives if n in papers],
+                  [c for c in cands if c in papers], bg, params, limit=limit)
+    return [Suggestion(papers[r.paper_id], r.score, r.match,
+                       tuple(papers[b] for b in r.because)) for r in ranked]
+
+
+def because_text(because: Sequence[Paper], verbs: Mapping[str, str]) -> str:
+    """'because you saved “A” and upvoted “B”': ``verbs`` maps a paper id to what the reader
+    did with it (saved, upvoted, liked)."""
+    parts = []
+    last_verb = None
+    for p in because:
+        verb = verbs.get(p.id, "saved")
+        title = f"“{shorten(' '.join(p.title.split()), 80)}”"
+        parts.append(title if verb == last_verb else f"{verb} {title}")
+        last_verb = verb
+    return "because you " + " and ".join(parts) if parts else ""
