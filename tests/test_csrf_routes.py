@@ -23,7 +23,7 @@ from accounts import make_account, sign_in
 from paperwire.accounts import signin_token
 from paperwire.app import Paperwire
 from paperwire.config import Settings
-from paperwire.digests.service import DigestContext
+from paperwire.digests.service import DigestContext, paper_token
 from paperwire.models import Paper
 from paperwire.records import Subscriber
 from paperwire.store import Store
@@ -49,6 +49,8 @@ ANONYMOUS = {
                     "providers post it from their servers, without browser headers)",
     "/preferences": "a mailed preferences link: the signed token is the proof",
     "/preferences/resubscribe": "a mailed preferences link: the signed token is the proof",
+    "/d/feedback": "a digest item's 👍 / 👎 / save: the token signed per subscriber and paper "
+                   "is the proof",
 }
 # a form that most handlers would act on, were the CSRF check missing
 FIELDS = {"email": "someone@example.org", "confirm_email": "", "List-Unsubscribe": "One-Click",
@@ -184,6 +186,9 @@ def valid_targets(site: Site) -> dict[str, tuple[str, dict[str, Any]]]:
         "/preferences": (links.preferences.removeprefix(BASE), form),
         "/preferences/resubscribe": (again.preferences.removeprefix(BASE).replace(
             "/preferences?", "/preferences/resubscribe?"), {}),
+        "/d/feedback": ("/d/feedback", {"data": {
+            "t": paper_token(key, "feedback", active.id, NOW.date(), PAPER), "id": PAPER,
+            "a": "up"}}),
     }
 
 
@@ -206,7 +211,7 @@ def test_anonymous_changes_refuse_other_sites(site: Site) -> None:
                 assert len(site.smtp.received) == mails
     # the same requests from this site's own pages do change things (the test can fail)
     for template in ("/subscribe/confirm", "/unsubscribe", "/preferences/resubscribe",
-                     "/signin/confirm/{token}", "/signin"):
+                     "/signin/confirm/{token}", "/signin", "/d/feedback"):
         path, body = targets[template]
         before, mails = site.snapshot(), len(site.smtp.received)
         r = site.client().post(path, headers={"Sec-Fetch-Site": "same-origin"},

@@ -148,10 +148,19 @@ def test_trending_only_mode_ignores_matches() -> None:
 
 
 def test_personal_mode_without_interests_is_trending_only() -> None:
-    """A personal subscriber with no interests gets trending papers only (matches ignored)."""
+    """A personal subscriber with no interests and no matches gets trending papers only."""
+    sub = Subscriber(id=4, email="d@example.org", status="active", size=3)
+    digest = compose(sub, DAY, (DAY, DAY), trend([20, 21, 22, 23]), [], set(), 9)
+    assert ids(digest.items) == [pid(20), pid(21), pid(22)]
+
+
+def test_a_readers_own_model_makes_a_digest_personal_without_interests() -> None:
+    """Matches for a subscriber without interests come from their account's model (its
+    saves, upvotes and 👍): they lead the digest like interest matches."""
     sub = Subscriber(id=4, email="d@example.org", status="active", size=3)
     digest = compose(sub, DAY, (DAY, DAY), trend([20, 21, 22, 23]), [match(1, 1.0)], set(), 9)
-    assert ids(digest.items) == [pid(20), pid(21), pid(22)]
+    assert ids(digest.items) == [pid(1), pid(20), pid(21)]
+    assert digest.items[0].kind == "match"
 
 
 def test_already_sent_papers_never_appear() -> None:

@@ -29,8 +29,10 @@ from paperwire.digests import open_mailer, tokens
 from paperwire.digests.mailer import Mailer
 from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
-from paperwire.errors import NotFound
+from paperwire.errors import NotFound, TokenError
 from paperwire.models import Paper, Signal, quote_id
+from paperwire.recommend import service as recommend
+from paperwire.recommend.service import Suggestion
 from paperwire.records import Account, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
@@ -296,6 +298,41 @@ class Paperwire:
         if click is not None:
             self.store.digests.record_click(click[0], paper_id, click[1], now)
 
+    def feedback_paper(self, token: str, paper_id: str) -> Paper:
+        """The paper a digest's 👍 / 👎 / save link is for, when the link is genuine;
+        TokenError otherwise (nothing is recorded: mail scanners follow links)."""
+        from paperwire.digests.service import read_paper_token
+
+        paper = self.paper(paper_id)
+        if paper is None or read_paper_token(self.key, "feedback", token, paper_id,
+                                             self.now()) is None:
+            raise TokenError("this link is not valid (copy the whole link from the mail)")
+        return paper
+
+    def digest_feedback(self, token: str, paper_id: str, action: str) -> Paper:
+        """Record a digest reader's 👍 (``up``), 👎 (``down``) or save of a paper, for the
+        account of the subscriber's address (made active if needed: the subscription
+        confirmed the address). It feeds their recommendations and next digests."""
+        from paperwire.digests.service import read_paper_token
+
+        if action not in FEEDBACK_ACTIONS:
+            raise TokenError(f"unknown choice {action!r}")
+        now = self.now()
+        paper = self.feedback_paper(token, paper_id)
+        found = read_paper_token(self.key, "feedback", token, paper_id, now)
+        sub = self.store.digests.get(found[0]) if found else None
+        if sub is None:
+            raise TokenError("this link is no longer valid: its subscription was deleted")
+        account = self.store.accounts.ensure_active(sub.email, now)
+        if account is None:
+            raise TokenError("the account of this address is disabled")
+        if action == "save":
+            self.store.library.save(account.id, paper.id, now)
+        else:
+            self.store.library.rate(account.id, paper.id, 1 if action == "up" else -1,
+                                    "digest", now)
+        return paper
+
     def digest_day(self, day: date) -> date:
         """``day`` if a digest can be for it; DeliveryError otherwise."""
         from paperwire.digests.deliver import check_digest_day
@@ -467,6 +504,16 @@ class Paperwire:
         return (library.save(account.id, paper_id, now) if on
                 else library.unsave(account.id, paper_id, now))
 
+    # ---- recommendations ----------------------------------------------------------------
+
+    def recommendations(self, account: Account, limit: int = 20) -> list[tuple[Suggestion, str]]:
+        """"For you": papers the account's model ranks above its relevance floor, each with
+        its "because you saved …" line (see :mod:`paperwire.recommend`)."""
+        return recommend.for_reader(self.store, self.searcher(), account.id, limit=limit)
+
+    def reader(self, account: Account) -> recommend.Reader:
+        return recommend.reader(self.store, account.id)
+
     # ---- background work -----------------------------------------------------------------
 
     def start_background(self, schedule: bool = True, embed: bool = True,
@@ -484,6 +531,7 @@ class Paperwire:
 
 
 SESSION_LIFETIME = timedelta(days=30)
+FEEDBACK_ACTIONS = ("up", "down", "save")  # a digest item's 👍 / 👎 / save
 REACTIONS = ("vote", "save")
 
 

@@ -4,7 +4,9 @@
                 digest up to D − 1 (just D − 1 the first time; at most 7 days back); a weekly
                 one the 7 days before D (or since the last one, at most 14)
     matches     the period's new papers that match an interest (a query, a category, an
-                example paper), best first, each with the interest it matched
+                example paper) or that the reader's own model recommends (the account with
+                the subscriber's address: its saves, upvotes and 👍), best first, each with
+                why
     trending    the week's trending list as of the period's end, each with its reason
 
 A personal digest (mode ``personal`` with interests) leads with matches, up to two thirds of
@@ -97,7 +99,8 @@ def compose(
     size = max(1, subscriber.size)
     chosen: list[DigestItem] = []
     taken: set[str] = set(already_sent)
-    personal = subscriber.mode == "personal" and subscriber.has_interests
+    # interests, or a reader whose account's model found matches (its own saves and votes)
+    personal = subscriber.mode == "personal" and (subscriber.has_interests or bool(matches))
     if personal:
         quota = max(1, math.ceil(size * 2 / 3))
         for m in sorted(matches, key=lambda m: (-m.score, m.paper.id)):

@@ -60,6 +60,8 @@ class Links:
     preferences: str
     web: str  # the site's home page
     paper_links: Mapping[str, str] = field(default_factory=dict)  # per paper id (signed)
+    # per paper id: the page of its 👍 / 👎 / save buttons (signed; ``&a=`` picks one)
+    feedback: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -211,6 +213,7 @@ class _Entry:
     excerpt: str
     arxiv_url: str | None
     number: int = 0  # its place in the whole digest, from 1
+    feedback: str = ""  # the page of its 👍 / 👎 / save buttons ("" when none)
 
     @property
     def meta(self) -> str:
@@ -232,6 +235,7 @@ def _entry(item: DigestItem, links: Links) -> _Entry:
         why=one_line(item.why),
         excerpt=excerpt(paper.abstract),
         arxiv_url=paper.abs_url,
+        feedback=links.feedback.get(paper.id, ""),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -19,6 +19,7 @@ from paperwire.digests.render import Links, digest_message_id, render_digest
 from paperwire.errors import QueryError, TokenError
 from paperwire.listings import trending_view
 from paperwire.models import Paper, parse_arxiv_id, quote_id, shorten
+from paperwire.recommend import service as recommend
 from paperwire.records import Digest, DigestItem, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from paperwire.search.engine import SearchEngine
 
 log = logging.getLogger(__name__)
+LEARNED_CANDIDATES = 2000  # the period's newest papers the reader's model ranks
 
 
 @dataclass
@@ -92,6 +94,10 @@ class DigestContext:
             it.paper.id: self.url(f"/go/{quote_id(it.paper.id)}",
                                   t=click_token(self.key, sub.id, digest.day, it.paper.id))
             for it in digest.items}
+        feedback = {} if digest is None else {
+            it.paper.id: self.url("/d/feedback", id=it.paper.id, t=paper_token(
+                self.key, "feedback", sub.id, digest.day, it.paper.id))
+            for it in digest.items}
         return Links(
             paper_base=self.url("/papers/"),
             unsubscribe=self.url("/unsubscribe", token=tokens.link_token(
@@ -100,6 +106,7 @@ class DigestContext:
                 self.key, "preferences", sub.id, sub.epoch, made)),
             web=self.url("/"),
             paper_links=papers,
+            feedback=feedback,
         )
 
     def confirm_url(self, sub: Subscriber, nonce: str, now: datetime) -> str:
@@ -110,27 +117,40 @@ class DigestContext:
 
 def click_token(key: bytes, subscriber_id: int, day: date, paper_id: str) -> str:
     """The signed token of one paper's link in one subscriber's digest of ``day``."""
-    return tokens.make_token(key, "click", subscriber_id, nonce=_click_nonce(day, paper_id))
+    return paper_token(key, "click", subscriber_id, day, paper_id)
 
 
-def _click_nonce(day: date, paper_id: str) -> str:
+def paper_token(key: bytes, purpose: str, subscriber_id: int, day: date, paper_id: str) -> str:
+    """A token for one paper of one subscriber's digest of ``day``: its click link
+    (``click``) or its 👍 / 👎 / save link (``feedback``)."""
+    return tokens.make_token(key, purpose, subscriber_id, nonce=_paper_nonce(day, paper_id))
+
+
+def _paper_nonce(day: date, paper_id: str) -> str:
     """The digest day and a digest of the paper id, in the token's plain nonce alphabet."""
     return f"{day:%Y%m%d}p{hashlib.sha256(paper_id.encode()).hexdigest()[:32]}"
 
 
-def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[int, date] | None:
-    """(subscriber id, digest date) when ``token`` is a genuine click token for
+def read_paper_token(key: bytes, purpose: str, token: str, paper_id: str,
+                     now: datetime) -> tuple[int, date] | None:
+    """(subscriber id, digest date) when ``token`` is a genuine ``purpose`` token for
     ``paper_id``; None for a missing, damaged, forged or other paper's token."""
     if not token:
         return None
     try:
-        claims = tokens.read_token(key, "click", token, now)
+        claims = tokens.read_token(key, purpose, token, now)
         day = datetime.strptime(claims.nonce[:8], "%Y%m%d").date()
-        if claims.nonce != _click_nonce(day, paper_id):
+        if claims.nonce != _paper_nonce(day, paper_id):
             return None
         return claims.subscriber_id, day
     except (TokenError, ValueError):
         return None
+
+
+def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[int, date] | None:
+    """(subscriber id, digest date) when ``token`` is a genuine click token for
+    ``paper_id``; None otherwise."""
+    return read_paper_token(key, "click", token, paper_id, now)
 
 
 def example_ids(ctx: DigestContext, given: Sequence[str]) -> tuple[dict[str, Paper], list[str]]:
@@ -193,6 +213,26 @@ def _matches(ctx: DigestContext, sub: Subscriber,
     return list(best.values()), problems
 
 
+def _learned(ctx: DigestContext, sub: Subscriber, period: tuple[date, date],
+             already: Collection[str]) -> list[Match]:
+    """The period's new papers that the model of the subscriber's account (the same
+    address, active) ranks above its relevance floor, best first: "Recommended because you
+    saved …". None without such an account or before it liked enough papers."""
+    from paperwire.search.fusion import RRF_K  # on the interests' scale, to be fused
+
+    account = ctx.store.accounts.by_email(sub.email)
+    if account is None or not account.active or not recommend.reader(
+            ctx.store, account.id).enough:
+        return []
+    new = [p.id for p in ctx.store.published_between(*period, limit=LEARNED_CANDIDATES)]
+    if not new:
+        return []
+    found = recommend.for_reader(ctx.store, ctx.engine(), account.id, candidates=new,
+                                 exclude=already, limit=max(10, sub.size * 2))
+    return [Match(s.paper, 1.0 / (RRF_K + i), f"Recommended {why}")
+            for i, (s, why) in enumerate(found, 1)]
+
+
 def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     """Compose ``sub``'s digest for ``day`` from what the store holds now."""
     period = digest_period(sub, day, ctx.store.digests.last_period_end(sub.id, before=day))
@@ -202,6 +242,8 @@ def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     # every paper any other digest holds, earlier or later: a backfill of an earlier day
     # after a later one must not repeat what the later one sent
     already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
+    if sub.mode == "personal":
+        matches = [*matches, *_learned(ctx, sub, period, already)]
     new = ctx.store.count_published_between(*period)
     return compose(sub, day, period, view.entries, matches, already, new,
                    last_paper_day=ctx.store.latest_published_day(period[1]),

@@ -33,7 +33,7 @@ from pathlib import Path
 from paperwire.errors import ConfigError, TokenError
 
 # click: a paper link in a digest; signin: a magic sign-in link (the id is an account's)
-PURPOSES = ("confirm", "unsubscribe", "preferences", "click", "signin")
+PURPOSES = ("confirm", "unsubscribe", "preferences", "click", "signin", "feedback")
 CONFIRM_VALID_FOR = timedelta(hours=48)
 SIGNIN_VALID_FOR = timedelta(minutes=15)
 UNSUBSCRIBE_VALID_FOR = timedelta(days=365)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from paperwire.search.engine import SearchEngine
 
 BACKGROUND = 1000  # papers of the collection the classifier learns against
+MIN_BACKGROUND = 20  # fewer papers besides the candidates: they are the background too
 NEWEST_POSITIVES = 30  # the positives whose neighbours are candidates
 NEIGHBOURS = 40  # candidates per positive, by vector
 TITLE_NEIGHBOURS = 10  # candidates per positive, by BM25 on its title
@@ -105,8 +106,12 @@ def recommend(
         return []
     pool = list(matrix[0]) if matrix is not None else sorted(store.all_ids())
     seed = zlib.crc32("\n".join(sorted(liked)).encode())
-    sample = random.Random(seed).sample(pool, min(len(pool), background + len(skip)))
-    bg = [b for b in sample if b not in skip][:background]
+    # the background is what the reader did not pick: not the candidates themselves, when
+    # the collection has papers enough besides them (a small one: the candidates too)
+    wanted = set(cands)
+    outside = [b for b in pool if b not in skip and b not in wanted]
+    rest = outside if len(outside) >= MIN_BACKGROUND else [b for b in pool if b not in skip]
+    bg = random.Random(seed).sample(rest, min(len(rest), background))
     papers = store.get_papers([*liked, *negatives, *bg, *cands])
     ids = list(papers)
     dim = matrix[2].shape[1] if matrix is not None else 1
@@ -135,3 +140,50 @@ def because_text(because: Sequence[Paper], verbs: Mapping[str, str]) -> str:
         parts.append(title if verb == last_verb else f"{verb} {title}")
         last_verb = verb
     return "because you " + " and ".join(parts) if parts else ""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What an account told the model: its liked papers (saved, upvoted, 👍; oldest first),
+    its 👎 papers, and what it did with each liked one (for "because you saved …")."""
+
+    positives: tuple[str, ...]
+    negatives: tuple[str, ...]
+    verbs: Mapping[str, str]
+
+    @property
+    def enough(self) -> bool:
+        return len(self.positives) >= MIN_POSITIVES
+
+
+def reader(store: Store, account_id: int) -> Reader:
+    """The account's positives and negatives, from its library, upvotes and ratings."""
+    library = store.library
+    stamped: dict[str, tuple[float, str]] = {}  # id -> (when, verb); a save names it first
+    for rating in library.ratings(account_id):
+        if rating.value > 0:
+            stamped[rating.paper_id] = (rating.created_at.timestamp(), "liked")
+    voted = library.voted_ids(account_id)  # newest first
+    for n, pid in enumerate(voted):
+        stamped.setdefault(pid, (-float(n), "upvoted"))
+    for entry in library.entries(account_id):
+        stamped[entry.paper_id] = (entry.saved_at.timestamp(), "saved")
+    negatives = tuple(r.paper_id for r in library.ratings(account_id)
+                      if r.value < 0 and r.paper_id not in stamped)
+    ordered = sorted(stamped, key=lambda pid: (stamped[pid][0], pid))
+    return Reader(tuple(ordered), negatives, {pid: stamped[pid][1] for pid in ordered})
+
+
+def for_reader(store: Store, engine: SearchEngine | None, account_id: int, *,
+               candidates: Sequence[str] | None = None, exclude: Collection[str] = (),
+               limit: int = 20, only_matches: bool = True) -> list[tuple[Suggestion, str]]:
+    """The account's recommendations, best first, each with its "because you saved …" line;
+    only those above the model's relevance floor unless ``only_matches`` is off. Empty until
+    the account liked :data:`MIN_POSITIVES` papers."""
+    who = reader(store, account_id)
+    if not who.enough:
+        return []
+    found = recommend(store, engine, who.positives, who.negatives, candidates=candidates,
+                      exclude=exclude, limit=limit)
+    return [(s, because_text(s.because, who.verbs)) for s in found
+            if s.match or not only_matches]

@@ -113,6 +113,25 @@ class AccountStore:
             row = conn.execute(select(accounts).where(accounts.c.email == email)).one()
         return _account(row)
 
+    def ensure_active(self, email: str, now: datetime) -> Account | None:
+        """The active account of an address already confirmed some other way (a digest
+        subscriber's): made, or made active, as a first sign-in would; None when disabled."""
+        email = email.strip().lower()
+        with self.engine.begin() as conn:
+            conn.execute(self._insert_ignore().values(
+                email=email, status="pending", is_admin=False, created_at=now))
+            row = conn.execute(select(accounts).where(accounts.c.email == email)
+                               .with_for_update()).one()
+            if row.status == "disabled":
+                return None
+            if row.status != "active":
+                conn.execute(update(accounts).where(accounts.c.id == row.id).values(
+                    status="active", login_nonce=None,
+                    confirmed_at=func.coalesce(accounts.c.confirmed_at, now)))
+                bump_account(conn, row.id, 1, now)
+                row = conn.execute(select(accounts).where(accounts.c.id == row.id)).one()
+        return _account(row)
+
     def set_disabled(self, email: str, disabled: bool, now: datetime) -> Account | None:
         """Disable (sessions end, votes and saves stop counting, no sign-in) or enable
         again (back to active if it had been confirmed, else pending)."""

@@ -371,3 +371,36 @@ def _with_nav(body: str, token: str) -> str:
     if match is None:
         return nav + body
     return body[:match.end()] + nav + body[match.end():]
+
+
+# ---- a digest item's 👍 / 👎 / save ---------------------------------------------------------
+
+FEEDBACK_CHOICES = (("up", "👍 More like this"), ("down", "👎 Less like this"),
+                    ("save", "☆ Save to my library"))
+FEEDBACK_DONE = {"up": "Noted: more like this.", "down": "Noted: less like this.",
+                 "save": "Saved to your library."}
+
+
+@router.get("/d/feedback", include_in_schema=False)
+def feedback_page(request: Request, app: App, t: str = "", id: str = "",
+                  a: str = "up") -> Response:
+    """A digest item's 👍 / 👎 / save link: a page with the buttons (mail scanners follow
+    links, so a GET records nothing); ``a`` picks the one the reader clicked."""
+    paper = app.feedback_paper(t, id)
+    return page(request, "digest/feedback.html", paper=paper, token=t,
+                choices=FEEDBACK_CHOICES, chosen=a if a in dict(FEEDBACK_CHOICES) else "up")
+
+
+@router.post("/d/feedback", include_in_schema=False)
+async def feedback_post(request: Request, app: App) -> Response:
+    """Record the choice for the account of the digest's address (signed per subscriber
+    and paper, so the token is the permission); only from this site's own page."""
+    refuse_cross_site(request, app, "A digest's 👍 / 👎")
+    form = await request.form()
+    t, paper_id, action = (form.get("t"), form.get("id"), form.get("a"))
+    if not (isinstance(t, str) and isinstance(paper_id, str) and isinstance(action, str)):
+        raise PageError(400, "The form is incomplete: use the buttons of the page.")
+    paper = await run_in_threadpool(app.digest_feedback, t, paper_id, action)
+    return page(request, "digest/message.html", title=FEEDBACK_DONE[action],
+                message=f"“{paper.title}”: your next digest and your For you page learn "
+                        "from it.", link=(paper_path(paper.id), "Open the paper"))
