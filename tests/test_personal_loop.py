@@ -1,8 +1,9 @@
 """The personal loop end to end, in real Chromium against uvicorn with a real SMTP server
 (issue 12's "done when"): sign in through the mailed link, upvote with the keyboard, save a
 paper with two tags, write a note holding hostile HTML (it runs nothing), export the library
-as BibTeX (read back by bibtexparser and compared with the store), sign out, and a second
-account that sees nothing of the first one's library.
+as BibTeX (read back by bibtexparser and compared with the store), take the digest from the
+account page, 👍 papers from the digest received and see the next digest's personal section
+change, sign out, and a second account that sees nothing of the first one's library.
 
 Skipped (with the reason) when playwright or /usr/bin/chromium is missing, unless
 PAPERWIRE_TEST_REQUIRE_BROWSER=1 (CI sets it): then it fails instead."""
@@ -13,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from pylatexenc.latex2text import LatexNodes2Text
 from live_server import loopback_socket, served, url_of
 from paperwire.app import Paperwire
 from paperwire.config import Settings
+from paperwire.digests.service import gather
+from paperwire.models import Signal
 from paperwire.store import Store
 from paperwire.web.app import create_app
 from paperwire.web.common import paper_path
@@ -30,10 +34,13 @@ from smtp_server import FaultySmtpServer
 from test_browser import ARGS, _playwright
 
 FIXTURE = Path(__file__).parent / "fixtures" / "personal" / "papers.jsonl"
+BACKGROUND = FIXTURE.with_name("background.jsonl.gz")  # 250 more: the rest of a collection
+DAY1, DAY2 = date(2026, 6, 16), date(2026, 6, 17)  # digests of the papers of 15 and 16 Jun
 HOSTILE_NOTE = ('**Read §4** <img src=x onerror="window.__pwned=1">'
                 "<script>window.__pwned=1</script> [x](javascript:window.__pwned=1)")
 WATCH = "window.__pwned = 0;"
 IDS = [json.loads(line)["id"] for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
+RETRIEVAL, ROBOTS = IDS[0:20], IDS[32:44]
 
 
 @dataclass
@@ -46,6 +53,24 @@ class Site:
     @property
     def store(self) -> Store:
         return self.paperwire.store
+
+    def mail_text(self, email: str) -> str:
+        """The text of the latest mail to ``email``."""
+        mails = [m for m in self.smtp.received if list(m.rcpt_tos) == [email]]
+        assert mails, f"no mail to {email}"
+        body = mails[-1].message.get_body(("plain",)).get_content()
+        return str(body).replace("\r\n", "\n")
+
+    def title(self, paper_id: str) -> str:
+        paper = self.store.get_paper(paper_id)
+        assert paper is not None
+        return paper.title
+
+    def feedback_link(self, text: str, paper_id: str) -> str:
+        """The 👍 / 👎 / save link of a paper's item in a digest's text."""
+        block = text.split(" ".join(self.title(paper_id).split())[:40], 1)[1].split("\n\n")[0]
+        [link] = re.findall(r"More or less like this, or save it: (\S+)", block)
+        return str(link)
 
     def signin_link(self, email: str) -> str:
         """The sign-in link of the latest mail to ``email``."""
@@ -70,6 +95,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:
+    # even papers first listed on 15 Jun, odd ones on 16 Jun: each digest has every topic
+    dates = tmp_path / "listing-dates.tsv"
+    dates.write_text("id\tfirst_listing_file_date\tall_listing_file_dates\n" + "".join(
+        f"{pid}\t{d}\t{d}\n" for i, pid in enumerate(IDS)
+        for d in ["2026-06-15" if i % 2 == 0 else "2026-06-16"]), encoding="utf-8")
     url = f"sqlite:///{tmp_path / 'paperwire.db'}"
     store = Store.open(url)
     sock = loopback_socket()
@@ -77,8 +107,12 @@ def site(tmp_path: Path, models_dir: Path) -> Iterator[Site]:
         settings = Settings(home=tmp_path, database_url=url, models_dir=models_dir,
                             base_url=url_of(sock), smtp_url=smtp.url, secret_key="p" * 32)
         paperwire = Paperwire(settings, store)
-        report = paperwire.import_files([FIXTURE])
-        assert report.papers.new == 56
+        report = paperwire.import_files([FIXTURE, BACKGROUND, dates])
+        assert report.papers.new == 306
+        paperwire.index()  # the vectors, as the index writer makes them
+        # two robot papers trend on 15 Jun: they are in the first digest
+        store.write_batch([], [Signal(ROBOTS[0], "hf_upvotes", date(2026, 6, 15), 30),
+                               Signal(ROBOTS[2], "hf_upvotes", date(2026, 6, 15), 25)])
         app = create_app(paperwire)
         try:
             with served(app, sock) as base:
@@ -104,6 +138,14 @@ def press(page: Any, locator: Any) -> None:
     locator.focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")
+
+
+def personal(site: Site, day: date) -> dict[str, str]:
+    """The personal section (papers and why) ada's digest of ``day`` would have now."""
+    sub = site.store.digests.by_email("ada@example.org")
+    assert sub is not None
+    digest = gather(site.paperwire.digest_context(), sub, day)
+    return {it.paper.id: it.why for it in digest.items if it.kind == "match"}
 
 
 def bibtex_of(download: Any) -> list[Any]:
@@ -169,6 +211,36 @@ def test_sign_in_vote_save_tag_note_export_and_sign_out(browser: Any, site: Site
             authors = e.fields_dict["author"].value.split(" and ")
             assert len(authors) == len(stored.authors)
         assert "dense retrieval" in by_eprint[first].fields_dict["keywords"].value
+
+        # the digest, taken on the account page (active at once: the address is confirmed)
+        for pid in RETRIEVAL[2:8:2]:  # three more papers on retrieval, saved
+            page.goto(site.url + paper_path(pid))
+            press(page, page.locator(".actions").first.locator("button.act.save"))
+        page.goto(f"{site.url}/account")
+        press(page, page.get_by_role("button", name="Subscribe"))
+        sub = site.store.digests.by_email("ada@example.org")
+        assert sub is not None and sub.status == "active"
+        assert site.paperwire.send_digests(DAY1).sent == 1
+        mail = site.mail_text("ada@example.org")
+        assert "Recommended because you saved" in mail  # its personal section
+        before = personal(site, DAY2)
+        assert not set(before) & set(ROBOTS)
+        # 👍 the two robot papers of the digest, from the links of the mail received
+        for pid in (ROBOTS[0], ROBOTS[2]):
+            page.goto(site.feedback_link(mail, pid) + "&a=up")
+            assert site.store.library.ratings(ada.id) == [] or pid == ROBOTS[2]  # GET: nothing
+            press(page, page.get_by_role("button", name="👍 More like this"))
+            assert "more like this" in page.content()
+        assert {r.paper_id for r in site.store.library.ratings(ada.id)} == {ROBOTS[0], ROBOTS[2]}
+        # the next digest's personal section changed, and says the 👍 brought it
+        after = personal(site, DAY2)
+        brought = {pid: why for pid, why in after.items()
+                   if pid not in before and "liked" in why}
+        assert brought, (before, after)
+        assert site.paperwire.send_digests(DAY2).sent == 1
+        second = " ".join(site.mail_text("ada@example.org").split())
+        for pid in brought:
+            assert " ".join(site.title(pid).split())[:30] in second
 
         # sign out: the library is closed to this browser
         with page.expect_navigation():
