@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -27,7 +28,7 @@ from paperwire.app import Paperwire
 from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.digests import tokens
-from paperwire.digests.service import DigestContext
+from paperwire.digests.service import DigestContext, paper_token
 from paperwire.models import Paper, Signal
 from paperwire.records import Subscriber
 from paperwire.store import Store
@@ -299,6 +300,49 @@ PAGES.update({
     "signed-in-latest": _signed_in(f"/?date={old}"),
     "signed-in-search": _signed_in("/search?q=retrieval"),
     "signed-in-paper": _signed_in(f"/papers/{PAPERS[3].id}"),
+})
+
+
+def _reader_page(path: str, likes: int = 0,
+                 check: Callable[[Any], None] | None = None) -> Callable[[Any, Site], None]:
+    """The page at ``path`` for a reader who saved the first ``likes`` papers (with a tag
+    and a note, so that unsaving asks first)."""
+    def go(page: Any, site: Site) -> None:
+        paperwire = Paperwire(site.ctx.settings, site.store)
+        account = make_account(paperwire, f"reader-{secrets.token_hex(4)}@example.org")
+        for p in PAPERS[:likes]:
+            site.store.library.set_tags(account.id, p.id, ["to cite"], utcnow())
+            site.store.library.set_note(account.id, p.id, "**Read** §4", utcnow())
+        page.context.add_cookies([{"name": SESSION_COOKIE, "url": site.url,
+                                   "value": paperwire.open_session(account)}])
+        try:
+            _go(page, site.url + path)
+            if check is not None:
+                check(page)
+        finally:
+            page.context.clear_cookies()
+    return go
+
+
+def _unsave_asked(page: Any) -> None:
+    with page.expect_navigation():
+        page.locator("form button.act.save").first.click()
+    assert page.title().startswith("Remove from your library?")
+
+
+def _feedback(page: Any, site: Site) -> None:
+    sub = site.store.digests.activate(
+        Subscriber(id=0, email=f"fan-{secrets.token_hex(4)}@example.org"), utcnow())
+    token = paper_token(site.ctx.key, "feedback", sub.id, AS_OF, PAPERS[0].id)
+    _go(page, f"{site.url}/d/feedback?" + urlencode({"t": token, "id": PAPERS[0].id,
+                                                      "a": "down"}))
+
+
+PAGES.update({
+    "for-you-new-reader": _reader_page("/for-you"),
+    "for-you": _reader_page("/for-you", likes=3),
+    "unsave-confirm": _reader_page(f"/papers/{PAPERS[0].id}", likes=1, check=_unsave_asked),
+    "digest-feedback": _feedback,
 })
 
 
