@@ -305,12 +305,12 @@ PAGES.update({
 
 def _reader_page(path: str, likes: int = 0,
                  check: Callable[[Any], None] | None = None) -> Callable[[Any, Site], None]:
-    """The page at ``path`` for a reader who saved the first ``likes`` papers (with a tag
-    and a note, so that unsaving asks first)."""
+    """The page at ``path`` for a reader who saved ``likes`` papers from the fourth on (with
+    a tag and a note, so that unsaving asks first)."""
     def go(page: Any, site: Site) -> None:
         paperwire = Paperwire(site.ctx.settings, site.store)
         account = make_account(paperwire, f"reader-{secrets.token_hex(4)}@example.org")
-        for p in PAPERS[:likes]:
+        for p in PAPERS[3:3 + likes]:  # a save is a signal: not the charts read elsewhere
             site.store.library.set_tags(account.id, p.id, ["to cite"], utcnow())
             site.store.library.set_note(account.id, p.id, "**Read** §4", utcnow())
         page.context.add_cookies([{"name": SESSION_COOKIE, "url": site.url,
@@ -340,8 +340,8 @@ def _feedback(page: Any, site: Site) -> None:
 
 PAGES.update({
     "for-you-new-reader": _reader_page("/for-you"),
-    "for-you": _reader_page("/for-you", likes=3),
-    "unsave-confirm": _reader_page(f"/papers/{PAPERS[0].id}", likes=1, check=_unsave_asked),
+    "for-you": _reader_page("/for-you", likes=2),
+    "unsave-confirm": _reader_page(f"/papers/{PAPERS[3].id}", likes=1, check=_unsave_asked),
     "digest-feedback": _feedback,
 })
 
