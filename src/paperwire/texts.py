@@ -142,9 +142,9 @@ def _rebuild(node: Element, out: list[str]) -> None:
 
 
 @lru_cache(maxsize=512)
-def mathml(tex: str, display: bool = False) -> str | None:
-    """The MathML of one formula (the TeX kept as its annotation), or None when it cannot be
-    shown safely and within bounds."""
+def mathml(tex: str, display: bool = False, annotate: bool = True) -> str | None:
+    """The MathML of one formula (the TeX kept as its annotation unless ``annotate`` is
+    false), or None when it cannot be shown safely and within bounds."""
     if not tex.strip() or len(tex) > MAX_FORMULA_CHARS or _depth(tex) > MAX_FORMULA_DEPTH:
         return None
     try:
@@ -158,6 +158,8 @@ def mathml(tex: str, display: bool = False) -> str | None:
     except Exception:  # any failure of the converter shows the source
         return None
     mode = "block" if display else "inline"
+    if not annotate:
+        return f'<math display="{mode}"><mrow>{"".join(inner)}</mrow></math>'
     return (f'<math display="{mode}"><semantics><mrow>{"".join(inner)}</mrow>'
             f'<annotation encoding="application/x-tex">{escape(tex)}</annotation>'
             f"</semantics></math>")
@@ -270,23 +272,33 @@ def _marked(piece: _Piece, text: str, ranges: Ranges) -> str:
     return "".join(out)
 
 
-def to_html(text: str, ranges: Ranges = ()) -> Markup:
-    """``text`` as safe HTML: math as MathML, text macros cleaned, ``ranges`` in ``<b>``."""
+def _formula(text: str, seg: Segment, mail: bool) -> str:
+    """One formula as HTML: MathML (in mail, plain Unicode when simple enough, which every
+    mail client shows), else its escaped source."""
+    if mail and (simple := plain_math(seg.body)) is not None:
+        return str(escape(simple))
+    rendered = mathml(seg.body, seg.display, annotate=not mail)
+    if rendered is None:
+        return f'<span class="tex">{escape(text[seg.start:seg.end])}</span>'
+    return rendered
+
+
+def to_html(text: str, ranges: Ranges = (), *, mail: bool = False) -> Markup:
+    """``text`` as safe HTML: math as MathML, text macros cleaned, ``ranges`` in ``<b>``.
+    ``mail``: for mail clients (simple math as Unicode, no TeX annotation)."""
     out: list[str] = []
     formulas = 0
     for seg in segments(text):
-        if seg.kind == "math":
-            formulas += 1
-            rendered = mathml(seg.body, seg.display) if formulas <= MAX_FORMULAS else None
-            bold = _overlaps(ranges, seg.start, seg.end)
-            if rendered is None:
-                source = f'<span class="tex">{escape(text[seg.start:seg.end])}</span>'
-                out.append(f"<b>{source}</b>" if bold else source)
-            else:
-                out.append(f"<b>{rendered}</b>" if bold else rendered)
+        if seg.kind == "text":
+            out.extend(piece.tag or _marked(piece, text, ranges)
+                       for piece in _text_pieces(text, seg.start, seg.end))
             continue
-        for piece in _text_pieces(text, seg.start, seg.end):
-            out.append(piece.tag or _marked(piece, text, ranges))
+        formulas += 1
+        if formulas > MAX_FORMULAS:
+            shown = f'<span class="tex">{escape(text[seg.start:seg.end])}</span>'
+        else:
+            shown = _formula(text, seg, mail)
+        out.append(f"<b>{shown}</b>" if _overlaps(ranges, seg.start, seg.end) else shown)
     return Markup("".join(out))
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from paperwire import texts
 from paperwire.models import Paper, one_line, quote_id, shorten
 from paperwire.records import Digest, DigestItem
 
@@ -82,6 +83,10 @@ _TEMPLATES = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _TEMPLATES.filters["wrapped"] = _wrapped
+# titles and excerpts keep their TeX until shown: simple math as Unicode, the rest as MathML
+# in the HTML part; readable plain text in the text part
+_TEMPLATES.filters["tex_mail"] = lambda text: texts.to_html(text, mail=True)
+_TEMPLATES.filters["tex_plain"] = texts.to_plain
 
 
 def render(name: str, **context: object) -> str:
@@ -266,7 +271,7 @@ def _digest_subject(digest: Digest) -> str:
     if not digest.items:
         return head + _empty_line(digest)
     top = digest.items[0].paper
-    return head + (shorten(top.title, SUBJECT_TITLE_CHARS) or top.id)
+    return head + (shorten(texts.to_plain(top.title), SUBJECT_TITLE_CHARS) or top.id)
 
 
 def _footer_reason(digest: Digest) -> str:

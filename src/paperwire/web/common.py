@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, cast
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import Depends, Request
@@ -18,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from paperwire import trending
+from paperwire import texts, trending
 from paperwire.app import Paperwire, Reactions
 from paperwire.config import Settings
 from paperwire.errors import PageError
@@ -77,6 +78,18 @@ def keep_dates(text: str) -> Markup:
     """Escape ``text`` and keep the ISO dates in it from breaking across lines."""
     escaped = str(escape(text))
     return Markup(_DATE_IN_TEXT.sub(r'<span class="nowrap">\g<0></span>', escaped))
+
+
+def tex_excerpt(text: str, limit: int = 300) -> Markup:
+    """A short excerpt of ``text`` (see :func:`shorten`) with its math and TeX macros
+    rendered."""
+    return texts.to_html(shorten(text, limit))
+
+
+def author_search(name: str) -> str:
+    """The search page for the papers of the author ``name`` (``author:"Name"``)."""
+    clean = " ".join(name.replace('"', " ").split())
+    return "/search?" + urlencode({"q": f'author:"{clean}"'})
 
 
 def paragraphs(text: str) -> list[str]:
@@ -162,7 +175,9 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
-                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id)
+                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id,
+                       tex=texts.to_html, tex_plain=texts.to_plain, tex_excerpt=tex_excerpt,
+                       author_search=author_search)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
                        csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
                        here=here)

@@ -11,6 +11,8 @@ from markupsafe import Markup
 
 from paperwire import trending
 from paperwire.errors import PageError, QueryError
+from paperwire.library import bibtex
+from paperwire.models import Paper
 from paperwire.search import Hit
 from paperwire.search.query import SORTS
 from paperwire.web import charts, feeds
@@ -19,6 +21,7 @@ from paperwire.web.common import (
     App,
     find_paper,
     page,
+    paper_path,
     parse_limit,
     ranked_by,
     reactions_for,
@@ -98,7 +101,9 @@ def paper_page(request: Request, app: App, paper_id: str) -> Response:
     similar = app.similar([found.id], limit=SIMILAR_LIMIT)
     acts = reactions_for(request, app, [found.id] + [h.paper.id for h in similar])
     return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
-                labels=trending.SOURCE_LABELS, similar=similar, acts=acts)
+                labels=trending.SOURCE_LABELS, similar=similar, acts=acts,
+                canonical=app.settings.base_url + paper_path(found.id),
+                cite=cite_entry(found), cite_url=cite_path(found.id))
 
 
 @router.get("/about/trending")
@@ -108,3 +113,26 @@ def about_trending(request: Request, app: App) -> Response:
         "min_evidence": trending.MIN_EVIDENCE, "weights": shown_weights(app.settings),
         "labels": trending.SOURCE_LABELS}
     return page(request, "about_trending.html", **context)
+
+
+# --- citing a paper -----------------------------------------------------------------------
+
+
+def cite_entry(paper: Paper) -> str:
+    """The paper's BibTeX entry (the library export's form and key)."""
+    return bibtex.entry(paper, bibtex.citation_keys([paper])[paper.id])
+
+
+def cite_path(paper_id: str) -> str:
+    return "/cite" + paper_path(paper_id).removeprefix("/papers") + ".bib"
+
+
+@router.get("/cite/{paper_id:path}.bib")
+def paper_bibtex(app: App, paper_id: str) -> Response:
+    """The paper's BibTeX entry as a file to download."""
+    found = find_paper(app, paper_id, "")
+    if isinstance(found, Response):
+        return found
+    key = bibtex.citation_keys([found])[found.id]
+    return Response(cite_entry(found), media_type="application/x-bibtex; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{key}.bib"'})
