@@ -94,6 +94,7 @@ def test_plain_text_is_readable_unicode() -> None:
     assert texts.to_plain(r"$\alpha \le 0.5$, $\mathbb{R}^{d}$, $k^{-1}$") == (
         "α ≤ 0.5, ℝ^d, k⁻¹")
     assert texts.to_plain(r"keeps $\tilde{x}$ as TeX") == r"keeps $\tilde{x}$ as TeX"
+    assert texts.to_plain("A title ending in a tie~") == "A title ending in a tie"
 
 
 def test_currency_is_not_math() -> None:

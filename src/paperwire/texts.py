@@ -421,7 +421,7 @@ def plain_math(tex: str) -> str | None:
 
 def to_plain(text: str) -> str:
     """``text`` as readable plain text: text macros cleaned, simple math in Unicode, other
-    math left as its TeX source."""
+    math left as its TeX source; no space at either end (``~`` or ``\\ `` may leave one)."""
     out: list[str] = []
     for seg in segments(text):
         if seg.kind == "math":
@@ -429,4 +429,4 @@ def to_plain(text: str) -> str:
             out.append(text[seg.start:seg.end] if converted is None else converted)
         else:
             out.extend(p.text for p in _text_pieces(text, seg.start, seg.end) if not p.tag)
-    return "".join(out)
+    return "".join(out).strip()
