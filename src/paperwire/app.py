@@ -178,6 +178,10 @@ class Paperwire:
         """``papers`` with their upvotes and the day Hugging Face listed them."""
         return daily.hub_papers(self.store, papers)
 
+    def data_day(self) -> date | None:
+        """The newest day trending has data for (see :func:`paperwire.trending.data_day`)."""
+        return listings.data_day(self.store, self.settings.trending_weights)
+
     def trending_json(self, view: TrendingView) -> dict[str, Any]:
         return trending_json(view, self.settings.base_url)
 
