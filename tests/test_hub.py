@@ -25,6 +25,7 @@ from live_server import served
 from paperwire import daily
 from paperwire.app import Paperwire
 from paperwire.config import Settings
+from paperwire.models import Signal
 from paperwire.store import Store
 from paperwire.web.app import create_app
 
@@ -168,11 +169,15 @@ def test_daily_papers_bad_parameters_are_400(client: TestClient, query: str) -> 
     assert r.json()["detail"]
 
 
-def test_paper_api_is_a_superset_and_markdown(client: TestClient) -> None:
+def test_paper_api_is_a_superset_and_markdown(client: TestClient, hub: Paperwire) -> None:
     pid = RAW.listed[BUSY_DAY][0]
     doc = client.get(f"/api/papers/{pid}").json()
     assert {"id", "title", "abstract", "authors", "categories", "signals", "url"} <= set(doc)
     assert doc["summary"] == doc["abstract"] and doc["upvotes"] == newest_upvotes(pid)
+    assert doc["paper"]["authors"] == [{"name": a} for a in doc["authors"]]
+    # upvotes here add to Hugging Face's
+    hub.store.write_batch([], [Signal(pid, "upvote", BUSY_DAY + timedelta(days=1), 3.0)])
+    assert client.get(f"/api/papers/{pid}").json()["upvotes"] == newest_upvotes(pid) + 3
     first_listed = min(d for (p, d) in RAW.upvotes if p == pid)
     assert doc["submittedOnDailyAt"] == f"{first_listed}T00:00:00.000Z"
     md = client.get(f"/papers/{pid}.md")

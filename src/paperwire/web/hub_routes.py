@@ -27,6 +27,8 @@ class ApiError(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ApiError, "description": "A parameter is not valid."}}
+SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS, 503: {"model": ApiError, "description": "The search index is unavailable."}}
 
 
 class HubAuthor(BaseModel):
@@ -117,7 +119,7 @@ def daily_papers(app: App, date: str | None = None, week: str | None = None,
     return [list_item(app, item) for item in found]
 
 
-@router.get("/api/papers/search", responses=ERRORS)
+@router.get("/api/papers/search", responses=SEARCH_ERRORS)
 def search_papers(app: App, q: str = "", limit: str | None = None) -> list[HubListItem]:
     """Papers matching ``q`` (the search page's query language), best first."""
     if not q.strip():
