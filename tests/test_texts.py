@@ -99,6 +99,17 @@ def test_plain_text_is_readable_unicode() -> None:
 
 def test_currency_is_not_math() -> None:
     assert str(texts.to_html("costs $5 and $10 today")) == "costs $5 and $10 today"
+    assert texts.to_plain(r"\textit{pay $5 and $10} now") == "pay $5 and $10 now"
+
+
+def test_math_right_before_a_number_and_symbols_in_text() -> None:
+    # $\sim$6$\times$/$\sim$68$\times$: each $...$ closes before a digit, and is math
+    assert "reducing training/inference overhead by ~6×/~68×." in texts.to_plain(
+        demo_record("2606.22870")["summary"])
+    # \approx and \times written outside math
+    assert "differs by ≈ 7.4× between" in texts.to_plain(demo_record("2606.20726")["summary"])
+    html = str(texts.to_html(r"a 2$\times$2 grid"))
+    assert html.startswith("a 2<math") and html.endswith("</math>2 grid")
 
 
 def test_unparsable_formula_shows_its_source() -> None:

@@ -42,7 +42,7 @@ def _words(text: str) -> list[str]:
 
 _MATH = re.compile(
     r"\$\$(?P<dd>(?:\\.|[^$\\])+?)\$\$"  # $$ display $$
-    r"|(?<!\\)\$(?=[^\s$])(?P<d>(?:\\.|[^$\\\n]|\n(?!\s*\n))+?)(?<=[^\s\\])\$(?!\d)"  # $..$
+    r"|(?<!\\)\$(?=[^\s$])(?P<d>(?:\\.|[^$\\\n]|\n(?!\s*\n))+?)(?<=[^\s\\])\$"  # $..$
     r"|\\\((?P<p>.{1,1000}?)\\\)"  # \( .. \) (bounded: no quadratic scan of a long text)
     r"|\\\[(?P<b>.{1,1000}?)\\\]",  # \[ .. \]
     re.DOTALL,
@@ -60,18 +60,30 @@ class Segment:
     display: bool = False
 
 
+def _currency(m: re.Match[str], text: str) -> bool:
+    """``$5 and $10``: a ``$...$`` closed right before a digit, with nothing TeX-like inside,
+    is money, not math (``$\\sim$20`` and ``2$\\times$2`` are math)."""
+    body = m.group("d")
+    return (body is not None and m.end() < len(text) and text[m.end()].isdigit()
+            and not any(c in body for c in "\\^_{}"))
+
+
 def segments(text: str) -> list[Segment]:
     """``text`` cut into text and math segments covering it in order."""
     out: list[Segment] = []
     pos = 0
-    for m in _MATH.finditer(text):
-        if m.start() > pos:
-            out.append(Segment("text", pos, m.start()))
+    text_from = pos = 0  # where the current text segment began; where to look for math
+    while (m := _MATH.search(text, pos)) is not None:
+        if _currency(m, text):  # the first $ is text: look again after it
+            pos = m.start() + 1
+            continue
+        if m.start() > text_from:
+            out.append(Segment("text", text_from, m.start()))
         key = next(k for k in ("dd", "d", "p", "b") if m.group(k) is not None)
         out.append(Segment("math", m.start(), m.end(), m.group(key), key in ("dd", "b")))
-        pos = m.end()
-    if pos < len(text):
-        out.append(Segment("text", pos, len(text)))
+        text_from = pos = m.end()
+    if text_from < len(text):
+        out.append(Segment("text", text_from, len(text)))
     return out
 
 
@@ -174,6 +186,7 @@ _TEXT_TOKEN = re.compile(
     r"|(?P<url>\\url\{(?P<urlbody>[^{}]*)\})"
     r"|(?P<accent>\\[\'`\"^~=.]\{?(?P<letter>[A-Za-z])\}?)"
     r"|(?P<open>\\(?P<cmd>[A-Za-z]+)\{)"
+    r"|(?P<symbol>\\(?P<name>[A-Za-z]+))"  # \times, \approx in text: the symbol, if known
     r"|(?P<esc>\\[%&_$#{} ,;!\\])"
     r"|(?P<brace>[{}])"
     r"|(?P<quote>``|''|---|--|~)"
@@ -230,6 +243,8 @@ def _text_pieces(text: str, start: int, end: int) -> list[_Piece]:
             else:  # unknown command: kept as written
                 out.append(_Piece(m.start(), m.end(), tok))
                 stack.append("}")
+        elif m.group("symbol"):
+            out.append(_Piece(m.start(), m.end(), _SYMBOLS.get(m.group("name"), tok)))
         elif m.group("esc"):
             out.append(_Piece(m.start(), m.end(), _ESCAPES.get(tok, tok[1:])))
         elif tok == "{":
