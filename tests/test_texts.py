@@ -135,6 +135,14 @@ def test_highlight_inside_macros_nests_properly() -> None:
     assert html == "we propose <i>Parallel <b>Hybrid</b></i> models"
 
 
+def test_macro_groups_go_on_across_formulas() -> None:
+    html = str(texts.to_html(r"we build \textbf{$X$-Bench and $Y$} and \emph{open"))
+    assert re.fullmatch(r"we build <b><math .*</math>-Bench and <math .*</math></b> and "
+                        r"<i>open</i>", html)
+    parse(html)
+    assert texts.to_plain(r"\textbf{$X$-Bench} here}") == "X-Bench here"
+
+
 def test_widen_keeps_formulas_whole() -> None:
     text = "abc $x^2 + y^2$ def"
     assert texts.widen(text, 6, 12) == (4, 15)

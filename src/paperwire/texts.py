@@ -214,10 +214,11 @@ class _Piece:
     tag: str = ""
 
 
-def _text_pieces(text: str, start: int, end: int) -> list[_Piece]:
-    """The text segment ``text[start:end]`` as pieces: literal runs, replaced macros, tags."""
+def _text_pieces(text: str, start: int, end: int, stack: list[str]) -> list[_Piece]:
+    """The text segment ``text[start:end]`` as pieces: literal runs, replaced macros, tags.
+    ``stack`` holds the closing tags of the groups open ("" for a plain group, "}" for an
+    unknown command's); it goes on across formulas (``\\textbf{$X$-Bench}``)."""
     out: list[_Piece] = []
-    stack: list[str] = []  # closing tags of the open groups ("" for a plain group)
     pos = start
     for m in _TEXT_TOKEN.finditer(text, start, end):
         if m.start() > pos:
@@ -260,8 +261,12 @@ def _text_pieces(text: str, start: int, end: int) -> list[_Piece]:
             out.append(_Piece(m.start(), m.end(), _QUOTES[tok]))
     if pos < end:
         out.append(_Piece(pos, end, text[pos:end]))
-    out.extend(_Piece(end, end, tag=close) for close in reversed(stack) if close.startswith("<"))
     return out
+
+
+def _unclosed(stack: list[str]) -> str:
+    """The tags that close the groups left open at the end of a text."""
+    return "".join(close for close in reversed(stack) if close.startswith("<"))
 
 
 def _overlaps(ranges: Ranges, start: int, end: int) -> bool:
@@ -302,11 +307,12 @@ def to_html(text: str, ranges: Ranges = (), *, mail: bool = False) -> Markup:
     """``text`` as safe HTML: math as MathML, text macros cleaned, ``ranges`` in ``<b>``.
     ``mail``: for mail clients (simple math as Unicode, no TeX annotation)."""
     out: list[str] = []
+    stack: list[str] = []
     formulas = 0
     for seg in segments(text):
         if seg.kind == "text":
             out.extend(piece.tag or _marked(piece, text, ranges)
-                       for piece in _text_pieces(text, seg.start, seg.end))
+                       for piece in _text_pieces(text, seg.start, seg.end, stack))
             continue
         formulas += 1
         if formulas > MAX_FORMULAS:
@@ -314,7 +320,7 @@ def to_html(text: str, ranges: Ranges = (), *, mail: bool = False) -> Markup:
         else:
             shown = _formula(text, seg, mail)
         out.append(f"<b>{shown}</b>" if _overlaps(ranges, seg.start, seg.end) else shown)
-    return Markup("".join(out))
+    return Markup("".join(out) + _unclosed(stack))
 
 
 # --- plain text --------------------------------------------------------------------------
@@ -438,10 +444,12 @@ def to_plain(text: str) -> str:
     """``text`` as readable plain text: text macros cleaned, simple math in Unicode, other
     math left as its TeX source; no space at either end (``~`` or ``\\ `` may leave one)."""
     out: list[str] = []
+    stack: list[str] = []
     for seg in segments(text):
         if seg.kind == "math":
             converted = plain_math(seg.body)
             out.append(text[seg.start:seg.end] if converted is None else converted)
         else:
-            out.extend(p.text for p in _text_pieces(text, seg.start, seg.end) if not p.tag)
+            pieces = _text_pieces(text, seg.start, seg.end, stack)
+            out.extend(p.text for p in pieces if not p.tag)
     return "".join(out).strip()
