@@ -404,6 +404,14 @@ class Store:
             row = conn.execute(select(papers).where(papers.c.id == paper_id)).first()
         return _row_to_paper(row) if row else None
 
+    def paper_by_doi(self, doi: str) -> Paper | None:
+        """The stored paper whose DOI is ``doi`` (case does not matter, as in DOIs)."""
+        q = (select(papers).where(func.lower(papers.c.doi) == doi.lower())
+             .order_by(papers.c.id).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return _row_to_paper(row) if row else None
+
     def get_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
         ids = list(dict.fromkeys(ids))
         found: dict[str, Paper] = {}
