@@ -134,6 +134,10 @@ class Paperwire:
     def paper(self, paper_id: str) -> Paper | None:
         return self.store.get_paper(paper_id)
 
+    def merged_into(self, paper_id: str) -> str | None:
+        """The paper ``paper_id`` was merged into (a seed paper's arXiv record), or None."""
+        return self.store.alias_of(paper_id) if ":" in paper_id else None
+
     def paper_for(self, ref: PaperRef) -> Paper | None:
         """The stored paper a reference names (an arXiv id, or a DOI matched against stored
         DOIs); None when none is stored (or the reference is invalid)."""

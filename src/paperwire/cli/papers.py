@@ -150,7 +150,8 @@ def show(
     parsed = parse_ref(ref)
     if parsed is not None and parsed.kind == INVALID:
         fail(parsed.invalid, EXIT_USAGE)
-    paper = app.paper_for(parsed) if parsed is not None else app.paper(ref.strip())
+    paper = app.paper_for(parsed) if parsed is not None else app.paper(
+        app.merged_into(ref.strip()) or ref.strip())
     if paper is None:
         fail(parsed.not_stored if parsed else f"No paper {ref.strip()!r} here.")
     url = app.url(_paper_path(paper.id))

@@ -193,14 +193,15 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
 def find_paper(app: Paperwire, paper_id: str, prefix: str,
                suffix: str = "") -> Paper | Response:
     """The stored paper ``paper_id``; a redirect to the canonical id for a versioned or
-    prefixed arXiv id (``prefix`` and ``suffix`` around the paper's path kept); a 404
-    otherwise."""
+    prefixed arXiv id, or for a seed paper merged into its arXiv record (``prefix`` and
+    ``suffix`` around the paper's path kept); a 404 otherwise."""
     paper = app.paper(paper_id)
     if paper is not None:
         return paper
     parsed = parse_arxiv_id(paper_id)
-    if parsed and parsed[0] != paper_id:  # versioned or prefixed: go to the canonical id
-        return RedirectResponse(prefix + paper_path(parsed[0]) + suffix, status_code=301)
+    canonical = parsed[0] if parsed else app.merged_into(paper_id)
+    if canonical and canonical != paper_id:  # versioned, prefixed or merged: go to the paper
+        return RedirectResponse(prefix + paper_path(canonical) + suffix, status_code=301)
     raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
 
 
