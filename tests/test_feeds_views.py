@@ -134,3 +134,12 @@ def test_pages_advertise_their_feeds(client: TestClient) -> None:
     assert re.search(r'<link rel="alternate" type="application/atom\+xml" title="New in cs.IR'
                      r' \(Atom\)" href="/feeds/category/cs.IR.atom">', home)
     assert "/feeds/category/" not in client.get("/").text
+
+
+def test_a_search_that_cannot_be_a_feed_advertises_none(client: TestClient) -> None:
+    for query in ("2606.99999", "2606.3053x", "-cat:cs.CV"):
+        page = client.get("/search", params={"q": query})
+        assert page.status_code in (400, 404)
+        assert "/feeds/search.atom" not in page.text
+    limited = client.get("/search", params={"q": "sparse", "limit": "5"}).text
+    assert 'href="/feeds/search.atom?q=sparse&amp;limit=5"' in limited

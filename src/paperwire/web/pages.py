@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from paperwire import trending
 from paperwire.errors import PageError, QueryError
-from paperwire.paper_ids import INVALID, parse_ref
+from paperwire.paper_ids import PaperRef
 from paperwire.search import Hit
 from paperwire.search.query import SORTS
 from paperwire.web import charts, feeds
@@ -26,6 +26,7 @@ from paperwire.web.common import (
     parse_page,
     ranked_by,
     reactions_for,
+    reference,
     run_search,
     search_feed_path,
     shown_weights,
@@ -78,17 +79,14 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     that says so and links to the paper's source, a malformed id a 400."""
     hits: list[Hit] = []
     error: str | None = None
-    missing = None
-    ref = parse_ref(q)
-    if ref is not None and ref.kind != INVALID:
-        found = app.paper_for(ref)
-        if found is not None:
-            return RedirectResponse(paper_path(found.id), status_code=303)
-        missing = ref
+    missing: PaperRef | None = None
     try:
-        if ref is not None and ref.kind == INVALID:
-            error = ref.invalid
-        elif missing is None:
+        named = reference(app, q)  # a malformed id: a PageError(400)
+        if named is not None and named[1] is not None:
+            return RedirectResponse(paper_path(named[1].id), status_code=303)
+        if named is not None:
+            missing = named[0]
+        else:
             hits = run_search(app, q, limit, sort, mode, highlight=True)
     except QueryError as exc:
         error = str(exc)
@@ -104,7 +102,8 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     status = 400 if error else 404 if missing else 200
     return page(request, "search.html", status_code=status, q=q, hits=hits,
                 limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
-                missing=missing, feed_url=search_feed_path(q) if q.strip() else None,
+                missing=missing,
+                feed_url=search_feed_path(q, limit) if q.strip() and status == 200 else None,
                 feed_title=f"Search “{q.strip()}”, newest first (Atom)")
 
 
