@@ -21,6 +21,7 @@ PAPER = Paper(id="2606.30534", title="Sparse  Retrieval\nwith Learned Expansions
 OLD = Paper(id="hep-th/9901001", title="Strings on Orbifolds", authors=("Ed Witten",),
             categories=("hep-th",), primary_category="hep-th", published=date(1999, 1, 4))
 BEIR = Paper(id="beir:4983", title="White matter", abstract="Brains.")
+SEED = Paper(id="seed:cd11bfec3e1f", title=PAPER.title, source="seed")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -34,7 +35,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def stored(cli_env: dict[str, str]) -> dict[str, str]:
     store = Store.open(cli_env["PAPERWIRE_DATABASE_URL"])
-    store.write_batch([PAPER, OLD, BEIR], [])
+    store.write_batch([PAPER, OLD, BEIR, SEED], [])
+    assert store.merge_into(SEED.id, PAPER.id)  # a seed paper matched to its arXiv record
     store.close()
     return cli_env
 
@@ -62,6 +64,7 @@ def test_show_prints_the_paper(stored: dict[str, str],
     ("https://huggingface.co/papers/2606.30534", "2606.30534"),
     ("doi:10.1145/3404835.3462891", "2606.30534"),
     ("hep-th/9901001v2", "hep-th/9901001"), ("beir:4983", "beir:4983"),
+    (SEED.id, "2606.30534"),
 ])
 def test_show_json_is_one_document(stored: dict[str, str], capsys: pytest.CaptureFixture[str],
                                    ref: str, paper_id: str) -> None:
