@@ -48,7 +48,9 @@ def test_show_prints_the_paper(stored: dict[str, str],
     lines = out.splitlines()
     assert lines[0] == "Sparse Retrieval with Learned Expansions"
     assert "id:         2606.30534 (v3)" in lines
-    assert "authors:    " + ", ".join(AUTHORS) in lines
+    authors = out[out.index("authors:"):out.index("published:")].split()
+    assert " ".join(authors) == "authors: " + ", ".join(AUTHORS)  # wrapped, all of them
+    assert all(len(line) <= 88 for line in lines if not line.startswith(("here:", "arXiv:")))
     assert "published:  2026-06-20" in lines and "updated:    2026-06-28" in lines
     assert "categories: cs.IR cs.CL" in lines
     assert "doi:        10.1145/3404835.3462891" in lines

@@ -180,7 +180,10 @@ def paper_lines(p: Paper, url: str) -> list[str]:
              ("comment", p.comment or ""), ("journal", p.journal_ref or ""),
              ("doi", p.doi or "")]
     lines = [" ".join(p.title.split()), ""]
-    lines += [f"{name + ':':<12}{value}" for name, value in facts if value]
+    for name, value in facts:
+        lines += textwrap.wrap(value, 88, initial_indent=f"{name + ':':<12}",
+                               subsequent_indent=" " * 12, break_long_words=False,
+                               break_on_hyphens=False)
     lines += ["", *textwrap.wrap(" ".join(p.abstract.split()), 88)]
     links = [("here", url), ("arXiv", p.abs_url), ("PDF", p.pdf_url)]
     lines += ["", *(f"{name + ':':<12}{link}" for name, link in links if link)]
