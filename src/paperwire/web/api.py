@@ -21,6 +21,7 @@ from paperwire.web.common import (
     run_search,
     trending_for,
 )
+from paperwire.web.hub_routes import hub_fields
 
 router = APIRouter()
 
@@ -86,4 +87,5 @@ def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
         return found
     signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
                for s in app.signals(found.id)]
-    return {**paper_json(found, app.settings.base_url), "signals": signals}
+    hub = hub_fields(app.hub_papers([found])[0])  # what huggingface_hub's PaperInfo reads
+    return {**hub, **paper_json(found, app.settings.base_url), "signals": signals}

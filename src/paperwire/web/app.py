@@ -1,7 +1,7 @@
 """The web app: server-rendered pages (Jinja2, autoescaped), a small JSON API and the
 trending feeds, over one :class:`~paperwire.app.Paperwire`. A thin adapter: each router
 (:mod:`.pages`, :mod:`.api`, :mod:`.feeds_routes`, :mod:`.digest_routes`,
-:mod:`.vote_routes`, :mod:`.library_routes`, :mod:`.account_routes`,
+:mod:`.vote_routes`, :mod:`.library_routes`, :mod:`.account_routes`, :mod:`.hub_routes`,
 :mod:`.recommend_routes`) holds plain handler
 functions that take the application object from the request; errors go through one mapper
 (:mod:`.errors`)."""
@@ -27,6 +27,7 @@ from paperwire.web import (
     digest_routes,
     errors,
     feeds_routes,
+    hub_routes,
     library_routes,
     pages,
     recommend_routes,
@@ -52,8 +53,9 @@ def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
     app.state.paperwire, app.state.mail_queue, app.state.dev_outbox = (
         paperwire, queue, dev_outbox)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    # this app's own copies of the routers' routes
-    for module in (pages, feeds_routes, api, digest_routes, vote_routes, library_routes,
+    # this app's own copies of the routers' routes (the Hub's first: its /papers/{id}.md and
+    # /api/papers/search come before /papers/{id} and /api/papers/{id})
+    for module in (hub_routes, pages, feeds_routes, api, digest_routes, vote_routes, library_routes,
                    account_routes, recommend_routes):
         app.router.routes.extend(_own(route) for route in module.router.routes)
     errors.install(app)

@@ -31,6 +31,7 @@ from paperwire.web.auth import csrf_token, signed_in, signin_path
 
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
+MAX_PAGE = 1000
 SEARCH_LIMIT, SEARCH_MAX = 20, 100
 SIMILAR_LIMIT = 5
 FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
@@ -205,18 +206,35 @@ def find_paper(app: Paperwire, paper_id: str, prefix: str,
     raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
 
 
-def parse_page(value: str, last: int) -> int:
-    """A page number from 1 to ``last``; anything else is a 400."""
+def parse_order(value: str | None) -> str:
+    """``trending`` (the default) or ``top`` (the top of the period)."""
+    if value is None or value == "":
+        return "trending"
+    if value not in trending.ORDERS:
+        raise PageError(400, f"Invalid order {value!r}: use one of {', '.join(trending.ORDERS)}.")
+    return value
+
+
+def parse_page(value: str | None, last: int | None = None) -> int:
+    """A page number from 1 (the default) to ``last`` (MAX_PAGE when not given); anything
+    else is a 400."""
+    last = MAX_PAGE if last is None else last
+    if value is None or value == "":
+        return 1
     if not value.isdigit() or not 1 <= int(value) <= last:
-        raise PageError(400, f"Invalid page {value!r}: use a number from 1 to {last}.")
+        raise PageError(400, f"Invalid page {value!r}: use a whole number from 1 to {last}.")
     return int(value)
 
 
 def trending_for(app: Paperwire, window: str, date_param: str | None,
-                 cat: str | None) -> trending.TrendingView:
-    """The trending view a page, feed or API call asks for (its parameters checked)."""
+                 cat: str | None, order: str | None = None,
+                 page: str | None = None) -> trending.TrendingView:
+    """The trending view a page, feed or API call asks for (its parameters checked):
+    ``order`` trending or top, page ``page`` (from 1) of TRENDING_LIMIT entries."""
+    offset = (parse_page(page) - 1) * TRENDING_LIMIT
     return app.trending(parse_window(window), parse_date(date_param), limit=TRENDING_LIMIT,
-                        category=parse_category(cat))
+                        category=parse_category(cat), order=parse_order(order),
+                        offset=offset)
 
 
 def shown_weights(settings: Settings) -> dict[str, float]:
