@@ -258,6 +258,9 @@ PAGES: dict[str, tuple[str, int | tuple[int, ...]] | Callable[[Any, Site], None]
     # an error page, or the search page saying what is wrong under the filled box
     "search-query-error": ("/search?q=-cat%3Acs.CV+diffusion", (200, 400)),
     "search-empty": ("/search", 200),
+    "search-id-not-stored": ("/search?q=2606.99999", 404),  # says so, links to arXiv
+    "search-id-invalid": ("/search?q=2606.3053x", 400),
+    "paper-similar": (f"/papers/{PAPERS[0].id}/similar", 200),
     "paper-chart": (f"/papers/{PAPERS[1].id}", 200),  # one source
     "paper-stacked-chart": (f"/papers/{PAPERS[0].id}", 200),  # upvotes and clicks
     "paper-no-signals": (f"/papers/{QUIET.id}", 200),

@@ -31,6 +31,7 @@ from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound, TokenError
 from paperwire.models import Paper, Signal, quote_id
+from paperwire.paper_ids import ARXIV, DOI, PaperRef
 from paperwire.recommend import service as recommend
 from paperwire.recommend.service import Suggestion
 from paperwire.records import Account, Subscriber
@@ -132,6 +133,19 @@ class Paperwire:
 
     def paper(self, paper_id: str) -> Paper | None:
         return self.store.get_paper(paper_id)
+
+    def merged_into(self, paper_id: str) -> str | None:
+        """The paper ``paper_id`` was merged into (a seed paper's arXiv record), or None."""
+        return self.store.alias_of(paper_id) if ":" in paper_id else None
+
+    def paper_for(self, ref: PaperRef) -> Paper | None:
+        """The stored paper a reference names (an arXiv id, or a DOI matched against stored
+        DOIs); None when none is stored (or the reference is invalid)."""
+        if ref.kind == ARXIV:
+            return self.store.get_paper(ref.key)
+        if ref.kind == DOI:
+            return self.store.paper_by_doi(ref.key)
+        return None
 
     def signals(self, paper_id: str) -> list[Signal]:
         return self.store.signals_for(paper_id)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from paperwire.seeds import match_seeds
 from paperwire.sources.base import Batch, Source
 from paperwire.store import Store, WriteCounts
 from paperwire.store.leases import new_holder, running, take_lease
@@ -75,6 +77,7 @@ def run_ingest(
 def _run(store: Store, source: Source, lease: str, holder: str,
          on_batch: Callable[[Batch, IngestReport], None] | None) -> IngestReport:
     report = IngestReport(source.key, cursor=store.get_cursor(source.key))
+    started = datetime.utcnow()
     try:
         for raw in source.batches(report.cursor):
             batch, dropped = _drop_unknown_replacements(store, raw)
@@ -91,4 +94,6 @@ def _run(store: Store, source: Source, lease: str, holder: str,
             take_lease(store, lease, holder)  # renew
     finally:
         store.release_lease(lease, holder)
+    if report.papers.new or report.papers.changed:
+        match_seeds(store, since=started)
     return report

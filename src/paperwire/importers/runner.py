@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,7 @@ from paperwire.parsing.formats import (
     parse_listing_date,
 )
 from paperwire.parsing.reading import READ_ERRORS, InputFile, Item, describe
+from paperwire.seeds import match_seeds
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def run_import(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     report = ImportReport()
+    started = datetime.utcnow()
     files = _expand([Path(p) for p in paths], report)
     with _Bar(progress, sum(_size(f) for f in files)) as bar:
         deferred: list[Path] = []
@@ -75,6 +77,10 @@ def run_import(
             fr = _import_file(store, path, "listing-dates", report, batch_size, bar)
             assert fr is not None
             _add(report, fr)
+    if report.papers.new or report.papers.changed:
+        merged = match_seeds(store, since=started)
+        if merged:
+            log.info("%d seed papers matched to their arXiv records", len(merged))
     return report
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    literal,
     or_,
     select,
     true,
@@ -32,9 +33,25 @@ from paperwire.store import db
 from paperwire.store.accounts import AccountStore
 from paperwire.store.digests import DigestStore
 from paperwire.store.library import LibraryStore
-from paperwire.store.schema import cursors, embeddings, leases, papers, signals
+from paperwire.store.schema import (
+    cursors,
+    digest_clicks,
+    embeddings,
+    leases,
+    library,
+    library_tags,
+    papers,
+    ratings,
+    sent_papers,
+    signals,
+    votes,
+)
 
 log = logging.getLogger(__name__)
+ALIAS_KEY = "alias:"  # cursors key prefix: a merged paper's id → the id it was merged into
+# the tables that name a paper, in the order their rows are copied to a merged paper's new id
+# (a library entry before its tags); deleted in the reverse order
+_PAPER_ROWS = (signals, votes, ratings, sent_papers, digest_clicks, library, library_tags)
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
 
 
@@ -285,6 +302,49 @@ class Store:
             value = conn.execute(select(cursors.c.value).where(cursors.c.key == key)).scalar()
         return dict(value) if value is not None else None
 
+    # ---- merging a paper into another (a seed paper into its arXiv record) ---------------
+
+    def titles(self, prefix: str | None = None,
+               since: datetime | None = None) -> list[tuple[str, str, datetime]]:
+        """(id, title, changed_at) of the papers whose id starts with ``prefix`` (a namespace
+        such as ``seed:``), or of every arXiv paper (no ``:`` in the id) when None; with
+        ``since``, only those changed at or after it."""
+        cond = (papers.c.id.startswith(prefix, autoescape=True) if prefix is not None
+                else papers.c.id.not_like("%:%"))
+        q = select(papers.c.id, papers.c.title, papers.c.changed_at).where(cond)
+        if since is not None:
+            q = q.where(papers.c.changed_at >= since)
+        with self.engine.connect() as conn:
+            return [(r.id, r.title, r.changed_at) for r in conn.execute(q.order_by(papers.c.id))]
+
+    def merge_into(self, old_id: str, new_id: str, now: datetime | None = None) -> bool:
+        """Make ``old_id`` a name of ``new_id``, in one transaction: every row naming the old
+        paper (signals, votes, ratings, library entries and their tags, digest records) is
+        carried over to the new one, unless the new one already has that row (then the new
+        paper's own row wins); the old paper is deleted and ``old_id`` recorded as an alias
+        (:meth:`alias_of`). The new paper counts as changed (so the search index catches
+        up). False when either paper is not stored (nothing done)."""
+        now = now or datetime.utcnow()
+        with self.engine.begin() as conn:
+            found = {r[0] for r in conn.execute(
+                select(papers.c.id).where(papers.c.id.in_([old_id, new_id])))}
+            if found != {old_id, new_id}:
+                return False
+            for table in _PAPER_ROWS:
+                _copy_rows(conn, table, old_id, new_id)
+            for table in reversed(_PAPER_ROWS):
+                conn.execute(table.delete().where(table.c.paper_id == old_id))
+            conn.execute(papers.delete().where(papers.c.id == old_id))
+            conn.execute(update(papers).where(papers.c.id == new_id).values(changed_at=now))
+            self._put_cursor(conn, ALIAS_KEY + old_id, {"paper": new_id}, now)
+        return True
+
+    def alias_of(self, paper_id: str) -> str | None:
+        """The paper ``paper_id`` was merged into (:meth:`merge_into`), or None."""
+        value = self.get_cursor(ALIAS_KEY + paper_id)
+        target = value.get("paper") if value else None
+        return target if isinstance(target, str) else None
+
     # ---- embeddings: one vector per (paper, model), valid while the content hash matches ----
 
     def papers_to_embed(
@@ -402,6 +462,14 @@ class Store:
     def get_paper(self, paper_id: str) -> Paper | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(papers).where(papers.c.id == paper_id)).first()
+        return _row_to_paper(row) if row else None
+
+    def paper_by_doi(self, doi: str) -> Paper | None:
+        """The stored paper whose DOI is ``doi`` (case does not matter, as in DOIs)."""
+        q = (select(papers).where(func.lower(papers.c.doi) == doi.lower())
+             .order_by(papers.c.id).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
         return _row_to_paper(row) if row else None
 
     def get_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
@@ -577,3 +645,16 @@ class Store:
         with self.engine.connect() as conn:
             value: date | None = conn.execute(q).scalar()
             return value
+
+
+def _copy_rows(conn: Any, table: Any, old_id: str, new_id: str) -> None:
+    """Copy ``table``'s rows of paper ``old_id`` to ``new_id``, but those whose key the new
+    paper already has."""
+    other = table.alias("other")
+    keys = [c.name for c in table.primary_key.columns if c.name != "paper_id"]
+    taken = select(other.c.paper_id).where(
+        other.c.paper_id == new_id, *(other.c[k] == table.c[k] for k in keys))
+    names = [c.name for c in table.columns]
+    rows = select(*(literal(new_id, String).label(n) if n == "paper_id" else table.c[n]
+                    for n in names)).where(table.c.paper_id == old_id, ~taken.exists())
+    conn.execute(table.insert().from_select(names, rows))

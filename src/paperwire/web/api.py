@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from paperwire.errors import PageError
+from paperwire.models import Paper
 from paperwire.web import health
 from paperwire.web.common import (
     App,
@@ -16,6 +17,7 @@ from paperwire.web.common import (
     paper_json,
     paper_path,
     parse_limit,
+    reference,
     run_search,
     trending_for,
 )
@@ -34,13 +36,25 @@ def healthz(app: App) -> JSONResponse:
 @router.get("/api/search")
 def api_search(app: App, q: str = "", limit: str | None = None, sort: str = "relevance",
                mode: str = "hybrid") -> dict[str, Any]:
+    """Ranked results; a query that is a paper's id, link or DOI answers that paper alone
+    with ``exact_match: true`` (a 404 when it is not stored, a 400 for a malformed id)."""
+    named = reference(app, q)
+    if named is not None:
+        ref, paper = named
+        if paper is None:
+            raise PageError(404, f"{ref.not_stored} See {ref.source_url}", "Paper not found")
+        return {"query": q, "sort": sort, "mode": mode, "exact_match": True,
+                "results": [{**_result(app, paper), "score": 1.0}]}
     hits = run_search(app, q, limit, sort, mode, highlight=False)
-    return {"query": q, "sort": sort, "mode": mode, "results": [
-        {"id": h.paper.id, "title": h.paper.title, "authors": list(h.paper.authors),
-         "categories": ordered_categories(h.paper),
-         "published": h.paper.published.isoformat() if h.paper.published else None,
-         "score": h.score, "url": app.url(paper_path(h.paper.id))}
-        for h in hits]}
+    return {"query": q, "sort": sort, "mode": mode, "exact_match": False,
+            "results": [{**_result(app, h.paper), "score": h.score} for h in hits]}
+
+
+def _result(app: App, p: Paper) -> dict[str, Any]:
+    return {"id": p.id, "title": p.title, "authors": list(p.authors),
+            "categories": ordered_categories(p),
+            "published": p.published.isoformat() if p.published else None,
+            "url": app.url(paper_path(p.id))}
 
 
 @router.get("/api/similar")

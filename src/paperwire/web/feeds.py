@@ -260,3 +260,59 @@ def _library_summary(item: Item) -> str:
     if abstract:
         lines.append(abstract)
     return "\n\n".join(lines)
+
+
+# ---- a search's and a category's papers --------------------------------------------------
+
+MAX_FEED_AUTHORS = 10  # a feed entry names this many authors, then "et al."
+
+
+def feed_authors(authors: Sequence[str], cap: int = MAX_FEED_AUTHORS) -> list[str]:
+    """The authors an entry names: all of a short list; the first ``cap`` and ``et al.``
+    of a long one (a 60-author paper would bury the entry in a reader)."""
+    names = [xml_text(a) for a in authors]
+    return names if len(names) <= cap else [*names[:cap], "et al."]
+
+
+def _paper_updated(paper: Paper, fallback: datetime) -> str:
+    known = [d for d in (paper.published, paper.updated) if d is not None]
+    return _stamp(max(known)) if known else _instant(fallback)
+
+
+def papers_atom(papers: Sequence[Paper], base_url: str, *, self_url: str, page_url: str,
+                title: str, subtitle: str, now: datetime) -> bytes:
+    """A list of papers (in the order given) as an Atom 1.0 document: the feed of a search
+    or of a category's new papers. ``self_url`` and ``page_url`` are absolute; ``now`` dates
+    a feed (or entry) that has no dated paper."""
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "en"})
+    _sub(feed, "id", self_url)
+    _sub(feed, "title", title)
+    _sub(feed, "subtitle", subtitle)
+    dated = [d for p in papers for d in (p.published, p.updated) if d is not None]
+    _sub(feed, "updated", _stamp(max(dated)) if dated else _instant(now))
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    _sub(feed, "link", rel="alternate", type="text/html", href=page_url)
+    author = _sub(feed, "author")
+    _sub(author, "name", "Paperwire")
+    _sub(author, "uri", base_url + "/")
+    _sub(feed, "generator", "Paperwire", uri=base_url + "/")
+    for paper in papers:
+        item = _sub(feed, "entry")
+        _sub(item, "id", entry_id(base_url, paper))
+        _sub(item, "title", paper.title)
+        _sub(item, "link", rel="alternate", type="text/html",
+             href=paper_link(base_url, paper.id))
+        if paper.abs_url:
+            _sub(item, "link", rel="related", type="text/html", href=paper.abs_url)
+        if paper.published:
+            _sub(item, "published", _stamp(paper.published))
+        _sub(item, "updated", _paper_updated(paper, now))
+        for name in feed_authors(paper.authors):
+            _sub(_sub(item, "author"), "name", name)
+        for cat in _categories(paper):
+            _sub(item, "category", term=cat)
+        if paper.abstract.strip():
+            _sub(item, "summary", excerpt(paper.abstract), type="text")
+    ET.indent(feed)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"

@@ -6,14 +6,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from paperwire import trending
 from paperwire.errors import PageError, QueryError
 from paperwire.library import bibtex
 from paperwire.models import Paper
+from paperwire.paper_ids import PaperRef
 from paperwire.search import Hit
 from paperwire.search.query import FIRST_DAY, SORTS
 from paperwire.web import charts, feeds
@@ -21,13 +22,17 @@ from paperwire.web.common import (
     SIMILAR_LIMIT,
     TRENDING_LIMIT,
     App,
+    category_feed_path,
     find_paper,
     page,
     paper_path,
     parse_limit,
+    parse_page,
     ranked_by,
     reactions_for,
+    reference,
     run_search,
+    search_feed_path,
     shown_weights,
     trending_for,
 )
@@ -68,7 +73,9 @@ def home(request: Request, app: App, window: str = "week", date: str | None = No
                 api_url="/api/trending" + here(order=None)[1:],
                 atom_url="/feeds/trending.atom?" + feed_query,
                 json_url="/feeds/trending.json?" + feed_query,
-                feed_title=feeds.feed_title(view))
+                feed_title=feeds.feed_title(view),
+                category_feed_url=category_feed_path(view.category) if view.category else None,
+                category_feed_title=f"New in {view.category} (Atom)")
 
 
 def browse_links(app: App, view: trending.TrendingView,
@@ -95,11 +102,20 @@ def browse_links(app: App, view: trending.TrendingView,
 def search_page(request: Request, app: App, q: str = "", limit: str | None = None,
                 sort: str = "relevance", mode: str = "hybrid") -> Response:
     """Results; a query or parameter the search cannot take is a 400 that shows the
-    message under the search box, the query kept in it to be corrected."""
+    message under the search box, the query kept in it to be corrected. A query that is a
+    paper's id, link or DOI goes to the paper (303); one naming no stored paper is a 404
+    that says so and links to the paper's source, a malformed id a 400."""
     hits: list[Hit] = []
     error: str | None = None
+    missing: PaperRef | None = None
     try:
-        hits = run_search(app, q, limit, sort, mode, highlight=True)
+        named = reference(app, q)  # a malformed id: a PageError(400)
+        if named is not None and named[1] is not None:
+            return RedirectResponse(paper_path(named[1].id), status_code=303)
+        if named is not None:
+            missing = named[0]
+        else:
+            hits = run_search(app, q, limit, sort, mode, highlight=True)
     except QueryError as exc:
         error = str(exc)
     except PageError as exc:
@@ -111,8 +127,35 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
         sort = sort if sort in SORTS else "relevance"
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
     acts = reactions_for(request, app, [h.paper.id for h in hits])
-    return page(request, "search.html", status_code=400 if error else 200, q=q, hits=hits,
-                limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts)
+    status = 400 if error else 404 if missing else 200
+    return page(request, "search.html", status_code=status, q=q, hits=hits,
+                limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
+                missing=missing,
+                feed_url=search_feed_path(q, limit) if q.strip() and status == 200 else None,
+                feed_title=f"Search “{q.strip()}”, newest first (Atom)")
+
+
+SIMILAR_PAGE, SIMILAR_PAGES = 20, 10  # neighbours a page, pages at most
+
+
+@router.get("/papers/{paper_id:path}/similar")
+def similar_page(request: Request, app: App, paper_id: str, page_no: str = Query(
+        "1", alias="page")) -> Response:
+    """More papers like this one than its page shows, ``SIMILAR_PAGE`` a page."""
+    found = find_paper(app, paper_id, "", suffix="/similar")
+    if isinstance(found, Response):
+        return found
+    number = parse_page(page_no, SIMILAR_PAGES)
+    hits = app.similar([found.id], limit=number * SIMILAR_PAGE + 1)
+    shown = hits[(number - 1) * SIMILAR_PAGE: number * SIMILAR_PAGE]
+    more = len(hits) > number * SIMILAR_PAGE and number < SIMILAR_PAGES
+    base = paper_path(found.id) + "/similar"
+    acts = reactions_for(request, app, [h.paper.id for h in shown])
+    return page(request, "similar.html", paper=found, hits=shown, acts=acts,
+                first=(number - 1) * SIMILAR_PAGE + 1,
+                prev_url=(f"{base}?page={number - 1}" if number > 2 else base)
+                if number > 1 else None,
+                next_url=f"{base}?page={number + 1}" if more else None)
 
 
 @router.get("/papers/{paper_id:path}")
