@@ -30,6 +30,7 @@ from paperwire.digests.mailer import Mailer
 from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound, TokenError
+from paperwire.metadata import Extras
 from paperwire.models import Paper, Signal, quote_id
 from paperwire.recommend import service as recommend
 from paperwire.recommend.service import Suggestion
@@ -135,6 +136,13 @@ class Paperwire:
 
     def signals(self, paper_id: str) -> list[Signal]:
         return self.store.signals_for(paper_id)
+
+    def extras(self, papers: Iterable[Paper]) -> dict[str, Extras]:
+        """Code link, stars, TL;DR, … of each paper (see :func:`listings.extras_for`)."""
+        return listings.extras_for(self.store, papers)
+
+    def paper_extras(self, paper: Paper, signals: list[Signal]) -> Extras:
+        return listings.paper_extras(self.store, paper, signals)
 
     def latest(self, limit: int, category: str | None = None) -> list[Paper]:
         return self.store.latest_papers(limit, category=category)

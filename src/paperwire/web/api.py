@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from paperwire.errors import PageError
+from paperwire.metadata import Extras
 from paperwire.web import health
 from paperwire.web.common import (
     App,
@@ -34,12 +35,20 @@ def healthz(app: App) -> JSONResponse:
 def api_search(app: App, q: str = "", limit: str | None = None, sort: str = "relevance",
                mode: str = "hybrid") -> dict[str, Any]:
     hits = run_search(app, q, limit, sort, mode, highlight=False)
+    extras = app.extras(h.paper for h in hits)
     return {"query": q, "sort": sort, "mode": mode, "results": [
         {"id": h.paper.id, "title": h.paper.title, "authors": list(h.paper.authors),
          "categories": ordered_categories(h.paper),
          "published": h.paper.published.isoformat() if h.paper.published else None,
-         "score": h.score, "url": app.url(paper_path(h.paper.id))}
+         "score": h.score, "url": app.url(paper_path(h.paper.id)),
+         **list_extras(extras[h.paper.id])}
         for h in hits]}
+
+
+def list_extras(x: Extras) -> dict[str, Any]:
+    """What a list item of the API carries besides the paper: its one-line TL;DR (and where
+    it comes from: ``hf``, Hugging Face's AI summary, or ``abstract``, extracted) and code."""
+    return {"tldr": x.tldr, "tldr_from": x.tldr_from, "code_url": x.code_url}
 
 
 @router.get("/api/similar")
@@ -70,6 +79,8 @@ def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
     found = find_paper(app, paper_id, "/api")
     if isinstance(found, Response):
         return found
+    found_sigs = app.signals(found.id)
     signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
-               for s in app.signals(found.id)]
-    return {**paper_json(found, app.settings.base_url), "signals": signals}
+               for s in found_sigs]
+    meta = app.paper_extras(found, found_sigs).as_json()
+    return {**paper_json(found, app.settings.base_url), "signals": signals, "meta": meta}

@@ -22,6 +22,7 @@ from paperwire import trending
 from paperwire.app import Paperwire, Reactions
 from paperwire.config import Settings
 from paperwire.errors import PageError
+from paperwire.metadata import linkify
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
 from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS, Sort, check_day
@@ -162,7 +163,8 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
-                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id)
+                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id,
+                       linkify=linkify)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
                        csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
                        here=here)

@@ -53,7 +53,9 @@ def home(request: Request, app: App, window: str = "week", date: str | None = No
     acts = reactions_for(request, app, [p.id for _, p in view.entries] + [p.id for p in latest])
     feed_params = {"window": view.window, "cat": view.category}
     feed_query = urlencode({k: v for k, v in feed_params.items() if v})
+    extras = app.extras([p for _, p in view.entries] + latest)
     return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
+                extras=extras,
                 ranked_by=ranked_by(app.settings) or "signals",
                 sparks=sparks, all_url=here(cat=None), acts=acts,
                 api_url="/api/trending" + here()[1:],
@@ -82,7 +84,9 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
         sort = sort if sort in SORTS else "relevance"
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
     acts = reactions_for(request, app, [h.paper.id for h in hits])
+    extras = app.extras(h.paper for h in hits)
     return page(request, "search.html", status_code=400 if error else 200, q=q, hits=hits,
+                extras=extras,
                 limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts)
 
 
@@ -97,7 +101,8 @@ def paper_page(request: Request, app: App, paper_id: str) -> Response:
     sigs = sorted(found_sigs, key=lambda s: s.day, reverse=True)
     similar = app.similar([found.id], limit=SIMILAR_LIMIT)
     acts = reactions_for(request, app, [found.id] + [h.paper.id for h in similar])
-    return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
+    extras = app.paper_extras(found, found_sigs)
+    return page(request, "paper.html", paper=found, signals=sigs, chart=chart, extras=extras,
                 labels=trending.SOURCE_LABELS, similar=similar, acts=acts)
 
 
