@@ -10,10 +10,12 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from live_server import served
 from paperwire.app import Paperwire
 from paperwire.config import Settings
 from paperwire.digests.render import Links, render_digest
@@ -22,6 +24,7 @@ from paperwire.models import Paper
 from paperwire.records import Digest, DigestItem, Subscriber
 from paperwire.store import Store
 from paperwire.web.app import create_app
+from test_browser import ARGS, _playwright
 
 FIX = Path(__file__).parent / "fixtures" / "hf_meta"
 ZETTA = "2608.16590"  # code (152 stars), project page, AI summary by a named model
@@ -104,6 +107,9 @@ def test_the_api_has_a_meta_object_and_list_items_a_tldr(client: TestClient) -> 
     results = client.get("/api/search", params={"q": "Zetta harness", "mode": "lexical"}).json()
     first = results["results"][0]
     assert first["id"] == ZETTA and first["code_url"] == REPO and first["tldr_from"] == "hf"
+    view = client.get("/api/trending", params={"window": "week", "date": "2026-08-20"}).json()
+    entry = next(e for e in view["entries"] if e["id"] == ZETTA)
+    assert entry["code_url"] == REPO and entry["tldr"].startswith("Zetta is a closed-loop")
 
 
 def test_the_digest_has_the_tldr_and_the_code_link(app: Paperwire) -> None:
@@ -126,3 +132,32 @@ def test_the_digest_has_the_tldr_and_the_code_link(app: Paperwire) -> None:
     assert f"Code: {REPO}" in text and "Code: https://github.com/jdg900/MMR" in text
     assert "TL;DR (extracted from the abstract): We present cmKAN" in text
     assert f'href="{REPO}"' in html and "<img" not in html  # images are never hot-loaded
+
+
+def test_in_chromium_the_page_shows_code_stars_project_and_summary(
+        tmp_path: Path, models_dir: Path) -> None:
+    sync_playwright, executable = _playwright()
+    url = f"sqlite:///{tmp_path / 'paperwire.db'}"
+    store = Store.open(url)
+    paperwire = Paperwire(Settings(home=tmp_path, database_url=url, models_dir=models_dir), store)
+    paperwire.import_files([FIX / "2026-08-20.json.gz"])
+    with served(create_app(paperwire)) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=ARGS)
+        try:
+            page: Any = browser.new_page(viewport={"width": 1000, "height": 900})
+            assert page.goto(f"{base}/papers/{ZETTA}").status == 200
+            code = page.get_by_role("link", name=REPO)
+            assert code.is_visible() and code.get_attribute("rel") == "nofollow noopener"
+            assert page.locator(".stars").inner_text().startswith("★ 152 GitHub stars as of")
+            assert page.get_by_role("link", name=PROJECT).is_visible()
+            summary = page.locator("section.ai-summary")
+            assert summary.is_visible() and "Inkling-Small" in summary.inner_text()
+            page.goto(f"{base}/?window=week&date=2026-08-20")
+            tldr = page.locator("ol.trending .tldr").first
+            box = tldr.bounding_box()  # one line, cut with an ellipsis
+            line = float(tldr.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+            assert box is not None and box["height"] <= line + 1
+            assert page.locator("ol.trending .badge.code").count() >= 3
+        finally:
+            browser.close()
+    store.close()

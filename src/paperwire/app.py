@@ -172,7 +172,8 @@ class Paperwire:
                                       weights=self.settings.trending_weights)
 
     def trending_json(self, view: TrendingView) -> dict[str, Any]:
-        return trending_json(view, self.settings.base_url)
+        return trending_json(view, self.settings.base_url,
+                             self.extras(p for _, p in view.entries))
 
     def index(self, embed: bool = True,
               on_progress: Callable[[int, int], None] | None = None) -> int | None:
@@ -558,9 +559,12 @@ def session_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:
+def trending_json(view: TrendingView, base_url: str,
+                  extras: Mapping[str, Extras] | None = None) -> dict[str, Any]:
     """The one JSON shape of a trending view, shared by ``paperwire trending --json`` and
-    ``/api/trending``: each entry with its reason and the parts its score is the sum of."""
+    ``/api/trending``: each entry with its reason and the parts its score is the sum of, and
+    (from ``extras``) its one-line TL;DR and code link."""
+    extras = extras or {}
     return {
         "window": view.window,
         "requested": view.requested.isoformat(),
@@ -577,8 +581,16 @@ def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:
                 "parts": [{"source": pt.source, "count": pt.count, "weight": pt.weight,
                            "points": pt.points} for pt in e.parts],
                 "series": [[d.isoformat(), v] for d, v in e.series],
+                **list_extras(extras.get(p.id)),
             }
             for e, p in view.entries
         ],
     }
 
+
+def list_extras(x: Extras | None) -> dict[str, Any]:
+    """What a list item of the JSON carries besides the paper: its one-line TL;DR, where it
+    comes from (``hf``: Hugging Face's AI summary; ``abstract``: extracted) and its code."""
+    if x is None:
+        return {"tldr": None, "tldr_from": None, "code_url": None}
+    return {"tldr": x.tldr, "tldr_from": x.tldr_from, "code_url": x.code_url}

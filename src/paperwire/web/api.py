@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from paperwire.app import list_extras
 from paperwire.errors import PageError
-from paperwire.metadata import Extras
 from paperwire.web import health
 from paperwire.web.common import (
     App,
@@ -41,14 +41,8 @@ def api_search(app: App, q: str = "", limit: str | None = None, sort: str = "rel
          "categories": ordered_categories(h.paper),
          "published": h.paper.published.isoformat() if h.paper.published else None,
          "score": h.score, "url": app.url(paper_path(h.paper.id)),
-         **list_extras(extras[h.paper.id])}
+         **list_extras(extras.get(h.paper.id))}
         for h in hits]}
-
-
-def list_extras(x: Extras) -> dict[str, Any]:
-    """What a list item of the API carries besides the paper: its one-line TL;DR (and where
-    it comes from: ``hf``, Hugging Face's AI summary, or ``abstract``, extracted) and code."""
-    return {"tldr": x.tldr, "tldr_from": x.tldr_from, "code_url": x.code_url}
 
 
 @router.get("/api/similar")
