@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from accounts import make_account, sign_in
 from live_server import served
 from paperwire.app import Paperwire
 from paperwire.config import Settings
@@ -88,6 +89,15 @@ def test_lists_carry_a_tldr_and_a_code_badge(client: TestClient) -> None:
     found = client.get("/search", params={"q": "cmKAN color matching", "mode": "lexical"}).text
     assert "TL;DR (extracted from the abstract):</span> We present cmKAN" in found
     assert 'href="https://github.com/jdg900/MMR"' in found
+
+
+def test_the_library_lists_the_tldr_and_code_too(app: Paperwire, client: TestClient) -> None:
+    sign_in(client, app, "ada@example.org")
+    account = make_account(app, "ada@example.org")
+    app.store.library.save(account.id, ZETTA, app.now())
+    html = client.get("/library").text
+    assert f'<a class="badge code" href="{REPO}"' in html
+    assert "TL;DR (AI summary from Hugging Face):</span> Zetta is a closed-loop" in html
 
 
 def test_the_api_has_a_meta_object_and_list_items_a_tldr(client: TestClient) -> None:
