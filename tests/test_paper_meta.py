@@ -4,13 +4,16 @@ SQLite and PostgreSQL; links in real arXiv comments and abstracts; the extractiv
 
 from __future__ import annotations
 
+import gzip
 from datetime import date
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 
 from paperwire import trending
 from paperwire.importers import run_import
+from paperwire.ingest import run_ingest
 from paperwire.metadata import (
     STARS_SIGNAL,
     PaperMeta,
@@ -24,6 +27,8 @@ from paperwire.metadata import (
 )
 from paperwire.models import Paper, Signal
 from paperwire.parsing.formats import parse_hf_full
+from paperwire.sources.hf import HfDailySource
+from paperwire.sources.http import Fetcher
 from paperwire.store import Store
 from paperwire.store.schema import paper_meta, signals
 
@@ -112,6 +117,28 @@ def test_a_newer_day_updates_and_an_older_one_only_fills_gaps(store: Store) -> N
     imported(store, DAY_0820)
     updated = store.get_metas(["2608.13558"])["2608.13558"]
     assert updated.comments == 2 and updated.code_url and updated.day == date(2026, 8, 20)
+
+
+def test_a_live_ingest_stores_what_an_import_stores(store: Store, tmp_path: Path) -> None:
+    """``ingest hf`` over HTTP (httpx's MockTransport answering the real day's body) and
+    ``import`` of the same file give the same metadata rows and star signals."""
+    body = gzip.decompress(DAY_0820.read_bytes())
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        day = request.url.params["date"]
+        return httpx.Response(200, content=body if day == "2026-08-20" else b"[]")
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    source = HfDailySource(Fetcher("hf-daily", client, sleep=lambda _: None),
+                           "https://hf.example/api/daily_papers", day=date(2026, 8, 20))
+    run_ingest(store, source)
+    ingested, stars = rows(store), star_signals(store)
+    assert len(ingested) == 4 and len(stars) == 3
+    other = Store.open(f"sqlite:///{tmp_path / 'imported.db'}")
+    imported(other, DAY_0820)
+    strip = [r[:-1] for r in ingested]  # all but updated_at
+    assert [r[:-1] for r in rows(other)] == strip and star_signals(other) == stars
+    other.close()
 
 
 def test_stars_never_change_trending(store: Store) -> None:

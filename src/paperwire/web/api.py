@@ -56,9 +56,11 @@ def api_similar(app: App, id: list[str] | None = Query(default=None), text: str 
         raise PageError(404, f"No paper with id {missing[0]!r} is stored here.",
                         "Paper not found")
     hits = app.similar(known, text=text or None, limit=count)
+    extras = app.extras(h.paper for h in hits)
     return {"ids": id or [], "text": text, "results": [
         {"id": h.paper.id, "title": h.paper.title, "score": h.score,
-         "url": app.url(paper_path(h.paper.id))} for h in hits]}
+         "url": app.url(paper_path(h.paper.id)), **list_extras(extras.get(h.paper.id))}
+        for h in hits]}
 
 
 @router.get("/api/trending")
