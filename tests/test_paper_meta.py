@@ -265,6 +265,9 @@ ABSTRACTS = {  # real abstracts from shared/data/arxiv (2025-03), cut after a fe
     "2503.11781": "We present cmKAN, a versatile framework for color matching. Given an input "
                   "image with colors from a source color distribution, our method effectively "
                   "and accurately maps these colors to match a target color distribution.",
+    "2506.08227": "We investigate 17 benchmarks (e.g. SugarCREPE, VALSE) commonly used for "
+                  "measuring compositional understanding capabilities of vision-language models "
+                  "(VLMs). We scrutinize design choices in their construction.",
     "2503.12229": "Finding a balance between artistic beauty and machine-generated imagery is "
                   "always a difficult task. This project seeks to create 3D models that, when "
                   "illuminated, cast shadows resembling Kanji characters.",
@@ -276,6 +279,9 @@ def test_the_tldr_is_the_first_claim_sentence() -> None:
         "To address this, we introduce the Attribute (Att) Adapter, a novel plug-and-play "
         "module designed to enable fine-grained, multi-attributes control in pretrained "
         "diffusion models.")  # not cut at "e.g."
+    assert extract_tldr(ABSTRACTS["2506.08227"]) == (  # "e.g." before a capital
+        "We investigate 17 benchmarks (e.g. SugarCREPE, VALSE) commonly used for measuring "
+        "compositional understanding capabilities of vision-language models (VLMs).")
     assert extract_tldr(ABSTRACTS["2503.11781"]) == (
         "We present cmKAN, a versatile framework for color matching.")
 

@@ -265,7 +265,7 @@ def sentences(text: str) -> list[str]:
     out: list[str] = []
     start = 0
     for m in _SENTENCE_END.finditer(text):
-        head = text[start:m.start() + 1]
+        head = text[start:m.start()]
         if head.endswith(_ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", head):
             continue
         out.append(text[start:m.end()].strip())
