@@ -30,6 +30,7 @@ from paperwire.digests.mailer import Mailer
 from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound, TokenError
+from paperwire.metadata import Extras
 from paperwire.models import Paper, Signal, quote_id
 from paperwire.paper_ids import ARXIV, DOI, PaperRef
 from paperwire.recommend import service as recommend
@@ -150,6 +151,13 @@ class Paperwire:
     def signals(self, paper_id: str) -> list[Signal]:
         return self.store.signals_for(paper_id)
 
+    def extras(self, papers: Iterable[Paper]) -> dict[str, Extras]:
+        """Code link, stars, TL;DR, … of each paper (see :func:`listings.extras_for`)."""
+        return listings.extras_for(self.store, papers)
+
+    def paper_extras(self, paper: Paper, signals: list[Signal]) -> Extras:
+        return listings.paper_extras(self.store, paper, signals)
+
     def latest(self, limit: int, category: str | None = None) -> list[Paper]:
         return self.store.latest_papers(limit, category=category)
 
@@ -197,7 +205,8 @@ class Paperwire:
         return listings.data_day(self.store, self.settings.trending_weights)
 
     def trending_json(self, view: TrendingView) -> dict[str, Any]:
-        return trending_json(view, self.settings.base_url)
+        return trending_json(view, self.settings.base_url,
+                             self.extras(p for _, p in view.entries))
 
     def index(self, embed: bool = True,
               on_progress: Callable[[int, int], None] | None = None) -> int | None:
@@ -583,9 +592,12 @@ def session_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:
+def trending_json(view: TrendingView, base_url: str,
+                  extras: Mapping[str, Extras] | None = None) -> dict[str, Any]:
     """The one JSON shape of a trending view, shared by ``paperwire trending --json`` and
-    ``/api/trending``: each entry with its reason and the parts its score is the sum of."""
+    ``/api/trending``: each entry with its reason and the parts its score is the sum of, and
+    (from ``extras``) its one-line TL;DR and code link."""
+    extras = extras or {}
     return {
         "window": view.window,
         "requested": view.requested.isoformat(),
@@ -602,8 +614,16 @@ def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:
                 "parts": [{"source": pt.source, "count": pt.count, "weight": pt.weight,
                            "points": pt.points} for pt in e.parts],
                 "series": [[d.isoformat(), v] for d, v in e.series],
+                **list_extras(extras.get(p.id)),
             }
             for e, p in view.entries
         ],
     }
 
+
+def list_extras(x: Extras | None) -> dict[str, Any]:
+    """What a list item of the JSON carries besides the paper: its one-line TL;DR, where it
+    comes from (``hf``: Hugging Face's AI summary; ``abstract``: extracted) and its code."""
+    if x is None:
+        return {"tldr": None, "tldr_from": None, "code_url": None}
+    return {"tldr": x.tldr, "tldr_from": x.tldr_from, "code_url": x.code_url}

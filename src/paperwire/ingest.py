@@ -53,6 +53,7 @@ def _drop_unknown_replacements(store: Store, batch: Batch) -> tuple[Batch, list[
         papers=[p for p in batch.papers if p.id not in drop],
         signals=[s for s in batch.signals if s.paper_id not in drop],
         cursor=batch.cursor, skipped=batch.skipped, note=batch.note,
+        metas=[m for m in batch.metas if m.paper_id not in drop],
     )
     why = "a replacement of a paper not in the store (an old paper, not a new one)"
     return kept, [(pid, why) for pid in sorted(drop)]
@@ -82,7 +83,8 @@ def _run(store: Store, source: Source, lease: str, holder: str,
         for raw in source.batches(report.cursor):
             batch, dropped = _drop_unknown_replacements(store, raw)
             cursor = (source.key, batch.cursor) if batch.cursor is not None else None
-            pc, sc = store.write_batch(batch.papers, batch.signals, cursor=cursor)
+            pc, sc = store.write_batch(batch.papers, batch.signals, cursor=cursor,
+                                       metas=batch.metas)
             report.batches += 1
             report.papers.add(pc)
             report.signals.add(sc)

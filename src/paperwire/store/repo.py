@@ -27,9 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.errors import StoreError
+from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal, bounded, merge
 from paperwire.records import WriteCounts
 from paperwire.store import db
+from paperwire.store import meta as meta_sql
 from paperwire.store.accounts import AccountStore
 from paperwire.store.digests import DigestStore
 from paperwire.store.library import LibraryStore
@@ -163,9 +165,12 @@ class Store:
         sigs: Sequence[Signal] = (),
         now: datetime | None = None,
         cursor: tuple[str, dict[str, Any]] | None = None,
+        metas: Sequence[PaperMeta] = (),
     ) -> tuple[WriteCounts, WriteCounts]:
-        """Upsert papers, then signals, then the source's cursor (``(key, value)``), in one
-        transaction: all of the batch or none of it, so a cursor never runs ahead of the data.
+        """Upsert papers, then signals, then the papers' metadata (``metas``, see
+        :func:`paperwire.store.meta.upsert`), then the source's cursor (``(key, value)``), in
+        one transaction: all of the batch or none of it, so a cursor never runs ahead of the
+        data.
 
         Every paper is first cleaned and cut to the stored sizes
         (:func:`paperwire.models.bounded`; a cut is logged), whatever wrote it: an import or a
@@ -178,6 +183,9 @@ class Store:
                 with self.engine.begin() as conn:
                     pc = self._upsert_papers(conn, batch, now)
                     sc = self._upsert_signals(conn, sigs, now)
+                    if metas:
+                        mc = meta_sql.upsert(conn, metas, now)
+                        log.debug("paper metadata: %s", mc)
                     if cursor is not None:
                         self._put_cursor(conn, cursor[0], cursor[1], now)
                 return pc, sc
@@ -479,6 +487,23 @@ class Store:
             for chunk in _chunks(ids):
                 for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
                     found[row.id] = _row_to_paper(row)
+        return found
+
+    def get_metas(self, ids: Iterable[str]) -> dict[str, PaperMeta]:
+        """Hugging Face's stored metadata of the papers ``ids`` (those without are absent)."""
+        with self.engine.connect() as conn:
+            return meta_sql.read(conn, ids)
+
+    def latest_signals(self, ids: Iterable[str], source: str) -> dict[str, Signal]:
+        """The newest signal of ``source`` of each of the papers ``ids`` (e.g. GitHub stars)."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, Signal] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                q = (select(signals).where(signals.c.source == source)
+                     .where(signals.c.paper_id.in_(chunk)).order_by(signals.c.day))
+                for r in conn.execute(q):
+                    found[r.paper_id] = Signal(r.paper_id, r.source, r.day, float(r.value))
         return found
 
     def count_papers(self) -> int:

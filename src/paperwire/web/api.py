@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from paperwire.app import list_extras
 from paperwire.errors import PageError
 from paperwire.models import Paper
 from paperwire.web import health
@@ -46,8 +47,10 @@ def api_search(app: App, q: str = "", limit: str | None = None, sort: str = "rel
         return {"query": q, "sort": sort, "mode": mode, "exact_match": True,
                 "results": [{**_result(app, paper), "score": 1.0}]}
     hits = run_search(app, q, limit, sort, mode, highlight=False)
+    extras = app.extras(h.paper for h in hits)
     return {"query": q, "sort": sort, "mode": mode, "exact_match": False,
-            "results": [{**_result(app, h.paper), "score": h.score} for h in hits]}
+            "results": [{**_result(app, h.paper), "score": h.score,
+                         **list_extras(extras.get(h.paper.id))} for h in hits]}
 
 
 def _result(app: App, p: Paper) -> dict[str, Any]:
@@ -68,9 +71,11 @@ def api_similar(app: App, id: list[str] | None = Query(default=None), text: str 
         raise PageError(404, f"No paper with id {missing[0]!r} is stored here.",
                         "Paper not found")
     hits = app.similar(known, text=text or None, limit=count)
+    extras = app.extras(h.paper for h in hits)
     return {"ids": id or [], "text": text, "results": [
         {"id": h.paper.id, "title": h.paper.title, "score": h.score,
-         "url": app.url(paper_path(h.paper.id))} for h in hits]}
+         "url": app.url(paper_path(h.paper.id)), **list_extras(extras.get(h.paper.id))}
+        for h in hits]}
 
 
 @router.get("/api/trending")
@@ -85,7 +90,10 @@ def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
     found = find_paper(app, paper_id, "/api")
     if isinstance(found, Response):
         return found
+    found_sigs = app.signals(found.id)
     signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
-               for s in app.signals(found.id)]
+               for s in found_sigs]
     hub = hub_fields(app.hub_papers([found])[0])  # what huggingface_hub's PaperInfo reads
-    return {**hub, **paper_json(found, app.settings.base_url), "signals": signals}
+    meta = app.paper_extras(found, found_sigs).as_json()
+    return {**hub, **paper_json(found, app.settings.base_url), "signals": signals,
+            "meta": meta}

@@ -23,6 +23,7 @@ from paperwire import texts, trending
 from paperwire.app import Paperwire, Reactions
 from paperwire.config import Settings
 from paperwire.errors import PageError
+from paperwire.metadata import linkify
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
 from paperwire.paper_ids import INVALID, PaperRef, parse_ref
 from paperwire.search import MODES, Hit, SearchOptions
@@ -179,7 +180,7 @@ def _templates() -> Jinja2Templates:
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
                        keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id,
                        tex=texts.to_html, tex_plain=texts.to_plain, tex_excerpt=tex_excerpt,
-                       author_search=author_search)
+                       author_search=author_search, linkify=linkify)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
                        csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
                        here=here)

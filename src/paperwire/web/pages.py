@@ -66,8 +66,10 @@ def home(request: Request, app: App, window: str = "week", date: str | None = No
     acts = reactions_for(request, app, [p.id for _, p in view.entries] + [p.id for p in latest])
     feed_params = {"window": view.window, "cat": view.category}
     feed_query = urlencode({k: v for k, v in feed_params.items() if v})
+    extras = app.extras([p for _, p in view.entries] + latest)
     return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
                 orders=orders, browse=browse_links(app, view, here),
+                extras=extras,
                 ranked_by=ranked_by(app.settings) or "signals",
                 sparks=sparks, all_url=here(cat=None), acts=acts,
                 api_url="/api/trending" + here(order=None)[1:],
@@ -129,6 +131,7 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     acts = reactions_for(request, app, [h.paper.id for h in hits])
     status = 400 if error else 404 if missing else 200
     return page(request, "search.html", status_code=status, q=q, hits=hits,
+                extras=app.extras(h.paper for h in hits),
                 limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
                 missing=missing,
                 feed_url=search_feed_path(q, limit) if q.strip() and status == 200 else None,
@@ -151,7 +154,8 @@ def similar_page(request: Request, app: App, paper_id: str, page_no: str = Query
     more = len(hits) > number * SIMILAR_PAGE and number < SIMILAR_PAGES
     base = paper_path(found.id) + "/similar"
     acts = reactions_for(request, app, [h.paper.id for h in shown])
-    return page(request, "similar.html", paper=found, hits=shown, acts=acts,
+    extras = app.extras(h.paper for h in shown)
+    return page(request, "similar.html", paper=found, hits=shown, acts=acts, extras=extras,
                 first=(number - 1) * SIMILAR_PAGE + 1,
                 prev_url=(f"{base}?page={number - 1}" if number > 2 else base)
                 if number > 1 else None,
@@ -169,7 +173,8 @@ def paper_page(request: Request, app: App, paper_id: str) -> Response:
     sigs = sorted(found_sigs, key=lambda s: s.day, reverse=True)
     similar = app.similar([found.id], limit=SIMILAR_LIMIT)
     acts = reactions_for(request, app, [found.id] + [h.paper.id for h in similar])
-    return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
+    extras = app.paper_extras(found, found_sigs)
+    return page(request, "paper.html", paper=found, signals=sigs, chart=chart, extras=extras,
                 labels=trending.SOURCE_LABELS, similar=similar, acts=acts,
                 canonical=app.settings.base_url + paper_path(found.id),
                 cite=cite_entry(found), cite_url=cite_path(found.id))
