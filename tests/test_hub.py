@@ -30,6 +30,7 @@ from paperwire.store import Store
 from paperwire.web.app import create_app
 
 DAYS = Path(__file__).parent / "fixtures" / "trending" / "hf_daily"
+STARS_DAY = Path(__file__).parent / "fixtures" / "hf_meta" / "2026-08-20.json.gz"
 HF_BIN = Path(sys.executable).with_name("hf")
 
 
@@ -42,21 +43,43 @@ class Raw:
     published: dict[str, date]
     titles: dict[str, str]
     submitter: dict[str, str]
+    meta: dict[str, dict[str, Any]]  # id → the newest value of each metadata field
+
+
+META_KEYS = ("githubRepo", "githubStars", "projectPage", "ai_summary", "ai_keywords")
+
+
+def newest_meta(old: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with the fields ``entry`` (a newer day's) has: a newer value wins, a missing
+    or empty one leaves the older value."""
+    paper = entry["paper"]
+    by = entry.get("submittedBy") or {}
+    new = {**{k: paper.get(k) for k in META_KEYS}, "numComments": entry.get("numComments"),
+           "thumbnail": entry.get("thumbnail"), "fullname": by.get("fullname"),
+           "user": by.get("name"), "organization": entry.get("organization")}
+    if not paper.get("githubRepo"):
+        new["githubStars"] = None  # stars count only with the repository they are of
+    return {**old, **{k: v for k, v in new.items() if v not in (None, "", [])}}
+
+
+def raw_entries(path: Path) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        doc = json.load(fh)
+    return [ast.literal_eval(e) if isinstance(e, str) else e
+            for e in (doc["data"] if isinstance(doc, dict) else doc)]
 
 
 def read_raw() -> Raw:
-    raw = Raw(defaultdict(list), {}, {}, {}, {})
+    raw = Raw(defaultdict(list), {}, {}, {}, {}, defaultdict(dict))
     for path in sorted(DAYS.glob("*.json.gz")):
         day = date.fromisoformat(path.name[:10])
-        with gzip.open(path, "rt", encoding="utf-8") as fh:
-            doc = json.load(fh)
-        for entry in doc["data"] if isinstance(doc, dict) else doc:
-            entry = ast.literal_eval(entry) if isinstance(entry, str) else entry
+        for entry in raw_entries(path):
             paper = entry["paper"]
             pid = paper["id"]
             raw.published[pid] = date.fromisoformat(paper["publishedAt"][:10])
             raw.titles[pid] = " ".join((paper.get("title") or entry["title"]).split())
             raw.submitter[pid] = (entry.get("submittedBy") or {}).get("name")
+            raw.meta[pid] = newest_meta(raw.meta[pid], entry)
             if paper.get("upvotes") is not None:
                 raw.upvotes[(pid, day)] = float(paper["upvotes"])
                 raw.listed[day].append(pid)
@@ -144,19 +167,73 @@ def test_daily_papers_fields_sort_and_pages(client: TestClient) -> None:
     assert walked == expected(BUSY_DAY, BUSY_DAY)
 
 
+def by_submitter(day: date) -> tuple[str, list[str]]:
+    """The user who submitted most of ``day``'s papers, and those papers in list order."""
+    listed = expected(day, day)
+    someone = max(listed, key=lambda pid: sum(RAW.submitter[p] == RAW.submitter[pid]
+                                              for p in listed))
+    user = RAW.submitter[someone]
+    return user, [pid for pid in listed if RAW.submitter[pid] == user]
+
+
 def test_daily_papers_default_day_and_submitter(client: TestClient, hub: Paperwire) -> None:
     newest = max(RAW.listed)
     assert ids(client.get("/api/daily_papers?limit=100")) == expected(newest, newest)
-    # who submitted a paper is not stored: the filter matches nothing rather than everything
-    someone = RAW.submitter[RAW.listed[BUSY_DAY][0]]
-    assert ids(client.get("/api/daily_papers", params={"submitter": someone})) == []
-    # the filter itself, given who submitted what (read from the files here)
+    user, theirs = by_submitter(BUSY_DAY)
+    assert 1 < len(theirs) < len(RAW.listed[BUSY_DAY])
+    for name in (user, user.upper()):  # Hub usernames match in any case
+        assert ids(client.get("/api/daily_papers", params={
+            "date": BUSY_DAY.isoformat(), "limit": 100, "submitter": name})) == theirs
+    assert ids(client.get("/api/daily_papers", params={
+        "date": BUSY_DAY.isoformat(), "submitter": "nobody-at-all"})) == []
     period = daily.Period("day", BUSY_DAY, BUSY_DAY)
-    found = daily.daily_papers(hub.store, period, limit=100, submitter=someone,
-                               submitters=RAW.submitter)
-    assert [h.paper.id for h in found] == [pid for pid in expected(BUSY_DAY, BUSY_DAY)
-                                           if RAW.submitter[pid] == someone]
-    assert found
+    found = daily.daily_papers(hub.store, period, limit=100, submitter=user)
+    assert [h.paper.id for h in found] == theirs
+
+
+def check_meta(item: dict[str, Any], raw: dict[str, Any]) -> None:
+    """The Hugging Face metadata fields of an entry (or of /api/papers/{id}) against the
+    files (``raw``: :func:`newest_meta`): each at the top level (where ``PaperInfo`` reads
+    it)."""
+    if raw.get("githubRepo"):
+        assert item["githubRepo"] == raw["githubRepo"]
+        assert item["githubStars"] == raw.get("githubStars")
+    if raw.get("projectPage"):
+        assert item["projectPage"] == raw["projectPage"]
+    assert item["ai_summary"] == (" ".join(raw["ai_summary"].split())
+                                  if raw.get("ai_summary") else None)
+    assert item["ai_keywords"] == raw.get("ai_keywords", [])
+    assert item["numComments"] == raw.get("numComments", 0)
+    assert item["thumbnail"] == raw.get("thumbnail")
+    assert item["submittedBy"] == {"name": raw["user"], "user": raw["user"],
+                                   "fullname": raw["fullname"]}
+    org = raw.get("organization")
+    assert item["organization"] == ({"fullname": org["fullname"]} if org else None)
+
+
+def test_hub_metadata_fields(client: TestClient, hub: Paperwire) -> None:
+    items = client.get("/api/daily_papers", params={"date": BUSY_DAY.isoformat(),
+                                                    "limit": 100}).json()
+    for item in items:
+        pid = item["paper"]["id"]
+        check_meta(item, RAW.meta[pid])
+        assert item["paper"]["githubRepo"] == item["githubRepo"]
+        assert item["paper"]["ai_summary"] == item["ai_summary"]
+    with_code = [i for i in items if RAW.meta[i["paper"]["id"]].get("githubRepo")]
+    assert with_code and any(i["projectPage"] for i in items)
+    assert any(i["numComments"] for i in items) and any(i["ai_keywords"] for i in items)
+    pid = with_code[0]["paper"]["id"]
+    check_meta(client.get(f"/api/papers/{pid}").json(), RAW.meta[pid])
+    # these files hold no stars nor organization: a day of 2026 that has both
+    hub.import_files([STARS_DAY], fmt="hf")
+    listed = client.get("/api/daily_papers", params={"date": STARS_DAY.name[:10]}).json()
+    assert len(listed) == len(raw_entries(STARS_DAY))
+    for item in listed:
+        raw = next(newest_meta({}, e) for e in raw_entries(STARS_DAY)
+                   if e["paper"]["id"] == item["paper"]["id"])
+        check_meta(item, raw)
+        check_meta(client.get(f"/api/papers/{item['paper']['id']}").json(), raw)
+    assert any(i["githubStars"] for i in listed) and any(i["organization"] for i in listed)
 
 
 @pytest.mark.parametrize("query", [
@@ -237,6 +314,24 @@ def test_the_hf_client_reads_paperwire(hub: Paperwire, tmp_path: Path) -> None:
         assert papers[0].submitted_at and papers[0].submitted_at.date() == BUSY_DAY
         one = api.paper_info(pid)
         assert (one.id, one.title, one.upvotes) == (pid, title, newest_upvotes(pid))
+        for paper in [*papers, one]:
+            raw = RAW.meta[paper.id]
+            assert paper.submitted_by is not None
+            assert (paper.submitted_by.username, paper.submitted_by.fullname) == (
+                raw["user"], raw["fullname"])
+            assert paper.comments == raw.get("numComments", 0)
+            assert paper.ai_keywords == raw.get("ai_keywords", [])
+            if raw.get("githubRepo"):
+                assert (paper.github_repo, paper.github_stars) == (
+                    raw["githubRepo"], raw.get("githubStars"))
+            if raw.get("projectPage"):
+                assert paper.project_page == raw["projectPage"]
+        assert any(p.github_repo for p in papers) and any(p.project_page for p in papers)
+        assert any(p.ai_summary for p in papers)
+        user, theirs = by_submitter(BUSY_DAY)
+        mine = json.loads(hf(env, "ls", "--date", BUSY_DAY.isoformat(), "--submitter", user,
+                             "--limit", "100", "--format", "json"))
+        assert [p["id"] for p in mine] == theirs
         assert one.published_at and one.published_at.date() == RAW.published[pid]
         assert next(p.id for p in api.list_papers(query=title, limit=3)) == pid
         assert api.read_paper(pid).startswith(f"# {title}")

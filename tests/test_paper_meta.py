@@ -72,6 +72,7 @@ def test_the_metadata_of_a_real_day_is_stored(store: Store) -> None:
     assert meta.thumbnail_url == (
         "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2608.16590.png")
     assert meta.submitted_by == "Xin Ding" and meta.comments == 1
+    assert meta.submitter == "Xin64"  # the Hub username, what `submitter=` filters on
     assert meta.organization is None and meta.day == date(2026, 8, 20)
     org = store.get_metas(["2608.17253"])["2608.17253"]
     assert org.organization == "University of California at San Diego"

@@ -191,10 +191,10 @@ class Paperwire:
     def daily_papers(self, period: daily.Period | None, sort: str = "publishedAt",
                      page: int = 0, limit: int = daily.DEFAULT_LIMIT,
                      submitter: str | None = None) -> list[daily.HubPaper]:
-        """Hugging Face's daily papers of ``period``, from this store (see :mod:`.daily`).
-        Who submitted a paper to Hugging Face is not stored: a submitter matches none."""
+        """Hugging Face's daily papers of ``period``, from this store (see :mod:`.daily`);
+        ``submitter``: only those that Hub user submitted."""
         return daily.daily_papers(self.store, period, sort, page, limit, submitter,
-                                  submitters={}, weights=self.settings.trending_weights)
+                                  weights=self.settings.trending_weights)
 
     def hub_papers(self, papers: Iterable[Paper]) -> list[daily.HubPaper]:
         """``papers`` with their upvotes and the day Hugging Face listed them."""

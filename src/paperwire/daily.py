@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from paperwire import listings
+from paperwire.metadata import Extras
 from paperwire.models import Paper, Signal
 from paperwire.search.query import check_day
 from paperwire.store import Store
@@ -48,12 +49,13 @@ class Period:
 
 @dataclass(frozen=True)
 class HubPaper:
-    """A paper as the daily lists show it: its upvotes, and the day it was listed (None:
-    never)."""
+    """A paper as the daily lists show it: its upvotes, the day it was listed (None:
+    never), and its stored metadata (code, stars, AI summary, submitter, …)."""
 
     paper: Paper
     upvotes: int
     submitted: date | None
+    extras: Extras | None = None
 
 
 def parse_period(day: str | None = None, week: str | None = None,
@@ -133,26 +135,27 @@ def ordered(signals: Iterable[Signal], papers: Mapping[str, Paper], sort: str,
 
 def hub_papers(store: Store, papers: Iterable[Paper],
                within: Period | None = None) -> list[HubPaper]:
-    """``papers`` with their upvotes and the first day they were listed (in ``within``)."""
+    """``papers`` with their upvotes, the first day they were listed (in ``within``) and
+    their stored metadata."""
     papers = list(papers)
     signals = store.signals_for_papers([p.id for p in papers])
+    extras = listings.extras_for(store, papers)
     out = []
     for p in papers:
         own = signals.get(p.id, [])
         days = [s.day for s in own if within is None or within.start <= s.day <= within.end]
         if within is None:  # listed on Hugging Face's daily papers
             days = [s.day for s in own if s.source == HF_SOURCE]
-        out.append(HubPaper(p, upvotes(own), min(days, default=None)))
+        out.append(HubPaper(p, upvotes(own), min(days, default=None), extras.get(p.id)))
     return out
 
 
 def daily_papers(store: Store, period: Period | None, sort: str = "publishedAt",
                  page: int = 0, limit: int = DEFAULT_LIMIT, submitter: str | None = None,
-                 submitters: Mapping[str, str] | None = None,
                  weights: Mapping[str, float] | None = None) -> list[HubPaper]:
     """Page ``page`` (from 0) of ``limit`` papers of ``period`` (default: the newest day with
-    data), sorted by ``sort``; with ``submitter``, only the papers ``submitters`` (paper id →
-    who submitted it to Hugging Face's daily list) names them for."""
+    data), sorted by ``sort``; with ``submitter`` (a Hub username, any case), only the papers
+    the stored metadata says they submitted to Hugging Face's daily list."""
     if sort not in SORTS:
         raise ValueError(f"Invalid sort {sort!r}: use one of {', '.join(SORTS)}")
     if period is None:
@@ -164,7 +167,10 @@ def daily_papers(store: Store, period: Period | None, sort: str = "publishedAt",
     papers = store.get_papers({s.paper_id for s in signals})
     ids = ordered(signals, papers, sort, weights or {})
     if submitter is not None:
-        ids = [pid for pid in ids if (submitters or {}).get(pid) == submitter]
+        metas = store.get_metas(ids)
+        wanted = submitter.strip().casefold()
+        ids = [pid for pid in ids if pid in metas
+               and (metas[pid].submitter or "").casefold() == wanted]
     shown = ids[page * limit:(page + 1) * limit]
     return hub_papers(store, [papers[pid] for pid in shown], within=period)
 

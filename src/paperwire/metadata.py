@@ -50,7 +50,8 @@ class PaperMeta:
     ai_keywords: tuple[str, ...] = ()
     thumbnail_url: str | None = None
     organization: str | None = None
-    submitted_by: str | None = None
+    submitted_by: str | None = None  # their name as shown (full name, else username)
+    submitter: str | None = None  # their Hub username (what ``submitter=`` filters on)
     comments: int | None = None
     source: str = "hf"
     day: date | None = None
@@ -60,7 +61,7 @@ class PaperMeta:
 
 
 _FIELDS = ("code_url", "project_url", "ai_summary", "ai_summary_model", "ai_keywords",
-           "thumbnail_url", "organization", "submitted_by", "comments")
+           "thumbnail_url", "organization", "submitted_by", "submitter", "comments")
 
 
 # ---- cleaning ------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ def bounded_meta(meta: PaperMeta) -> PaperMeta:
         thumbnail_url=safe_url(meta.thumbnail_url),
         organization=_text(meta.organization, MAX_NAME_CHARS),
         submitted_by=_text(meta.submitted_by, MAX_NAME_CHARS),
+        submitter=_text(meta.submitter, MAX_NAME_CHARS),
         comments=comments,
     )
 
@@ -326,6 +328,7 @@ class Extras:
             "thumbnail_url": m.thumbnail_url,
             "organization": m.organization,
             "submitted_by": m.submitted_by,
+            "submitter": m.submitter,
             "comments": m.comments,
             "source": m.source if self.meta is not None else None,
             "as_of": m.day.isoformat() if m.day else None,

@@ -275,6 +275,7 @@ paper_meta = Table(
     Column("thumbnail_url", String(500), nullable=True),
     Column("organization", String(200), nullable=True),
     Column("submitted_by", String(200), nullable=True),
+    Column("submitter", String(200), nullable=True),  # the Hub username (0009)
     Column("comments", Integer, nullable=True),
     Column("source", String(32), nullable=False),
     Column("day", Date, nullable=True),

@@ -35,7 +35,31 @@ class HubAuthor(BaseModel):
     name: str
 
 
-class HubPaperFields(BaseModel):
+class HubUser(BaseModel):
+    """Who submitted a paper to Hugging Face's daily list (``PaperInfo.submitted_by``)."""
+
+    name: str | None = Field(description="Hub username, when stored.")
+    user: str | None = Field(description="The same (the client reads this key).")
+    fullname: str
+
+
+class HubOrganization(BaseModel):
+    fullname: str
+
+
+class HubMeta(BaseModel):
+    """What Hugging Face knows about a paper besides its text, as stored here (null or
+    empty when unknown). ``githubRepo`` is the code link this site shows (Hugging Face's,
+    else one named in the comment or the abstract); ``githubStars`` its newest count."""
+
+    githubRepo: str | None = None
+    githubStars: int | None = None
+    projectPage: str | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] = []
+
+
+class HubPaperFields(HubMeta):
     """The paper of a list item, as Hugging Face nests it."""
 
     id: str
@@ -47,7 +71,16 @@ class HubPaperFields(BaseModel):
     submittedOnDailyAt: str | None = Field(description="First listed on a daily list.")
 
 
-class HubListItem(BaseModel):
+class HubEntryMeta(HubMeta):
+    """The metadata ``PaperInfo`` reads from the top level of an entry."""
+
+    numComments: int = Field(0, description="Comments on Hugging Face.")
+    organization: HubOrganization | None = None
+    thumbnail: str | None = None
+    submittedBy: HubUser | None = None
+
+
+class HubListItem(HubEntryMeta):
     """One entry of ``/api/daily_papers`` or ``/api/papers/search``."""
 
     paper: HubPaperFields
@@ -55,7 +88,6 @@ class HubListItem(BaseModel):
     summary: str
     publishedAt: str | None = Field(description="When it was listed (Hugging Face's sense).")
     submittedOnDailyAt: str | None
-    numComments: int
     categories: list[str]
     url: str
 
@@ -67,12 +99,34 @@ def stamp(day: date | None) -> str | None:
 
 def hub_fields(item: daily.HubPaper) -> dict[str, Any]:
     """What ``PaperInfo`` reads, added to ``/api/papers/{id}``: ``summary``, ``upvotes``,
-    ``submittedOnDailyAt``, and a ``paper`` object with the authors as ``[{name}]`` and
-    ``publishedAt`` (the client reads those from it; the top-level ``authors`` stay names)."""
+    ``submittedOnDailyAt``, the metadata (:class:`HubEntryMeta`), and a ``paper`` object with
+    the authors as ``[{name}]`` and ``publishedAt`` (the client reads those from it; the
+    top-level ``authors`` stay names)."""
     p = item.paper
     return {"summary": p.abstract, "upvotes": item.upvotes,
-            "submittedOnDailyAt": stamp(item.submitted),
+            "submittedOnDailyAt": stamp(item.submitted), **entry_meta(item).model_dump(),
             "paper": paper_fields(item).model_dump()}
+
+
+def paper_meta(item: daily.HubPaper) -> HubMeta:
+    x = item.extras
+    m = x.meta if x is not None else None
+    return HubMeta(githubRepo=x.code_url if x else None, githubStars=x.stars if x else None,
+                   projectPage=x.project_url if x else None,
+                   ai_summary=m.ai_summary if m else None,
+                   ai_keywords=list(m.ai_keywords) if m else [])
+
+
+def entry_meta(item: daily.HubPaper) -> HubEntryMeta:
+    m = item.extras.meta if item.extras is not None else None
+    if m is None:
+        return HubEntryMeta(**paper_meta(item).model_dump())
+    shown = m.submitted_by or m.submitter
+    user = HubUser(name=m.submitter, user=m.submitter, fullname=shown) if shown else None
+    return HubEntryMeta(
+        **paper_meta(item).model_dump(), numComments=m.comments or 0, thumbnail=m.thumbnail_url,
+        organization=HubOrganization(fullname=m.organization) if m.organization else None,
+        submittedBy=user)
 
 
 def paper_fields(item: daily.HubPaper) -> HubPaperFields:
@@ -80,15 +134,15 @@ def paper_fields(item: daily.HubPaper) -> HubPaperFields:
     return HubPaperFields(
         id=p.id, title=p.title, summary=p.abstract, authors=[HubAuthor(name=a) for a in p.authors],
         publishedAt=stamp(p.published), upvotes=item.upvotes,
-        submittedOnDailyAt=stamp(item.submitted))
+        submittedOnDailyAt=stamp(item.submitted), **paper_meta(item).model_dump())
 
 
 def list_item(app: App, item: daily.HubPaper) -> HubListItem:
     p = item.paper
     return HubListItem(paper=paper_fields(item), title=p.title, summary=p.abstract,
                        publishedAt=stamp(item.submitted), submittedOnDailyAt=stamp(item.submitted),
-                       numComments=0, categories=list(p.categories),
-                       url=app.url(paper_path(p.id)))
+                       categories=list(p.categories), url=app.url(paper_path(p.id)),
+                       **entry_meta(item).model_dump())
 
 
 def _whole(value: str | None, name: str, default: int, low: int, high: int) -> int:
