@@ -266,6 +266,18 @@ def test_paper_api_is_a_superset_and_markdown(client: TestClient, hub: Paperwire
     assert client.get(f"/papers/{pid}").status_code == 200  # the page is still the page
 
 
+def test_search_by_id_or_link_gives_that_paper_first(client: TestClient) -> None:
+    pid = RAW.listed[BUSY_DAY][0]
+    for q in (pid, f"arXiv:{pid}", f"{pid}v2", f"https://arxiv.org/abs/{pid}v2",
+              f"https://arxiv.org/pdf/{pid}", f"https://huggingface.co/papers/{pid}"):
+        found = ids(client.get("/api/papers/search", params={"q": q, "limit": 5}))
+        assert found[0] == pid, q
+        assert len(found) == len(set(found)) <= 5
+    # an id of no stored paper, or a malformed one, is a search like any other
+    assert client.get("/api/papers/search", params={"q": "2501.99999"}).status_code == 200
+    assert client.get("/api/papers/search", params={"q": "2501.9999x"}).status_code == 200
+
+
 # ---- the real client ---------------------------------------------------------------------
 
 
@@ -296,6 +308,9 @@ def test_the_hf_client_reads_paperwire(hub: Paperwire, tmp_path: Path) -> None:
         title = RAW.titles[pid]
         found = json.loads(hf(env, "search", title, "--format", "json"))
         assert found[0]["id"] == pid
+        by_link = json.loads(hf(env, "search", f"https://arxiv.org/abs/{pid}v1", "--format",
+                                "json"))
+        assert by_link[0]["id"] == pid
         info = json.loads(hf(env, "info", pid, "--format", "json"))
         assert info["id"] == pid and info["title"] == title
         assert info["upvotes"] == newest_upvotes(pid)

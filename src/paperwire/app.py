@@ -32,7 +32,7 @@ from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound, TokenError
 from paperwire.metadata import Extras
 from paperwire.models import Paper, Signal, quote_id
-from paperwire.paper_ids import ARXIV, DOI, PaperRef
+from paperwire.paper_ids import ARXIV, DOI, PaperRef, parse_ref
 from paperwire.recommend import service as recommend
 from paperwire.recommend.service import Suggestion
 from paperwire.records import Account, Subscriber
@@ -168,6 +168,23 @@ class Paperwire:
 
         return self.searcher(mode).search(query, mode, options or SearchOptions(),
                                           highlight=highlight)
+
+    def named_paper(self, query: str) -> Paper | None:
+        """The stored paper ``query`` names when it is exactly an id, a link or a DOI (see
+        :func:`paperwire.paper_ids.parse_ref`); None otherwise."""
+        ref = parse_ref(query)
+        return self.paper_for(ref) if ref is not None else None
+
+    def search_papers(self, query: str, limit: int) -> list[Paper]:
+        """At most ``limit`` papers for ``query``: the stored paper it names (an id or a link)
+        first, then the search's hits (Hugging Face's paper search answers so)."""
+        from paperwire.search import SearchOptions
+
+        first = self.named_paper(query)
+        hits = [h.paper for h in self.search(query, options=SearchOptions(limit=limit))]
+        if first is None:
+            return hits
+        return [first, *(p for p in hits if p.id != first.id)][:limit]
 
     def stored_ids(self, ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """The stored papers' ids for ``ids``, and the ids that name no stored paper."""

@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from paperwire import daily
 from paperwire.errors import PageError
 from paperwire.models import Paper
-from paperwire.search import SearchOptions
 from paperwire.web.common import App, find_paper, paper_path, parse_limit
 
 router = APIRouter()
@@ -175,11 +174,12 @@ def daily_papers(app: App, date: str | None = None, week: str | None = None,
 
 @router.get("/api/papers/search", responses=SEARCH_ERRORS)
 def search_papers(app: App, q: str = "", limit: str | None = None) -> list[HubListItem]:
-    """Papers matching ``q`` (the search page's query language), best first."""
+    """Papers matching ``q`` (the search page's query language), best first; a ``q`` that
+    is a stored paper's id or link gives that paper first."""
     if not q.strip():
         return []
-    hits = app.search(q, options=SearchOptions(limit=parse_limit(limit)))
-    return [list_item(app, item) for item in app.hub_papers(h.paper for h in hits)]
+    found = app.search_papers(q, parse_limit(limit))
+    return [list_item(app, item) for item in app.hub_papers(found)]
 
 
 @router.get("/papers/{paper_id:path}.md", include_in_schema=False)
