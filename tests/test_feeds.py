@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from paperwire.app import Paperwire
 from paperwire.config import Settings
+from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal
 from paperwire.store import Store
 from paperwire.trending import TrendingView
@@ -164,7 +165,8 @@ def test_atom_entries(client: TestClient) -> None:
     assert lang.published == "2025-06-09T00:00:00Z" and lang.updated == "2025-06-13T00:00:00Z"
     assert [a["name"] for a in lang.authors] == ["Ada", "Grace"]
     assert [t.term for t in lang.tags] == ["cs.CL", "cs.LG"]  # primary first
-    reason, abstract = lang.summary.split("\n\n", 1)
+    tldr, reason, abstract = lang.summary.split("\n\n", 2)
+    assert tldr == "TL;DR (extracted from the abstract): We show that small models reason."
     assert reason.startswith("30 upvotes on Hugging Face, 2 saves here since ")
     assert reason.endswith("#1 this week, #1 in cs.CL")
     assert abstract == "We show that small models reason. Second paragraph."
@@ -206,6 +208,26 @@ def test_bad_parameters_are_400(client: TestClient, query: dict[str, str]) -> No
         r = client.get(path, params=query)
         assert r.status_code == 400, (path, query)
         assert "Bad request" in r.text and "<b>" not in r.text
+
+
+AI_SUMMARY = r"Small models reason in $O(N^2)$ steps with \textit{few} tokens, 24\% better."
+AI_PLAIN = "Small models reason in O(N²) steps with few tokens, 24% better."
+
+
+def test_every_feed_starts_an_entry_with_its_tldr(client: TestClient, store: Store) -> None:
+    store.write_batch([], metas=[PaperMeta(LANG.id, ai_summary=AI_SUMMARY, day=AS_OF)])
+    line = f"TL;DR (AI summary from Hugging Face): {AI_PLAIN}"
+    parsed, _ = get_atom(client, window="week")
+    assert parsed.entries[0].summary.startswith(line + "\n\n30 upvotes on Hugging Face")
+    assert get_json(client, window="week")["items"][0]["summary"].startswith(line + "\n\n")
+    for url in ("/feeds/search.atom?q=small+models+reason", "/feeds/category/cs.CL.atom"):
+        feed = feedparser.parse(client.get(url).content)
+        assert feed.bozo == 0, feed.get("bozo_exception")
+        lang = next(e for e in feed.entries if e.id.endswith(LANG.id))
+        assert lang.summary == f"{line}\n\nWe show that small models reason. Second paragraph."
+    # a one-sentence abstract is not repeated as its own TL;DR
+    evil = next(e for e in parsed.entries if e.id.endswith(EVIL.id))
+    assert not evil.summary.startswith("TL;DR")
 
 
 # ---- JSON Feed ---------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from markupsafe import Markup, escape
 
 from paperwire.models import Paper, Signal, clean_text, one_line, shorten
 
+TLDR_LABELS = {"hf": "TL;DR (AI summary from Hugging Face)",
+               "abstract": "TL;DR (extracted from the abstract)"}  # by ``Extras.tldr_from``
 STARS_SIGNAL = "github_stars"  # a dated signal like upvotes; never ranks (trending.NOT_RANKED)
 
 MAX_URL_CHARS = 500

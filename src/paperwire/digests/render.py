@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from paperwire import texts
-from paperwire.metadata import Extras
+from paperwire.metadata import TLDR_LABELS, Extras
 from paperwire.models import Paper, one_line, quote_id, shorten
 from paperwire.records import Digest, DigestItem
 
@@ -232,8 +232,6 @@ class _Entry:
         return " · ".join(p for p in parts if p)
 
 
-TLDR_LABELS = {"hf": "TL;DR (AI summary from Hugging Face)",
-               "abstract": "TL;DR (extracted from the abstract)"}
 
 
 def _entry(item: DigestItem, links: Links, extras: Extras | None = None) -> _Entry:

@@ -6,6 +6,8 @@ with :mod:`xml.etree.ElementTree`, so markup in titles and abstracts is escaped 
 library, never by hand; characters XML 1.0 forbids (most C0 controls) are dropped from every
 text first, because no escaping can make them legal. Titles and abstracts are plain text:
 their TeX is cleaned to readable Unicode where simple (``O(N^2)`` → ``O(N²)``), else kept.
+An entry's summary starts with the paper's labelled one-line TL;DR (Hugging Face's AI summary,
+else the extracted sentence, left out when it is the whole abstract), as plain text too.
 
 Identity: a feed's id is its own absolute URL with a canonical query (window, then category,
 then date when one is pinned); an entry's id is ``https://arxiv.org/abs/<id>`` for arXiv papers
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -24,6 +26,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from paperwire import texts
 from paperwire.library import notes
 from paperwire.library.service import Item
+from paperwire.metadata import TLDR_LABELS, Extras
 from paperwire.models import Paper, quote_id
 from paperwire.trending import TrendingEntry, TrendingView, window_phrase
 
@@ -49,6 +52,27 @@ def excerpt(text: str, length: int = EXCERPT) -> str:
     if len(text) <= length:
         return text
     return text[:length].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def plain(text: str) -> str:
+    """TeX-cleaned plain text on one line, without the characters XML cannot carry."""
+    return " ".join(xml_text(texts.to_plain(text)).split())
+
+
+def tldr_line(paper: Paper, extras: Mapping[str, Extras] | None) -> str:
+    """The labelled TL;DR an entry's summary starts with; "" when there is none or when it
+    would only repeat the whole abstract."""
+    x = (extras or {}).get(paper.id)
+    if x is None or not x.tldr:
+        return ""
+    text = plain(x.tldr)
+    if not text or (x.tldr_from != "hf" and text == plain(paper.abstract)):
+        return ""
+    return f"{TLDR_LABELS.get(x.tldr_from or '', 'TL;DR')}: {text}"
+
+
+def _parts(*parts: str) -> str:
+    return "\n\n".join(p for p in parts if p)
 
 
 def paper_link(base_url: str, paper_id: str) -> str:
@@ -116,10 +140,9 @@ def _categories(paper: Paper) -> list[str]:
     return [xml_text(c) for c in first + [c for c in paper.categories if c not in first]]
 
 
-def _summary(entry: TrendingEntry, paper: Paper) -> str:
-    abstract = excerpt(texts.to_plain(paper.abstract))
-    reason = xml_text(entry.reason)
-    return f"{reason}\n\n{abstract}" if abstract else reason
+def _summary(entry: TrendingEntry, paper: Paper, extras: Mapping[str, Extras] | None) -> str:
+    return _parts(tldr_line(paper, extras), xml_text(entry.reason),
+                  excerpt(texts.to_plain(paper.abstract)))
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -129,8 +152,10 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return el
 
 
-def atom_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> bytes:
-    """The view as an Atom 1.0 document (UTF-8 bytes with an XML declaration)."""
+def atom_feed(view: TrendingView, base_url: str, pinned: date | None = None,
+              extras: Mapping[str, Extras] | None = None) -> bytes:
+    """The view as an Atom 1.0 document (UTF-8 bytes with an XML declaration); ``extras``
+    (by paper id) give the entries' TL;DR lines."""
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "en"})
     self_url = feed_url(base_url, "atom", view, pinned)
     _sub(feed, "id", self_url)
@@ -159,24 +184,25 @@ def atom_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> 
             _sub(_sub(item, "author"), "name", name)
         for cat in _categories(paper):
             _sub(item, "category", term=cat)
-        _sub(item, "summary", _summary(entry, paper), type="text")
+        _sub(item, "summary", _summary(entry, paper, extras), type="text")
     ET.indent(feed)
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document + b"\n"
 
 
-def json_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> dict[str, Any]:
+def json_feed(view: TrendingView, base_url: str, pinned: date | None = None,
+              extras: Mapping[str, Extras] | None = None) -> dict[str, Any]:
     """The view as a JSON Feed 1.1 object (serialise it with ``json.dumps``)."""
     items = []
     for entry, paper in view.entries:
         abstract = xml_text(texts.to_plain(paper.abstract)).strip()
-        reason = xml_text(entry.reason)
+        summary = _parts(tldr_line(paper, extras), xml_text(entry.reason))
         item: dict[str, Any] = {
             "id": entry_id(base_url, paper),
             "url": paper_link(base_url, paper.id),
             "title": xml_text(texts.to_plain(paper.title)),
-            "content_text": f"{reason}\n\n{abstract}" if abstract else reason,
-            "summary": reason,
+            "content_text": _parts(summary, abstract),
+            "summary": summary,
             "date_modified": _stamp(_entry_updated(entry, paper)),
             "tags": _categories(paper),
             "_paperwire": {"rank": entry.rank, "score": entry.score, "total": entry.total},
@@ -205,7 +231,7 @@ def json_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> 
 
 
 def library_atom(items: Sequence[Item], base_url: str, self_url: str, title: str,
-                 now: datetime) -> bytes:
+                 now: datetime, extras: Mapping[str, Extras] | None = None) -> bytes:
     """A reader's saved papers (newest save first) as an Atom 1.0 document. Its address holds
     the reader's secret, so it is private: each entry's summary carries the reader's tags,
     reading state and note (as plain text), then the abstract's start."""
@@ -236,7 +262,8 @@ def library_atom(items: Sequence[Item], base_url: str, self_url: str, title: str
             _sub(_sub(node, "author"), "name", name)
         for tag in entry.tags:
             _sub(node, "category", term=tag, label=tag)
-        _sub(node, "summary", _library_summary(item), type="text")
+        _sub(node, "summary", _parts(tldr_line(paper, extras), _library_summary(item)),
+             type="text")
     ET.indent(feed)
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document + b"\n"
@@ -280,7 +307,8 @@ def _paper_updated(paper: Paper, fallback: datetime) -> str:
 
 
 def papers_atom(papers: Sequence[Paper], base_url: str, *, self_url: str, page_url: str,
-                title: str, subtitle: str, now: datetime) -> bytes:
+                title: str, subtitle: str, now: datetime,
+                extras: Mapping[str, Extras] | None = None) -> bytes:
     """A list of papers (in the order given) as an Atom 1.0 document: the feed of a search
     or of a category's new papers. ``self_url`` and ``page_url`` are absolute; ``now`` dates
     a feed (or entry) that has no dated paper."""
@@ -299,7 +327,7 @@ def papers_atom(papers: Sequence[Paper], base_url: str, *, self_url: str, page_u
     for paper in papers:
         item = _sub(feed, "entry")
         _sub(item, "id", entry_id(base_url, paper))
-        _sub(item, "title", paper.title)
+        _sub(item, "title", texts.to_plain(paper.title))
         _sub(item, "link", rel="alternate", type="text/html",
              href=paper_link(base_url, paper.id))
         if paper.abs_url:
@@ -311,8 +339,9 @@ def papers_atom(papers: Sequence[Paper], base_url: str, *, self_url: str, page_u
             _sub(_sub(item, "author"), "name", name)
         for cat in _categories(paper):
             _sub(item, "category", term=cat)
-        if paper.abstract.strip():
-            _sub(item, "summary", excerpt(paper.abstract), type="text")
+        summary = _parts(tldr_line(paper, extras), excerpt(texts.to_plain(paper.abstract)))
+        if summary:
+            _sub(item, "summary", summary, type="text")
     ET.indent(feed)
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return document + b"\n"

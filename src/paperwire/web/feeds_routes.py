@@ -30,7 +30,8 @@ CATEGORY_FEED_LIMIT = 50
 def feed_atom(app: App, window: str = "week", date: str | None = None,
               cat: str | None = None) -> Response:
     view = trending_for(app, window, date, cat)
-    body = feeds.atom_feed(view, app.settings.base_url, pinned=parse_date(date))
+    body = feeds.atom_feed(view, app.settings.base_url, pinned=parse_date(date),
+                           extras=app.extras(p for _, p in view.entries))
     return Response(body, media_type=feeds.ATOM_TYPE, headers=FEED_HEADERS)
 
 
@@ -38,8 +39,9 @@ def feed_atom(app: App, window: str = "week", date: str | None = None,
 def feed_json(app: App, window: str = "week", date: str | None = None,
               cat: str | None = None) -> Response:
     view = trending_for(app, window, date, cat)
-    body = json.dumps(feeds.json_feed(view, app.settings.base_url, pinned=parse_date(date)),
-                      ensure_ascii=False, indent=1)
+    feed = feeds.json_feed(view, app.settings.base_url, pinned=parse_date(date),
+                           extras=app.extras(p for _, p in view.entries))
+    body = json.dumps(feed, ensure_ascii=False, indent=1)
     return Response(body.encode("utf-8"), media_type=feeds.JSON_FEED_TYPE,
                     headers=FEED_HEADERS)
 
@@ -58,7 +60,8 @@ def feed_search(app: App, q: str = "", limit: str | None = None,
         papers, base, self_url=base + search_feed_path(q, limit),
         page_url=f"{base}/search?{urlencode(page_query)}",
         title=f"Paperwire · search “{q.strip()}”, newest first",
-        subtitle=f"The newest papers matching {q.strip()!r} on Paperwire.", now=app.now())
+        subtitle=f"The newest papers matching {q.strip()!r} on Paperwire.", now=app.now(),
+        extras=app.extras(papers))
     return Response(body, media_type=feeds.ATOM_TYPE, headers=FEED_HEADERS)
 
 
@@ -74,5 +77,5 @@ def feed_category(app: App, cat: str) -> Response:
         page_url=f"{base}/search?{urlencode({'q': f'cat:{category}', 'sort': 'date'})}",
         title=f"Paperwire · new in {category}",
         subtitle=f"The newest papers listed in {category}, primary or cross-list.",
-        now=app.now())
+        now=app.now(), extras=app.extras(papers))
     return Response(body, media_type=feeds.ATOM_TYPE, headers=FEED_HEADERS)

@@ -262,7 +262,7 @@ def private_feed(request: Request, app: App, secret: str, tag: str | None = None
     found = service.items(app.store, account.id, tag=wanted)[:service.FEED_SIZE]
     title = "Paperwire · your library" + (f" · {wanted}" if wanted else "")
     body = feeds.library_atom(found, app.settings.base_url, feed_url(app, secret, wanted),
-                              title, app.now())
+                              title, app.now(), extras=app.extras(i.paper for i in found))
     return Response(body, media_type=feeds.ATOM_TYPE, headers=FEED_HEADERS)
 
 
