@@ -8,6 +8,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 from dataclasses import replace
+from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import bibtexparser
@@ -27,6 +28,7 @@ MATH_ID = "2606.16093"  # ($O(N^2)$), 24\%, \textit{Parallel Hybrid Architecture
 TITLE_MATH_ID = "2606.16396"  # SP$^3$: Spherical Priors …
 SP3 = "SP³: Spherical Priors for Plug-and-Play Restoration"
 CROWD_ID = "2606.19704"  # 61 authors
+CODE_ID = "2606.05806"  # $2 \times 2$, 37\%, "… available at https://github.com/…/ToolMaze."
 
 
 def demo_paper(arxiv_id: str) -> Paper:
@@ -37,7 +39,7 @@ def demo_paper(arxiv_id: str) -> Paper:
 
 @pytest.fixture
 def client(settings: Settings, store: Store) -> TestClient:
-    store.write_batch([demo_paper(i) for i in (MATH_ID, TITLE_MATH_ID, CROWD_ID)])
+    store.write_batch([demo_paper(i) for i in (MATH_ID, TITLE_MATH_ID, CROWD_ID, CODE_ID)])
     app = Paperwire(replace(settings, base_url=BASE), store)
     return TestClient(create_app(app), base_url="http://evil.example")
 
@@ -57,6 +59,53 @@ def test_math_in_the_abstract_and_title_is_mathml(client: TestClient) -> None:
     titled = client.get(f"/papers/{TITLE_MATH_ID}").text
     assert re.search(r"<h1>SP<math[^>]*>.*<mn>3</mn>.*</math>: Spherical Priors", titled)
     assert f"<title>{SP3} · Paperwire</title>" in titled
+
+
+def abstract_of(page: str) -> str:
+    return page.split('<section class="abstract">', 1)[1].split("</section>", 1)[0]
+
+
+class Anchors(HTMLParser):
+    """Every element of a piece of HTML, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(fragment: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Anchors()
+    parser.feed(fragment)
+    return parser.tags
+
+
+def test_links_in_the_abstract_are_links_beside_its_math(client: TestClient) -> None:
+    abstract = abstract_of(client.get(f"/papers/{CODE_ID}").text)
+    repo = "https://github.com/Zhudongsheng75/ToolMaze"
+    assert f'available at <a href="{repo}" rel="nofollow noopener">{repo}</a>.</p>' in abstract
+    assert "<mn>2</mn><mo>×</mo><mn>2</mn>" in abstract and "37% in these" in abstract
+    assert [t for t, _ in tags_of(abstract)].count("a") == 1
+
+
+def test_hostile_links_in_an_abstract_make_nothing_active(client: TestClient,
+                                                          store: Store) -> None:
+    hostile = replace(demo_paper(MATH_ID), id="2606.99001", abstract=(
+        'Try javascript:alert(1) or https://evil.example/a"onmouseover="alert(1)" and '
+        "https://x.example/'onclick='alert(2) then <script>alert(3)</script> and "
+        "$\\href{javascript:alert(4)}{x}$ or https://y.example/$k$ and "
+        "<a href=javascript:alert(5)>z</a> and http://ok.example/p?a=1&b=2."))
+    store.write_batch([hostile])
+    abstract = abstract_of(client.get("/papers/2606.99001").text)
+    links = [attrs for tag, attrs in tags_of(abstract) if tag == "a"]
+    assert [a["href"] for a in links] == ["https://evil.example/a", "https://x.example/",
+                                          "http://ok.example/p?a=1&b=2"]
+    assert all(a["rel"] == "nofollow noopener" and set(a) == {"href", "rel"} for a in links)
+    assert all(not any(k.startswith("on") for k in attrs) for _, attrs in tags_of(abstract))
+    assert "script" not in {t for t, _ in tags_of(abstract)}
+    assert "javascript:alert(5)" in htmllib.unescape(abstract)  # shown as text, not a link
 
 
 def test_description_and_open_graph(client: TestClient) -> None:

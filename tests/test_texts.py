@@ -207,3 +207,19 @@ def test_hostile_input_is_bounded(source: str) -> None:
 def test_formula_too_long_shows_source() -> None:
     formula = "$" + "x+" * 400 + "y$"
     assert str(texts.to_html(formula)) == f'<span class="tex">{formula}</span>'
+
+
+def test_links_are_made_only_in_text_and_only_to_safe_urls() -> None:
+    text = "Code: https://github.com/o/r and $x$ at https://a.example/$y$ or see [1]."
+    url = "https://github.com/o/r"
+    start = text.index(url)
+    across = text.index("https://a.example")
+    html = str(texts.to_html(text, ranges=[(start, start + 6)], links=[
+        (start, start + len(url), url),
+        (across, across + len("https://a.example/$y$"), "https://a.example/$y$"),  # a formula
+        (text.index("[1]"), text.index("[1]") + 3, "javascript:alert(1)"),
+        (0, 4, 'https://e.example/"onclick="x'),
+    ]))
+    assert html.startswith(f'Code: <a href="{url}" rel="nofollow noopener"><b>https:</b>'
+                           "//github.com/o/r</a> and <math")
+    assert html.count("<a ") == 1 and html.count("<math") == 2 and "[1]." in html

@@ -7,7 +7,10 @@
   link, no style); the TeX source stays in ``<annotation encoding="application/x-tex">`` for
   copying. Text macros become ``<i>``/``<b>`` or their characters. Highlight ranges (in
   positions of the raw text) wrap the text they cover in ``<b>``; a formula they touch is
-  bolded whole, never split.
+  bolded whole, never split. ``links`` (spans of the raw text and their URLs, e.g. from
+  :func:`paperwire.metadata.find_links`) become ``<a rel="nofollow noopener">`` showing the
+  text as written: only ``http(s)`` URLs free of quotes and spaces, and only a span inside
+  one text segment (a formula is never split, a link never made from one).
 * :func:`to_plain`: readable plain text (feeds, mail text parts, meta descriptions): simple
   math as Unicode (``O(N^2)`` → ``O(N²)``), other math kept as TeX.
 * :func:`widen`: moves cut points of an excerpt out of formulas.
@@ -34,6 +37,8 @@ MAX_FORMULAS = 200  # per text; later ones are shown as source
 MAX_MATHML_CHARS = 30_000  # latex2mathml output longer than this is dropped (source shown)
 
 Ranges = Sequence[tuple[int, int]]
+Links = Sequence[tuple[int, int, str]]  # start, end (in the raw text) and URL
+_LINK_URL = re.compile(r"https?://[^\s\"'<>`\\]+", re.IGNORECASE)
 
 
 def _words(text: str) -> list[str]:
@@ -195,7 +200,7 @@ _TAGS = {"textit": "i", "emph": "i", "textsl": "i", "textbf": "b", "bf": "b", "i
 _PLAIN_GROUPS = frozenset(
     _words(
         "text textrm textsf texttt textsc textup textnormal mbox underline textmd "
-        "footnote"
+        "footnote url"
     )
 )
 _ESCAPES = {"\\ ": " ", "\\,": "\u2009", "\\;": " ", "\\!": "", "\\\\": " "}
@@ -303,16 +308,36 @@ def _formula(text: str, seg: Segment, mail: bool) -> str:
     return rendered
 
 
-def to_html(text: str, ranges: Ranges = (), *, mail: bool = False) -> Markup:
-    """``text`` as safe HTML: math as MathML, text macros cleaned, ``ranges`` in ``<b>``.
-    ``mail``: for mail clients (simple math as Unicode, no TeX annotation)."""
+def _linked_text(text: str, seg: Segment, stack: list[str], ranges: Ranges,
+                 links: Links) -> list[str]:
+    """A text segment as HTML, each link of ``links`` that lies inside it (and has a safe
+    ``http(s)`` URL) an ``<a>`` around its text as written."""
+    out: list[str] = []
+    pos = seg.start
+    for start, end, url in sorted(links):
+        if start < pos or end > seg.end or start >= end or not _LINK_URL.fullmatch(url):
+            continue
+        out.extend(piece.tag or _marked(piece, text, ranges)
+                   for piece in _text_pieces(text, pos, start, stack))
+        shown = _marked(_Piece(start, end, text[start:end]), text, ranges)
+        out.append(f'<a href="{escape(url)}" rel="nofollow noopener">{shown}</a>')
+        pos = end
+    out.extend(piece.tag or _marked(piece, text, ranges)
+               for piece in _text_pieces(text, pos, seg.end, stack))
+    return out
+
+
+def to_html(text: str, ranges: Ranges = (), *, mail: bool = False,
+            links: Links = ()) -> Markup:
+    """``text`` as safe HTML: math as MathML, text macros cleaned, ``ranges`` in ``<b>``,
+    ``links`` (inside text, not math) as links. ``mail``: for mail clients (simple math as
+    Unicode, no TeX annotation)."""
     out: list[str] = []
     stack: list[str] = []
     formulas = 0
     for seg in segments(text):
         if seg.kind == "text":
-            out.extend(piece.tag or _marked(piece, text, ranges)
-                       for piece in _text_pieces(text, seg.start, seg.end, stack))
+            out.extend(_linked_text(text, seg, stack, ranges, links))
             continue
         formulas += 1
         if formulas > MAX_FORMULAS:

@@ -23,7 +23,7 @@ from paperwire import texts, trending
 from paperwire.app import Paperwire, Reactions
 from paperwire.config import Settings
 from paperwire.errors import PageError
-from paperwire.metadata import linkify
+from paperwire.metadata import find_links, linkify
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
 from paperwire.paper_ids import INVALID, PaperRef, parse_ref
 from paperwire.search import MODES, Hit, SearchOptions
@@ -87,6 +87,12 @@ def tex_excerpt(text: str, limit: int = 300) -> Markup:
     """A short excerpt of ``text`` (see :func:`shorten`) with its math and TeX macros
     rendered."""
     return texts.to_html(shorten(text, limit))
+
+
+def tex_links(text: str) -> Markup:
+    """``text`` with its math and TeX macros rendered and the links of its text (not of its
+    formulas) as links (:func:`paperwire.metadata.find_links`): an abstract."""
+    return texts.to_html(text, links=[(x.start, x.end, x.url) for x in find_links(text)])
 
 
 def author_search(name: str) -> str:
@@ -180,6 +186,7 @@ def _templates() -> Jinja2Templates:
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
                        keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id,
                        tex=texts.to_html, tex_plain=texts.to_plain, tex_excerpt=tex_excerpt,
+                       tex_links=tex_links,
                        author_search=author_search, linkify=linkify)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
                        csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
