@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from paperwire import trending
 from paperwire.importers import run_import
@@ -102,6 +102,15 @@ def test_importing_twice_changes_nothing(store: Store) -> None:
     assert rows(store) == before  # same rows, same updated_at
     assert star_signals(store) == stars
     assert store.count_signals() == len(stars) + 13  # one upvote signal per entry, no more
+
+
+def test_a_row_stored_before_the_submitter_column_gains_it_on_reimport(store: Store) -> None:
+    imported(store, DAY_0820)
+    with store.engine.begin() as conn:  # as migration 0009 leaves a row stored before it
+        conn.execute(update(paper_meta).values(submitter=None))
+    assert store.get_metas(["2608.17253"])["2608.17253"].submitter is None
+    imported(store, DAY_0820)
+    assert store.get_metas(["2608.17253"])["2608.17253"].submitter == "williamium"
 
 
 def test_a_newer_day_updates_and_an_older_one_only_fills_gaps(store: Store) -> None:
