@@ -317,6 +317,13 @@ def test_the_hf_client_reads_paperwire(hub: Paperwire, tmp_path: Path) -> None:
         assert info["published_at"].startswith(RAW.published[pid].isoformat())
         text = hf(env, "read", pid)
         assert title in text and "## Abstract" in text
+        coded = next(p for p in expected(BUSY_DAY, BUSY_DAY) if RAW.meta[p].get("githubRepo")
+                     and RAW.meta[p].get("projectPage") and RAW.meta[p].get("ai_summary"))
+        page = hf(env, "read", coded)
+        raw = RAW.meta[coded]
+        assert f"[Code]({raw['githubRepo']})" in page
+        assert f"[Project page]({raw['projectPage']})" in page
+        assert "## AI summary (Hugging Face)\n\n" + " ".join(raw["ai_summary"].split()) in page
         missing = subprocess.run([str(HF_BIN), "papers", "info", "2501.99999"], env=env,
                                  capture_output=True, text=True, timeout=120)
         assert missing.returncode != 0 and "not found" in missing.stderr

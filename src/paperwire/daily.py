@@ -177,8 +177,9 @@ def daily_papers(store: Store, period: Period | None, sort: str = "publishedAt",
 
 def markdown(item: HubPaper, url: str) -> str:
     """The paper as a Markdown page (what ``hf papers read`` prints): title, authors, facts,
-    links and the abstract, as stored (raw text: a terminal shows it as it is)."""
-    p = item.paper
+    links (with its code and project page), Hugging Face's AI summary and the abstract, as
+    stored (raw text: a terminal shows it as it is)."""
+    p, x = item.paper, item.extras
     lines = [f"# {p.title}", ""]
     if p.authors:
         lines += [f"**Authors:** {', '.join(p.authors)}", ""]
@@ -189,9 +190,12 @@ def markdown(item: HubPaper, url: str) -> str:
         facts.append(f"**Categories:** {', '.join(p.categories)}")
     facts.append(f"**Upvotes:** {item.upvotes}")
     lines += [" · ".join(facts), ""]
-    links = [f"[Paperwire]({url})"] + [f"[{name}]({link})" for name, link in
-                                       (("arXiv", p.abs_url), ("PDF", p.pdf_url)) if link]
+    named = (("arXiv", p.abs_url), ("PDF", p.pdf_url), ("Code", x.code_url if x else None),
+             ("Project page", x.project_url if x else None))
+    links = [f"[Paperwire]({url})"] + [f"[{name}]({link})" for name, link in named if link]
     lines += [" · ".join(links), ""]
+    if x is not None and x.meta is not None and x.meta.ai_summary:
+        lines += ["## AI summary (Hugging Face)", "", x.meta.ai_summary, ""]
     if p.abstract:
         lines += ["## Abstract", "", p.abstract.strip(), ""]
     if p.comment:
