@@ -147,6 +147,13 @@ class Paperwire:
         return self.searcher(mode).search(query, mode, options or SearchOptions(),
                                           highlight=highlight)
 
+    def search_page(self, query: str, mode: str, options: SearchOptions,
+                    depth: int) -> tuple[list[Hit], int]:
+        """A page of the ranking of ``query`` (highlighted) and the ranking's length, from
+        the ``depth`` best candidates of each retriever (see ``SearchEngine.search_page``)."""
+        return self.searcher(mode).search_page(query, mode, options, highlight=True,
+                                               depth=depth)
+
     def stored_ids(self, ids: Iterable[str]) -> tuple[list[str], list[str]]:
         """The stored papers' ids for ``ids``, and the ids that name no stored paper."""
         return listings.stored_ids(self.store, ids)

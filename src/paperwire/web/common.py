@@ -201,9 +201,9 @@ def find_paper(app: Paperwire, paper_id: str, prefix: str) -> Paper | Response:
 
 
 def trending_for(app: Paperwire, window: str, date_param: str | None,
-                 cat: str | None) -> trending.TrendingView:
+                 cat: str | None, limit: int = TRENDING_LIMIT) -> trending.TrendingView:
     """The trending view a page, feed or API call asks for (its parameters checked)."""
-    return app.trending(parse_window(window), parse_date(date_param), limit=TRENDING_LIMIT,
+    return app.trending(parse_window(window), parse_date(date_param), limit=limit,
                         category=parse_category(cat))
 
 

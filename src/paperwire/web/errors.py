@@ -27,8 +27,11 @@ _TITLES = {404: "Not found", 405: "Method not allowed"}
 
 
 def wants_json(request: Request) -> bool:
+    """Under ``/api/``, at a ``.json`` address (feeds, exports), at ``/healthz`` or for a
+    client that asks for JSON only, errors are ``{"detail": …}``."""
     accept = request.headers.get("accept", "")
-    return request.url.path.startswith("/api/") or (
+    path = request.url.path
+    return path.startswith("/api/") or path.endswith(".json") or path == "/healthz" or (
         accept.startswith("application/json") and "html" not in accept)
 
 
