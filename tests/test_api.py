@@ -253,3 +253,26 @@ def test_docs_render_every_operation_in_chromium(live: str) -> None:
         finally:
             browser.close()
     assert outside == [] and problems == [], (outside, problems)
+
+
+# ---- the database gone: a 503 that says so, never a 500 ------------------------------------
+
+
+def test_a_database_outage_is_a_declared_503(paperwire: Paperwire, client: TestClient) -> None:
+    path = Path(paperwire.settings.database_url.removeprefix("sqlite:///"))
+    paperwire.store.engine.dispose()
+    for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database file, not any more" * 200)
+    schema_codes = {p: set(op["get"]["responses"]) for p, op in
+                    client.get("/openapi.json").json()["paths"].items() if "get" in op}
+    for url, path_in_schema in [("/api/trending", "/api/trending"),
+                                ("/api/papers/2606.00001", "/api/papers/{paper_id}"),
+                                ("/feeds/trending.json", None)]:
+        r = client.get(url)
+        assert r.status_code == 503 and "database" in r.json()["detail"], (url, r.text)
+        assert r.headers["retry-after"] == "30"
+        if path_in_schema:
+            assert "503" in schema_codes[path_in_schema]
+    page = client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and "database cannot be reached" in page.text

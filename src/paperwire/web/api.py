@@ -107,7 +107,7 @@ def api_similar(
 
 
 @router.get("/api/trending", response_model=schemas.TrendingPage,
-            responses=schemas.errors(400))
+            responses=schemas.errors(400, 503))
 def api_trending(
     app: App,
     window: str = schemas.one_of("week", trending.WINDOWS, "The window ranked"),
@@ -129,7 +129,7 @@ def api_trending(
 
 
 @router.get("/api/papers/{paper_id:path}", response_model=schemas.PaperOut,
-            responses=schemas.errors(301, 404))
+            responses=schemas.errors(301, 404, 503))
 def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
     """One stored paper and its dated signals. A versioned or prefixed arXiv id (``v2``,
     ``arXiv:``) is a 301 to the canonical id."""

@@ -169,7 +169,7 @@ async def subscribe_form(request: Request, app: App) -> Response:
 
 
 @router.post("/api/subscribe", status_code=202, response_model=schemas.SubscribeAccepted,
-             responses=schemas.errors(400, 403, 415, 429),
+             responses=schemas.errors(400, 403, 415, 429, 503),
              openapi_extra=schemas.json_body(SubscribeRequest.model_json_schema(),
                                              "The address and what the digest follows"))
 async def api_subscribe(request: Request, app: App) -> Response:

@@ -6,6 +6,8 @@ only). No traceback ever reaches a user."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -17,12 +19,15 @@ from paperwire.errors import (
     PaperwireError,
     QueryError,
     SearchError,
+    StoreError,
     TokenError,
 )
 from paperwire.web.common import page
 from paperwire.web.middleware import SECURITY_HEADERS, allowed_methods
 
 SERVER_ERROR = "Something went wrong on our side; the error has been logged."
+DATABASE_DOWN = "The database cannot be reached right now; try again in a moment."
+log = logging.getLogger(__name__)
 _TITLES = {404: "Not found", 405: "Method not allowed"}
 
 
@@ -43,6 +48,8 @@ def mapped(request: Request, exc: Exception) -> tuple[int, str, str, dict[str, s
         return 400, "Query not understood", str(exc), {}
     if isinstance(exc, SearchError):
         return 503, "Search is unavailable", str(exc), {}
+    if isinstance(exc, StoreError):  # the database is down: the details go to the log
+        return 503, "Service unavailable", DATABASE_DOWN, {"Retry-After": "30"}
     if isinstance(exc, TokenError):
         message = str(exc) if wants_json(request) else str(exc).capitalize() + "."
         return 400, "This link cannot be used", message, {}
@@ -63,6 +70,8 @@ def mapped(request: Request, exc: Exception) -> tuple[int, str, str, dict[str, s
 
 def error_response(request: Request, exc: Exception) -> Response:
     known = mapped(request, exc)
+    if isinstance(exc, StoreError):
+        log.warning("database unavailable for %s: %s", request.url.path, exc)
     # an unexpected error is answered outside the middleware stack: the headers are added
     status, title, message, headers = known or (500, "Server error", SERVER_ERROR,
                                                  SECURITY_HEADERS)

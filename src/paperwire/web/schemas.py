@@ -39,7 +39,7 @@ _DESCRIPTIONS = {
     413: "Request too large",
     415: "Unsupported media type: send JSON",
     429: "Too many requests: try again later",
-    503: "A part of the service is unavailable",
+    503: "Unavailable for now (the database or the search index): try again shortly",
 }
 
 

@@ -123,7 +123,7 @@ async def save_form(request: Request, app: App, paper_id: str) -> Response:
 
 def _api_doc(kind: str) -> dict[str, Any]:
     return {"response_model": schemas.ReactionState,
-            "responses": schemas.errors(400, 401, 403, 404, 415, 429),
+            "responses": schemas.errors(400, 401, 403, 404, 415, 429, 503),
             "openapi_extra": schemas.json_body(
                 {"type": "object", "required": [kind],
                  "properties": {kind: {"type": "boolean"}}},
