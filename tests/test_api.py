@@ -150,14 +150,17 @@ def test_a_garbled_forged_or_borrowed_cursor_is_a_400(client: TestClient) -> Non
     "/api/search?q=retrieval&limit=abc", "/api/search?q=after:0001-01-01",
 ])
 def test_errors_at_json_addresses_are_json(client: TestClient, url: str) -> None:
-    r = client.get(url, headers={"Accept": "text/html"})  # a browser's Accept: still JSON
-    assert _bad(r)
+    for accept in ["*/*", "application/json", "application/feed+json"]:  # curl, clients
+        assert _bad(client.get(url, headers={"Accept": accept}))
 
 
 def test_json_downloads_answer_json_errors(client: TestClient) -> None:
     for url in ["/library/export.json", "/account/export.json", "/feeds/nothing.json"]:
-        r = client.get(url, headers={"Accept": "text/html"})
+        r = client.get(url, headers={"Accept": "*/*"})
         assert r.status_code in (401, 404) and r.json()["detail"], url
+        # a browser following a link gets the page (signed out: with its sign-in link)
+        page = client.get(url, headers={"Accept": "text/html,application/xhtml+xml,*/*"})
+        assert page.headers["content-type"].startswith("text/html"), url
 
 
 @pytest.mark.parametrize(("method", "url", "allow"), [
@@ -165,13 +168,15 @@ def test_json_downloads_answer_json_errors(client: TestClient) -> None:
     ("POST", "/api/trending", "GET, HEAD"),
     ("PUT", "/api/papers/2606.00001", "GET, HEAD"),
     ("PUT", "/api/papers/2606.00001/vote", "POST"),
+    ("GET", "/api/papers/2606.00001/vote", "POST"),  # not a paper whose id ends in /vote
+    ("GET", "/papers/2606.00001/tags", "POST"),
     ("OPTIONS", "/api/papers/hep-th/9901001/save", "POST"),
     ("OPTIONS", "/api/subscribe", "POST"),
     ("POST", "/feeds/trending.json", "GET, HEAD"),
     ("DELETE", "/healthz", "GET, HEAD"),
 ])
 def test_405_carries_allow(client: TestClient, method: str, url: str, allow: str) -> None:
-    r = client.request(method, url)
+    r = client.request(method, url, headers={"Accept": "application/json"})
     assert r.status_code == 405 and r.headers["allow"] == allow, (r.status_code, r.headers)
     assert allow in r.json()["detail"]
 
