@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from paperwire import listings
+from paperwire import daily, listings
 from paperwire.clock import utcnow
 from paperwire.config import Settings, load_settings
 from paperwire.digests import open_mailer, tokens
@@ -163,12 +163,31 @@ class Paperwire:
         return self.searcher().similar(ids, text=text, limit=limit)
 
     def trending(self, window: str = "week", requested: date | None = None, limit: int = 20,
-                 category: str | None = None) -> TrendingView:
+                 category: str | None = None, order: str = "trending",
+                 offset: int = 0) -> TrendingView:
         """The trending view of ``window`` as of ``requested`` (default: today), weighed by
-        the settings' weights."""
+        the settings' weights; ``order`` "top": the top of the period (undecayed total);
+        ``limit`` entries after the first ``offset``."""
         return listings.trending_view(self.store, window, requested, now=self.now(),
                                       limit=limit, category=category,
-                                      weights=self.settings.trending_weights)
+                                      weights=self.settings.trending_weights,
+                                      order=order, offset=offset)
+
+    def daily_papers(self, period: daily.Period | None, sort: str = "publishedAt",
+                     page: int = 0, limit: int = daily.DEFAULT_LIMIT,
+                     submitter: str | None = None) -> list[daily.HubPaper]:
+        """Hugging Face's daily papers of ``period``, from this store (see :mod:`.daily`).
+        Who submitted a paper to Hugging Face is not stored: a submitter matches none."""
+        return daily.daily_papers(self.store, period, sort, page, limit, submitter,
+                                  submitters={}, weights=self.settings.trending_weights)
+
+    def hub_papers(self, papers: Iterable[Paper]) -> list[daily.HubPaper]:
+        """``papers`` with their upvotes and the day Hugging Face listed them."""
+        return daily.hub_papers(self.store, papers)
+
+    def data_day(self) -> date | None:
+        """The newest day trending has data for (see :func:`paperwire.trending.data_day`)."""
+        return listings.data_day(self.store, self.settings.trending_weights)
 
     def trending_json(self, view: TrendingView) -> dict[str, Any]:
         return trending_json(view, self.settings.base_url)

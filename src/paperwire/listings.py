@@ -39,18 +39,23 @@ def trending_view(
     limit: int = 20,
     category: str | None = None,
     weights: Mapping[str, float] | None = None,
+    order: str = "trending",
+    offset: int = 0,
 ) -> trending.TrendingView:
     """Trending papers for ``window`` as of ``requested`` (default: today), falling back to the
     newest day that has signals when the data stops earlier. ``category`` keeps papers listed
-    in that category; ``weights`` (default: trending.SOURCE_WEIGHTS) weigh each source."""
+    in that category; ``weights`` (default: trending.SOURCE_WEIGHTS) weigh each source;
+    ``order`` "top" ranks by the window's total; ``limit`` entries after the first ``offset``."""
     trending.window_bounds(window, date.today())  # validates the window name
+    if order not in trending.ORDERS:
+        raise ValueError(f"unknown order {order!r}; choose one of {', '.join(trending.ORDERS)}")
     requested = requested or (now or utcnow()).date()
     weights = trending.SOURCE_WEIGHTS if weights is None else weights
     # a day without signals (a weekend) inside the data is computed as asked; only a day after
     # the newest day with data falls back to that day (a stray click does not count as data)
     as_of = trending.effective_as_of(requested, data_day(store, weights))
     if as_of is None:
-        return trending.TrendingView(window, requested, None, [], category)
+        return trending.TrendingView(window, requested, None, [], category, order=order)
     start, end = trending.window_bounds(window, as_of)
     signals = store.signals_between(start, end)
     papers = store.get_papers({s.paper_id for s in signals})
@@ -62,9 +67,11 @@ def trending_view(
                for pid, p in papers.items()}
     entries = trending.rank(
         signals, as_of, window, weights=weights,
-        limit=limit, first_version=born, primary=primary, scope=category,
-        current=as_of >= requested,
+        first_version=born, primary=primary, scope=category,
+        current=as_of >= requested, order=order,
     )
+    shown = entries[offset:offset + limit]
     return trending.TrendingView(
-        window, requested, as_of, [(e, papers[e.paper_id]) for e in entries], category
+        window, requested, as_of, [(e, papers[e.paper_id]) for e in shown], category,
+        order=order, offset=offset, listed=len(entries),
     )

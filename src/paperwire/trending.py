@@ -33,11 +33,17 @@ about new papers, so an old paper that is revised (v2, v3) or rediscovered does 
 as new. Ties break on window total, then on the most recent signal day, then on the paper id,
 so the order is always the same for the same data.
 
+Top of the period: the same papers, ordered by their window total instead of the decayed
+score: Σ weight(source) · value over the window's signals, no decay (what Hugging Face's
+Month tab shows). Ties break on the decayed score, then the most recent signal day, then the
+paper id. Browse with "Top" beside "Trending" on the home page (?order=top).
+
 Worked example: the week as of Fri 13 Jun 2025 (half-life 3 days).
     Paper A: 40 upvotes on 13 Jun             40 · 2^(−0/3)                   = 40.00
     Paper B: 20 upvotes on each of 7, 10 and 12 Jun
              20 · 2^(−6/3) + 20 · 2^(−3/3) + 20 · 2^(−1/3) = 5.00 + 10.00 + 15.87 = 30.87
-A (40 upvotes today) ranks above B (60 spread over the week).
+A (40 upvotes today) ranks above B (60 spread over the week) in trending; in the top of the
+week, B (total 60) ranks above A (total 40).
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ WINDOWS: dict[str, tuple[int, float]] = {"day": (1, 1.0), "week": (7, 3.0), "mon
 # weight (or weight 0) is ignored.
 SOURCE_WEIGHTS: dict[str, float] = {"hf_upvotes": 1.0, "upvote": 1.0, "save": 2.0,
                                      "digest_click": 0.5}
+# how a view is ordered: the decayed score, or the window's undecayed total
+ORDERS: tuple[str, ...] = ("trending", "top")
 MIN_EVIDENCE = 2.0
 MAX_AGE_DAYS = 30
 # The sources something in Paperwire records signals of (the Hugging Face import and ingest,
@@ -124,6 +132,13 @@ def shift_day(day: date, days: int) -> date:
         return date.min if days < 0 else date.max
 
 
+def adjacent_days(window: str, as_of: date) -> tuple[date, date]:
+    """The "as of" days of the windows just before and just after the one as of ``as_of``
+    (they share no day with it), held at the ends of the calendar."""
+    days, _ = WINDOWS[window]
+    return shift_day(as_of, -days), shift_day(as_of, days)
+
+
 def window_bounds(window: str, as_of: date) -> tuple[date, date]:
     if window not in WINDOWS:
         raise ValueError(f"unknown window {window!r}; choose one of {', '.join(WINDOWS)}")
@@ -141,10 +156,12 @@ def rank(
     primary: Mapping[str, str | None] | None = None,
     scope: str | None = None,
     current: bool = True,
+    order: str = "trending",
 ) -> list[TrendingEntry]:
-    """Rank papers by the formula above. Signals outside the window are ignored, and so are
-    papers whose first-version date (from ``first_version``; unknown dates pass) is older than
-    the window's first day minus MAX_AGE_DAYS.
+    """Rank papers by the formula above (``order`` "top": by the window total, undecayed).
+    Signals outside the window are ignored, and so are papers whose first-version date
+    (from ``first_version``; unknown dates pass) is older than the window's first day minus
+    MAX_AGE_DAYS.
 
     ``primary`` maps paper ids to their primary category: each entry then also carries its
     position among the listed papers of that category. ``scope`` names the category the
@@ -174,7 +191,10 @@ def rank(
         return first is None or first >= oldest
 
     eligible = [pid for pid in score if total[pid] >= MIN_EVIDENCE and fresh(pid)]
-    eligible.sort(key=lambda pid: (-score[pid], -total[pid], -last[pid].toordinal(), pid))
+    if order == "top":
+        eligible.sort(key=lambda pid: (-total[pid], -score[pid], -last[pid].toordinal(), pid))
+    else:
+        eligible.sort(key=lambda pid: (-score[pid], -total[pid], -last[pid].toordinal(), pid))
     cat_rank: dict[str, int] = {}
     seen: dict[str, int] = defaultdict(int)
     for pid in eligible:
@@ -259,6 +279,14 @@ class TrendingView:
     as_of: date | None
     entries: list[tuple[TrendingEntry, Paper]]
     category: str | None = None
+    order: str = "trending"
+    offset: int = 0  # entries before this page's first
+    listed: int | None = None  # entries on every page together (None: this page is all)
+
+    @property
+    def more(self) -> bool:
+        """Whether entries follow this page's."""
+        return self.listed is not None and self.offset + len(self.entries) < self.listed
 
     @property
     def stale(self) -> bool:

@@ -542,6 +542,18 @@ class Store:
         with self.engine.connect() as conn:
             return [Signal(r.paper_id, r.source, r.day, float(r.value)) for r in conn.execute(q)]
 
+    def signals_for_papers(self, paper_ids: Iterable[str]) -> dict[str, list[Signal]]:
+        """Every signal of each of ``paper_ids`` that has any, oldest first."""
+        found: dict[str, list[Signal]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(paper_ids))):
+                q = (select(signals).where(signals.c.paper_id.in_(chunk))
+                     .order_by(signals.c.day, signals.c.source))
+                for r in conn.execute(q):
+                    found.setdefault(r.paper_id, []).append(
+                        Signal(r.paper_id, r.source, r.day, float(r.value)))
+        return found
+
     def latest_published_day(self, on_or_before: date) -> date | None:
         """The newest first-version date up to ``on_or_before`` (None: no dated paper)."""
         q = select(func.max(papers.c.published)).where(papers.c.published <= on_or_before)

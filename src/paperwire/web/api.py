@@ -27,6 +27,7 @@ from paperwire.web.common import (
     parse_sort,
     trending_for,
 )
+from paperwire.web.hub_routes import hub_fields
 
 router = APIRouter()
 TRENDING_PAGE = 30
@@ -113,15 +114,18 @@ def api_trending(
     window: str = schemas.one_of("week", trending.WINDOWS, "The window ranked"),
     date: str | None = schemas.day("The last day of the window (default: today)"),
     cat: str | None = schemas.category("Only papers listed in this arXiv category"),
+    order: str = schemas.one_of("trending", trending.ORDERS,
+                                "trending (decayed) or top (the period's total)"),
     limit: str | None = schemas.whole_number("Entries per page: default 30, at most 100"),
     cursor: str | None = Query(default=None, description=CURSOR),
 ) -> dict[str, Any]:
     """Trending papers with the reason and the parts of each score (as the CLI's --json):
     a page of ``limit`` (default 30, at most 100) with ``total`` and ``next_cursor``."""
     count = parse_limit(limit) if limit else TRENDING_PAGE
-    scope = ("trending", window, date or "", cat or "", str(count))
+    scope = ("trending", window, date or "", cat or "", order, str(count))
     offset = paging.decode(app.key, scope, cursor)
-    body = app.trending_json(trending_for(app, window, date, cat, limit=paging.MAX_OFFSET))
+    body = app.trending_json(trending_for(app, window, date, cat, order=order,
+                                          limit=paging.MAX_OFFSET))
     entries = body["entries"]
     page = entries[offset:offset + count]
     return {**body, "entries": page, "total": len(entries),
@@ -138,4 +142,5 @@ def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
         return found
     signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
                for s in app.signals(found.id)]
-    return {**paper_json(found, app.settings.base_url), "signals": signals}
+    hub = hub_fields(app.hub_papers([found])[0])  # what huggingface_hub's PaperInfo reads
+    return {**hub, **paper_json(found, app.settings.base_url), "signals": signals}

@@ -1,7 +1,7 @@
 """The web app: server-rendered pages (Jinja2, autoescaped), a small JSON API and the
 trending feeds, over one :class:`~paperwire.app.Paperwire`. A thin adapter: each router
 (:mod:`.pages`, :mod:`.api`, :mod:`.feeds_routes`, :mod:`.digest_routes`,
-:mod:`.vote_routes`, :mod:`.library_routes`, :mod:`.account_routes`,
+:mod:`.vote_routes`, :mod:`.library_routes`, :mod:`.account_routes`, :mod:`.hub_routes`,
 :mod:`.recommend_routes`) holds plain handler
 functions that take the application object from the request; errors go through one mapper
 (:mod:`.errors`)."""
@@ -29,6 +29,7 @@ from paperwire.web import (
     docs_routes,
     errors,
     feeds_routes,
+    hub_routes,
     library_routes,
     pages,
     recommend_routes,
@@ -73,9 +74,10 @@ def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.mount(docs_routes.ASSETS_PATH, StaticFiles(directory=docs_routes.ASSETS),
               name="docs-assets")
-    # this app's own copies of the routers' routes
-    for module in (pages, feeds_routes, api, digest_routes, vote_routes, library_routes,
-                   account_routes, recommend_routes, docs_routes):
+    # this app's own copies of the routers' routes (the Hub's first: its /papers/{id}.md and
+    # /api/papers/search come before /papers/{id} and /api/papers/{id})
+    for module in (hub_routes, pages, feeds_routes, api, digest_routes, vote_routes,
+                   library_routes, account_routes, recommend_routes, docs_routes):
         app.router.routes.extend(_own(route) for route in module.router.routes)
     errors.install(app)
     digest_routes.install_log_redaction()

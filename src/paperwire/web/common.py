@@ -29,6 +29,7 @@ from paperwire.web.auth import csrf_token, signed_in, signin_path
 
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
+MAX_PAGE = 1000
 SEARCH_LIMIT, SEARCH_MAX = 20, 100
 SIMILAR_LIMIT = 5
 FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
@@ -200,11 +201,34 @@ def find_paper(app: Paperwire, paper_id: str, prefix: str) -> Paper | Response:
     raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
 
 
+def parse_order(value: str | None) -> str:
+    """``trending`` (the default) or ``top`` (the top of the period)."""
+    if value is None or value == "":
+        return "trending"
+    if value not in trending.ORDERS:
+        raise PageError(400, f"Invalid order {value!r}: use one of {', '.join(trending.ORDERS)}.")
+    return value
+
+
+def parse_page(value: str | None) -> int:
+    """A page number from 1 (the default) to MAX_PAGE; anything else is a 400."""
+    if value is None or value == "":
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise PageError(400, f"Invalid page {value!r}: use a whole number from 1 to {MAX_PAGE}.")
+    return int(value)
+
+
 def trending_for(app: Paperwire, window: str, date_param: str | None,
-                 cat: str | None, limit: int = TRENDING_LIMIT) -> trending.TrendingView:
-    """The trending view a page, feed or API call asks for (its parameters checked)."""
+                 cat: str | None, order: str | None = None,
+                 page: str | None = None, limit: int = TRENDING_LIMIT) -> trending.TrendingView:
+    """The trending view a page, feed or API call asks for (its parameters checked):
+    ``order`` trending or top, page ``page`` (from 1) of TRENDING_LIMIT entries (or
+    ``limit`` entries from the first, for the API's own paging)."""
+    offset = (parse_page(page) - 1) * TRENDING_LIMIT
     return app.trending(parse_window(window), parse_date(date_param), limit=limit,
-                        category=parse_category(cat))
+                        category=parse_category(cat), order=parse_order(order),
+                        offset=offset)
 
 
 def shown_weights(settings: Settings) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,10 +13,11 @@ from markupsafe import Markup
 from paperwire import trending
 from paperwire.errors import PageError, QueryError
 from paperwire.search import Hit
-from paperwire.search.query import SORTS
+from paperwire.search.query import FIRST_DAY, SORTS
 from paperwire.web import charts, feeds
 from paperwire.web.common import (
     SIMILAR_LIMIT,
+    TRENDING_LIMIT,
     App,
     find_paper,
     page,
@@ -32,16 +34,19 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/")
 def home(request: Request, app: App, window: str = "week", date: str | None = None,
-         cat: str | None = None) -> Response:
-    view = trending_for(app, window, date, cat)
+         cat: str | None = None, order: str | None = None, p: str | None = None) -> Response:
+    """Trending (or the top of the period) of a window as of a day, page ``p`` (from 1)."""
+    view = trending_for(app, window, date, cat, order, p)
     latest = [] if view.entries else app.latest(20, category=view.category)
 
     def here(**change: str | None) -> str:
-        params = {"window": view.window, "cat": view.category, "date": date or None}
+        params = {"window": view.window, "cat": view.category, "date": date or None,
+                  "order": None if view.order == "trending" else view.order}
         params.update(change)
         return "/?" + urlencode({k: v for k, v in params.items() if v})
 
     tabs = [(w, here(window=w)) for w in trending.WINDOWS]
+    orders = [(o, here(order=None if o == "trending" else o)) for o in trending.ORDERS]
     followed = list(app.settings.arxiv_categories)
     if view.category and view.category not in followed:
         followed.append(view.category)
@@ -54,12 +59,33 @@ def home(request: Request, app: App, window: str = "week", date: str | None = No
     feed_params = {"window": view.window, "cat": view.category}
     feed_query = urlencode({k: v for k, v in feed_params.items() if v})
     return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
+                orders=orders, browse=browse_links(app, view, here),
                 ranked_by=ranked_by(app.settings) or "signals",
                 sparks=sparks, all_url=here(cat=None), acts=acts,
-                api_url="/api/trending" + here()[1:],
+                api_url="/api/trending" + here(order=None)[1:],
                 atom_url="/feeds/trending.atom?" + feed_query,
                 json_url="/feeds/trending.json?" + feed_query,
                 feed_title=feeds.feed_title(view))
+
+
+def browse_links(app: App, view: trending.TrendingView,
+                 here: Callable[..., str]) -> dict[str, str | None]:
+    """The previous and next windows (the next one, up to the newest day with data), and
+    the previous and next pages of this one."""
+    links: dict[str, str | None] = {"prev": None, "next": None, "earlier": None, "later": None}
+    if view.as_of is not None:
+        before, after = trending.adjacent_days(view.window, view.as_of)
+        newest = app.data_day()
+        if before >= FIRST_DAY:
+            links["prev"] = here(date=before.isoformat())
+        if newest is not None and view.as_of < newest:
+            links["next"] = here(date=min(after, newest).isoformat())
+    number = view.offset // TRENDING_LIMIT + 1
+    if number > 1:
+        links["earlier"] = here(p=str(number - 1) if number > 2 else None)
+    if view.more:
+        links["later"] = here(p=str(number + 1))
+    return links
 
 
 @router.get("/search")

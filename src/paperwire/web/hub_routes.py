@@ -1,0 +1,144 @@
+"""Hugging Face–compatible routes: what the official ``huggingface_hub`` client reads
+(``hf papers ls|search|info|read``, ``HfApi(endpoint=…)``), answered from this site's store
+(:mod:`paperwire.daily`). ``/api/papers/{id}`` is Paperwire's own (:mod:`.api`), with these
+fields added to it. The lists have Hugging Face's shape: each item holds a ``paper``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from paperwire import daily
+from paperwire.errors import PageError
+from paperwire.models import Paper
+from paperwire.search import SearchOptions
+from paperwire.web.common import App, find_paper, paper_path, parse_limit
+
+router = APIRouter()
+
+
+class ApiError(BaseModel):
+    detail: str = Field(description="What was wrong, in a sentence.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ApiError, "description": "A parameter is not valid."}}
+SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS, 503: {"model": ApiError, "description": "The search index is unavailable."}}
+
+
+class HubAuthor(BaseModel):
+    name: str
+
+
+class HubPaperFields(BaseModel):
+    """The paper of a list item, as Hugging Face nests it."""
+
+    id: str
+    title: str
+    summary: str
+    authors: list[HubAuthor]
+    publishedAt: str | None = Field(description="First version (ISO 8601, UTC).")
+    upvotes: int = Field(description="Upvotes on Hugging Face plus upvotes here.")
+    submittedOnDailyAt: str | None = Field(description="First listed on a daily list.")
+
+
+class HubListItem(BaseModel):
+    """One entry of ``/api/daily_papers`` or ``/api/papers/search``."""
+
+    paper: HubPaperFields
+    title: str
+    summary: str
+    publishedAt: str | None = Field(description="When it was listed (Hugging Face's sense).")
+    submittedOnDailyAt: str | None
+    numComments: int
+    categories: list[str]
+    url: str
+
+
+def stamp(day: date | None) -> str | None:
+    """A day as the Hub writes times: ``2025-01-23T00:00:00.000Z``."""
+    return f"{day.isoformat()}T00:00:00.000Z" if day else None
+
+
+def hub_fields(item: daily.HubPaper) -> dict[str, Any]:
+    """What ``PaperInfo`` reads, added to ``/api/papers/{id}``: ``summary``, ``upvotes``,
+    ``submittedOnDailyAt``, and a ``paper`` object with the authors as ``[{name}]`` and
+    ``publishedAt`` (the client reads those from it; the top-level ``authors`` stay names)."""
+    p = item.paper
+    return {"summary": p.abstract, "upvotes": item.upvotes,
+            "submittedOnDailyAt": stamp(item.submitted),
+            "paper": paper_fields(item).model_dump()}
+
+
+def paper_fields(item: daily.HubPaper) -> HubPaperFields:
+    p = item.paper
+    return HubPaperFields(
+        id=p.id, title=p.title, summary=p.abstract, authors=[HubAuthor(name=a) for a in p.authors],
+        publishedAt=stamp(p.published), upvotes=item.upvotes,
+        submittedOnDailyAt=stamp(item.submitted))
+
+
+def list_item(app: App, item: daily.HubPaper) -> HubListItem:
+    p = item.paper
+    return HubListItem(paper=paper_fields(item), title=p.title, summary=p.abstract,
+                       publishedAt=stamp(item.submitted), submittedOnDailyAt=stamp(item.submitted),
+                       numComments=0, categories=list(p.categories),
+                       url=app.url(paper_path(p.id)))
+
+
+def _whole(value: str | None, name: str, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise PageError(400, f"Invalid {name} {value!r}: use a whole number from {low} to {high}.")
+    return int(value)
+
+
+@router.get("/api/daily_papers", responses=ERRORS)
+def daily_papers(app: App, date: str | None = None, week: str | None = None,
+                 month: str | None = None, sort: str | None = None, p: str | None = None,
+                 limit: str | None = None, submitter: str | None = None) -> list[HubListItem]:
+    """Hugging Face's daily papers of a day (``date=YYYY-MM-DD``), an ISO week
+    (``week=YYYY-Www``) or a month (``month=YYYY-MM``), default the newest day with data;
+    ``sort`` publishedAt (default) or trending (the period's total); page ``p`` (from 0) of
+    ``limit`` (default 50, at most 100)."""
+    try:
+        period = daily.parse_period(date, week, month)
+    except ValueError as exc:
+        raise PageError(400, f"{exc}.") from None
+    if sort not in (None, "", *daily.SORTS):
+        raise PageError(400, f"Invalid sort {sort!r}: use one of {', '.join(daily.SORTS)}.")
+    page = _whole(p, "p", 0, 0, daily.MAX_PAGE)
+    count = _whole(limit, "limit", daily.DEFAULT_LIMIT, 1, daily.MAX_LIMIT)
+    found = app.daily_papers(period, sort or "publishedAt", page, count, submitter or None)
+    return [list_item(app, item) for item in found]
+
+
+@router.get("/api/papers/search", responses=SEARCH_ERRORS)
+def search_papers(app: App, q: str = "", limit: str | None = None) -> list[HubListItem]:
+    """Papers matching ``q`` (the search page's query language), best first."""
+    if not q.strip():
+        return []
+    hits = app.search(q, options=SearchOptions(limit=parse_limit(limit)))
+    return [list_item(app, item) for item in app.hub_papers(h.paper for h in hits)]
+
+
+@router.get("/papers/{paper_id:path}.md", include_in_schema=False)
+def paper_markdown(app: App, paper_id: str) -> Response:
+    """A paper as Markdown (``hf papers read``)."""
+    found = find_paper(app, paper_id, "")
+    if isinstance(found, Response):  # a versioned id: to the canonical one's Markdown
+        found.headers["location"] += ".md"
+        return found
+    return markdown_response(app, found)
+
+
+def markdown_response(app: App, paper: Paper) -> Response:
+    item = app.hub_papers([paper])[0]
+    return PlainTextResponse(daily.markdown(item, app.url(paper_path(paper.id))),
+                             media_type="text/markdown; charset=utf-8")
