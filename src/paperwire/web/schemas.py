@@ -27,6 +27,8 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 DAY_PATTERN = r"^(19|20|21)[0-9]{2}-[0-9]{2}-[0-9]{2}$"
+WEEK_PATTERN = r"^(19|20|21)[0-9]{2}-W(0[1-9]|[1-4][0-9]|5[0-2])$"  # W53: some years only
+MONTH_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"
 CATEGORY_PATTERN = r"^[a-z-]+(\.[A-Za-z-]+)?$"  # as paperwire.models.is_arxiv_category
 EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 _DESCRIPTIONS = {
@@ -206,15 +208,28 @@ class ReactionState(Model):
 _EMPTY = {"type": "string", "maxLength": 0}
 
 
-def whole_number(description: str) -> Any:
-    """A query parameter that is a whole number from 1 (read as a string by the handler)."""
+def whole_number(description: str, minimum: int = 1, maximum: int | None = None) -> Any:
+    """A query parameter that is a whole number from ``minimum`` (read as a string by the
+    handler); ``maximum``: where a larger one is refused (not capped)."""
+    bounds: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        bounds["maximum"] = maximum
     return Query(default=None, description=description,
-                 json_schema_extra={"anyOf": [{"type": "integer", "minimum": 1}, _EMPTY]})
+                 json_schema_extra={"anyOf": [bounds, _EMPTY]})
 
 
-def one_of(default: str, choices: Iterable[str], description: str) -> Any:
-    return Query(default=default, description=description,
-                 json_schema_extra={"enum": list(choices)})
+def one_of(default: str | None, choices: Iterable[str], description: str) -> Any:
+    """One of ``choices``; with a None default, empty is the default too."""
+    values = list(choices) + ([""] if default is None else [])
+    return Query(default=default, description=description, json_schema_extra={
+        "anyOf": [{"type": "string", "enum": values}]} if default is None
+        else {"enum": values})
+
+
+def matching(pattern: str, description: str) -> Any:
+    """A string of the form ``pattern`` (or empty: the default)."""
+    return Query(default=None, description=description, json_schema_extra={
+        "anyOf": [{"type": "string", "pattern": pattern}, _EMPTY]})
 
 
 def day(description: str) -> Any:
