@@ -162,7 +162,8 @@ def test_daily_papers_default_day_and_submitter(client: TestClient, hub: Paperwi
 @pytest.mark.parametrize("query", [
     "date=0001-01-01", "date=9999-12-31", "date=yesterday", "date=2025-02-30",
     "week=2025-W54", "week=2025-9", "month=2025-13", "month=0001-01", "sort=best",
-    "p=-1", "p=x", "limit=0", "limit=101"])
+    "p=-1", "p=x", "limit=0", "limit=101", "date=2025-06-10&week=2025-W99",
+    "week=2025-W20&month=May"])
 def test_daily_papers_bad_parameters_are_400(client: TestClient, query: str) -> None:
     r = client.get(f"/api/daily_papers?{query}")
     assert r.status_code == 400

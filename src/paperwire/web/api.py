@@ -114,15 +114,16 @@ def api_trending(
     window: str = schemas.one_of("week", trending.WINDOWS, "The window ranked"),
     date: str | None = schemas.day("The last day of the window (default: today)"),
     cat: str | None = schemas.category("Only papers listed in this arXiv category"),
-    order: str = schemas.one_of("trending", trending.ORDERS,
-                                "trending (decayed) or top (the period's total)"),
+    order: str | None = schemas.one_of(None, trending.ORDERS,
+                                       "trending (decayed, the default) or top (the period's "
+                                       "total)"),
     limit: str | None = schemas.whole_number("Entries per page: default 30, at most 100"),
     cursor: str | None = Query(default=None, description=CURSOR),
 ) -> dict[str, Any]:
     """Trending papers with the reason and the parts of each score (as the CLI's --json):
     a page of ``limit`` (default 30, at most 100) with ``total`` and ``next_cursor``."""
     count = parse_limit(limit) if limit else TRENDING_PAGE
-    scope = ("trending", window, date or "", cat or "", order, str(count))
+    scope = ("trending", window, date or "", cat or "", order or "", str(count))
     offset = paging.decode(app.key, scope, cursor)
     body = app.trending_json(trending_for(app, window, date, cat, order=order,
                                           limit=paging.MAX_OFFSET))

@@ -110,15 +110,13 @@ def daily_papers(
     the first given counts (date, then week, then month); ``sort`` publishedAt (default) or
     trending (the period's total); page ``p`` (from 0) of ``limit`` (default 50, at most
     100)."""
-    # the first period given counts: a schema cannot say "only one of these parameters"
-    if date:
-        week = month = None
-    elif week:
-        month = None
+    # each period given is checked, the first counts: a schema cannot say "only one of these"
     try:
-        period = daily.parse_period(date, week, month)
+        periods = [daily.parse_period(*given) for given in
+                   ((date, None, None), (None, week, None), (None, None, month)) if any(given)]
     except ValueError as exc:
         raise PageError(400, f"{exc}.") from None
+    period = periods[0] if periods else None
     if sort not in (None, "", *daily.SORTS):
         raise PageError(400, f"Invalid sort {sort!r}: use one of {', '.join(daily.SORTS)}.")
     page = _whole(p, "p", 0, 0, daily.MAX_PAGE)
