@@ -152,6 +152,24 @@ def _bad_lines(g: _Gen) -> list[str]:
     ]
 
 
+def _hf_url(g: _Gen) -> str:
+    return g.rng.choice([
+        "https://github.com/ok/repo", "javascript:alert(1)", 'https://x.example/"><script>'
+        'window.__pwned=1</script>', "data:text/html,<script>window.__pwned=1</script>",
+        "https://evil.example/track.png", " https://github.com/a/b onmouseover=alert(1)"])
+
+
+def _add_hf_meta(g: _Gen, entry: dict[str, Any]) -> None:
+    """Hugging Face's extra fields, hostile half the time, on an entry."""
+    entry["paper"].update({
+        "githubRepo": _hf_url(g), "githubStars": g.rng.choice([3, -1, "<b>9</b>", 10**12]),
+        "projectPage": _hf_url(g), "ai_summary": g.text(20),
+        "ai_summary_model": g.rng.choice([g.payload(), "org/model"]),
+        "ai_keywords": [g.payload(), g.rng.choice(WORDS), 7]})
+    entry.update({"thumbnail": _hf_url(g), "numComments": g.rng.choice([2, "<i>", None]),
+                  "organization": {"fullname": g.payload()}, "submittedBy": {"name": g.name()}})
+
+
 def write_corpus(folder: Path, seed: int = 10, records: int = 10_200) -> Corpus:
     """Write about ``records`` hostile records (and some bad lines) under ``folder``."""
     g = _Gen(seed)
@@ -171,7 +189,10 @@ def write_corpus(folder: Path, seed: int = 10, records: int = 10_200) -> Corpus:
         out.records += len(rows)
         out.bad_lines += len(bad)
 
-    # Hugging Face day files: papers with upvotes, so that they trend
+    # Hugging Face day files: papers with upvotes, so that they trend, and hostile metadata
+    # (code, project page, AI summary, keywords, organization, thumbnail: from a generator of
+    # their own, so the rest of the corpus stays what it was)
+    meta = _Gen(seed + 1)
     per_day = max(1, n["hf"] // DAYS)
     serial = 10_000
     for d in range(DAYS):
@@ -189,6 +210,7 @@ def write_corpus(folder: Path, seed: int = 10, records: int = 10_200) -> Corpus:
                           "upvotes": g.rng.randint(1, 200)},
                 "title": g.text(4), "publishedAt": f"{day.isoformat()}T00:00:00.000Z",
             })
+            _add_hf_meta(meta, entries[-1])
         path = folder / "hf" / f"{day.isoformat()}.json"
         path.parent.mkdir(exist_ok=True)
         # pretty enough for a malformed element to be skipped alone (one element per line)

@@ -77,6 +77,13 @@ PAPERS = [
           abstract="We ground every generated sentence in a retrieved passage.",
           authors=("Claude Shannon", "Norbert Wiener"), categories=("cs.CL", "cs.IR"),
           primary_category="cs.CL", published=AS_OF - timedelta(days=2)),
+    # math (MathML) in the title and abstract, and a long author list folded in <details>
+    Paper(id="2506.01007", title="SP$^3$: Spherical Priors at $O(N^2)$ Cost",
+          abstract="Self-attention scales quadratically ($O(N^2)$) with length. We propose "
+                   "the \\textit{Parallel Hybrid Architecture (PHA)} with 24\\% higher "
+                   "throughput and $\\alpha_{k} \\in (0, 1)$ step sizes.",
+          authors=tuple(f"Author Number{i}" for i in range(1, 31)), categories=("cs.LG",),
+          primary_category="cs.LG", published=AS_OF - timedelta(days=7)),
     Paper(id="2506.01006", title="A Quiet Paper Nobody Upvoted",
           abstract="This paper has no signals at all.", authors=("John Doe",),
           categories=("cs.LG",), primary_category="cs.LG", published=AS_OF - timedelta(days=1)),
@@ -251,9 +258,14 @@ PAGES: dict[str, tuple[str, int | tuple[int, ...]] | Callable[[Any, Site], None]
     # an error page, or the search page saying what is wrong under the filled box
     "search-query-error": ("/search?q=-cat%3Acs.CV+diffusion", (200, 400)),
     "search-empty": ("/search", 200),
+    "search-id-not-stored": ("/search?q=2606.99999", 404),  # says so, links to arXiv
+    "search-id-invalid": ("/search?q=2606.3053x", 400),
+    "paper-similar": (f"/papers/{PAPERS[0].id}/similar", 200),
     "paper-chart": (f"/papers/{PAPERS[1].id}", 200),  # one source
     "paper-stacked-chart": (f"/papers/{PAPERS[0].id}", 200),  # upvotes and clicks
     "paper-no-signals": (f"/papers/{QUIET.id}", 200),
+    "paper-math-many-authors": ("/papers/2506.01007", 200),
+    "search-math": ("/search?q=spherical+quadratically", 200),
     "about-trending": ("/about/trending", 200),
     "error-404": ("/no/such/page", 404),
     "error-paper-404": ("/papers/9999.99999", 404),

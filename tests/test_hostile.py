@@ -201,6 +201,9 @@ def page_urls(site: Site) -> list[str]:
     urls += ["/feeds/trending.atom?window=week", "/feeds/trending.json?window=month",
              "/api/trending?window=week", "/api/search?" + urlencode({"q": PAYLOADS[0]}),
              "/api" + paper_path("beir:" + BEIR_IDS[12]), "/api/similar?id=2606.20001"]
+    urls += [paper_path(pid) + "/similar" for pid in ids[:3] + ids[70:72]]
+    urls += ["/feeds/search.atom?" + urlencode({"q": q}) for q in (*WORDS[:2], *PAYLOADS[:3])]
+    urls += ["/feeds/category/cs.CL.atom", "/search?q=2606.99999", "/search?q=2606.3053x"]
     return urls
 
 
@@ -244,6 +247,16 @@ def test_feeds_parse_cleanly(site: Site) -> None:
                         assert any(CANARY in t for t in titles), (params, titles)
                     for link in [e.link for e in feed.entries] + [i["url"] for i in doc["items"]]:
                         assert urlsplit(link).path.startswith("/papers/")
+        # a search's and a category's feeds
+        for path in ["/feeds/category/cs.CL.atom", "/feeds/category/cs.IR.atom",
+                     *("/feeds/search.atom?" + urlencode({"q": q})
+                       for q in (*WORDS[:4], *PAYLOADS[:10], "script", "author:mallory"))]:
+            atom = http.get(path)
+            assert atom.status_code == 200, (path, atom.status_code)
+            assert not UNWANTED.search(atom.text), path
+            feed = feedparser.parse(atom.content)
+            assert feed.bozo == 0, (path, feed.get("bozo_exception"))
+            assert all(urlsplit(e.link).path.startswith("/papers/") for e in feed.entries)
 
 
 def _strings(value: Any) -> Iterator[str]:

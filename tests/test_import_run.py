@@ -340,9 +340,9 @@ def test_batches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = store.write_batch
 
-    def counting(batch: Any, sigs: Any = ()) -> Any:
+    def counting(batch: Any, sigs: Any = (), **kw: Any) -> Any:
         calls.append(len(batch))
-        return real(batch, sigs)
+        return real(batch, sigs, **kw)
 
     monkeypatch.setattr(store, "write_batch", counting)
     report = run(store, ARXIV, batch_size=7)

@@ -285,7 +285,7 @@ def test_html_escapes_hostile_text() -> None:
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
     assert "Attention &lt;b&gt;is&lt;/b&gt; &amp; all you need" in html
     assert "&#34;&gt;&lt;script&gt;alert(3)&lt;/script&gt;" in html
-    assert "$a&lt;b$" in html  # LaTeX kept raw, only escaped
+    assert "alert(2)&gt; a&lt;b." in html and "$a" not in html  # simple math as text
     assert "&lt;i&gt;why&lt;/i&gt;" in html
     assert "<script>alert(1)</script>" in text  # plain text shows it as written
 
@@ -322,7 +322,7 @@ def test_per_paper_details() -> None:
         assert "first version 25 Nov 2026" in body and "first version 4 Jan 1999" in body
         assert "matches your query “sparse attention”" in body
         assert "42 upvotes on Hugging Face today" in body
-        assert "$SE(3)^N$" in body  # LaTeX kept raw
+        assert "SE(3)^N" in body and "$SE" not in body  # simple math as readable text
 
 
 def test_footer_in_both_parts() -> None:

@@ -307,10 +307,10 @@ def test_highlights_escape_untrusted_text(store: Store, tmp_path: Path) -> None:
             assert re.sub(r"</?b>", "", html).count("<") == 0
         plain = re.sub(r"</?b>", "", hit.snippet_html)
         assert "&lt;img src=x onerror=alert(1)&gt;" in plain
-        assert "&lt;script&gt;alert(&quot;x&quot;)" in re.sub(r"</?b>", "", hit.title_html)
+        assert "&lt;script&gt;alert(&#34;x&#34;)" in re.sub(r"</?b>", "", hit.title_html)
     hit = ix.search("retrieval")[0]
     assert hit.title_html == (
-        "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; attacks on <b>retrieval</b>"
+        "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; attacks on <b>retrieval</b>"
         " &amp; ranking")
     assert hit.snippet_html.endswith("poison <b>retrieval</b> &lt;b&gt;bold&lt;/b&gt;.")
     # a tag name is a word of the text and gets marked like any other, inside the escape

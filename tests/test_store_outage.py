@@ -74,6 +74,8 @@ def _reads(store: Store, sub: Subscriber) -> dict[str, Callable[[], Any]]:
         "iter_changed_since": lambda: list(store.iter_changed_since(None)),
         "papers_to_embed": lambda: list(store.papers_to_embed("m")),
         "signals_for": lambda: store.signals_for("2501.00001"),
+        "get_metas": lambda: store.get_metas(["2501.00001"]),
+        "latest_signals": lambda: store.latest_signals(["2501.00001"], "github_stars"),
         "signals_between": lambda: store.signals_between(DAY, DAY),
         "signal_day_totals": lambda: store.signal_day_totals(),
         "get_cursor": lambda: store.get_cursor("schedule:hf"),

@@ -229,9 +229,10 @@ def test_paper_page_shows_fields_links_and_signals(client: TestClient) -> None:
     assert r.status_code == 200
     html = r.text
     assert f"<title>{MID.title} · Paperwire</title>" in html
-    assert ", ".join(MID.authors) in html  # all authors
+    assert all(f">{name}</a>" in html for name in MID.authors)  # all authors, as links
     assert "<p>We fold proteins.</p>" in html
-    assert "<p>A second paragraph with $\\alpha &lt; \\beta$ LaTeX.</p>" in html
+    assert "<p>A second paragraph with <math" in html  # math as MathML, its TeX kept
+    assert '<annotation encoding="application/x-tex">\\alpha &lt; \\beta</annotation>' in html
     assert html.index(">q-bio.BM<") < html.index(">cs.LG<")  # primary category first
     assert "v2" in html and fmt_date(MID.published) in html and fmt_date(MID.updated) in html
     assert "12 pages, 3 figures" in html and "J. Folding 7 (2025) 1-12" in html

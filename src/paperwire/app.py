@@ -30,7 +30,9 @@ from paperwire.digests.mailer import Mailer
 from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound, TokenError
+from paperwire.metadata import Extras
 from paperwire.models import Paper, Signal, quote_id
+from paperwire.paper_ids import ARXIV, DOI, PaperRef
 from paperwire.recommend import service as recommend
 from paperwire.recommend.service import Suggestion
 from paperwire.records import Account, Subscriber
@@ -133,8 +135,28 @@ class Paperwire:
     def paper(self, paper_id: str) -> Paper | None:
         return self.store.get_paper(paper_id)
 
+    def merged_into(self, paper_id: str) -> str | None:
+        """The paper ``paper_id`` was merged into (a seed paper's arXiv record), or None."""
+        return self.store.alias_of(paper_id) if ":" in paper_id else None
+
+    def paper_for(self, ref: PaperRef) -> Paper | None:
+        """The stored paper a reference names (an arXiv id, or a DOI matched against stored
+        DOIs); None when none is stored (or the reference is invalid)."""
+        if ref.kind == ARXIV:
+            return self.store.get_paper(ref.key)
+        if ref.kind == DOI:
+            return self.store.paper_by_doi(ref.key)
+        return None
+
     def signals(self, paper_id: str) -> list[Signal]:
         return self.store.signals_for(paper_id)
+
+    def extras(self, papers: Iterable[Paper]) -> dict[str, Extras]:
+        """Code link, stars, TL;DR, … of each paper (see :func:`listings.extras_for`)."""
+        return listings.extras_for(self.store, papers)
+
+    def paper_extras(self, paper: Paper, signals: list[Signal]) -> Extras:
+        return listings.paper_extras(self.store, paper, signals)
 
     def latest(self, limit: int, category: str | None = None) -> list[Paper]:
         return self.store.latest_papers(limit, category=category)
@@ -190,7 +212,8 @@ class Paperwire:
         return listings.data_day(self.store, self.settings.trending_weights)
 
     def trending_json(self, view: TrendingView) -> dict[str, Any]:
-        return trending_json(view, self.settings.base_url)
+        return trending_json(view, self.settings.base_url,
+                             self.extras(p for _, p in view.entries))
 
     def index(self, embed: bool = True,
               on_progress: Callable[[int, int], None] | None = None) -> int | None:
@@ -576,9 +599,12 @@ def session_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:
+def trending_json(view: TrendingView, base_url: str,
+                  extras: Mapping[str, Extras] | None = None) -> dict[str, Any]:
     """The one JSON shape of a trending view, shared by ``paperwire trending --json`` and
-    ``/api/trending``: each entry with its reason and the parts its score is the sum of."""
+    ``/api/trending``: each entry with its reason and the parts its score is the sum of, and
+    (from ``extras``) its one-line TL;DR and code link."""
+    extras = extras or {}
     return {
         "window": view.window,
         "requested": view.requested.isoformat(),
@@ -595,8 +621,16 @@ def trending_json(view: TrendingView, base_url: str) -> dict[str, Any]:
                 "parts": [{"source": pt.source, "count": pt.count, "weight": pt.weight,
                            "points": pt.points} for pt in e.parts],
                 "series": [[d.isoformat(), v] for d, v in e.series],
+                **list_extras(extras.get(p.id)),
             }
             for e, p in view.entries
         ],
     }
 
+
+def list_extras(x: Extras | None) -> dict[str, Any]:
+    """What a list item of the JSON carries besides the paper: its one-line TL;DR, where it
+    comes from (``hf``: Hugging Face's AI summary; ``abstract``: extracted) and its code."""
+    if x is None:
+        return {"tldr": None, "tldr_from": None, "code_url": None}
+    return {"tldr": x.tldr, "tldr_from": x.tldr_from, "code_url": x.code_url}

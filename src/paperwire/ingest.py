@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from paperwire.seeds import match_seeds
 from paperwire.sources.base import Batch, Source
 from paperwire.store import Store, WriteCounts
 from paperwire.store.leases import new_holder, running, take_lease
@@ -51,6 +53,7 @@ def _drop_unknown_replacements(store: Store, batch: Batch) -> tuple[Batch, list[
         papers=[p for p in batch.papers if p.id not in drop],
         signals=[s for s in batch.signals if s.paper_id not in drop],
         cursor=batch.cursor, skipped=batch.skipped, note=batch.note,
+        metas=[m for m in batch.metas if m.paper_id not in drop],
     )
     why = "a replacement of a paper not in the store (an old paper, not a new one)"
     return kept, [(pid, why) for pid in sorted(drop)]
@@ -75,11 +78,13 @@ def run_ingest(
 def _run(store: Store, source: Source, lease: str, holder: str,
          on_batch: Callable[[Batch, IngestReport], None] | None) -> IngestReport:
     report = IngestReport(source.key, cursor=store.get_cursor(source.key))
+    started = datetime.utcnow()
     try:
         for raw in source.batches(report.cursor):
             batch, dropped = _drop_unknown_replacements(store, raw)
             cursor = (source.key, batch.cursor) if batch.cursor is not None else None
-            pc, sc = store.write_batch(batch.papers, batch.signals, cursor=cursor)
+            pc, sc = store.write_batch(batch.papers, batch.signals, cursor=cursor,
+                                       metas=batch.metas)
             report.batches += 1
             report.papers.add(pc)
             report.signals.add(sc)
@@ -91,4 +96,6 @@ def _run(store: Store, source: Source, lease: str, holder: str,
             take_lease(store, lease, holder)  # renew
     finally:
         store.release_lease(lease, holder)
+    if report.papers.new or report.papers.changed:
+        match_seeds(store, since=started)
     return report

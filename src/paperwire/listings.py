@@ -9,7 +9,8 @@ from datetime import date, datetime
 
 from paperwire import trending
 from paperwire.clock import utcnow
-from paperwire.models import parse_arxiv_id
+from paperwire.metadata import STARS_SIGNAL, Extras, extras, latest_stars
+from paperwire.models import Paper, Signal, parse_arxiv_id
 from paperwire.store import Store
 
 
@@ -17,6 +18,21 @@ def data_day(store: Store, weights: Mapping[str, float] | None = None) -> date |
     """The newest day trending has data for (see :func:`paperwire.trending.data_day`)."""
     return trending.data_day(store.signal_day_totals(),
                              trending.SOURCE_WEIGHTS if weights is None else weights)
+
+
+def extras_for(store: Store, papers: Iterable[Paper]) -> dict[str, Extras]:
+    """What pages show of each paper besides its text (:func:`paperwire.metadata.extras`):
+    its stored metadata and newest GitHub stars, two queries for a whole list."""
+    papers = list(papers)
+    ids = [p.id for p in papers]
+    metas = store.get_metas(ids)
+    stars = store.latest_signals(ids, STARS_SIGNAL)
+    return {p.id: extras(p, metas.get(p.id), stars.get(p.id)) for p in papers}
+
+
+def paper_extras(store: Store, paper: Paper, signals: list[Signal]) -> Extras:
+    """:func:`extras_for` of one paper whose signals are already read."""
+    return extras(paper, store.get_metas([paper.id]).get(paper.id), latest_stars(signals))
 
 
 def stored_ids(store: Store, ids: Iterable[str]) -> tuple[list[str], list[str]]:

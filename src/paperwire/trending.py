@@ -53,6 +53,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from paperwire.metadata import STARS_SIGNAL
 from paperwire.models import Paper, Signal
 
 WINDOWS: dict[str, tuple[int, float]] = {"day": (1, 1.0), "week": (7, 3.0), "month": (30, 10.0)}
@@ -73,7 +74,12 @@ SOURCE_LABELS = {
     "upvote": "upvotes here",
     "save": "saves here",
     "digest_click": "clicks from digests",
+    STARS_SIGNAL: "GitHub stars (not ranked)",
 }
+# Dated measurements stored beside the signals that never rank, whatever weight they are given:
+# a repository's GitHub stars (paperwire.metadata.STARS_SIGNAL) say how popular its code is,
+# not what readers of papers look at now.
+NOT_RANKED = frozenset({STARS_SIGNAL})
 _UNITS = {"hf_upvotes": ("upvote", "upvotes"), "upvote": ("upvote", "upvotes"),
           "save": ("save", "saves"), "digest_click": ("digest click", "digest clicks")}
 _PLACE = {"hf_upvotes": " on Hugging Face", "upvote": " here", "save": " here"}
@@ -174,7 +180,7 @@ def rank(
     counts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     series: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     for s in signals:
-        w = weights.get(s.source, 0.0)
+        w = 0.0 if s.source in NOT_RANKED else weights.get(s.source, 0.0)
         if not (start <= s.day <= end) or w <= 0.0:
             continue
         age = (as_of - s.day).days
@@ -322,6 +328,8 @@ def data_day(totals: Iterable[tuple[date, str, float]],
     outside: dict[date, float] = defaultdict(float)
     every: dict[date, float] = defaultdict(float)
     for day, source, total in totals:
+        if source in NOT_RANKED:
+            continue
         w = weights.get(source, 0.0)
         every[day] += w * total
         if source not in SITE_SOURCES:

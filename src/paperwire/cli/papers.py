@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from paperwire.cli.common import (
     EXIT_PARTIAL,
+    EXIT_USAGE,
     application,
     cell,
     emit_json,
@@ -19,6 +21,11 @@ from paperwire.cli.common import (
     out,
     terminal_text,
 )
+from paperwire.models import Paper, quote_id
+
+
+def _paper_path(paper_id: str) -> str:
+    return "/papers/" + quote_id(paper_id)
 
 
 def import_(
@@ -129,6 +136,60 @@ def similar(
     out.print(table if hits else "No similar papers found.")
 
 
+def show(
+    ref: Annotated[str, typer.Argument(help="An arXiv id (2606.30534, hep-th/9901001, with or "
+                                       "without a version or arXiv:), an arXiv, Hugging Face "
+                                       "or alphaXiv link, a DOI, or a stored paper's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Show one paper: title, authors, dates, categories, abstract and links. A paper not
+    stored exits 1, a malformed id 2."""
+    from paperwire.paper_ids import INVALID, parse_ref
+
+    app = application()
+    parsed = parse_ref(ref)
+    if parsed is not None and parsed.kind == INVALID:
+        fail(parsed.invalid, EXIT_USAGE)
+    paper = app.paper_for(parsed) if parsed is not None else app.paper(
+        app.merged_into(ref.strip()) or ref.strip())
+    if paper is None:
+        fail(parsed.not_stored if parsed else f"No paper {ref.strip()!r} here.")
+    url = app.url(_paper_path(paper.id))
+    if as_json:
+        emit_json({**paper_dict(paper), "url": url})
+        return
+    sys.stdout.write("".join(terminal_text(line) + "\n" for line in paper_lines(paper, url)))
+
+
+def paper_dict(p: Paper) -> dict[str, object]:
+    """A paper's fields, as ``paperwire show --json`` prints them."""
+    return {"id": p.id, "title": p.title, "authors": list(p.authors),
+            "categories": list(p.categories), "primary_category": p.primary_category,
+            "version": p.version, "published": p.published, "updated": p.updated,
+            "abstract": p.abstract, "comment": p.comment, "journal_ref": p.journal_ref,
+            "doi": p.doi, "abs_url": p.abs_url, "pdf_url": p.pdf_url}
+
+
+def paper_lines(p: Paper, url: str) -> list[str]:
+    """A paper as plain lines: title, facts, the abstract, links."""
+    facts = [("id", p.id + (f" (v{p.version})" if p.version else "")),
+             ("authors", ", ".join(p.authors)),
+             ("published", str(p.published or "")), ("updated", str(p.updated or "")),
+             ("categories", " ".join(dict.fromkeys(
+                 ([p.primary_category] if p.primary_category else []) + list(p.categories)))),
+             ("comment", p.comment or ""), ("journal", p.journal_ref or ""),
+             ("doi", p.doi or "")]
+    lines = [" ".join(p.title.split()), ""]
+    for name, value in facts:
+        lines += textwrap.wrap(value, 88, initial_indent=f"{name + ':':<12}",
+                               subsequent_indent=" " * 12, break_long_words=False,
+                               break_on_hyphens=False)
+    lines += ["", *textwrap.wrap(" ".join(p.abstract.split()), 88)]
+    links = [("here", url), ("arXiv", p.abs_url), ("PDF", p.pdf_url)]
+    lines += ["", *(f"{name + ':':<12}{link}" for name, link in links if link)]
+    return lines
+
+
 def eval_cmd(
     folder: Annotated[Path, typer.Argument(help="A BEIR-layout folder (corpus, queries, qrels).")],
     split: Annotated[str, typer.Option(help="Which qrels/<split>.tsv to score.")] = "test",
@@ -184,6 +245,7 @@ def register(root: typer.Typer) -> None:
     root.command("import")(import_)
     root.command(context_settings={"ignore_unknown_options": True})(search)
     root.command()(similar)
+    root.command()(show)
 
 
 def register_tools(root: typer.Typer) -> None:

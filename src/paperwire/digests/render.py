@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from paperwire import texts
+from paperwire.metadata import Extras
 from paperwire.models import Paper, one_line, quote_id, shorten
 from paperwire.records import Digest, DigestItem
 
@@ -82,6 +84,10 @@ _TEMPLATES = jinja2.Environment(
     keep_trailing_newline=True,
 )
 _TEMPLATES.filters["wrapped"] = _wrapped
+# titles and excerpts keep their TeX until shown: simple math as Unicode, the rest as MathML
+# in the HTML part; readable plain text in the text part
+_TEMPLATES.filters["tex_mail"] = lambda text: texts.to_html(text, mail=True)
+_TEMPLATES.filters["tex_plain"] = texts.to_plain
 
 
 def render(name: str, **context: object) -> str:
@@ -214,6 +220,9 @@ class _Entry:
     arxiv_url: str | None
     number: int = 0  # its place in the whole digest, from 1
     feedback: str = ""  # the page of its 👍 / 👎 / save buttons ("" when none)
+    tldr: str = ""  # one line: Hugging Face's AI summary, or a sentence of the abstract
+    tldr_label: str = ""  # where the TL;DR comes from
+    code_url: str | None = None  # the code repository (a link; images are never loaded)
 
     @property
     def meta(self) -> str:
@@ -223,8 +232,13 @@ class _Entry:
         return " · ".join(p for p in parts if p)
 
 
-def _entry(item: DigestItem, links: Links) -> _Entry:
+TLDR_LABELS = {"hf": "TL;DR (AI summary from Hugging Face)",
+               "abstract": "TL;DR (extracted from the abstract)"}
+
+
+def _entry(item: DigestItem, links: Links, extras: Extras | None = None) -> _Entry:
     paper: Paper = item.paper
+    tldr = one_line(extras.tldr or "") if extras else ""
     cats = paper.categories or ((paper.primary_category,) if paper.primary_category else ())
     return _Entry(
         title=one_line(paper.title) or paper.id,
@@ -236,17 +250,33 @@ def _entry(item: DigestItem, links: Links) -> _Entry:
         excerpt=excerpt(paper.abstract),
         arxiv_url=paper.abs_url,
         feedback=links.feedback.get(paper.id, ""),
+        tldr=tldr,
+        tldr_label=TLDR_LABELS.get(extras.tldr_from or "", "TL;DR") if extras and tldr else "",
+        code_url=_safe_link(extras.code_url) if extras else None,
     )
 
 
-def _sections(digest: Digest, links: Links) -> list[tuple[str, list[_Entry]]]:
+def _safe_link(url: str | None) -> str | None:
+    """``url`` when a mail may link to it (see :func:`_check_url`), else None."""
+    if not url:
+        return None
+    try:
+        _check_url(url, "code_url")
+    except ValueError:
+        return None
+    return url
+
+
+def _sections(digest: Digest, links: Links,
+              extras: Mapping[str, Extras]) -> list[tuple[str, list[_Entry]]]:
     """Items grouped by kind (matches, then trending, then anything else), each group in
     digest order; empty groups left out."""
     known = dict(SECTIONS)
     groups: dict[str, list[_Entry]] = {heading: [] for _, heading in SECTIONS}
     groups[OTHER_SECTION] = []
     for item in digest.items:
-        groups[known.get(item.kind, OTHER_SECTION)].append(_entry(item, links))
+        entry = _entry(item, links, extras.get(item.paper.id))
+        groups[known.get(item.kind, OTHER_SECTION)].append(entry)
     sections = [(heading, entries) for heading, entries in groups.items() if entries]
     number = 0
     for _, entries in sections:
@@ -266,7 +296,7 @@ def _digest_subject(digest: Digest) -> str:
     if not digest.items:
         return head + _empty_line(digest)
     top = digest.items[0].paper
-    return head + (shorten(top.title, SUBJECT_TITLE_CHARS) or top.id)
+    return head + (shorten(texts.to_plain(top.title), SUBJECT_TITLE_CHARS) or top.id)
 
 
 def _footer_reason(digest: Digest) -> str:
@@ -274,9 +304,10 @@ def _footer_reason(digest: Digest) -> str:
     return f"You get this mail because you subscribed to a {frequency} Paperwire digest at"
 
 
-def _digest_bodies(digest: Digest, links: Links) -> tuple[str, str]:
+def _digest_bodies(digest: Digest, links: Links,
+                   extras: Mapping[str, Extras]) -> tuple[str, str]:
     """The text and the HTML of the digest (templates ``digest.txt`` and ``digest.html``)."""
-    sections = _sections(digest, links)
+    sections = _sections(digest, links, extras)
     notice = one_line(digest.note or "")
     if not notice and not sections:
         notice = _empty_line(digest).capitalize() + "."
@@ -286,8 +317,10 @@ def _digest_bodies(digest: Digest, links: Links) -> tuple[str, str]:
     return render("digest.txt", **context), render("digest.html", **context)
 
 
-def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime) -> EmailMessage:
-    """The digest mail for ``digest.subscriber``, dated ``now`` (naive means UTC)."""
+def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime,
+                  extras: Mapping[str, Extras] | None = None) -> EmailMessage:
+    """The digest mail for ``digest.subscriber``, dated ``now`` (naive means UTC). ``extras``
+    (per paper id) add each paper's TL;DR line and code link."""
     for what in ("paper_base", "unsubscribe", "preferences", "web"):
         _check_url(getattr(links, what), f"links.{what}")
     for paper_id, url in links.paper_links.items():
@@ -305,7 +338,7 @@ def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime
     if urlsplit(links.unsubscribe).scheme.lower() == "https":  # RFC 8058 wants HTTPS
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Precedence"] = "bulk"
-    _attach_bodies(msg, *_digest_bodies(digest, links))
+    _attach_bodies(msg, *_digest_bodies(digest, links, extras or {}))
     return msg
 
 

@@ -17,7 +17,7 @@ from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period, quoted
 from paperwire.digests.render import Links, digest_message_id, render_digest
 from paperwire.errors import QueryError, TokenError
-from paperwire.listings import trending_view
+from paperwire.listings import extras_for, trending_view
 from paperwire.models import Paper, parse_arxiv_id, quote_id, shorten
 from paperwire.recommend import service as recommend
 from paperwire.records import Digest, DigestItem, Subscriber
@@ -274,7 +274,8 @@ def link_day(day: date, now: datetime) -> date:
 def message_for(ctx: DigestContext, digest: Digest, now: datetime) -> EmailMessage:
     made = datetime.combine(link_day(digest.day, now), datetime.min.time())
     return render_digest(digest, from_addr=ctx.settings.mail_from,
-                         links=ctx.links(digest.subscriber, made, digest), now=now)
+                         links=ctx.links(digest.subscriber, made, digest), now=now,
+                         extras=extras_for(ctx.store, (it.paper for it in digest.items)))
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from itertools import chain
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -23,15 +24,19 @@ from rich.progress import (
 
 from paperwire.errors import ImportFormatError, ReadError, RecordError, StoreError
 from paperwire.importers.report import MAX_LISTED_PER_FILE, FileReport, ImportReport
+from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal, bounded
 from paperwire.parsing.formats import (
     FORMATS,
     PARSERS,
     Context,
+    HfParsed,
     detect,
+    parse_hf_record,
     parse_listing_date,
 )
 from paperwire.parsing.reading import READ_ERRORS, InputFile, Item, describe
+from paperwire.seeds import match_seeds
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,7 @@ def run_import(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     report = ImportReport()
+    started = datetime.utcnow()
     files = _expand([Path(p) for p in paths], report)
     with _Bar(progress, sum(_size(f) for f in files)) as bar:
         deferred: list[Path] = []
@@ -75,6 +81,10 @@ def run_import(
             fr = _import_file(store, path, "listing-dates", report, batch_size, bar)
             assert fr is not None
             _add(report, fr)
+    if report.papers.new or report.papers.changed:
+        merged = match_seeds(store, since=started)
+        if merged:
+            log.info("%d seed papers matched to their arXiv records", len(merged))
     return report
 
 
@@ -167,16 +177,17 @@ class _Sink:
 
     def __init__(self, store: Store, fr: FileReport, report: ImportReport, size: int) -> None:
         self.store, self.fr, self.report, self.batch_size = store, fr, report, size
-        self.pending: list[tuple[str, Paper, list[Signal]]] = []
+        self.pending: list[tuple[str, Paper, list[Signal], PaperMeta | None]] = []
         self.dates: dict[str, date] = {}
 
-    def add(self, where: str, paper: Paper, signals: list[Signal]) -> None:
+    def add(self, where: str, paper: Paper, signals: list[Signal],
+            meta: PaperMeta | None = None) -> None:
         paper, cuts = bounded(paper)  # what the store would keep anyway; reported here
         if cuts:
             self.fr.truncated += 1
             if self.fr.truncated <= MAX_LISTED_PER_FILE:
                 self.report.truncated.append((where, "; ".join(cuts)))
-        self.pending.append((where, paper, signals))
+        self.pending.append((where, paper, signals, meta))
         if len(self.pending) >= self.batch_size:
             self.flush()
 
@@ -195,7 +206,8 @@ class _Sink:
         batch, self.pending = self.pending, []
         try:
             pc, sc = self.store.write_batch(
-                [p for _, p, _ in batch], [s for _, _, sigs in batch for s in sigs]
+                [p for _, p, _, _ in batch], [s for _, _, sigs, _ in batch for s in sigs],
+                metas=[m for _, _, _, m in batch if m is not None],
             )
         except StoreError as exc:
             if not self.store.ping():
@@ -207,13 +219,15 @@ class _Sink:
         self.fr.papers.add(pc)
         self.fr.signals.add(sc)
 
-    def _one_by_one(self, batch: list[tuple[str, Paper, list[Signal]]]) -> None:
+    def _one_by_one(
+        self, batch: list[tuple[str, Paper, list[Signal], PaperMeta | None]]
+    ) -> None:
         """Write records singly, so that one the database rejects costs only itself. When
         every record of the batch fails the cause is not in the records: stop the run."""
         failures: list[tuple[str, Exception]] = []
-        for where, paper, sigs in batch:
+        for where, paper, sigs, meta in batch:
             try:
-                pc, sc = self.store.write_batch([paper], sigs)
+                pc, sc = self.store.write_batch([paper], sigs, metas=[meta] if meta else [])
             except StoreError as exc:
                 if not self.store.ping():
                     raise StoreError(f"the database stopped answering: {exc}") from exc
@@ -316,6 +330,14 @@ def _undetected(head: list[Item]) -> str:
     return f"format not recognised from the record at line {head[-1].line}"
 
 
+def _parse(fmt: str, parse: Any, value: Any, ctx: Context) -> HfParsed:
+    """A record as a paper, its signals and (Hugging Face entries) its metadata."""
+    if fmt == "hf":
+        return parse_hf_record(value, ctx)
+    paper, signals = parse(value, ctx)
+    return paper, signals, None
+
+
 def _consume(
     fr: FileReport,
     report: ImportReport,
@@ -345,8 +367,8 @@ def _consume(
                 sink.add_date(*row)
             else:
                 fr.records += 1
-                paper, signals = parse(value, ctx)
-                sink.add(f"{prefix}:{line}", paper, signals)
+                paper, signals, meta = _parse(fmt, parse, value, ctx)
+                sink.add(f"{prefix}:{line}", paper, signals, meta)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             reason = str(exc) if isinstance(exc, RecordError) else f"malformed record: {exc!r}"
             _skip(fr, report, f"{prefix}:{line}", reason)

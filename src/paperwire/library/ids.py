@@ -6,8 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# the id itself: new style (2406.12345) or old style (hep-th/9901001, math.AG/0601001)
-_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7})(?!\d)(?:v\d+)?"
+from paperwire.paper_ids import ID, normalize, plausible, shown
+
+__all__ = ["Found", "Parsed", "Problem", "id_of_token", "ids_in_text", "normalize",
+           "parse_id_list", "plausible", "shown"]
+
+# the id itself (new or old style, a version), as paper_ids reads it
+_ID = ID.replace("(?P<version>", "(?:")
 # an id alone, as a list's line or an eprint field holds it
 _BARE = re.compile(rf"(?:arxiv\s*:\s*)?{_ID}(?:\.pdf)?", re.IGNORECASE)
 # an id inside longer text: an arXiv URL, an arXiv DOI (bare or as a URL), "arXiv:ID"
@@ -22,33 +27,6 @@ _URL = re.compile(
     rf"{_ID}(?:\.pdf)?/?(?:[?#]\S*)?",
     re.IGNORECASE)
 _DOI = re.compile(rf"(?:doi:\s*)?10\.48550/arxiv\.{_ID}", re.IGNORECASE)
-
-
-def normalize(raw_id: str) -> str:
-    """An id as the store keys it: old-style archive lower-case, subject class upper-case
-    (``HEP-TH/9901001`` → ``hep-th/9901001``, ``math.ag/0601001`` → ``math.AG/0601001``)."""
-    if "/" not in raw_id:
-        return raw_id
-    archive, number = raw_id.split("/", 1)
-    if "." in archive:
-        name, subject = archive.split(".", 1)
-        archive = f"{name.lower()}.{subject.upper()}"
-    else:
-        archive = archive.lower()
-    return f"{archive}/{number}"
-
-
-def plausible(arxiv_id: str) -> bool:
-    """Whether an id of the right shape could exist: a real month, four digits after the dot
-    up to 1412 and five from 1501, old-style ids from 1991 to 2007."""
-    number = arxiv_id.split("/")[-1]
-    yymm = number[:4]
-    if not 1 <= int(yymm[2:]) <= 12:
-        return False
-    if "/" in arxiv_id:
-        return int(yymm[:2]) >= 91 or yymm <= "0703"
-    digits = len(number) - 5
-    return yymm >= "0704" and digits == (4 if yymm <= "1412" else 5)
 
 
 def id_of_token(token: str) -> str | None:
@@ -104,15 +82,6 @@ class Parsed:
     @property
     def ids(self) -> list[str]:
         return [f.arxiv_id for f in self.found]
-
-
-MAX_TOKEN_SHOWN = 80
-
-
-def shown(text: str, limit: int = MAX_TOKEN_SHOWN) -> str:
-    """``text`` on one line, cut to ``limit`` characters, to quote back in a report."""
-    one = " ".join(text.split())
-    return one if len(one) <= limit else one[: limit - 1] + "…"
 
 
 def parse_id_list(text: str) -> Parsed:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from paperwire.errors import RecordError, TooDeep
+from paperwire.metadata import STARS_SIGNAL, PaperMeta, safe_url
 from paperwire.models import Paper, Signal, clean_text, parse_arxiv_id
 from paperwire.parsing.reading import MAX_DEPTH, depth_ok
 
@@ -47,6 +48,7 @@ class Context:
 
 
 Parsed = tuple[Paper, list[Signal]]
+HfParsed = tuple[Paper, list[Signal], PaperMeta | None]  # a Hugging Face entry's, with its meta
 
 
 # ---- field helpers -----------------------------------------------------------------------
@@ -173,22 +175,43 @@ def parse_arxiv(value: Any, ctx: Context) -> Parsed:
 
 def parse_hf(value: Any, ctx: Context) -> Parsed:
     """An HF entry from a saved file: its day is the one in the file name or wrapper."""
-    return parse_hf_entry(value, ctx.day or _date(ctx.meta.get("date"), "date", strict=False))
+    paper, signals, _ = parse_hf_record(value, ctx)
+    return paper, signals
+
+
+def parse_hf_record(value: Any, ctx: Context) -> HfParsed:
+    """:func:`parse_hf`, with the entry's metadata (:func:`parse_hf_full`)."""
+    return parse_hf_full(value, ctx.day or _date(ctx.meta.get("date"), "date", strict=False))
 
 
 def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
+    """One entry of the HF daily-papers API as a paper and its signals (see
+    :func:`parse_hf_full`)."""
+    paper, signals, _ = parse_hf_full(value, day)
+    return paper, signals
+
+
+def _decode_repr(value: str) -> Any:
+    if len(value) > MAX_REPR_CHARS:
+        raise RecordError("string record too long to decode")
+    try:
+        value = ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise RecordError(f"string record is not a Python literal: {exc}") from None
+    if not depth_ok(value):
+        raise TooDeep(MAX_DEPTH)
+    return value
+
+
+def parse_hf_full(value: Any, day: date | None = None) -> HfParsed:
     """One entry of the HF daily-papers API: ``{paper: {...}, publishedAt, ...}``, or the
     Python repr of one (as some saved files hold), decoded with ``ast.literal_eval``. The
-    upvotes become a signal on ``day`` (the day asked for), else on the entry's own date."""
+    upvotes (and the GitHub stars) become signals on ``day`` (the day asked for), else on the
+    entry's own date; the rest of what Hugging Face knows becomes a :class:`PaperMeta` of
+    that day (None when it holds nothing). Metadata of the wrong type is left out, never a
+    reason to skip the paper."""
     if isinstance(value, str):
-        if len(value) > MAX_REPR_CHARS:
-            raise RecordError("string record too long to decode")
-        try:
-            value = ast.literal_eval(value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-            raise RecordError(f"string record is not a Python literal: {exc}") from None
-        if not depth_ok(value):
-            raise TooDeep(MAX_DEPTH)
+        value = _decode_repr(value)
     entry = _obj(value)
     p = entry.get("paper")
     if not isinstance(p, dict):
@@ -208,9 +231,8 @@ def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
         source="hf",
     )
     upvotes = p.get("upvotes")
-    if upvotes is None:
-        return _checked(paper), []
-    if isinstance(upvotes, bool) or not isinstance(upvotes, int | float):
+    if upvotes is not None and (isinstance(upvotes, bool)
+                                or not isinstance(upvotes, int | float)):
         raise RecordError(f"paper.upvotes is not a number: {upvotes!r}")
     day = (
         day
@@ -218,8 +240,48 @@ def parse_hf_entry(value: Any, day: date | None = None) -> Parsed:
         or _date(entry.get("submittedOnDailyAt"), "submittedOnDailyAt", strict=False)
         or _date(entry.get("publishedAt"), "publishedAt", strict=False)
     )
-    signals = [Signal(pid, HF_SIGNAL, day, float(upvotes))] if day else []
-    return _checked(paper), signals
+    signals: list[Signal] = []
+    if day and upvotes is not None:
+        signals.append(Signal(pid, HF_SIGNAL, day, float(upvotes)))
+    stars = p.get("githubStars")
+    if day and isinstance(stars, int) and not isinstance(stars, bool) and stars >= 0 \
+            and safe_url(p.get("githubRepo")):
+        signals.append(Signal(pid, STARS_SIGNAL, day, float(stars)))
+    return _checked(paper), signals, _hf_meta(pid, entry, p, day)
+
+
+def _hf_name(value: Any, *keys: str) -> str | None:
+    """The first of ``keys`` that is a non-empty string in ``value`` (a dict), else None."""
+    if isinstance(value, dict):
+        for key in keys:
+            if isinstance(value.get(key), str) and value[key].strip():
+                return str(value[key])
+    return None
+
+
+def _hf_meta(pid: str, entry: dict[str, Any], p: dict[str, Any],
+             day: date | None) -> PaperMeta | None:
+    keywords = p.get("ai_keywords")
+    comments = entry.get("numComments")
+    meta = PaperMeta(
+        paper_id=pid,
+        code_url=p.get("githubRepo") if isinstance(p.get("githubRepo"), str) else None,
+        project_url=p.get("projectPage") if isinstance(p.get("projectPage"), str) else None,
+        ai_summary=p.get("ai_summary") if isinstance(p.get("ai_summary"), str) else None,
+        ai_summary_model=_hf_name(p, "ai_summary_model"),
+        ai_keywords=tuple(k for k in keywords if isinstance(k, str))
+        if isinstance(keywords, list) else (),
+        thumbnail_url=entry.get("thumbnail") if isinstance(entry.get("thumbnail"), str)
+        else None,
+        organization=_hf_name(entry.get("organization") or p.get("organization"),
+                              "fullname", "name"),
+        submitted_by=_hf_name(entry.get("submittedBy") or p.get("submittedOnDailyBy"),
+                              "fullname", "name"),
+        comments=comments if isinstance(comments, int) else None,
+        source="hf",
+        day=day,
+    )
+    return None if meta.is_empty() else meta
 
 
 def _kaggle_versions(value: Any) -> list[tuple[int, date | None]]:

@@ -11,7 +11,6 @@ query side and the index side cannot drift apart).
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import logging
 import re
@@ -27,6 +26,7 @@ from time import monotonic
 import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
 
+from paperwire import texts
 from paperwire.errors import SearchError
 from paperwire.models import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS, Paper
 from paperwire.search.query import ParsedQuery, parse_query
@@ -259,18 +259,11 @@ def _char_ranges(text: str, base: int, ranges: Iterable[tuple[int, int]]) -> lis
 
 
 def _render(text: str, ranges: Sequence[tuple[int, int]], start: int, end: int) -> str:
-    """``text[start:end]`` HTML-escaped, with ``<b>`` around the given character ranges."""
-    out: list[str] = []
-    pos = start
-    for s, e in ranges:
-        s, e = max(s, pos), min(e, end)
-        if s >= e:
-            continue
-        out.append(html.escape(text[pos:s]))
-        out.append(f"<b>{html.escape(text[s:e])}</b>")
-        pos = e
-    out.append(html.escape(text[pos:end]))
-    return "".join(out)
+    """``text[start:end]`` as safe HTML (math as MathML, TeX macros cleaned, see
+    :mod:`paperwire.texts`), with ``<b>`` around the given character ranges; a match inside
+    a formula bolds the whole formula."""
+    shifted = [(s - start, e - start) for s, e in ranges if s < end and e > start]
+    return str(texts.to_html(text[start:end], shifted))
 
 
 class _Highlighter:
@@ -303,7 +296,8 @@ class _Highlighter:
             return _render(text, self._ranges("title", text), 0, len(text))
         end = SHOWN_TITLE_CHARS - 1  # cut at a space near the end, then an ellipsis
         space = text.rfind(" ", end - 80, end)
-        shown = text[: space if space > 0 else end]
+        _, cut = texts.widen(text, 0, space if space > 0 else end)
+        shown = text[:cut]
         return _render(shown, self._ranges("title", shown), 0, len(shown)) + "…"
 
     def snippet(self, doc: tantivy.Document) -> str:
@@ -319,6 +313,7 @@ class _Highlighter:
             end = start + SNIPPET_CHARS
             space = text.rfind(" ", start + SNIPPET_CHARS // 2, end)
             end = space if space >= 0 else end
+        start, end = texts.widen(text, start, end)
         body = _render(text, ranges, start, end).strip()
         return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
 

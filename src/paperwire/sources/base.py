@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal
 
 Cursor = dict[str, Any]
@@ -57,6 +58,7 @@ class Batch:
     # ids of records that may only update papers already stored (e.g. RSS replacements): a
     # replaced paper the store has never seen is old, not new, and is skipped
     updates_only: frozenset[str] = frozenset()
+    metas: list[PaperMeta] = field(default_factory=list)  # the papers' metadata (Hugging Face)
 
 
 class Source(Protocol):

@@ -2,10 +2,11 @@
 
 One request per day, ``GET {base_url}?date=YYYY-MM-DD``, answers a JSON array of entries
 (``{paper: {id, authors, publishedAt, title, summary, upvotes, …}, publishedAt, …}``); a day
-without a list (weekends, holidays) answers ``[]``. Each entry is turned into a Paper and an
-``hf_upvotes`` Signal for that day by the file importer's own parser
-(:func:`paperwire.parsing.formats.parse_hf`), so a live ingest and an import of saved days
-give the same records. One :class:`Batch` per day; cursor shapes (JSON):
+without a list (weekends, holidays) answers ``[]``. Each entry is turned into a Paper, an
+``hf_upvotes`` Signal for that day (and a ``github_stars`` one) and its metadata by the
+file importer's own parser (:func:`paperwire.parsing.formats.parse_hf_full`), so a live
+ingest and an import of saved days give the same records. One :class:`Batch` per day;
+cursor shapes (JSON):
 
     {"day": "2025-06-13", "until": "2025-06-16"}   days up to 2025-06-13 of this run are done
     {"done_until": "2025-06-16"}                   the whole run was read
@@ -25,8 +26,9 @@ from typing import Any
 
 from paperwire.clock import utc_today
 from paperwire.errors import RecordError, SourceError, TooDeep
+from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal
-from paperwire.parsing.formats import parse_hf_entry
+from paperwire.parsing.formats import parse_hf_full
 from paperwire.parsing.reading import TOO_DEEP, Item, JsonArrayReader, loads
 from paperwire.sources.base import Batch, Cursor, check_range, cursor_day, last_day
 from paperwire.sources.http import Fetcher
@@ -124,7 +126,17 @@ def _items(text: str, iso: str) -> list[Item]:
 
 
 def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], list[tuple[str, str]]]:
-    """Papers, signals and skipped entries of one day's response body.
+    """Papers, signals and skipped entries of one day's response body (see
+    :func:`parse_day_meta`, which also gives the papers' metadata)."""
+    papers, signals, skipped, _ = parse_day_meta(content, day)
+    return papers, signals, skipped
+
+
+DayParsed = tuple[list[Paper], list[Signal], list[tuple[str, str]], list[PaperMeta]]
+
+
+def parse_day_meta(content: bytes, day: date) -> DayParsed:
+    """Papers, signals, skipped entries and the papers' metadata of one day's response body.
 
     Raises :class:`SourceError` naming the day when the body as a whole is unusable: not
     JSON (an HTML error page), truncated JSON, an ``{"error": …}`` answer, or anything but a
@@ -164,19 +176,22 @@ def parse_day(content: bytes, day: date) -> tuple[list[Paper], list[Signal], lis
     papers: list[Paper] = []
     signals: list[Signal] = []
     skipped: list[tuple[str, str]] = []
+    metas: list[PaperMeta] = []
     items = data if data and isinstance(data[0], Item) else [Item(1, v) for v in data]
     for n, (_, entry, error) in enumerate(items, 1):
         if error is not None:
             skipped.append((f"{SOURCE} {iso} entry {n}", error))
             continue
         try:
-            paper, sigs = parse_hf_entry(entry, day)
+            paper, sigs, meta = parse_hf_full(entry, day)
         except RecordError as exc:
             skipped.append((f"{SOURCE} {iso} entry {n}", str(exc)))
             continue
         papers.append(paper)
         signals.extend(sigs)
-    return papers, signals, skipped
+        if meta is not None:
+            metas.append(meta)
+    return papers, signals, skipped, metas
 
 
 # --------------------------------------------------------------------------- the source
@@ -237,7 +252,7 @@ class HfDailySource:
         # day from the backfill on.
         held = _position(cursor) if self.explicit else None
         for d in days:
-            papers, signals, skipped = self.fetch_day(d)
+            papers, signals, skipped, metas = self.fetch_day_meta(d)
             if d < last:
                 new_cursor: Cursor = {"day": d.isoformat(), "until": last.isoformat()}
                 position = d
@@ -253,9 +268,15 @@ class HfDailySource:
                 cursor=None if held is not None and position < held else new_cursor,
                 skipped=skipped,
                 note=note,
+                metas=metas,
             )
 
     def fetch_day(self, day: date) -> tuple[list[Paper], list[Signal], list[tuple[str, str]]]:
         """One day's papers, signals and skipped entries (see :func:`parse_day`)."""
+        papers, signals, skipped, _ = self.fetch_day_meta(day)
+        return papers, signals, skipped
+
+    def fetch_day_meta(self, day: date) -> DayParsed:
+        """One day's papers, signals, skipped entries and metadata (:func:`parse_day_meta`)."""
         response = self.fetcher.get(self.base_url, {"date": day.isoformat()})
-        return parse_day(response.content, day)
+        return parse_day_meta(response.content, day)

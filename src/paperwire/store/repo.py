@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    literal,
     or_,
     select,
     true,
@@ -26,15 +27,33 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from paperwire.errors import StoreError
+from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal, bounded, merge
 from paperwire.records import WriteCounts
 from paperwire.store import db
+from paperwire.store import meta as meta_sql
 from paperwire.store.accounts import AccountStore
 from paperwire.store.digests import DigestStore
 from paperwire.store.library import LibraryStore
-from paperwire.store.schema import cursors, embeddings, leases, papers, signals
+from paperwire.store.schema import (
+    cursors,
+    digest_clicks,
+    embeddings,
+    leases,
+    library,
+    library_tags,
+    papers,
+    ratings,
+    sent_papers,
+    signals,
+    votes,
+)
 
 log = logging.getLogger(__name__)
+ALIAS_KEY = "alias:"  # cursors key prefix: a merged paper's id → the id it was merged into
+# the tables that name a paper, in the order their rows are copied to a merged paper's new id
+# (a library entry before its tags); deleted in the reverse order
+_PAPER_ROWS = (signals, votes, ratings, sent_papers, digest_clicks, library, library_tags)
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
 
 
@@ -146,9 +165,12 @@ class Store:
         sigs: Sequence[Signal] = (),
         now: datetime | None = None,
         cursor: tuple[str, dict[str, Any]] | None = None,
+        metas: Sequence[PaperMeta] = (),
     ) -> tuple[WriteCounts, WriteCounts]:
-        """Upsert papers, then signals, then the source's cursor (``(key, value)``), in one
-        transaction: all of the batch or none of it, so a cursor never runs ahead of the data.
+        """Upsert papers, then signals, then the papers' metadata (``metas``, see
+        :func:`paperwire.store.meta.upsert`), then the source's cursor (``(key, value)``), in
+        one transaction: all of the batch or none of it, so a cursor never runs ahead of the
+        data.
 
         Every paper is first cleaned and cut to the stored sizes
         (:func:`paperwire.models.bounded`; a cut is logged), whatever wrote it: an import or a
@@ -161,6 +183,9 @@ class Store:
                 with self.engine.begin() as conn:
                     pc = self._upsert_papers(conn, batch, now)
                     sc = self._upsert_signals(conn, sigs, now)
+                    if metas:
+                        mc = meta_sql.upsert(conn, metas, now)
+                        log.debug("paper metadata: %s", mc)
                     if cursor is not None:
                         self._put_cursor(conn, cursor[0], cursor[1], now)
                 return pc, sc
@@ -285,6 +310,49 @@ class Store:
             value = conn.execute(select(cursors.c.value).where(cursors.c.key == key)).scalar()
         return dict(value) if value is not None else None
 
+    # ---- merging a paper into another (a seed paper into its arXiv record) ---------------
+
+    def titles(self, prefix: str | None = None,
+               since: datetime | None = None) -> list[tuple[str, str, datetime]]:
+        """(id, title, changed_at) of the papers whose id starts with ``prefix`` (a namespace
+        such as ``seed:``), or of every arXiv paper (no ``:`` in the id) when None; with
+        ``since``, only those changed at or after it."""
+        cond = (papers.c.id.startswith(prefix, autoescape=True) if prefix is not None
+                else papers.c.id.not_like("%:%"))
+        q = select(papers.c.id, papers.c.title, papers.c.changed_at).where(cond)
+        if since is not None:
+            q = q.where(papers.c.changed_at >= since)
+        with self.engine.connect() as conn:
+            return [(r.id, r.title, r.changed_at) for r in conn.execute(q.order_by(papers.c.id))]
+
+    def merge_into(self, old_id: str, new_id: str, now: datetime | None = None) -> bool:
+        """Make ``old_id`` a name of ``new_id``, in one transaction: every row naming the old
+        paper (signals, votes, ratings, library entries and their tags, digest records) is
+        carried over to the new one, unless the new one already has that row (then the new
+        paper's own row wins); the old paper is deleted and ``old_id`` recorded as an alias
+        (:meth:`alias_of`). The new paper counts as changed (so the search index catches
+        up). False when either paper is not stored (nothing done)."""
+        now = now or datetime.utcnow()
+        with self.engine.begin() as conn:
+            found = {r[0] for r in conn.execute(
+                select(papers.c.id).where(papers.c.id.in_([old_id, new_id])))}
+            if found != {old_id, new_id}:
+                return False
+            for table in _PAPER_ROWS:
+                _copy_rows(conn, table, old_id, new_id)
+            for table in reversed(_PAPER_ROWS):
+                conn.execute(table.delete().where(table.c.paper_id == old_id))
+            conn.execute(papers.delete().where(papers.c.id == old_id))
+            conn.execute(update(papers).where(papers.c.id == new_id).values(changed_at=now))
+            self._put_cursor(conn, ALIAS_KEY + old_id, {"paper": new_id}, now)
+        return True
+
+    def alias_of(self, paper_id: str) -> str | None:
+        """The paper ``paper_id`` was merged into (:meth:`merge_into`), or None."""
+        value = self.get_cursor(ALIAS_KEY + paper_id)
+        target = value.get("paper") if value else None
+        return target if isinstance(target, str) else None
+
     # ---- embeddings: one vector per (paper, model), valid while the content hash matches ----
 
     def papers_to_embed(
@@ -404,6 +472,14 @@ class Store:
             row = conn.execute(select(papers).where(papers.c.id == paper_id)).first()
         return _row_to_paper(row) if row else None
 
+    def paper_by_doi(self, doi: str) -> Paper | None:
+        """The stored paper whose DOI is ``doi`` (case does not matter, as in DOIs)."""
+        q = (select(papers).where(func.lower(papers.c.doi) == doi.lower())
+             .order_by(papers.c.id).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return _row_to_paper(row) if row else None
+
     def get_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
         ids = list(dict.fromkeys(ids))
         found: dict[str, Paper] = {}
@@ -411,6 +487,23 @@ class Store:
             for chunk in _chunks(ids):
                 for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
                     found[row.id] = _row_to_paper(row)
+        return found
+
+    def get_metas(self, ids: Iterable[str]) -> dict[str, PaperMeta]:
+        """Hugging Face's stored metadata of the papers ``ids`` (those without are absent)."""
+        with self.engine.connect() as conn:
+            return meta_sql.read(conn, ids)
+
+    def latest_signals(self, ids: Iterable[str], source: str) -> dict[str, Signal]:
+        """The newest signal of ``source`` of each of the papers ``ids`` (e.g. GitHub stars)."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, Signal] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                q = (select(signals).where(signals.c.source == source)
+                     .where(signals.c.paper_id.in_(chunk)).order_by(signals.c.day))
+                for r in conn.execute(q):
+                    found[r.paper_id] = Signal(r.paper_id, r.source, r.day, float(r.value))
         return found
 
     def count_papers(self) -> int:
@@ -577,3 +670,16 @@ class Store:
         with self.engine.connect() as conn:
             value: date | None = conn.execute(q).scalar()
             return value
+
+
+def _copy_rows(conn: Any, table: Any, old_id: str, new_id: str) -> None:
+    """Copy ``table``'s rows of paper ``old_id`` to ``new_id``, but those whose key the new
+    paper already has."""
+    other = table.alias("other")
+    keys = [c.name for c in table.primary_key.columns if c.name != "paper_id"]
+    taken = select(other.c.paper_id).where(
+        other.c.paper_id == new_id, *(other.c[k] == table.c[k] for k in keys))
+    names = [c.name for c in table.columns]
+    rows = select(*(literal(new_id, String).label(n) if n == "paper_id" else table.c[n]
+                    for n in names)).where(table.c.paper_id == old_id, ~taken.exists())
+    conn.execute(table.insert().from_select(names, rows))

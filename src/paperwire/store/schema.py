@@ -259,3 +259,24 @@ ratings = Table(
     Column("source", String(16), nullable=False),  # web, digest
     Column("created_at", DateTime(timezone=False), nullable=False),
 )
+
+# What Hugging Face's daily papers hold about a paper besides its text, as of ``day`` (the
+# newest list it came from); GitHub stars are dated signals (source ``github_stars``).
+paper_meta = Table(
+    "paper_meta",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("code_url", String(500), nullable=True),
+    Column("project_url", String(500), nullable=True),
+    Column("ai_summary", Text, nullable=True),
+    Column("ai_summary_model", String(200), nullable=True),
+    Column("ai_keywords", JSON, nullable=False),
+    Column("thumbnail_url", String(500), nullable=True),
+    Column("organization", String(200), nullable=True),
+    Column("submitted_by", String(200), nullable=True),
+    Column("comments", Integer, nullable=True),
+    Column("source", String(32), nullable=False),
+    Column("day", Date, nullable=True),
+    Column("updated_at", DateTime(timezone=False), nullable=False),
+)

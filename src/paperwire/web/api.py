@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from paperwire import trending
+from paperwire.app import list_extras
 from paperwire.errors import PageError
 from paperwire.models import shorten
 from paperwire.search import MODES, Hit, SearchOptions
@@ -25,6 +26,7 @@ from paperwire.web.common import (
     paper_path,
     parse_limit,
     parse_sort,
+    reference,
     trending_for,
 )
 from paperwire.web.hub_routes import hub_fields
@@ -57,8 +59,13 @@ def _search_result(app: App, h: Hit) -> dict[str, Any]:
             "title_html": str(h.title_html) if h.title_html else None}
 
 
+def _with_extras(app: App, hits: list[Hit]) -> list[dict[str, Any]]:
+    extras = app.extras(h.paper for h in hits)
+    return [{**_search_result(app, h), **list_extras(extras.get(h.paper.id))} for h in hits]
+
+
 @router.get("/api/search", response_model=schemas.SearchPage,
-            responses=schemas.errors(400, 503))
+            responses=schemas.errors(400, 404, 503))
 def api_search(
     app: App,
     q: str = Query(default="", description="A query in the search language (see /search)"),
@@ -69,21 +76,30 @@ def api_search(
 ) -> dict[str, Any]:
     """Papers for a query in the search language, best first: a page of at most ``limit``
     (default 20, at most 100) with ``total`` and ``next_cursor``. Each result carries its
-    abstract and a snippet with the matches highlighted."""
+    abstract and a snippet with the matches highlighted. A query that is a paper's id, link
+    or DOI answers that paper alone with ``exact_match: true`` (a 404 when it is not
+    stored, a 400 for a malformed id)."""
     if mode not in MODES:
         raise PageError(400, f"mode must be one of {', '.join(MODES)}")
     checked_sort, count = parse_sort(sort), parse_limit(limit)
     scope = ("search", q, sort, mode, str(count))
     offset = paging.decode(app.key, scope, cursor)
+    named = reference(app, q)
+    if named is not None:
+        ref, paper = named
+        if paper is None:
+            raise PageError(404, f"{ref.not_stored} See {ref.source_url}", "Paper not found")
+        return {"query": q, "sort": sort, "mode": mode, "exact_match": True, "total": 1,
+                "next_cursor": None, "results": _with_extras(app, [Hit(paper, 1.0)])}
     hits: list[Hit] = []
     total = 0
     if q.strip():
         options = SearchOptions(limit=min(count, paging.MAX_OFFSET - offset),
                                 sort=checked_sort, offset=offset)
         hits, total = app.search_page(q, mode, options, depth=paging.MAX_OFFSET)
-    return {"query": q, "sort": sort, "mode": mode, "total": total,
+    return {"query": q, "sort": sort, "mode": mode, "exact_match": False, "total": total,
             "next_cursor": paging.next_cursor(app.key, scope, offset, len(hits), total),
-            "results": [_search_result(app, h) for h in hits]}
+            "results": _with_extras(app, hits)}
 
 
 @router.get("/api/similar", response_model=schemas.SimilarPage,
@@ -102,9 +118,11 @@ def api_similar(
         raise PageError(404, f"No paper with id {missing[0]!r} is stored here.",
                         "Paper not found")
     hits = app.similar(known, text=text or None, limit=count)
+    extras = app.extras(h.paper for h in hits)
     return {"ids": id or [], "text": text, "results": [
         {"id": h.paper.id, "title": h.paper.title, "score": h.score,
-         "url": app.url(paper_path(h.paper.id))} for h in hits]}
+         "url": app.url(paper_path(h.paper.id)), **list_extras(extras.get(h.paper.id))}
+        for h in hits]}
 
 
 @router.get("/api/trending", response_model=schemas.TrendingPage,
@@ -141,7 +159,10 @@ def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
     found = find_paper(app, paper_id, "/api")
     if isinstance(found, Response):
         return found
+    found_sigs = app.signals(found.id)
     signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
-               for s in app.signals(found.id)]
+               for s in found_sigs]
     hub = hub_fields(app.hub_papers([found])[0])  # what huggingface_hub's PaperInfo reads
-    return {**hub, **paper_json(found, app.settings.base_url), "signals": signals}
+    meta = app.paper_extras(found, found_sigs).as_json()
+    return {**hub, **paper_json(found, app.settings.base_url), "signals": signals,
+            "meta": meta}

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, cast
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Depends, Request
@@ -18,11 +19,13 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from paperwire import trending
+from paperwire import texts, trending
 from paperwire.app import Paperwire, Reactions
 from paperwire.config import Settings
 from paperwire.errors import PageError
+from paperwire.metadata import linkify
 from paperwire.models import Paper, is_arxiv_category, parse_arxiv_id, quote_id, shorten
+from paperwire.paper_ids import INVALID, PaperRef, parse_ref
 from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS, Sort, check_day
 from paperwire.web.auth import csrf_token, signed_in, signin_path
@@ -78,6 +81,18 @@ def keep_dates(text: str) -> Markup:
     """Escape ``text`` and keep the ISO dates in it from breaking across lines."""
     escaped = str(escape(text))
     return Markup(_DATE_IN_TEXT.sub(r'<span class="nowrap">\g<0></span>', escaped))
+
+
+def tex_excerpt(text: str, limit: int = 300) -> Markup:
+    """A short excerpt of ``text`` (see :func:`shorten`) with its math and TeX macros
+    rendered."""
+    return texts.to_html(shorten(text, limit))
+
+
+def author_search(name: str) -> str:
+    """The search page for the papers of the author ``name`` (``author:"Name"``)."""
+    clean = " ".join(name.replace('"', " ").split())
+    return "/search?" + urlencode({"q": f'author:"{clean}"'})
 
 
 def paragraphs(text: str) -> list[str]:
@@ -163,7 +178,9 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(paper_url=paper_path, fmt_date=fmt_date, shorten=shorten,
-                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id)
+                       keep_dates=keep_dates, score_line=score_line, anchor_id=anchor_id,
+                       tex=texts.to_html, tex_plain=texts.to_plain, tex_excerpt=tex_excerpt,
+                       author_search=author_search, linkify=linkify)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
                        csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
                        here=here)
@@ -189,15 +206,18 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
 
-def find_paper(app: Paperwire, paper_id: str, prefix: str) -> Paper | Response:
+def find_paper(app: Paperwire, paper_id: str, prefix: str,
+               suffix: str = "") -> Paper | Response:
     """The stored paper ``paper_id``; a redirect to the canonical id for a versioned or
-    prefixed arXiv id; a 404 otherwise."""
+    prefixed arXiv id, or for a seed paper merged into its arXiv record (``prefix`` and
+    ``suffix`` around the paper's path kept); a 404 otherwise."""
     paper = app.paper(paper_id)
     if paper is not None:
         return paper
     parsed = parse_arxiv_id(paper_id)
-    if parsed and parsed[0] != paper_id:  # versioned or prefixed: go to the canonical id
-        return RedirectResponse(prefix + paper_path(parsed[0]), status_code=301)
+    canonical = parsed[0] if parsed else app.merged_into(paper_id)
+    if canonical and canonical != paper_id:  # versioned, prefixed or merged: go to the paper
+        return RedirectResponse(prefix + paper_path(canonical) + suffix, status_code=301)
     raise PageError(404, f"No paper with id {paper_id!r} is stored here.", "Paper not found")
 
 
@@ -210,12 +230,14 @@ def parse_order(value: str | None) -> str:
     return value
 
 
-def parse_page(value: str | None) -> int:
-    """A page number from 1 (the default) to MAX_PAGE; anything else is a 400."""
+def parse_page(value: str | None, last: int | None = None) -> int:
+    """A page number from 1 (the default) to ``last`` (MAX_PAGE when not given); anything
+    else is a 400."""
+    last = MAX_PAGE if last is None else last
     if value is None or value == "":
         return 1
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-        raise PageError(400, f"Invalid page {value!r}: use a whole number from 1 to {MAX_PAGE}.")
+    if not value.isdigit() or not 1 <= int(value) <= last:
+        raise PageError(400, f"Invalid page {value!r}: use a whole number from 1 to {last}.")
     return int(value)
 
 
@@ -253,3 +275,34 @@ def run_search(app: Paperwire, q: str, limit: str | None, sort: str, mode: str,
         raise PageError(400, f"mode must be one of {', '.join(MODES)}")
     options = SearchOptions(limit=parse_limit(limit), sort=parse_sort(sort))
     return app.search(q, mode=mode, options=options, highlight=highlight)
+
+
+def search_feed_path(q: str, limit: str | None = None) -> str:
+    """The local path of a query's Atom feed (its papers newest first)."""
+    return "/feeds/search.atom?" + urlencode({"q": q, **({"limit": limit} if limit else {})})
+
+
+def category_feed_path(category: str) -> str:
+    """The local path of a category's new-papers feed."""
+    return f"/feeds/category/{quote(category)}.atom"
+
+
+def reference(app: Paperwire, q: str) -> tuple[PaperRef, Paper | None] | None:
+    """When ``q`` names a paper (an id, a link, a DOI): the reference and the stored paper
+    (None: not stored); a malformed id is a 400 ("… is not a valid arXiv id"). None when
+    ``q`` is a search."""
+    ref = parse_ref(q)
+    if ref is None:
+        return None
+    if ref.kind == INVALID:
+        raise PageError(400, ref.invalid, "Not a valid arXiv id")
+    return ref, app.paper_for(ref)
+
+
+def searched_papers(app: Paperwire, q: str, limit: str | None, mode: str) -> list[Paper]:
+    """The papers of the search page for ``q`` sorted newest first (``sort=date``): a
+    search feed's entries. A reference gives its paper, or nothing when it is not stored."""
+    named = reference(app, q)
+    if named is not None:
+        return [named[1]] if named[1] is not None else []
+    return [h.paper for h in run_search(app, q, limit, "date", mode, highlight=False)]

@@ -4,7 +4,8 @@ and a reader's private library feed (Atom), built from the library's items.
 Pure functions: no I/O, and the same view gives the same bytes. The Atom document is built
 with :mod:`xml.etree.ElementTree`, so markup in titles and abstracts is escaped by the XML
 library, never by hand; characters XML 1.0 forbids (most C0 controls) are dropped from every
-text first, because no escaping can make them legal.
+text first, because no escaping can make them legal. Titles and abstracts are plain text:
+their TeX is cleaned to readable Unicode where simple (``O(N^2)`` → ``O(N²)``), else kept.
 
 Identity: a feed's id is its own absolute URL with a canonical query (window, then category,
 then date when one is pinned); an entry's id is ``https://arxiv.org/abs/<id>`` for arXiv papers
@@ -20,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from paperwire import texts
 from paperwire.library import notes
 from paperwire.library.service import Item
 from paperwire.models import Paper, quote_id
@@ -115,7 +117,7 @@ def _categories(paper: Paper) -> list[str]:
 
 
 def _summary(entry: TrendingEntry, paper: Paper) -> str:
-    abstract = excerpt(paper.abstract)
+    abstract = excerpt(texts.to_plain(paper.abstract))
     reason = xml_text(entry.reason)
     return f"{reason}\n\n{abstract}" if abstract else reason
 
@@ -145,7 +147,7 @@ def atom_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> 
     for entry, paper in view.entries:
         item = _sub(feed, "entry")
         _sub(item, "id", entry_id(base_url, paper))
-        _sub(item, "title", paper.title)
+        _sub(item, "title", texts.to_plain(paper.title))
         _sub(item, "link", rel="alternate", type="text/html",
              href=paper_link(base_url, paper.id))
         if paper.abs_url:
@@ -167,12 +169,12 @@ def json_feed(view: TrendingView, base_url: str, pinned: date | None = None) -> 
     """The view as a JSON Feed 1.1 object (serialise it with ``json.dumps``)."""
     items = []
     for entry, paper in view.entries:
-        abstract = xml_text(paper.abstract).strip()
+        abstract = xml_text(texts.to_plain(paper.abstract)).strip()
         reason = xml_text(entry.reason)
         item: dict[str, Any] = {
             "id": entry_id(base_url, paper),
             "url": paper_link(base_url, paper.id),
-            "title": xml_text(paper.title),
+            "title": xml_text(texts.to_plain(paper.title)),
             "content_text": f"{reason}\n\n{abstract}" if abstract else reason,
             "summary": reason,
             "date_modified": _stamp(_entry_updated(entry, paper)),
@@ -223,7 +225,7 @@ def library_atom(items: Sequence[Item], base_url: str, self_url: str, title: str
         paper, entry = item.paper, item.entry
         node = _sub(feed, "entry")
         _sub(node, "id", entry_id(base_url, paper))
-        _sub(node, "title", paper.title)
+        _sub(node, "title", texts.to_plain(paper.title))
         _sub(node, "link", rel="alternate", type="text/html",
              href=paper_link(base_url, paper.id))
         if paper.abs_url:
@@ -254,7 +256,63 @@ def _library_summary(item: Item) -> str:
         lines.append("State: " + entry.state)
     if entry.note:
         lines.append("Note: " + excerpt(notes.plain(entry.note)))
-    abstract = excerpt(item.paper.abstract)
+    abstract = excerpt(texts.to_plain(item.paper.abstract))
     if abstract:
         lines.append(abstract)
     return "\n\n".join(lines)
+
+
+# ---- a search's and a category's papers --------------------------------------------------
+
+MAX_FEED_AUTHORS = 10  # a feed entry names this many authors, then "et al."
+
+
+def feed_authors(authors: Sequence[str], cap: int = MAX_FEED_AUTHORS) -> list[str]:
+    """The authors an entry names: all of a short list; the first ``cap`` and ``et al.``
+    of a long one (a 60-author paper would bury the entry in a reader)."""
+    names = [xml_text(a) for a in authors]
+    return names if len(names) <= cap else [*names[:cap], "et al."]
+
+
+def _paper_updated(paper: Paper, fallback: datetime) -> str:
+    known = [d for d in (paper.published, paper.updated) if d is not None]
+    return _stamp(max(known)) if known else _instant(fallback)
+
+
+def papers_atom(papers: Sequence[Paper], base_url: str, *, self_url: str, page_url: str,
+                title: str, subtitle: str, now: datetime) -> bytes:
+    """A list of papers (in the order given) as an Atom 1.0 document: the feed of a search
+    or of a category's new papers. ``self_url`` and ``page_url`` are absolute; ``now`` dates
+    a feed (or entry) that has no dated paper."""
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "en"})
+    _sub(feed, "id", self_url)
+    _sub(feed, "title", title)
+    _sub(feed, "subtitle", subtitle)
+    dated = [d for p in papers for d in (p.published, p.updated) if d is not None]
+    _sub(feed, "updated", _stamp(max(dated)) if dated else _instant(now))
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    _sub(feed, "link", rel="alternate", type="text/html", href=page_url)
+    author = _sub(feed, "author")
+    _sub(author, "name", "Paperwire")
+    _sub(author, "uri", base_url + "/")
+    _sub(feed, "generator", "Paperwire", uri=base_url + "/")
+    for paper in papers:
+        item = _sub(feed, "entry")
+        _sub(item, "id", entry_id(base_url, paper))
+        _sub(item, "title", paper.title)
+        _sub(item, "link", rel="alternate", type="text/html",
+             href=paper_link(base_url, paper.id))
+        if paper.abs_url:
+            _sub(item, "link", rel="related", type="text/html", href=paper.abs_url)
+        if paper.published:
+            _sub(item, "published", _stamp(paper.published))
+        _sub(item, "updated", _paper_updated(paper, now))
+        for name in feed_authors(paper.authors):
+            _sub(_sub(item, "author"), "name", name)
+        for cat in _categories(paper):
+            _sub(item, "category", term=cat)
+        if paper.abstract.strip():
+            _sub(item, "summary", excerpt(paper.abstract), type="text")
+    ET.indent(feed)
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"

@@ -123,6 +123,7 @@ def _library_page(request: Request, app: Paperwire, account: Account, tag: str |
         request, "library.html", items=found, total=len(everything), tags=tags,
         states=states, tag=tag, state=state, q=q, sort=sort, sorts=SORT_LABELS, url_with=url_with,
         acts=reactions_for(request, app, [i.paper.id for i in found]),
+        extras=app.extras(i.paper for i in found),
         notes_html={i.paper.id: Markup(notes.render(i.entry.note))
                     for i in found if i.entry.note},
         exports=[(label, f"/library/export.{ext}{export_query}")

@@ -6,12 +6,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from paperwire import trending
 from paperwire.errors import PageError, QueryError
+from paperwire.library import bibtex
+from paperwire.models import Paper
+from paperwire.paper_ids import PaperRef
 from paperwire.search import Hit
 from paperwire.search.query import FIRST_DAY, SORTS
 from paperwire.web import charts, feeds
@@ -19,12 +22,17 @@ from paperwire.web.common import (
     SIMILAR_LIMIT,
     TRENDING_LIMIT,
     App,
+    category_feed_path,
     find_paper,
     page,
+    paper_path,
     parse_limit,
+    parse_page,
     ranked_by,
     reactions_for,
+    reference,
     run_search,
+    search_feed_path,
     shown_weights,
     trending_for,
 )
@@ -58,14 +66,18 @@ def home(request: Request, app: App, window: str = "week", date: str | None = No
     acts = reactions_for(request, app, [p.id for _, p in view.entries] + [p.id for p in latest])
     feed_params = {"window": view.window, "cat": view.category}
     feed_query = urlencode({k: v for k, v in feed_params.items() if v})
+    extras = app.extras([p for _, p in view.entries] + latest)
     return page(request, "home.html", view=view, latest=latest, tabs=tabs, cats=cats,
                 orders=orders, browse=browse_links(app, view, here),
+                extras=extras,
                 ranked_by=ranked_by(app.settings) or "signals",
                 sparks=sparks, all_url=here(cat=None), acts=acts,
                 api_url="/api/trending" + here(order=None)[1:],
                 atom_url="/feeds/trending.atom?" + feed_query,
                 json_url="/feeds/trending.json?" + feed_query,
-                feed_title=feeds.feed_title(view))
+                feed_title=feeds.feed_title(view),
+                category_feed_url=category_feed_path(view.category) if view.category else None,
+                category_feed_title=f"New in {view.category} (Atom)")
 
 
 def browse_links(app: App, view: trending.TrendingView,
@@ -92,11 +104,20 @@ def browse_links(app: App, view: trending.TrendingView,
 def search_page(request: Request, app: App, q: str = "", limit: str | None = None,
                 sort: str = "relevance", mode: str = "hybrid") -> Response:
     """Results; a query or parameter the search cannot take is a 400 that shows the
-    message under the search box, the query kept in it to be corrected."""
+    message under the search box, the query kept in it to be corrected. A query that is a
+    paper's id, link or DOI goes to the paper (303); one naming no stored paper is a 404
+    that says so and links to the paper's source, a malformed id a 400."""
     hits: list[Hit] = []
     error: str | None = None
+    missing: PaperRef | None = None
     try:
-        hits = run_search(app, q, limit, sort, mode, highlight=True)
+        named = reference(app, q)  # a malformed id: a PageError(400)
+        if named is not None and named[1] is not None:
+            return RedirectResponse(paper_path(named[1].id), status_code=303)
+        if named is not None:
+            missing = named[0]
+        else:
+            hits = run_search(app, q, limit, sort, mode, highlight=True)
     except QueryError as exc:
         error = str(exc)
     except PageError as exc:
@@ -108,8 +129,37 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
         sort = sort if sort in SORTS else "relevance"
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
     acts = reactions_for(request, app, [h.paper.id for h in hits])
-    return page(request, "search.html", status_code=400 if error else 200, q=q, hits=hits,
-                limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts)
+    status = 400 if error else 404 if missing else 200
+    return page(request, "search.html", status_code=status, q=q, hits=hits,
+                extras=app.extras(h.paper for h in hits),
+                limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
+                missing=missing,
+                feed_url=search_feed_path(q, limit) if q.strip() and status == 200 else None,
+                feed_title=f"Search “{q.strip()}”, newest first (Atom)")
+
+
+SIMILAR_PAGE, SIMILAR_PAGES = 20, 10  # neighbours a page, pages at most
+
+
+@router.get("/papers/{paper_id:path}/similar")
+def similar_page(request: Request, app: App, paper_id: str, page_no: str = Query(
+        "1", alias="page")) -> Response:
+    """More papers like this one than its page shows, ``SIMILAR_PAGE`` a page."""
+    found = find_paper(app, paper_id, "", suffix="/similar")
+    if isinstance(found, Response):
+        return found
+    number = parse_page(page_no, SIMILAR_PAGES)
+    hits = app.similar([found.id], limit=number * SIMILAR_PAGE + 1)
+    shown = hits[(number - 1) * SIMILAR_PAGE: number * SIMILAR_PAGE]
+    more = len(hits) > number * SIMILAR_PAGE and number < SIMILAR_PAGES
+    base = paper_path(found.id) + "/similar"
+    acts = reactions_for(request, app, [h.paper.id for h in shown])
+    extras = app.extras(h.paper for h in shown)
+    return page(request, "similar.html", paper=found, hits=shown, acts=acts, extras=extras,
+                first=(number - 1) * SIMILAR_PAGE + 1,
+                prev_url=(f"{base}?page={number - 1}" if number > 2 else base)
+                if number > 1 else None,
+                next_url=f"{base}?page={number + 1}" if more else None)
 
 
 @router.get("/papers/{paper_id:path}")
@@ -123,8 +173,11 @@ def paper_page(request: Request, app: App, paper_id: str) -> Response:
     sigs = sorted(found_sigs, key=lambda s: s.day, reverse=True)
     similar = app.similar([found.id], limit=SIMILAR_LIMIT)
     acts = reactions_for(request, app, [found.id] + [h.paper.id for h in similar])
-    return page(request, "paper.html", paper=found, signals=sigs, chart=chart,
-                labels=trending.SOURCE_LABELS, similar=similar, acts=acts)
+    extras = app.paper_extras(found, found_sigs)
+    return page(request, "paper.html", paper=found, signals=sigs, chart=chart, extras=extras,
+                labels=trending.SOURCE_LABELS, similar=similar, acts=acts,
+                canonical=app.settings.base_url + paper_path(found.id),
+                cite=cite_entry(found), cite_url=cite_path(found.id))
 
 
 @router.get("/about/trending")
@@ -134,3 +187,26 @@ def about_trending(request: Request, app: App) -> Response:
         "min_evidence": trending.MIN_EVIDENCE, "weights": shown_weights(app.settings),
         "labels": trending.SOURCE_LABELS}
     return page(request, "about_trending.html", **context)
+
+
+# --- citing a paper -----------------------------------------------------------------------
+
+
+def cite_entry(paper: Paper) -> str:
+    """The paper's BibTeX entry (the library export's form and key)."""
+    return bibtex.entry(paper, bibtex.citation_keys([paper])[paper.id])
+
+
+def cite_path(paper_id: str) -> str:
+    return "/cite" + paper_path(paper_id).removeprefix("/papers") + ".bib"
+
+
+@router.get("/cite/{paper_id:path}.bib")
+def paper_bibtex(app: App, paper_id: str) -> Response:
+    """The paper's BibTeX entry as a file to download."""
+    found = find_paper(app, paper_id, "")
+    if isinstance(found, Response):
+        return found
+    key = bibtex.citation_keys([found])[found.id]
+    return Response(cite_entry(found), media_type="application/x-bibtex; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{key}.bib"'})

@@ -22,5 +22,6 @@ async def for_you(request: Request, app: App, account: SignedIn) -> Response:
     found = await run_in_threadpool(app.recommendations, account, FOR_YOU_LIMIT) \
         if who.enough else []
     acts = reactions_for(request, app, [s.paper.id for s, _ in found])
+    extras = await run_in_threadpool(app.extras, [s.paper for s, _ in found])
     return page(request, "for_you.html", items=found, acts=acts, liked=len(who.positives),
-                needed=MIN_POSITIVES)
+                needed=MIN_POSITIVES, extras=extras)

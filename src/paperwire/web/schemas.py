@@ -120,10 +120,16 @@ class SearchResult(Model):
         description="The same excerpt as HTML: text escaped, matches in <b>; null when the "
                     "words did not match (a paper found by meaning only)")
     title_html: str | None = Field(description="The title as HTML, matches in <b>")
+    tldr: str | None = Field(default=None, description="A one-line TL;DR")
+    tldr_from: Literal["hf", "abstract"] | None = Field(
+        default=None, description="hf: Hugging Face's AI summary; abstract: extracted")
+    code_url: str | None = Field(default=None, description="Its code repository")
 
 
 class SearchPage(Paged):
     query: str
+    exact_match: bool = Field(description="The query named a paper (an id, link or DOI): "
+                                          "that paper alone")
     sort: Literal["relevance", "date", "trending"]
     mode: Literal["lexical", "dense", "hybrid"]
     results: list[SearchResult]
