@@ -97,6 +97,15 @@ class PaperOut(Model):
 # ---- search, similar, trending -----------------------------------------------------------
 
 
+class ListExtras(Model):
+    """What every list item carries besides the paper (``paperwire.app.list_extras``)."""
+
+    tldr: str | None = Field(default=None, description="A one-line TL;DR")
+    tldr_from: Literal["hf", "abstract"] | None = Field(
+        default=None, description="hf: Hugging Face's AI summary; abstract: extracted")
+    code_url: str | None = Field(default=None, description="Its code repository")
+
+
 class Paged(Model):
     total: int = Field(description="How many results the request has in all (the ranked "
                                    "results reachable by paging)")
@@ -105,7 +114,7 @@ class Paged(Model):
                     "null on the last page")
 
 
-class SearchResult(Model):
+class SearchResult(ListExtras):
     id: str
     title: str
     authors: list[str]
@@ -120,10 +129,6 @@ class SearchResult(Model):
         description="The same excerpt as HTML: text escaped, matches in <b>; null when the "
                     "words did not match (a paper found by meaning only)")
     title_html: str | None = Field(description="The title as HTML, matches in <b>")
-    tldr: str | None = Field(default=None, description="A one-line TL;DR")
-    tldr_from: Literal["hf", "abstract"] | None = Field(
-        default=None, description="hf: Hugging Face's AI summary; abstract: extracted")
-    code_url: str | None = Field(default=None, description="Its code repository")
 
 
 class SearchPage(Paged):
@@ -135,7 +140,7 @@ class SearchPage(Paged):
     results: list[SearchResult]
 
 
-class SimilarResult(Model):
+class SimilarResult(ListExtras):
     id: str
     title: str
     score: float
@@ -155,7 +160,7 @@ class TrendingPart(Model):
     points: float
 
 
-class TrendingEntryOut(Model):
+class TrendingEntryOut(ListExtras):
     rank: int
     id: str
     title: str
