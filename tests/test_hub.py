@@ -239,11 +239,25 @@ def test_hub_metadata_fields(client: TestClient, hub: Paperwire) -> None:
 @pytest.mark.parametrize("query", [
     "date=0001-01-01", "date=9999-12-31", "date=yesterday", "date=2025-02-30",
     "week=2025-W54", "week=2025-9", "month=2025-13", "month=0001-01", "sort=best",
-    "p=-1", "p=x", "limit=0", "limit=101", "date=2025-06-10&week=2025-W20"])
+    "p=-1", "p=x", "limit=0", "limit=101", "date=2025-06-10&week=2025-W99",
+    "week=2025-W20&month=May"])
 def test_daily_papers_bad_parameters_are_400(client: TestClient, query: str) -> None:
     r = client.get(f"/api/daily_papers?{query}")
     assert r.status_code == 400
     assert r.json()["detail"]
+
+
+def test_daily_papers_the_first_period_given_counts(client: TestClient) -> None:
+    """date, then week, then month: the OpenAPI schema cannot say "only one of them", and
+    what the schema allows is never refused (tests/test_api_schema.py)."""
+    day = BUSY_DAY.isoformat()
+    week = f"{BUSY_DAY.isocalendar()[0]}-W{BUSY_DAY.isocalendar()[1]:02d}"
+    alone = ids(client.get("/api/daily_papers", params={"date": day}))
+    assert alone and ids(client.get("/api/daily_papers", params={
+        "date": day, "week": "2025-W01", "month": "2025-01"})) == alone
+    by_week = ids(client.get("/api/daily_papers", params={"week": week}))
+    assert by_week != alone and ids(client.get("/api/daily_papers", params={
+        "week": week, "month": "2025-01"})) == by_week
 
 
 def test_paper_api_is_a_superset_and_markdown(client: TestClient, hub: Paperwire) -> None:

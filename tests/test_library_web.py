@@ -236,7 +236,7 @@ def test_every_post_needs_the_csrf_token(web: tuple[TestClient, Paperwire], path
 def test_signed_out_pages_ask_to_sign_in(web: tuple[TestClient, Paperwire]) -> None:
     client, _ = web
     for path in ("/library", "/library/export.bib", "/library/export.json"):
-        r = client.get(path)
+        r = client.get(path, headers={"Accept": "text/html,*/*"})  # a browser's link
         assert r.status_code == 401, path
         assert "/signin?next=" in r.text
     assert 'id="library"' not in client.get("/papers/1706.03762").text

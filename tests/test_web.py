@@ -463,7 +463,8 @@ def test_bad_category_is_400(client: TestClient, cat: str) -> None:
     for path in ("/", "/api/trending", "/feeds/trending.atom", "/feeds/trending.json"):
         r = client.get(path, params={"cat": cat})
         assert r.status_code == 400, (path, cat)
-        if path.startswith("/api/"):
+        if path.startswith("/api/") or path.endswith(".json"):  # JSON errors
+            assert r.headers["content-type"] == "application/json"
             assert "Invalid category" in r.json()["detail"]
         else:
             assert "Invalid category" in r.text and "like cs.CL" in r.text

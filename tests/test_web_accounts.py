@@ -537,7 +537,7 @@ def test_a_store_outage_while_signed_in_is_the_error_page(
     client = TestClient(web.app, base_url=BASE, raise_server_exceptions=False,
                         cookies=dict(web.client.cookies))
     r = client.get("/about/trending")
-    assert r.status_code == 500 and "<title>Server error" in r.text
+    assert r.status_code == 503 and "<title>Service unavailable" in r.text  # not a 500
     assert '<a href="/signin">Sign in</a>' in r.text
 
 

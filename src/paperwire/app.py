@@ -169,6 +169,13 @@ class Paperwire:
         return self.searcher(mode).search(query, mode, options or SearchOptions(),
                                           highlight=highlight)
 
+    def search_page(self, query: str, mode: str, options: SearchOptions,
+                    depth: int) -> tuple[list[Hit], int]:
+        """A page of the ranking of ``query`` (highlighted) and the ranking's length, from
+        the ``depth`` best candidates of each retriever (see ``SearchEngine.search_page``)."""
+        return self.searcher(mode).search_page(query, mode, options, highlight=True,
+                                               depth=depth)
+
     def named_paper(self, query: str) -> Paper | None:
         """The stored paper ``query`` names when it is exactly an id, a link or a DOI (see
         :func:`paperwire.paper_ids.parse_ref`); None otherwise."""

@@ -240,16 +240,31 @@ class SearchEngine:
         side found them. One lexical view serves the whole search: ranking, the constraint
         filter of dense candidates, and the highlights of the page shown (marked from the
         ranked hits' stored documents: BM25 runs once)."""
+        return self.search_page(query, mode, options, highlight)[0]
+
+    def search_page(
+        self,
+        query: str | ParsedQuery,
+        mode: str = "hybrid",
+        options: SearchOptions | None = None,
+        highlight: bool = False,
+        depth: int | None = None,
+    ) -> tuple[list[Hit], int]:
+        """:meth:`search`, and how many ranked results the query has in all. ``depth``: the
+        candidates taken from each retriever (default: enough for the page); pages of one
+        query asked with one fixed ``depth`` (the API's paging) are slices of one ranking,
+        so walking them sees each result once."""
         options = options or SearchOptions()
         q = parse_query(query) if isinstance(query, str) else query
         q = merge_options(q, options)
         if q.is_empty:
-            return []
+            return [], 0
         want = options.offset + options.limit
-        depth = max(want, self.params.depth)
+        pool = max(want, depth or 0)
+        depth = max(pool, self.params.depth)
         view = self.lexical.view()
         if not q.has_text or (options.sort == "date" and mode == "lexical"):
-            hits = view.search(q, limit=want, sort="date", highlight=False) if view else []
+            hits = view.search(q, limit=pool, sort="date", highlight=False) if view else []
             ranked = [(h.paper_id, h.score) for h in hits]
             lex_hits = {h.paper_id: h for h in hits}
             den_rank: dict[str, int] = {}
@@ -261,7 +276,9 @@ class SearchEngine:
         reads = ranked if options.sort != "relevance" else ranked[: want + 10]
         papers = self.store.get_papers(pid for pid, _ in reads)
         if len(papers) < len(reads) and len(reads) < len(ranked):
+            reads = ranked
             papers = self.store.get_papers(pid for pid, _ in ranked)
+        total = len(ranked) - (len(reads) - len(papers))  # less those deleted meanwhile
         ranked = [(pid, sc) for pid, sc in ranked if pid in papers]
         if options.sort == "date":
             ranked.sort(key=lambda r: (papers[r[0]].published or date.min), reverse=True)
@@ -278,7 +295,7 @@ class SearchEngine:
             Hit(papers[pid], score, lex_rank.get(pid), den_rank.get(pid),
                 *(Markup(x) if x else None for x in html.get(pid, ("", ""))))
             for pid, score in page
-        ]
+        ], total
 
     def similar(
         self, ids: Sequence[str] = (), text: str | None = None, limit: int = 10

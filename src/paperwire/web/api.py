@@ -1,16 +1,23 @@
-"""The JSON API (``/api/…``) and ``/healthz``."""
+"""The JSON API (``/api/…``) and ``/healthz``. Version 1, stable: fields are only added.
+Every body is typed in :mod:`.schemas` (so ``/openapi.json`` and ``/docs`` tell the truth)
+and every error is ``{"detail": …}`` with a status each route declares."""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from paperwire import trending
 from paperwire.app import list_extras
 from paperwire.errors import PageError
-from paperwire.models import Paper
-from paperwire.web import health
+from paperwire.models import shorten
+from paperwire.search import MODES, Hit, SearchOptions
+from paperwire.search.query import SORTS
+from paperwire.web import health, paging, schemas
 from paperwire.web.common import (
     App,
     find_paper,
@@ -18,51 +25,91 @@ from paperwire.web.common import (
     paper_json,
     paper_path,
     parse_limit,
+    parse_sort,
     reference,
-    run_search,
     trending_for,
 )
 from paperwire.web.hub_routes import hub_fields
 
 router = APIRouter()
+TRENDING_PAGE = 30
+_TAG = re.compile(r"</?b>")
+CURSOR = "The `next_cursor` of the previous page (same other parameters)"
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=schemas.Health,
+            responses={503: {"model": schemas.Health,
+                             "description": "A part is down (named in `detail`)"}})
 def healthz(app: App) -> JSONResponse:
     """Each part checked for real (see :mod:`paperwire.web.health`); 503 if one is down."""
     status, body = health.report(app.store, app.settings, app.background, app.outbox_url)
     return JSONResponse(body, status, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/api/search")
-def api_search(app: App, q: str = "", limit: str | None = None, sort: str = "relevance",
-               mode: str = "hybrid") -> dict[str, Any]:
-    """Ranked results; a query that is a paper's id, link or DOI answers that paper alone
-    with ``exact_match: true`` (a 404 when it is not stored, a 400 for a malformed id)."""
+def _search_result(app: App, h: Hit) -> dict[str, Any]:
+    p = h.paper
+    snippet_html = str(h.snippet_html) if h.snippet_html else None
+    snippet = (html.unescape(_TAG.sub("", snippet_html)) if snippet_html
+               else shorten(p.abstract, 300))
+    return {"id": p.id, "title": p.title, "authors": list(p.authors),
+            "categories": ordered_categories(p),
+            "published": p.published.isoformat() if p.published else None,
+            "score": h.score, "url": app.url(paper_path(p.id)), "abstract": p.abstract,
+            "snippet": snippet, "snippet_html": snippet_html,
+            "title_html": str(h.title_html) if h.title_html else None}
+
+
+def _with_extras(app: App, hits: list[Hit]) -> list[dict[str, Any]]:
+    extras = app.extras(h.paper for h in hits)
+    return [{**_search_result(app, h), **list_extras(extras.get(h.paper.id))} for h in hits]
+
+
+@router.get("/api/search", response_model=schemas.SearchPage,
+            responses=schemas.errors(400, 404, 503))
+def api_search(
+    app: App,
+    q: str = Query(default="", description="A query in the search language (see /search)"),
+    limit: str | None = schemas.whole_number("Results per page: default 20, at most 100"),
+    sort: str = schemas.one_of("relevance", SORTS, "The order of the results"),
+    mode: str = schemas.one_of("hybrid", MODES, "Words (lexical), meaning (dense) or both"),
+    cursor: str | None = Query(default=None, description=CURSOR),
+) -> dict[str, Any]:
+    """Papers for a query in the search language, best first: a page of at most ``limit``
+    (default 20, at most 100) with ``total`` and ``next_cursor``. Each result carries its
+    abstract and a snippet with the matches highlighted. A query that is a paper's id, link
+    or DOI answers that paper alone with ``exact_match: true`` (a 404 when it is not
+    stored, a 400 for a malformed id)."""
+    if mode not in MODES:
+        raise PageError(400, f"mode must be one of {', '.join(MODES)}")
+    checked_sort, count = parse_sort(sort), parse_limit(limit)
+    scope = ("search", q, sort, mode, str(count))
+    offset = paging.decode(app.key, scope, cursor)
     named = reference(app, q)
     if named is not None:
         ref, paper = named
         if paper is None:
             raise PageError(404, f"{ref.not_stored} See {ref.source_url}", "Paper not found")
-        return {"query": q, "sort": sort, "mode": mode, "exact_match": True,
-                "results": [{**_result(app, paper), "score": 1.0}]}
-    hits = run_search(app, q, limit, sort, mode, highlight=False)
-    extras = app.extras(h.paper for h in hits)
-    return {"query": q, "sort": sort, "mode": mode, "exact_match": False,
-            "results": [{**_result(app, h.paper), "score": h.score,
-                         **list_extras(extras.get(h.paper.id))} for h in hits]}
+        return {"query": q, "sort": sort, "mode": mode, "exact_match": True, "total": 1,
+                "next_cursor": None, "results": _with_extras(app, [Hit(paper, 1.0)])}
+    hits: list[Hit] = []
+    total = 0
+    if q.strip():
+        options = SearchOptions(limit=min(count, paging.MAX_OFFSET - offset),
+                                sort=checked_sort, offset=offset)
+        hits, total = app.search_page(q, mode, options, depth=paging.MAX_OFFSET)
+    return {"query": q, "sort": sort, "mode": mode, "exact_match": False, "total": total,
+            "next_cursor": paging.next_cursor(app.key, scope, offset, len(hits), total),
+            "results": _with_extras(app, hits)}
 
 
-def _result(app: App, p: Paper) -> dict[str, Any]:
-    return {"id": p.id, "title": p.title, "authors": list(p.authors),
-            "categories": ordered_categories(p),
-            "published": p.published.isoformat() if p.published else None,
-            "url": app.url(paper_path(p.id))}
-
-
-@router.get("/api/similar")
-def api_similar(app: App, id: list[str] | None = Query(default=None), text: str = "",
-                limit: str | None = None) -> dict[str, Any]:
+@router.get("/api/similar", response_model=schemas.SimilarPage,
+            responses=schemas.errors(400, 404, 503))
+def api_similar(
+    app: App,
+    id: list[str] | None = Query(default=None, description="Stored papers' ids"),
+    text: str = Query(default="", description="A text (an abstract) to find papers like"),
+    limit: str | None = schemas.whole_number("How many papers: default 20, at most 100"),
+) -> dict[str, Any]:
     """Papers like the given ids (a paper, or a reading list) and/or a pasted text.
     An id of no stored paper is a 404: an empty list would read as "nothing similar"."""
     count = parse_limit(limit)
@@ -78,15 +125,37 @@ def api_similar(app: App, id: list[str] | None = Query(default=None), text: str 
         for h in hits]}
 
 
-@router.get("/api/trending")
-def api_trending(app: App, window: str = "week", date: str | None = None,
-                 cat: str | None = None) -> dict[str, Any]:
-    """Trending papers with the reason and the parts of each score (as the CLI's --json)."""
-    return app.trending_json(trending_for(app, window, date, cat))
+@router.get("/api/trending", response_model=schemas.TrendingPage,
+            responses=schemas.errors(400, 503))
+def api_trending(
+    app: App,
+    window: str = schemas.one_of("week", trending.WINDOWS, "The window ranked"),
+    date: str | None = schemas.day("The last day of the window (default: today)"),
+    cat: str | None = schemas.category("Only papers listed in this arXiv category"),
+    order: str | None = schemas.one_of(None, trending.ORDERS,
+                                       "trending (decayed, the default) or top (the period's "
+                                       "total)"),
+    limit: str | None = schemas.whole_number("Entries per page: default 30, at most 100"),
+    cursor: str | None = Query(default=None, description=CURSOR),
+) -> dict[str, Any]:
+    """Trending papers with the reason and the parts of each score (as the CLI's --json):
+    a page of ``limit`` (default 30, at most 100) with ``total`` and ``next_cursor``."""
+    count = parse_limit(limit) if limit else TRENDING_PAGE
+    scope = ("trending", window, date or "", cat or "", order or "", str(count))
+    offset = paging.decode(app.key, scope, cursor)
+    body = app.trending_json(trending_for(app, window, date, cat, order=order,
+                                          limit=paging.MAX_OFFSET))
+    entries = body["entries"]
+    page = entries[offset:offset + count]
+    return {**body, "entries": page, "total": len(entries),
+            "next_cursor": paging.next_cursor(app.key, scope, offset, len(page), len(entries))}
 
 
-@router.get("/api/papers/{paper_id:path}", response_model=None)
+@router.get("/api/papers/{paper_id:path}", response_model=schemas.PaperOut,
+            responses=schemas.errors(301, 404, 503))
 def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
+    """One stored paper and its dated signals. A versioned or prefixed arXiv id (``v2``,
+    ``arXiv:``) is a 301 to the canonical id."""
     found = find_paper(app, paper_id, "/api")
     if isinstance(found, Response):
         return found

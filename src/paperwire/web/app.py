@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -25,6 +26,7 @@ from paperwire.web import (
     account_routes,
     api,
     digest_routes,
+    docs_routes,
     errors,
     feeds_routes,
     hub_routes,
@@ -35,6 +37,22 @@ from paperwire.web import (
 )
 from paperwire.web.common import HERE
 from paperwire.web.middleware import GZIP_MIN_BYTES, HeadersOnlyForHead, SecurityHeaders
+
+API_VERSION = "1"
+API_DESCRIPTION = """Paperwire's JSON API: search, similar papers, trending, a paper, upvotes and
+saves, digest subscriptions, health.
+
+**Stability**: `/api` is version 1 and stable. Fields are only ever added, never renamed or
+removed: ignore fields you do not know. A breaking change would come under a new prefix.
+
+**Errors**: every error is JSON, `{"detail": "a message"}`, with the status each operation
+declares (400 for a parameter, query or cursor that cannot be used; never a 500). A method an
+address does not take is a 405 whose `Allow` header lists those it takes.
+
+**Paging**: lists answer `total` and `next_cursor`; pass `cursor=<next_cursor>` with the same
+other parameters for the next page (`null` on the last one). Cursors are opaque and signed:
+an altered one is a 400. Up to 1000 results page through.
+"""
 
 
 def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
@@ -49,19 +67,22 @@ def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
         await run_in_threadpool(queue.drain, digest_routes.SHUTDOWN_DRAIN_SECONDS)
         paperwire.close()
 
-    app = FastAPI(title="Paperwire", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(title="Paperwire", version=API_VERSION, description=API_DESCRIPTION,
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.paperwire, app.state.mail_queue, app.state.dev_outbox = (
         paperwire, queue, dev_outbox)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount(docs_routes.ASSETS_PATH, StaticFiles(directory=docs_routes.ASSETS),
+              name="docs-assets")
     # this app's own copies of the routers' routes (the Hub's first: its /papers/{id}.md and
     # /api/papers/search come before /papers/{id} and /api/papers/{id})
-    for module in (hub_routes, pages, feeds_routes, api, digest_routes, vote_routes, library_routes,
-                   account_routes, recommend_routes):
+    for module in (hub_routes, pages, feeds_routes, api, digest_routes, vote_routes,
+                   library_routes, account_routes, recommend_routes, docs_routes):
         app.router.routes.extend(_own(route) for route in module.router.routes)
     errors.install(app)
     digest_routes.install_log_redaction()
     library_routes.install_log_redaction()
-    app.openapi()  # the schema, made (and kept) before HEAD joins GET in every route
+    _without_422(app.openapi())  # made (and kept) before HEAD joins GET in every route
     for route in app.routes:  # HEAD wherever GET: the same headers, no body
         if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
             route.methods.add("HEAD")
@@ -69,6 +90,16 @@ def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
     app.add_middleware(HeadersOnlyForHead)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _without_422(schema: dict[str, Any]) -> None:
+    """FastAPI declares a 422 for every route with parameters; here invalid parameters are
+    a 400 (``web/errors.py``, declared by each route), so the 422s are taken out."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
 
 
 def _own(route: BaseRoute) -> BaseRoute:

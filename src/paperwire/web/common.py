@@ -250,11 +250,12 @@ def parse_page(value: str | None, last: int | None = None) -> int:
 
 def trending_for(app: Paperwire, window: str, date_param: str | None,
                  cat: str | None, order: str | None = None,
-                 page: str | None = None) -> trending.TrendingView:
+                 page: str | None = None, limit: int = TRENDING_LIMIT) -> trending.TrendingView:
     """The trending view a page, feed or API call asks for (its parameters checked):
-    ``order`` trending or top, page ``page`` (from 1) of TRENDING_LIMIT entries."""
+    ``order`` trending or top, page ``page`` (from 1) of TRENDING_LIMIT entries (or
+    ``limit`` entries from the first, for the API's own paging)."""
     offset = (parse_page(page) - 1) * TRENDING_LIMIT
-    return app.trending(parse_window(window), parse_date(date_param), limit=TRENDING_LIMIT,
+    return app.trending(parse_window(window), parse_date(date_param), limit=limit,
                         category=parse_category(cat), order=parse_order(order),
                         offset=offset)
 

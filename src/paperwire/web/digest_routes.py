@@ -43,6 +43,7 @@ from paperwire.digests.subscriptions import (
 from paperwire.digests.tokens import read_token
 from paperwire.errors import InvalidSubscription, NotFound, PageError, TokenError
 from paperwire.records import FREQUENCIES, MODES, Subscriber
+from paperwire.web import schemas
 from paperwire.web.auth import cross_site
 from paperwire.web.common import App, page, paper_path, parse_date
 
@@ -57,8 +58,11 @@ OUTBOX_WARNING = "development outbox: every mail sent by this server is visible 
 
 
 class SubscribeRequest(BaseModel):
-    email: str = Field(max_length=254)
-    categories: list[str] = Field(default_factory=list, max_length=20)
+    # the patterns document what the checks (subscriptions.py) accept; they check, with
+    # their own messages
+    email: str = Field(max_length=254, json_schema_extra={"pattern": schemas.EMAIL_PATTERN})
+    categories: list[str] = Field(default_factory=list, max_length=20, json_schema_extra={
+        "items": {"type": "string", "pattern": schemas.CATEGORY_PATTERN, "maxLength": 40}})
     queries: list[str] = Field(default_factory=list, max_length=20)
 
 
@@ -164,7 +168,10 @@ async def subscribe_form(request: Request, app: App) -> Response:
     return page(request, "digest/message.html", title="Check your inbox", message=SUBSCRIBED)
 
 
-@router.post("/api/subscribe", status_code=202)
+@router.post("/api/subscribe", status_code=202, response_model=schemas.SubscribeAccepted,
+             responses=schemas.errors(400, 403, 415, 429, 503),
+             openapi_extra=schemas.json_body(SubscribeRequest.model_json_schema(),
+                                             "The address and what the digest follows"))
 async def api_subscribe(request: Request, app: App) -> Response:
     """Ask for a digest; answers the same for every address (no enumeration). The body
     must be JSON (``Content-Type: application/json``), which no cross-site HTML form can

@@ -6,6 +6,8 @@ only). No traceback ever reaches a user."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -17,29 +19,41 @@ from paperwire.errors import (
     PaperwireError,
     QueryError,
     SearchError,
+    StoreError,
     TokenError,
 )
 from paperwire.web.common import page
 from paperwire.web.middleware import SECURITY_HEADERS, allowed_methods
 
 SERVER_ERROR = "Something went wrong on our side; the error has been logged."
+DATABASE_DOWN = "The database cannot be reached right now; try again in a moment."
+log = logging.getLogger(__name__)
 _TITLES = {404: "Not found", 405: "Method not allowed"}
 
 
 def wants_json(request: Request) -> bool:
+    """Under ``/api/`` and at ``/healthz``, errors are ``{"detail": …}``; so they are at a
+    ``.json`` address (feeds, exports) unless a browser asks (its Accept names HTML: the
+    error page, with its sign-in link), and for a client that asks for JSON only."""
     accept = request.headers.get("accept", "")
-    return request.url.path.startswith("/api/") or (
+    path = request.url.path
+    return path.startswith("/api/") or path == "/healthz" or (
+        path.endswith(".json") and "text/html" not in accept) or (
         accept.startswith("application/json") and "html" not in accept)
 
 
 def mapped(request: Request, exc: Exception) -> tuple[int, str, str, dict[str, str]] | None:
     """``(status, title, message, headers)`` for ``exc``; None for an unexpected error."""
+    if isinstance(exc, (PageError, NotFound)) and _wrong_method(request):
+        return _method_not_allowed(request)
     if isinstance(exc, PageError):
         return exc.status, exc.title, exc.message, {}
     if isinstance(exc, QueryError):  # the query is wrong, not the service
         return 400, "Query not understood", str(exc), {}
     if isinstance(exc, SearchError):
         return 503, "Search is unavailable", str(exc), {}
+    if isinstance(exc, StoreError):  # the database is down: the details go to the log
+        return 503, "Service unavailable", DATABASE_DOWN, {"Retry-After": "30"}
     if isinstance(exc, TokenError):
         message = str(exc) if wants_json(request) else str(exc).capitalize() + "."
         return 400, "This link cannot be used", message, {}
@@ -51,15 +65,28 @@ def mapped(request: Request, exc: Exception) -> tuple[int, str, str, dict[str, s
         status, headers = exc.status_code, dict(exc.headers or {})
         message = "There is no page at this address." if status == 404 else str(exc.detail)
         if status == 405:  # every method the address takes, not one route's
-            allowed = allowed_methods(request.app, request.scope)
-            headers["Allow"] = ", ".join(allowed)
-            message = f"This address takes {', '.join(allowed)} only."
+            return _method_not_allowed(request)
         return status, _TITLES.get(status, "Error"), message, headers
     return None
 
 
+def _wrong_method(request: Request) -> bool:
+    """A 404 from a route that only matched because its ``:path`` id swallowed a more
+    specific route's address (GET ``/api/papers/X/vote``): the address takes other methods."""
+    allowed = allowed_methods(request.app, request.scope)
+    return bool(allowed) and request.method not in allowed
+
+
+def _method_not_allowed(request: Request) -> tuple[int, str, str, dict[str, str]]:
+    allowed = allowed_methods(request.app, request.scope)
+    message = f"This address takes {', '.join(allowed)} only."
+    return 405, _TITLES[405], message, {"Allow": ", ".join(allowed)}
+
+
 def error_response(request: Request, exc: Exception) -> Response:
     known = mapped(request, exc)
+    if isinstance(exc, StoreError):
+        log.warning("database unavailable for %s: %s", request.url.path, exc)
     # an unexpected error is answered outside the middleware stack: the headers are added
     status, title, message, headers = known or (500, "Server error", SERVER_ERROR,
                                                  SECURITY_HEADERS)

@@ -8,26 +8,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from paperwire import daily
 from paperwire.errors import PageError
 from paperwire.models import Paper
+from paperwire.web import schemas
 from paperwire.web.common import App, find_paper, paper_path, parse_limit
 
 router = APIRouter()
 
 
-class ApiError(BaseModel):
-    detail: str = Field(description="What was wrong, in a sentence.")
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ApiError, "description": "A parameter is not valid."}}
-SEARCH_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS, 503: {"model": ApiError, "description": "The search index is unavailable."}}
+ERRORS = schemas.errors(400, 503)  # 503: the database (or, searching, the index) is down
+SEARCH_ERRORS = ERRORS
 
 
 class HubAuthor(BaseModel):
@@ -153,17 +148,28 @@ def _whole(value: str | None, name: str, default: int, low: int, high: int) -> i
 
 
 @router.get("/api/daily_papers", responses=ERRORS)
-def daily_papers(app: App, date: str | None = None, week: str | None = None,
-                 month: str | None = None, sort: str | None = None, p: str | None = None,
-                 limit: str | None = None, submitter: str | None = None) -> list[HubListItem]:
+def daily_papers(
+    app: App,
+    date: str | None = schemas.day("A day"),
+    week: str | None = schemas.matching(schemas.WEEK_PATTERN, "An ISO week, YYYY-Www"),
+    month: str | None = schemas.matching(schemas.MONTH_PATTERN, "A month, YYYY-MM"),
+    sort: str | None = schemas.one_of(None, daily.SORTS, "publishedAt (default) or trending"),
+    p: str | None = schemas.whole_number("The page, from 0", 0, daily.MAX_PAGE),
+    limit: str | None = schemas.whole_number("Papers per page: default 50", 1, daily.MAX_LIMIT),
+    submitter: str | None = Query(default=None, description="Matches nothing (not stored)"),
+) -> list[HubListItem]:
     """Hugging Face's daily papers of a day (``date=YYYY-MM-DD``), an ISO week
     (``week=YYYY-Www``) or a month (``month=YYYY-MM``), default the newest day with data;
-    ``sort`` publishedAt (default) or trending (the period's total); page ``p`` (from 0) of
-    ``limit`` (default 50, at most 100)."""
+    the first given counts (date, then week, then month); ``sort`` publishedAt (default) or
+    trending (the period's total); page ``p`` (from 0) of ``limit`` (default 50, at most
+    100)."""
+    # each period given is checked, the first counts: a schema cannot say "only one of these"
     try:
-        period = daily.parse_period(date, week, month)
+        periods = [daily.parse_period(*given) for given in
+                   ((date, None, None), (None, week, None), (None, None, month)) if any(given)]
     except ValueError as exc:
         raise PageError(400, f"{exc}.") from None
+    period = periods[0] if periods else None
     if sort not in (None, "", *daily.SORTS):
         raise PageError(400, f"Invalid sort {sort!r}: use one of {', '.join(daily.SORTS)}.")
     page = _whole(p, "p", 0, 0, daily.MAX_PAGE)
@@ -173,12 +179,17 @@ def daily_papers(app: App, date: str | None = None, week: str | None = None,
 
 
 @router.get("/api/papers/search", responses=SEARCH_ERRORS)
-def search_papers(app: App, q: str = "", limit: str | None = None) -> list[HubListItem]:
+def search_papers(
+    app: App,
+    q: str = Query(default="", description="A query in the search language (see /search)"),
+    limit: str | None = schemas.whole_number("How many: default 20, at most 100 (capped)"),
+) -> list[HubListItem]:
     """Papers matching ``q`` (the search page's query language), best first; a ``q`` that
     is a stored paper's id or link gives that paper first."""
+    count = parse_limit(limit)  # checked even without a query
     if not q.strip():
         return []
-    found = app.search_papers(q, parse_limit(limit))
+    found = app.search_papers(q, count)
     return [list_item(app, item) for item in app.hub_papers(found)]
 
 

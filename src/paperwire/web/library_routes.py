@@ -31,7 +31,7 @@ from paperwire.web import feeds
 from paperwire.web.auth import SignedIn, check_csrf, safe_next, signed_in
 from paperwire.web.common import TEMPLATES, App, get_app, page, paper_path, reactions_for
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages, forms and downloads: not the API
 
 MAX_TAGS, MAX_TAG_CHARS = 20, 64  # as store.library keeps them
 STATE_FILTERS = ("to-read", "read", "none")

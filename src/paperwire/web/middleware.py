@@ -21,6 +21,12 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'se
 MAIL_VIEW_PREFIX = "/dev/outbox/"
 MAIL_VIEW_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'",
                                                    "style-src 'self' 'unsafe-inline'")
+# The API's documentation page (/docs) runs Swagger UI's script, served from here (no
+# inline script, nothing from elsewhere); the widget sets inline styles, draws data: icons and
+# fetches /openapi.json (and the "try it out" calls).
+DOCS_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+               "base-uri 'none'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -83,15 +89,19 @@ class HeadersOnlyForHead:
 
 
 def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
-    """The methods some route (or mount) at this request's path takes: its ``Allow``."""
-    allowed: set[str] = set()
+    """The methods the routes (or mount) at this request's path take: its ``Allow``. Where
+    several match, the most specific ones name the address: ``/api/papers/X/vote`` is the
+    vote of paper X (POST), not a paper whose id ends in ``/vote``."""
+    by_capture: dict[int, set[str]] = {}
     # a mount on the way (static files) moved root_path: match from the app's own root
     fresh = {"type": "http", "method": scope["method"], "path": scope["path"],
              "root_path": scope.get("app_root_path", "")}
     for route in app.routes:
-        match, _ = route.matches(fresh)
+        match, child = route.matches(fresh)
         if match is Match.NONE:
             continue
         methods = getattr(route, "methods", None)
-        allowed |= set(methods) if methods else {"GET", "HEAD"}  # a mount: static files
-    return sorted(allowed)
+        captured = sum(len(str(v)) for v in child.get("path_params", {}).values())
+        by_capture.setdefault(captured, set()).update(
+            methods if methods else {"GET", "HEAD"})  # a mount: static files
+    return sorted(by_capture[min(by_capture)]) if by_capture else []

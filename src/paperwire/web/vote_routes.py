@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from paperwire.app import Paperwire
 from paperwire.errors import PageError
 from paperwire.records import Account
+from paperwire.web import schemas
 from paperwire.web.auth import check_csrf, safe_next, signed_in
 from paperwire.web.common import App, page, paper_path
 
@@ -120,14 +121,24 @@ async def save_form(request: Request, app: App, paper_id: str) -> Response:
     return await _form_post(request, app, paper_id, "save")
 
 
-@router.post("/api/papers/{paper_id:path}/vote")
+def _api_doc(kind: str) -> dict[str, Any]:
+    return {"response_model": schemas.ReactionState,
+            "responses": schemas.errors(400, 401, 403, 404, 415, 429, 503),
+            "openapi_extra": schemas.json_body(
+                {"type": "object", "required": [kind],
+                 "properties": {kind: {"type": "boolean"}}},
+                f'{{"{kind}": true}} or {{"{kind}": false}}; a signed-in session (its '
+                "cookie) and its CSRF token in X-CSRF-Token")}
+
+
+@router.post("/api/papers/{paper_id:path}/vote", **_api_doc("vote"))
 async def api_vote(request: Request, app: App, paper_id: str) -> Response:
     """``{"vote": true}`` upvotes, ``{"vote": false}`` takes it back; answers the paper's
     state for this account and its local upvotes."""
     return await _api_post(request, app, paper_id, "vote")
 
 
-@router.post("/api/papers/{paper_id:path}/save")
+@router.post("/api/papers/{paper_id:path}/save", **_api_doc("save"))
 async def api_save(request: Request, app: App, paper_id: str) -> Response:
     """``{"save": true}`` saves the paper to the library, ``{"save": false}`` removes it."""
     return await _api_post(request, app, paper_id, "save")
