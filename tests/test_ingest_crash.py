@@ -141,7 +141,7 @@ def dump(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         p = [tuple(r) for r in conn.execute(select(*cols).order_by(papers.c.id))]
         s = [tuple(r) for r in conn.execute(
             select(signals.c.paper_id, signals.c.source, signals.c.day, signals.c.value)
-            .order_by(signals.c.paper_id, signals.c.day))]
+            .order_by(signals.c.paper_id, signals.c.day, signals.c.source))]
     store.close()
     return p, s
 

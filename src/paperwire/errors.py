@@ -12,6 +12,9 @@
     │   └── QueryError             the query itself is wrong (a bad date, a negated filter)
     ├── SourceError                a live source (arXiv, Hugging Face) failed; names the source
     │   └── SourceBusy             another run of the same ingest holds its lock
+    ├── FormulaError               a formula cannot be shown as math (the converter's output is
+    │                              unsafe, or it has no plain form): its TeX is shown instead
+    │                              (never leaves ``texts.py``)
     ├── NotFound                   a paper (or other object) the caller asked for does not exist
     ├── TokenError                 a signed link is damaged, forged, expired or already used
     ├── InvalidSubscription        an address or digest preference cannot be used
@@ -38,6 +41,10 @@ class ConfigError(PaperwireError):
 
 
 class StoreError(PaperwireError):
+    pass
+
+
+class FormulaError(PaperwireError):
     pass
 
 

@@ -31,6 +31,8 @@ import latex2mathml.converter
 from defusedxml import ElementTree as SafeET
 from markupsafe import Markup, escape
 
+from paperwire.errors import FormulaError
+
 MAX_FORMULA_CHARS = 600  # a formula longer than this is shown as source
 MAX_FORMULA_DEPTH = 12  # brace / \left nesting beyond this is shown as source
 MAX_FORMULAS = 200  # per text; later ones are shown as source
@@ -127,10 +129,6 @@ _ATTRIBUTES = frozenset(
 _SAFE_VALUE = re.compile(r"^[\w .%#+\-]{0,40}$")
 
 
-class _Unsafe(Exception):
-    """latex2mathml produced something outside the allow-list."""
-
-
 def _depth(tex: str) -> int:
     deepest = level = 0
     for token in re.finditer(r"\\left\b|\\right\b|\\begin\b|\\end\b|\\.|[{}]", tex):
@@ -146,7 +144,7 @@ def _depth(tex: str) -> int:
 def _rebuild(node: Element, out: list[str]) -> None:
     tag = node.tag.removeprefix(_NS)
     if tag not in _ELEMENTS:
-        raise _Unsafe(tag)
+        raise FormulaError(f"<{tag}> is outside the allow-list")
     attrs = "".join(
         f' {name}="{escape(value)}"' for name, value in sorted(node.attrib.items())
         if name in _ATTRIBUTES and _SAFE_VALUE.match(value)
@@ -386,10 +384,6 @@ _SUB = dict(zip("0123456789+-=()aeiknt", "₀₁₂₃₄₅₆₇₈₉₊₋�
 _MATH_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.DOTALL)
 
 
-class _NoPlain(Exception):
-    """The formula has something without a plain rendering: keep its TeX."""
-
-
 class _PlainMath:
     """A small reader of simple TeX math into Unicode text."""
 
@@ -400,7 +394,7 @@ class _PlainMath:
     def run(self) -> str:
         out = self.sequence(0)
         if self.pos < len(self.tokens):
-            raise _NoPlain
+            raise FormulaError("no plain rendering")
         return " ".join(out.split()) if out.strip() else out
 
     def sequence(self, depth: int) -> str:
@@ -412,12 +406,12 @@ class _PlainMath:
     def group(self, depth: int) -> str:
         """The next argument: ``{...}`` or one token."""
         if depth > MAX_FORMULA_DEPTH or self.pos >= len(self.tokens):
-            raise _NoPlain
+            raise FormulaError("no plain rendering")
         if self.tokens[self.pos] == "{":
             self.pos += 1
             inner = self.sequence(depth + 1)
             if self.pos >= len(self.tokens):
-                raise _NoPlain
+                raise FormulaError("no plain rendering")
             self.pos += 1
             return inner
         return self.atom(depth + 1)
@@ -448,7 +442,7 @@ class _PlainMath:
             return "√" + _wrap(self.group(depth))
         if name in _SYMBOLS:
             return _SYMBOLS[name]
-        raise _NoPlain
+        raise FormulaError("no plain rendering")
 
 
 def _wrap(part: str) -> str:
@@ -461,7 +455,7 @@ def plain_math(tex: str) -> str | None:
         return None
     try:
         return _PlainMath(tex).run()
-    except (_NoPlain, RecursionError):
+    except (FormulaError, RecursionError):
         return None
 
 
