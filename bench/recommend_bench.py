@@ -434,6 +434,14 @@ def run(args: argparse.Namespace) -> None:
     users = settle_users(users, set(ids))
     category_extend(users, [by_id[i] for i in ids])
     users = [u for u in users if len(u.held_out) >= 2]
+    if args.per_group:  # a quicker run: the first N readers of each kind and split
+        seen: Counter[tuple[str, str]] = Counter()
+        kept = []
+        for u in users:
+            seen[(u.kind, u.split)] += 1
+            if seen[(u.kind, u.split)] <= args.per_group:
+                kept.append(u)
+        users = kept
     train = [u for u in users if u.split == "train"]
     test = [u for u in users if u.split == "test"]
     counts = Counter((u.kind, u.split) for u in users)
@@ -548,6 +556,8 @@ def main() -> None:
     ap.add_argument("--author-weight", type=float, default=0.5)  # as the service builds it
     ap.add_argument("--lexical-scales", type=float, nargs="+", default=[1.0, 2.0, 4.0])
     ap.add_argument("--svm-c", type=float, nargs="+", default=[0.01, 0.1, 1.0, 10.0])
+    ap.add_argument("--per-group", type=int, default=0,
+                    help="keep only the first N readers of each kind and split (same corpus)")
     ap.add_argument("--prepare-only", action="store_true",
                     help="build and embed the corpus, then stop")
     run(ap.parse_args())
