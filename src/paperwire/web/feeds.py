@@ -170,20 +170,7 @@ def atom_feed(view: TrendingView, base_url: str, pinned: date | None = None,
     _sub(author, "uri", base_url + "/")
     _sub(feed, "generator", "Paperwire", uri=base_url + "/about/trending")
     for entry, paper in view.entries:
-        item = _sub(feed, "entry")
-        _sub(item, "id", entry_id(base_url, paper))
-        _sub(item, "title", texts.to_plain(paper.title))
-        _sub(item, "link", rel="alternate", type="text/html",
-             href=paper_link(base_url, paper.id))
-        if paper.abs_url:
-            _sub(item, "link", rel="related", type="text/html", href=paper.abs_url)
-        if paper.published:
-            _sub(item, "published", _stamp(paper.published))
-        _sub(item, "updated", _stamp(_entry_updated(entry, paper)))
-        for name in paper.authors:
-            _sub(_sub(item, "author"), "name", name)
-        for cat in _categories(paper):
-            _sub(item, "category", term=cat)
+        item = _paper_entry(feed, base_url, paper, _stamp(_entry_updated(entry, paper)))
         _sub(item, "summary", _summary(entry, paper, extras), type="text")
     ET.indent(feed)
     document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
@@ -301,6 +288,25 @@ def feed_authors(authors: Sequence[str], cap: int = MAX_FEED_AUTHORS) -> list[st
     return names if len(names) <= cap else [*names[:cap], "et al."]
 
 
+def _paper_entry(feed: ET.Element, base_url: str, paper: Paper, updated: str) -> ET.Element:
+    """An Atom entry of ``paper`` (id, title, links, dates, authors capped, categories), its
+    summary left to the caller."""
+    item = _sub(feed, "entry")
+    _sub(item, "id", entry_id(base_url, paper))
+    _sub(item, "title", texts.to_plain(paper.title))
+    _sub(item, "link", rel="alternate", type="text/html", href=paper_link(base_url, paper.id))
+    if paper.abs_url:
+        _sub(item, "link", rel="related", type="text/html", href=paper.abs_url)
+    if paper.published:
+        _sub(item, "published", _stamp(paper.published))
+    _sub(item, "updated", updated)
+    for name in feed_authors(paper.authors):
+        _sub(_sub(item, "author"), "name", name)
+    for cat in _categories(paper):
+        _sub(item, "category", term=cat)
+    return item
+
+
 def _paper_updated(paper: Paper, fallback: datetime) -> str:
     known = [d for d in (paper.published, paper.updated) if d is not None]
     return _stamp(max(known)) if known else _instant(fallback)
@@ -325,20 +331,7 @@ def papers_atom(papers: Sequence[Paper], base_url: str, *, self_url: str, page_u
     _sub(author, "uri", base_url + "/")
     _sub(feed, "generator", "Paperwire", uri=base_url + "/")
     for paper in papers:
-        item = _sub(feed, "entry")
-        _sub(item, "id", entry_id(base_url, paper))
-        _sub(item, "title", texts.to_plain(paper.title))
-        _sub(item, "link", rel="alternate", type="text/html",
-             href=paper_link(base_url, paper.id))
-        if paper.abs_url:
-            _sub(item, "link", rel="related", type="text/html", href=paper.abs_url)
-        if paper.published:
-            _sub(item, "published", _stamp(paper.published))
-        _sub(item, "updated", _paper_updated(paper, now))
-        for name in feed_authors(paper.authors):
-            _sub(_sub(item, "author"), "name", name)
-        for cat in _categories(paper):
-            _sub(item, "category", term=cat)
+        item = _paper_entry(feed, base_url, paper, _paper_updated(paper, now))
         summary = _parts(tldr_line(paper, extras), excerpt(texts.to_plain(paper.abstract)))
         if summary:
             _sub(item, "summary", summary, type="text")
