@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -190,6 +191,26 @@ def test_advisory_lock_is_one_holder_at_a_time(db_url: str) -> None:
         a.close()
         b.close()
 
+
+
+def test_advisory_locks_of_two_schemas_do_not_meet(pg_schema_url: str) -> None:
+    """Two Paperwires in one PostgreSQL database, one schema each (as the test sessions of
+    parallel workers are): each one's writer lock is its own."""
+    other = f"pw_lock_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_schema_url.split("?")[0])
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{other}"'))
+    a = Store.open(pg_schema_url)
+    b = Store.open(f"{pg_schema_url.split('?')[0]}?options=-csearch_path%3D{other}")
+    try:
+        with a.advisory_lock("embed") as first, b.advisory_lock("embed") as second:
+            assert first and second
+    finally:
+        a.close()
+        b.close()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{other}" CASCADE'))
+        admin.dispose()
 
 def test_a_hybrid_search_runs_bm25_once_highlights_included(
     store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch

@@ -534,13 +534,16 @@ class Store:
         if self.dialect != "postgresql":
             yield True
             return
-        key = zlib.crc32(f"paperwire:{name}".encode())
         try:
             conn = self.engine.connect()
         except SQLAlchemyError as exc:
             raise StoreError(f"taking the lock {name!r} failed: {db.first_line(exc)}") from exc
         try:
             try:
+                # advisory locks are database-wide: the key names the schema too, so two
+                # Paperwires in one database (one schema each) never hold each other's lock
+                schema = conn.execute(select(func.current_schema())).scalar()
+                key = zlib.crc32(f"paperwire:{schema}:{name}".encode())
                 taken = bool(conn.execute(select(func.pg_try_advisory_lock(key))).scalar())
                 conn.commit()
             except SQLAlchemyError as exc:
