@@ -14,7 +14,7 @@ recipient who got it twice got the same Message-ID and the same body each time; 
 extra copy is the message in flight when some kill landed — the last one the server had
 recorded once that killed process's connection was gone.
 
-PAPERWIRE_TEST_DIGEST_KILLS sets the number of kills (default 10; CI sets 50).
+PAPERWIRE_TEST_DIGEST_KILLS sets the number of kills (default 10; CI sets 30).
 """
 
 from __future__ import annotations
