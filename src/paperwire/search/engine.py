@@ -4,7 +4,8 @@ store, with the query syntax of :mod:`paperwire.search.query` applied to all thr
 Hybrid is the default: both retrievers take the query's free text; hard constraints (phrases,
 exclusions, author:, cat:, title:, dates) are applied natively by the lexical index and as a
 filter on the dense candidates; the two rankings are fused (a convex combination of
-normalised scores, tuned on the SciFact *train* split — see BENCHMARKS.md).
+normalised scores whose lexical weight depends on the query's length, lexical candidates
+scored by their vectors too; tuned on training data only — see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -45,13 +46,20 @@ SYNC_WAIT = 1.0  # seconds sync() waits for the writer lock (held by a pass of a
 
 @dataclass(frozen=True)
 class FusionParams:
-    """How the two rankings are fused. The defaults were chosen on SciFact *train* by
-    bench/tune_fusion.py (convex 0.6: train nDCG@10 0.7306 against 0.7141 for plain RRF)."""
+    """How the two rankings are fused. Chosen on training data only (SciFact *train*, arXiv
+    title lookups and sentence lookups: bench/tune_quality.py, BENCHMARKS.md): convex, the
+    lexical weight from ``short_alpha`` (queries of up to ``short_words`` words) down to
+    ``alpha`` (``long_words`` and more), with the dense similarity of every lexical candidate
+    filled in (``fill_dense``) rather than 0 for those outside the dense top ``depth``."""
 
     method: str = "convex"  # or "rrf"
     rrf_k: float = fusion.RRF_K
     lexical_weight: float = 1.0  # RRF weight of the lexical ranking (dense weighs 1)
-    alpha: float = 0.6  # convex: weight of the min-max-normalised lexical scores
+    alpha: float = 0.4  # convex: weight of the min-max-normalised lexical scores (long queries)
+    short_alpha: float = 0.6  # ... of queries of up to short_words words
+    short_words: int = 3
+    long_words: int = 9
+    fill_dense: bool = True  # score lexical candidates outside the dense top by their vectors
     depth: int = 100  # candidates taken from each retriever
 
 
@@ -212,7 +220,13 @@ class SearchEngine:
             return den[:k], by_id, den_rank
         p = self.params
         if p.method == "convex":
-            fused = fusion.convex(dict(lex), dict(den), p.alpha)
+            dense_scores = dict(den)
+            if p.fill_dense and vector is not None:
+                missing = [pid for pid, _ in lex if pid not in dense_scores]
+                dense_scores.update(self.dense().scores(vector.result(), missing))
+            alpha = fusion.query_alpha(len(q.free_text().split()), p.short_alpha, p.alpha,
+                                       p.short_words, p.long_words)
+            fused = fusion.convex(dict(lex), dense_scores, alpha)
         else:
             fused = fusion.rrf([[d for d, _ in lex], [d for d, _ in den]], k=p.rrf_k,
                                weights=[p.lexical_weight, 1.0])
