@@ -27,7 +27,7 @@ from paperwire import trending
 from paperwire.config import Settings
 from paperwire.errors import SearchError
 from paperwire.models import Paper
-from paperwire.search import fusion
+from paperwire.search import floor, fusion
 from paperwire.search.lexical import LexicalHit, LexicalIndex, LexicalView
 from paperwire.search.query import (
     ParsedQuery,
@@ -63,6 +63,7 @@ class Hit:
     dense_rank: int | None = None
     title_html: Markup | None = None  # escaped title with matches in <b>
     snippet_html: Markup | None = None  # escaped abstract excerpt with matches in <b>
+    match: bool = True  # above the relevance floor (search/floor.py); False: a related paper
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-embed-query")
@@ -74,6 +75,7 @@ class SearchEngine:
     settings: Settings
     embedder: Any = None  # paperwire.embed.Embedder; loaded on first dense use when None
     params: FusionParams = field(default_factory=FusionParams)
+    floor: floor.FloorParams = field(default_factory=floor.FloorParams)
 
     def __post_init__(self) -> None:
         self.lexical = LexicalIndex(self.settings.index_dir / "lexical")
@@ -181,14 +183,15 @@ class SearchEngine:
 
     def rank_ids(self, text: str, mode: str = "hybrid", k: int = 100) -> list[str]:
         """Ids for literal text (no query syntax), best first: what ``paperwire eval`` runs."""
-        ranked, _, _ = self._ranked(literal_query(text), mode, k, self.lexical.view())
+        ranked = self._ranked(literal_query(text), mode, k, self.lexical.view())[0]
         return [pid for pid, _ in ranked]
 
     def _ranked(
         self, q: ParsedQuery, mode: str, k: int, view: LexicalView | None
-    ) -> tuple[list[tuple[str, float]], dict[str, LexicalHit], dict[str, int]]:
+    ) -> tuple[list[tuple[str, float]], dict[str, LexicalHit], dict[str, int], dict[str, float]]:
         """The fused ranking, the lexical hits by id (their stored documents give the
-        highlights later) and the dense ranks."""
+        highlights later), the dense ranks and each candidate's cosine similarity to the
+        query (empty without a query vector), what the relevance floor decides on."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         depth = max(k, self.params.depth)
@@ -199,24 +202,47 @@ class SearchEngine:
                 and self.dense_available()):
             # the query's embedding (ONNX Runtime, outside the GIL) runs while BM25 ranks
             vector = _POOL.submit(self._embedder().embed_query, q.free_text())
-        if mode in ("lexical", "hybrid") and view is not None:
+        if view is not None:  # dense mode too: its lexical matches pass the floor
             lex_hits = view.search(q, limit=depth, highlight=False)
         lex = [(h.paper_id, h.score) for h in lex_hits]
+        cosine: dict[str, float] = {}
         if vector is not None:
             den = self._dense_candidates(q, depth, vector.result(), view)
+            cosine = self._cosines(vector.result(), den, lex)
         by_id = {h.paper_id: h for h in lex_hits}
         den_rank = {pid: i for i, (pid, _) in enumerate(den, 1)}
+        if mode == "dense":
+            return den[:k], by_id, den_rank, cosine
         if mode == "lexical" or not den:
-            return lex[:k], by_id, den_rank
-        if mode == "dense" or not lex:
-            return den[:k], by_id, den_rank
+            return lex[:k], by_id, den_rank, cosine
+        if not lex:
+            return den[:k], by_id, den_rank, cosine
         p = self.params
         if p.method == "convex":
             fused = fusion.convex(dict(lex), dict(den), p.alpha)
         else:
             fused = fusion.rrf([[d for d, _ in lex], [d for d, _ in den]], k=p.rrf_k,
                                weights=[p.lexical_weight, 1.0])
-        return fused[:k], by_id, den_rank
+        return fused[:k], by_id, den_rank, cosine
+
+    def _cosines(self, vector: np.ndarray, den: list[tuple[str, float]],
+                 lex: list[tuple[str, float]]) -> dict[str, float]:
+        """Each candidate's cosine similarity to the query: the dense side's scores, and
+        for lexical candidates it did not return, their stored vectors' (when indexed)."""
+        cosine = dict(den)
+        index = self.dense()
+        for pid, _ in lex:
+            if pid not in cosine and (v := index.vector(pid)) is not None:
+                cosine[pid] = float(np.dot(v, vector))
+        return cosine
+
+    def _matches(self, q: ParsedQuery, ranked: list[tuple[str, float]],
+                 lex_hits: dict[str, LexicalHit], cosine: dict[str, float],
+                 view: LexicalView | None) -> set[str]:
+        """The candidates above the relevance floor (:func:`floor.matches`)."""
+        whole = (view.with_every_word(q, floor.required_words(q.terms), (p for p, _ in ranked))
+                 if view is not None else set())
+        return floor.matches(whole, lex_hits.keys(), cosine, self.floor)
 
     def _dense_candidates(self, q: ParsedQuery, depth: int, vector: np.ndarray,
                           view: LexicalView | None) -> list[tuple[str, float]]:
@@ -249,11 +275,15 @@ class SearchEngine:
         options: SearchOptions | None = None,
         highlight: bool = False,
         depth: int | None = None,
+        related: int = 0,
     ) -> tuple[list[Hit], int]:
-        """:meth:`search`, and how many ranked results the query has in all. ``depth``: the
-        candidates taken from each retriever (default: enough for the page); pages of one
-        query asked with one fixed ``depth`` (the API's paging) are slices of one ranking,
-        so walking them sees each result once."""
+        """:meth:`search`, and how many matches the query has in all: the candidates above
+        the relevance floor (:mod:`paperwire.search.floor`), the only ones counted, sorted
+        and paged. With ``related``, a page that reaches the end of the matches goes on
+        with up to that many other candidates, best first, as ``match=False`` hits (never
+        counted). ``depth``: the candidates taken from each retriever (default: enough for
+        the page); pages of one query asked with one fixed ``depth`` (the API's paging) are
+        slices of one ranking, so walking them sees each match once."""
         options = options or SearchOptions()
         q = parse_query(query) if isinstance(query, str) else query
         q = merge_options(q, options)
@@ -263,16 +293,18 @@ class SearchEngine:
         pool = max(want, depth or 0)
         depth = max(pool, self.params.depth)
         view = self.lexical.view()
-        if not q.has_text or (options.sort == "date" and mode == "lexical"):
+        rest: list[tuple[str, float]] = []
+        if not q.has_text:  # filters alone: every paper they keep matches, newest first
             hits = view.search(q, limit=pool, sort="date", highlight=False) if view else []
             ranked = [(h.paper_id, h.score) for h in hits]
             lex_hits = {h.paper_id: h for h in hits}
             den_rank: dict[str, int] = {}
         else:
-            ranked, lex_hits, den_rank = self._ranked(q, mode, depth, view)
+            ranked, lex_hits, den_rank, cosine = self._ranked(q, mode, depth, view)
+            ranked, rest = floor.split(ranked, self._matches(q, ranked, lex_hits, cosine, view))
         lex_rank = {pid: i for i, pid in enumerate(lex_hits, 1)}
         # in relevance order only the page is read (plus slack for papers deleted meanwhile);
-        # re-sorting needs every candidate
+        # re-sorting needs every match
         reads = ranked if options.sort != "relevance" else ranked[: want + 10]
         papers = self.store.get_papers(pid for pid, _ in reads)
         if len(papers) < len(reads) and len(reads) < len(ranked):
@@ -285,16 +317,24 @@ class SearchEngine:
         elif options.sort == "trending":
             heat = self._trending_scores({pid for pid, _ in ranked})
             ranked.sort(key=lambda r: heat.get(r[0], 0.0), reverse=True)  # stable: ties keep
-        page = ranked[options.offset : want]
+        page = [(pid, sc, True) for pid, sc in ranked[options.offset : want]]
+        if related and want >= len(ranked) and rest:  # the matches end on this page
+            others = self.store.get_papers(pid for pid, _ in rest[: related + 10])
+            papers.update(others)
+            page += [(pid, sc, False) for pid, sc in rest if pid in others][:related]
         html: dict[str, tuple[str, str]] = {}
         if highlight and view is not None:
-            shown = [lex_hits[pid] for pid, _ in page if pid in lex_hits]
+            shown = [lex_hits[pid] for pid, _, _ in page if pid in lex_hits]
             html = {h.paper_id: (h.title_html, h.snippet_html)
                     for h in view.highlight(q, shown) if h.title_html}
+        def marked(pid: str, which: int) -> Markup | None:
+            text = html.get(pid, ("", ""))[which]
+            return Markup(text) if text else None
+
         return [
             Hit(papers[pid], score, lex_rank.get(pid), den_rank.get(pid),
-                *(Markup(x) if x else None for x in html.get(pid, ("", ""))))
-            for pid, score in page
+                title_html=marked(pid, 0), snippet_html=marked(pid, 1), match=match)
+            for pid, score, match in page
         ], total
 
     def similar(

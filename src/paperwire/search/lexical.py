@@ -613,3 +613,20 @@ class LexicalView:
         q = Query.boolean_query([(Occur.Must, constraints), (Occur.Must, among)])
         hits = searcher.search(q, len(wanted), count=False).hits
         return {searcher.doc(addr)["id"][0] for _score, addr in hits}
+
+    def with_every_word(self, query: ParsedQuery, words: Sequence[str],
+                        ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` hold every one of ``words`` (each in any field, analysed as
+        :meth:`search` does) and meet the query's hard constraints (:meth:`satisfying`):
+        the papers a query's words match as a whole, what the relevance floor
+        (:mod:`paperwire.search.floor`) always keeps."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return set()
+        builder = _QueryBuilder(self.schema)
+        constraints, _ = builder.build(query, words_too=False)
+        clauses = [constraints, Query.term_set_query(self.schema, "id", wanted)]
+        clauses += [q for q in (builder.any_field(w) for w in words) if q is not None]
+        q = Query.boolean_query([(Occur.Must, c) for c in clauses])
+        hits = self.searcher.search(q, len(wanted), count=False).hits
+        return {self.searcher.doc(addr)["id"][0] for _score, addr in hits}
