@@ -24,8 +24,10 @@ from paperwire.config import Settings
 from paperwire.digests.service import DigestContext, gather
 from paperwire.embed import default_embedder
 from paperwire.importers import run_import
+from paperwire.models import Paper
 from paperwire.records import Subscriber
 from paperwire.search import SearchEngine, SearchOptions
+from paperwire.search.engine import FusionParams
 from paperwire.search.floor import FloorParams, matches, required_words, split
 from paperwire.store import Store
 from paperwire.web.app import create_app
@@ -67,6 +69,23 @@ def test_required_words_leave_out_stop_words() -> None:
     assert required_words(["sparse", "retrieval", "with", "learned", "weights"]) == [
         "sparse", "retrieval", "learned", "weights"]
     assert required_words(["The", "Who"]) == ["The", "Who"]  # nothing but stop words: all
+
+
+def test_papers_past_the_candidates_holding_every_word_are_counted(
+    store: Store, settings: Settings
+) -> None:
+    store.write_batch([
+        *(Paper(id=f"2601.{i:05d}", title=f"World models, part {i}", version=1,
+                abstract="A world model. " * (1 + i % 3)) for i in range(12)),
+        Paper(id="2601.00100", title="A model of bees", abstract="Only one word.", version=1),
+    ])
+    engine = SearchEngine(store, settings, params=FusionParams(depth=5))  # 5 candidates
+    engine.sync(embed=False)
+    hits, total = engine.search_page("world model", "lexical", SearchOptions(limit=3))
+    assert len(hits) == 3 and total == 12  # the 7 past the candidates are counted too
+    hits, total = engine.search_page("bees model", "lexical", SearchOptions(limit=3),
+                                     related=5)
+    assert total == 1 and [h.paper.id for h in hits if h.match] == ["2601.00100"]
 
 
 # -- real papers, the real model -------------------------------------------------------------

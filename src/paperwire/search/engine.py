@@ -238,11 +238,18 @@ class SearchEngine:
 
     def _matches(self, q: ParsedQuery, ranked: list[tuple[str, float]],
                  lex_hits: dict[str, LexicalHit], cosine: dict[str, float],
-                 view: LexicalView | None) -> set[str]:
-        """The candidates above the relevance floor (:func:`floor.matches`)."""
-        whole = (view.with_every_word(q, floor.required_words(q.terms), (p for p, _ in ranked))
-                 if view is not None else set())
-        return floor.matches(whole, lex_hits.keys(), cosine, self.floor)
+                 view: LexicalView | None, depth: int | None = None) -> tuple[set[str], int]:
+        """The candidates above the relevance floor (:func:`floor.matches`), and how many
+        papers beyond the candidates match too: with the lexical list cut at ``depth``,
+        papers holding every word that BM25 ranked lower (counted, not read)."""
+        if view is None:
+            return floor.matches(set(), lex_hits.keys(), cosine, self.floor), 0
+        words = floor.required_words(q.terms)
+        whole = view.with_every_word(q, words, (p for p, _ in ranked))
+        beyond = 0
+        if depth is not None and len(lex_hits) >= depth:
+            beyond = max(view.count_with_every_word(q, words) - len(whole), 0)
+        return floor.matches(whole, lex_hits.keys(), cosine, self.floor), beyond
 
     def _dense_candidates(self, q: ParsedQuery, depth: int, vector: np.ndarray,
                           view: LexicalView | None) -> list[tuple[str, float]]:
@@ -277,13 +284,15 @@ class SearchEngine:
         depth: int | None = None,
         related: int = 0,
     ) -> tuple[list[Hit], int]:
-        """:meth:`search`, and how many matches the query has in all: the candidates above
+        """:meth:`search`, and how many papers match the query in all: the candidates above
         the relevance floor (:mod:`paperwire.search.floor`), the only ones counted, sorted
-        and paged. With ``related``, a page that reaches the end of the matches goes on
-        with up to that many other candidates, best first, as ``match=False`` hits (never
-        counted). ``depth``: the candidates taken from each retriever (default: enough for
-        the page); pages of one query asked with one fixed ``depth`` (the API's paging) are
-        slices of one ranking, so walking them sees each match once."""
+        and paged (and, when BM25's list was cut at ``depth``, the papers past it holding
+        every word: counted, not listed). With ``related``, a page that reaches the end of
+        the matches goes on with up to that many other candidates, best first, as
+        ``match=False`` hits (never counted). ``depth``: the candidates taken from each
+        retriever (default: enough for the page); pages of one query asked with one fixed
+        ``depth`` (the API's paging) are slices of one ranking, so walking them sees each
+        match once."""
         options = options or SearchOptions()
         q = parse_query(query) if isinstance(query, str) else query
         q = merge_options(q, options)
@@ -294,6 +303,7 @@ class SearchEngine:
         depth = max(pool, self.params.depth)
         view = self.lexical.view()
         rest: list[tuple[str, float]] = []
+        beyond = 0  # matches past the candidates: counted, never listed
         if not q.has_text:  # filters alone: every paper they keep matches, newest first
             hits = view.search(q, limit=pool, sort="date", highlight=False) if view else []
             ranked = [(h.paper_id, h.score) for h in hits]
@@ -301,7 +311,8 @@ class SearchEngine:
             den_rank: dict[str, int] = {}
         else:
             ranked, lex_hits, den_rank, cosine = self._ranked(q, mode, depth, view)
-            ranked, rest = floor.split(ranked, self._matches(q, ranked, lex_hits, cosine, view))
+            matched, beyond = self._matches(q, ranked, lex_hits, cosine, view, depth)
+            ranked, rest = floor.split(ranked, matched)
         lex_rank = {pid: i for i, pid in enumerate(lex_hits, 1)}
         # in relevance order only the page is read (plus slack for papers deleted meanwhile);
         # re-sorting needs every match
@@ -310,7 +321,7 @@ class SearchEngine:
         if len(papers) < len(reads) and len(reads) < len(ranked):
             reads = ranked
             papers = self.store.get_papers(pid for pid, _ in ranked)
-        total = len(ranked) - (len(reads) - len(papers))  # less those deleted meanwhile
+        total = len(ranked) - (len(reads) - len(papers)) + beyond  # less those deleted
         ranked = [(pid, sc) for pid, sc in ranked if pid in papers]
         if options.sort == "date":
             ranked.sort(key=lambda r: (papers[r[0]].published or date.min), reverse=True)

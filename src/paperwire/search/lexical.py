@@ -623,10 +623,20 @@ class LexicalView:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return set()
-        builder = _QueryBuilder(self.schema)
-        constraints, _ = builder.build(query, words_too=False)
-        clauses = [constraints, Query.term_set_query(self.schema, "id", wanted)]
-        clauses += [q for q in (builder.any_field(w) for w in words) if q is not None]
-        q = Query.boolean_query([(Occur.Must, c) for c in clauses])
+        q = self._every_word(query, words, Query.term_set_query(self.schema, "id", wanted))
         hits = self.searcher.search(q, len(wanted), count=False).hits
         return {self.searcher.doc(addr)["id"][0] for _score, addr in hits}
+
+    def count_with_every_word(self, query: ParsedQuery, words: Sequence[str]) -> int:
+        """How many papers of the whole index :meth:`with_every_word` would keep (a count:
+        no document is read)."""
+        found = self.searcher.search(self._every_word(query, words), 1, count=True)
+        return int(found.count)  # type: ignore[attr-defined]  # missing from tantivy's stub
+
+    def _every_word(self, query: ParsedQuery, words: Sequence[str],
+                    among: Query | None = None) -> Query:
+        builder = _QueryBuilder(self.schema)
+        constraints, _ = builder.build(query, words_too=False)
+        clauses = [constraints, *([among] if among is not None else [])]
+        clauses += [q for q in (builder.any_field(w) for w in words) if q is not None]
+        return Query.boolean_query([(Occur.Must, c) for c in clauses])

@@ -103,8 +103,10 @@ def api_search(
         hits, total = app.search_page(q, mode, options, depth=paging.MAX_OFFSET,
                                       related=RELATED)
     matches = [h for h in hits if h.match]
+    # a short page is the last one listed (papers past the candidates are counted only)
+    reachable = total if len(matches) == count else offset + len(matches)
     return {"query": q, "sort": sort, "mode": mode, "exact_match": False, "total": total,
-            "next_cursor": paging.next_cursor(app.key, scope, offset, len(matches), total),
+            "next_cursor": paging.next_cursor(app.key, scope, offset, len(matches), reachable),
             "results": _with_extras(app, matches),
             "related": _with_extras(app, [h for h in hits if not h.match])}
 

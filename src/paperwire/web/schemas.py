@@ -140,8 +140,10 @@ class SearchPage(Paged):
     sort: Literal["relevance", "date", "trending"]
     mode: Literal["lexical", "dense", "hybrid"]
     total: int = Field(description="How many papers match the query (above the relevance "
-                                   "floor), all reachable by paging `results`; related "
-                                   "papers are not counted")
+                                   "floor); related papers are not counted. Paging `results` "
+                                   "lists the matches among the best 1000 candidates of each "
+                                   "retriever; papers past them that hold every word of the "
+                                   "query are counted, not listed")
     results: list[SearchResult] = Field(description="A page of the matches")
     related: list[SearchResult] = Field(
         description="On the last page of the matches (or when there are none): up to 10 "
