@@ -186,8 +186,10 @@ def test_api_total_is_the_match_count(engine: SearchEngine, settings: Settings,
     assert len(rest["results"]) == 1 and rest["related"] and rest["next_cursor"] is None
     page = client.get("/search", params={"q": "SPLADE", "sort": "date"}).text
     assert "2 papers match" in page and "Related papers, not close matches" in page
-    none = client.get("/search", params={"q": "zqxjv"}).text
-    assert "No papers match" in none
+    none = client.get("/search", params={"q": "zqxjv"}).text  # no word, nothing near
+    assert "No papers match" in none and "No close matches; related papers:" in none
+    body = client.get("/api/search", params={"q": "zqxjv"}).json()
+    assert body["total"] == 0 and body["results"] == [] and body["related"]
 
 
 def test_digest_interest_matches_only_pass_the_floor(engine: SearchEngine, store: Store,
