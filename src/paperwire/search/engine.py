@@ -183,15 +183,18 @@ class SearchEngine:
 
     def rank_ids(self, text: str, mode: str = "hybrid", k: int = 100) -> list[str]:
         """Ids for literal text (no query syntax), best first: what ``paperwire eval`` runs."""
-        ranked = self._ranked(literal_query(text), mode, k, self.lexical.view())[0]
+        ranked = self._ranked(literal_query(text), mode, k, self.lexical.view(),
+                              for_floor=False)[0]
         return [pid for pid, _ in ranked]
 
     def _ranked(
-        self, q: ParsedQuery, mode: str, k: int, view: LexicalView | None
+        self, q: ParsedQuery, mode: str, k: int, view: LexicalView | None,
+        for_floor: bool = True,
     ) -> tuple[list[tuple[str, float]], dict[str, LexicalHit], dict[str, int], dict[str, float]]:
         """The fused ranking, the lexical hits by id (their stored documents give the
         highlights later), the dense ranks and each candidate's cosine similarity to the
-        query (empty without a query vector), what the relevance floor decides on."""
+        query (empty without a query vector), what the relevance floor decides on (without
+        ``for_floor``, dense mode skips BM25 and no cosine is gathered: the ranking alone)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         depth = max(k, self.params.depth)
@@ -202,13 +205,14 @@ class SearchEngine:
                 and self.dense_available()):
             # the query's embedding (ONNX Runtime, outside the GIL) runs while BM25 ranks
             vector = _POOL.submit(self._embedder().embed_query, q.free_text())
-        if view is not None:  # dense mode too: its lexical matches pass the floor
-            lex_hits = view.search(q, limit=depth, highlight=False)
+        if view is not None and (mode != "dense" or for_floor):
+            lex_hits = view.search(q, limit=depth, highlight=False)  # dense: for the floor
         lex = [(h.paper_id, h.score) for h in lex_hits]
         cosine: dict[str, float] = {}
         if vector is not None:
             den = self._dense_candidates(q, depth, vector.result(), view)
-            cosine = self._cosines(vector.result(), den, lex)
+            if for_floor:
+                cosine = self._cosines(vector.result(), den, lex)
         by_id = {h.paper_id: h for h in lex_hits}
         den_rank = {pid: i for i, (pid, _) in enumerate(den, 1)}
         if mode == "dense":
