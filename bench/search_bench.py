@@ -1,7 +1,7 @@
 """Search quality and latency, Paperwire beside two baselines measured in the same run.
 
-    .venv/bin/python bench/search_bench.py [--skip-latency] [--latency-docs N] [--queries N]
-                                           [--arxiv-docs N] [--skip-arxiv]
+    .venv/bin/python bench/search_bench.py [--skip-latency] [--skip-floor] [--latency-docs N]
+                                           [--queries N] [--arxiv-docs N] [--skip-arxiv]
 
 Baselines:
 - plain BM25: bm25s (Lucene variant, k1=1.5, b=0.75) over title + abstract, English stemming
@@ -307,6 +307,7 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["lexical", "dense", "hybrid"])
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--skip-floor", action="store_true")
     ap.add_argument("--latency-docs", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--skip-arxiv", action="store_true", help="no arXiv known-item sets")
@@ -320,6 +321,11 @@ def main() -> None:
         print(f"{'system':<30} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
         for name, r in quality(args):
             print(f"{name:<30} {r['ndcg@10']:>8.4f} {r['recall@100']:>8.4f} {r['mrr@10']:>8.4f}")
+        if not args.skip_floor:  # the relevance floor's two figures (bench/floor_bench.py)
+            from floor_bench import run as floor_run
+
+            print("\n## The relevance floor (thresholds chosen on train by bench/floor_bench.py)")
+            floor_run(apply=True)
     if not args.skip_arxiv:
         n, sets = arxiv_quality(args)
         for name, rows_ in sets.items():
