@@ -19,8 +19,10 @@ from tests.test_embed import needs_model
 from paperwire.config import Settings
 from paperwire.embed import OnnxEmbedder, l2_normalise, paper_text
 from paperwire.models import Paper
-from paperwire.search import SearchEngine, fusion
+from paperwire.search import SearchEngine, SearchOptions, fusion
 from paperwire.search.dense import DenseIndex, embed_pending
+from paperwire.search.engine import FusionParams
+from paperwire.search.floor import FloorParams
 from paperwire.store import Store
 from paperwire.store.db import _alembic_config, make_engine
 from paperwire.store.schema import embeddings
@@ -207,6 +209,32 @@ def test_migration_0010_keeps_existing_vectors(tmp_path: Path) -> None:
         assert store.count_to_embed("m") == 1  # its windows are embedded lazily
     finally:
         store.close()
+
+
+def test_the_floor_judges_a_lexical_candidate_by_its_best_window(
+        store: Store, settings: Settings) -> None:
+    """A paper BM25 found but the dense side did not return (outside its top ``depth``) gets
+    its cosine from all its windows, as the fusion does: the floor and the ranking see the same
+    similarity (its first vector alone would leave it below the floor)."""
+    emb = WindowedHashing()
+    store.write_batch([
+        p("2601.00001", "Okapi giraffe zebra",
+          "one two three four five six okapi giraffe zebra okapi giraffe zebra"),
+        p("2601.00002", "Delta", "okapi giraffe zebra lion"),
+        p("2601.00003", "Gamma", "nothing in common"),
+    ])
+    query = "okapi giraffe zebra lion"
+    engine = SearchEngine(store, settings, embedder=emb, params=FusionParams(depth=1),
+                          floor=FloorParams(min_cosine=0.99, lexical_cosine=0.7, relative=0.0))
+    engine.sync()
+    dense = engine.dense()
+    vec = emb.embed_query(query)
+    assert [pid for pid, _ in dense.search(vec, 1)] == ["2601.00002"]
+    best = dense.scores(vec, ["2601.00001"])["2601.00001"]
+    first = dense.vector("2601.00001")
+    assert first is not None and float(first @ vec) < 0.7 <= best
+    hits, _ = engine.search_page(query, "hybrid", SearchOptions(limit=1), related=1)
+    assert [(h.paper.id, h.match) for h in hits] == [("2601.00001", True)]
 
 
 def test_query_alpha_leans_lexical_for_short_queries() -> None:

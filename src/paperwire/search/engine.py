@@ -216,42 +216,42 @@ class SearchEngine:
         if view is not None and (mode != "dense" or for_floor):
             lex_hits = view.search(q, limit=depth, highlight=False)  # dense: for the floor
         lex = [(h.paper_id, h.score) for h in lex_hits]
-        cosine: dict[str, float] = {}
+        p = self.params
+        cosine: dict[str, float] = {}  # one similarity for the floor and the fusion
         if vector is not None:
             den = self._dense_candidates(q, depth, vector.result(), view)
-            if for_floor:
+            fill = mode == "hybrid" and p.method == "convex" and p.fill_dense
+            if for_floor or fill:
                 cosine = self._cosines(vector.result(), den, lex)
         by_id = {h.paper_id: h for h in lex_hits}
         den_rank = {pid: i for i, (pid, _) in enumerate(den, 1)}
+        floor_cosine = cosine if for_floor else {}
         if mode == "dense":
-            return den[:k], by_id, den_rank, cosine
+            return den[:k], by_id, den_rank, floor_cosine
         if mode == "lexical" or not den:
-            return lex[:k], by_id, den_rank, cosine
+            return lex[:k], by_id, den_rank, floor_cosine
         if not lex:
-            return den[:k], by_id, den_rank, cosine
-        p = self.params
+            return den[:k], by_id, den_rank, floor_cosine
         if p.method == "convex":
-            dense_scores = dict(den)
-            if p.fill_dense and vector is not None:
-                missing = [pid for pid, _ in lex if pid not in dense_scores]
-                dense_scores.update(self.dense().scores(vector.result(), missing))
+            dense_scores = cosine if p.fill_dense else dict(den)
             alpha = fusion.query_alpha(len(q.free_text().split()), p.short_alpha, p.alpha,
                                        p.short_words, p.long_words)
             fused = fusion.convex(dict(lex), dense_scores, alpha)
         else:
             fused = fusion.rrf([[d for d, _ in lex], [d for d, _ in den]], k=p.rrf_k,
                                weights=[p.lexical_weight, 1.0])
-        return fused[:k], by_id, den_rank, cosine
+        return fused[:k], by_id, den_rank, floor_cosine
 
     def _cosines(self, vector: np.ndarray, den: list[tuple[str, float]],
                  lex: list[tuple[str, float]]) -> dict[str, float]:
-        """Each candidate's cosine similarity to the query: the dense side's scores, and
-        for lexical candidates it did not return, their stored vectors' (when indexed)."""
+        """Each candidate's cosine similarity to the query, max-pooled over a paper's windows:
+        the dense side's scores, and for lexical candidates it did not return, exact scores
+        of their vectors (:meth:`DenseIndex.scores`, when indexed). The relevance floor and
+        the convex fusion both read these, so they judge a paper by the same similarity."""
         cosine = dict(den)
-        index = self.dense()
-        for pid, _ in lex:
-            if pid not in cosine and (v := index.vector(pid)) is not None:
-                cosine[pid] = float(np.dot(v, vector))
+        missing = [pid for pid, _ in lex if pid not in cosine]
+        if missing:
+            cosine.update(self.dense().scores(vector, missing))
         return cosine
 
     def _matches(self, q: ParsedQuery, ranked: list[tuple[str, float]],
