@@ -4,7 +4,8 @@ measured once on SciFact *test*.
     .venv/bin/python bench/floor_bench.py [--apply]
 
 For every query, hybrid's candidates (top 100 of each retriever, fused) are computed once
-through the real engine, with each candidate's BM25 score and cosine similarity to the query;
+through the real engine, with each candidate's BM25 score and cosine similarity to the query
+(max over its windows, as the fusion sees it);
 the floor is a pure function of those, so the grid is cheap. Two figures (issue 14):
 
 - keep: of the judged-relevant papers hybrid ranks in its top 10, the share the floor keeps

@@ -13,7 +13,9 @@ candidate is a match when
   candidates: words and meaning agree, each alone too weak (a paper sharing "learned" and
   "weights" with a query on sparse retrieval is not one of its matches).
 
-Without a query vector (lexical mode, no model) only the first rule applies. A query of
+A paper's cosine is its best window's (max-pooling, :meth:`DenseIndex.scores`): the same
+similarity the fusion ranks by. Without a query vector (lexical mode, no model) only the
+first rule applies. A query of
 filters alone (no words) has every paper it keeps as a match. The thresholds were chosen on
 SciFact *train* by bench/floor_bench.py (BENCHMARKS.md); the engine counts, sorts and pages
 only matches and shows the rest, where asked, as related papers after them.
@@ -40,9 +42,9 @@ STOP_WORDS = frozenset(_STOP.split())
 
 @dataclass(frozen=True)
 class FloorParams:
-    min_cosine: float = 0.46  # any candidate this close to the query in meaning matches
+    min_cosine: float = 0.47  # any candidate this close to the query in meaning matches
     lexical_cosine: float = 0.3  # a candidate with some of the words needs this much,
-    relative: float = 0.65  # and this share of the best candidate's cosine
+    relative: float = 0.7  # and this share of the best candidate's cosine
 
 
 def required_words(terms: Sequence[str]) -> list[str]:
