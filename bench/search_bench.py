@@ -1,6 +1,7 @@
 """Search quality and latency, Paperwire beside two baselines measured in the same run.
 
-    .venv/bin/python bench/search_bench.py [--skip-latency] [--latency-docs N] [--queries N]
+    .venv/bin/python bench/search_bench.py [--skip-latency] [--skip-floor] [--latency-docs N]
+                                           [--queries N] [--arxiv-docs N] [--skip-arxiv]
 
 Baselines:
 - plain BM25: bm25s (Lucene variant, k1=1.5, b=0.75) over title + abstract, English stemming
@@ -9,7 +10,12 @@ Baselines:
   like arxiv-sanity) over title + abstract + authors, scored by a linear scan (dot product with
   every document).
 
-Quality: BEIR SciFact, test split (nDCG@10, Recall@100, MRR@10). Latency: the ~75k real arXiv
+Quality: BEIR SciFact, test split (nDCG@10, Recall@100, MRR@10); and two known-item sets over
+real arXiv papers (``--arxiv-docs``, a seeded sample; 0 for all ~75k, slow the first time: every
+paper is embedded), each split in halves by paper — the train halves tune (bench/tune_quality.py),
+the test halves are reported here (MRR@10, hit@10): title lookups (a title's first 3–6 words →
+that paper) and sentence lookups (one sentence of the abstract other than the first, at most 25
+words → that paper; it is often past the model's 256 tokens). Latency: the ~75k real arXiv
 papers of ../shared/data/arxiv, with queries made from real titles (first 3–6 words) and short
 topic phrases; p50/p99 in ms per query, Paperwire's query embedding included. Paperwire's store
 and vectors for the latency part are kept in bench/out/ between runs (embedding 75k abstracts
@@ -23,6 +29,7 @@ import gzip
 import json
 import platform
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -109,10 +116,99 @@ def quality(args: argparse.Namespace) -> list[tuple[str, dict[str, float]]]:
     ):
         model = cls(ids, [text(d) for d in corpus])
         rows.append((name, score_rankings({q: model.rank(queries[q]) for q in qrels}, qrels)))
-    for mode in args.modes:
-        r = evaluate(SCIFACT, "test", mode).to_dict()
+    for mode in args.modes:  # the store and its vectors are kept in bench/out/scifact
+        r = evaluate(SCIFACT, "test", mode, home=OUT / "scifact").to_dict()
         rows.append((f"paperwire {mode}", {k: r[k] for k in ("ndcg@10", "recall@100", "mrr@10")}))
     return rows
+
+
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def arxiv_papers(n: int = 0, seed: int = 5) -> list[dict[str, Any]]:
+    """The real arXiv papers (all, or a seeded sample of ``n``)."""
+    papers: list[dict[str, Any]] = []
+    for f in sorted((DATA / "arxiv").glob("papers-*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            papers += [json.loads(line) for line in fh]
+    return random.Random(seed).sample(papers, n) if 0 < n < len(papers) else papers
+
+
+def arxiv_query_sets(papers: list[dict[str, Any]], n: int = 600, seed: int = 23
+                     ) -> dict[str, dict[str, dict[str, tuple[str, str]]]]:
+    """Known-item queries written from the papers' own text: ``{set: {split: {qid: (query,
+    paper id)}}}``, sets "title" and "sentence", split "train"/"test" alternately over a
+    seeded sample of ``n`` papers."""
+    rng = random.Random(seed)
+    sets: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
+        name: {"train": {}, "test": {}} for name in ("title", "sentence")}
+    for i, p in enumerate(rng.sample(papers, min(n, len(papers)))):
+        split = "train" if i % 2 == 0 else "test"
+        sets["title"][split][f"t{i}"] = (" ".join(p["title"].split()[: rng.randint(3, 6)]),
+                                         p["id"])
+        sentences = [x for x in SENTENCE.split(" ".join(p["summary"].split()))[1:]
+                     if 10 <= len(x.split()) <= 40]
+        if sentences:
+            sets["sentence"][split][f"s{i}"] = (" ".join(rng.choice(sentences).split()[:25]),
+                                                p["id"])
+    return sets
+
+
+def arxiv_engine(papers: list[dict[str, Any]], name: str, modes: list[str]) -> Any:
+    """A search engine over ``papers``, its store and vectors kept in bench/out/``name``."""
+    from paperwire.config import Settings
+    from paperwire.importers import run_import
+    from paperwire.search.engine import SearchEngine
+    from paperwire.store import Store
+
+    home = OUT / name
+    settings = Settings(home=home)
+    store = Store.open(settings.resolved_database_url)
+    if store.count_papers() < len(papers):
+        home.mkdir(parents=True, exist_ok=True)
+        src = home / "papers.jsonl.gz"
+        with gzip.open(src, "wt", encoding="utf-8") as fh:
+            for p in papers:
+                fh.write(json.dumps(p) + "\n")
+        run_import(store, [src], fmt="arxiv", progress=True)
+    engine = SearchEngine(store, settings)
+
+    def show(done: int, total: int) -> None:
+        print(f"\r  embedding {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+
+    engine.sync(modes=modes, on_progress=show)
+    print(file=sys.stderr)
+    return engine
+
+
+def known_item(rank: Any, queries: dict[str, tuple[str, str]]) -> dict[str, float]:
+    mrr, hit = [], []
+    for text, pid in queries.values():
+        top = list(rank(text))[:10]
+        mrr.append(1 / (top.index(pid) + 1) if pid in top else 0.0)
+        hit.append(1.0 if pid in top else 0.0)
+    return {"mrr@10": float(np.mean(mrr)), "hit@10": float(np.mean(hit))}
+
+
+def arxiv_quality(args: argparse.Namespace) -> tuple[int, dict[str, list[tuple[
+        str, dict[str, float]]]]]:
+    papers = arxiv_papers(args.arxiv_docs)
+    sets = arxiv_query_sets(papers)
+    ids = [p["id"] for p in papers]
+    text = [f"{p['title']} {p['summary']} {' '.join(p['authors'])}" for p in papers]
+    rows: dict[str, list[tuple[str, dict[str, float]]]] = {name: [] for name in sets}
+    for label, cls in (("bm25s (plain BM25)", Bm25Baseline),
+                       ("TF-IDF scan (arxiv-sanity)", TfidfScanBaseline)):
+        model = cls(ids, text)
+        for name, split in sets.items():
+            rows[name].append((label, known_item(lambda q, m=model: m.rank(q, 10),
+                                                 split["test"])))
+    engine = arxiv_engine(papers, f"arxiv-quality-{len(papers)}", args.modes)
+    for mode in args.modes:
+        for name, split in sets.items():
+            rows[name].append((f"paperwire {mode}", known_item(
+                lambda q, m=mode: engine.rank_ids(q, m, 10), split["test"])))
+    return len(papers), rows
 
 
 def latency_queries(papers: list[dict[str, Any]], n: int, seed: int = 7) -> list[str]:
@@ -211,8 +307,12 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["lexical", "dense", "hybrid"])
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--skip-floor", action="store_true")
     ap.add_argument("--latency-docs", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--skip-arxiv", action="store_true", help="no arXiv known-item sets")
+    ap.add_argument("--arxiv-docs", type=int, default=4000,
+                    help="arXiv papers for the known-item sets (0: all ~75k; slow at first)")
     args = ap.parse_args()
     print(f"# search benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
           f"Python {platform.python_version()}")
@@ -221,6 +321,18 @@ def main() -> None:
         print(f"{'system':<30} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
         for name, r in quality(args):
             print(f"{name:<30} {r['ndcg@10']:>8.4f} {r['recall@100']:>8.4f} {r['mrr@10']:>8.4f}")
+        if not args.skip_floor:  # the relevance floor's two figures (bench/floor_bench.py)
+            from floor_bench import run as floor_run
+
+            print("\n## The relevance floor (thresholds chosen on train by bench/floor_bench.py)")
+            floor_run(apply=True)
+    if not args.skip_arxiv:
+        n, sets = arxiv_quality(args)
+        for name, rows_ in sets.items():
+            print(f"\n## arXiv {name} lookups (test half, {n:,} papers)")
+            print(f"{'system':<30} {'MRR@10':>8} {'hit@10':>8}")
+            for label, r in rows_:
+                print(f"{label:<30} {r['mrr@10']:>8.4f} {r['hit@10']:>8.4f}")
     if not args.skip_latency:
         rows = latency(args)
         print(f"\n## latency, {args.queries} title queries over the arXiv papers")

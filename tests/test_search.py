@@ -3,7 +3,7 @@ from pathlib import Path
 
 from paperwire.config import Settings
 from paperwire.models import Paper
-from paperwire.search import LexicalIndex, search
+from paperwire.search import LexicalIndex, SearchEngine, search
 from paperwire.store import Store
 
 
@@ -21,8 +21,14 @@ def test_bm25_ranks_title_matches_and_finds_authors(store: Store, settings: Sett
           ("Someone Else",)),
     ])
     hits = search(store, settings, "sparse retrieval")
-    assert hits[0].paper.id == "2501.00001"
-    assert {h.paper.id for h in hits} >= {"2501.00001", "2501.00002"}
+    assert [h.paper.id for h in hits] == ["2501.00001"]  # the one with both words matches
+    # the papers with one of them are related papers, after the matches and not counted
+    engine = SearchEngine(store, settings)
+    engine.refresh()
+    page, total = engine.search_page("sparse retrieval", "lexical", related=5)
+    assert total == 1 and [(h.paper.id, h.match) for h in page][:2] == [
+        ("2501.00001", True), ("2501.00002", False)]
+    assert {h.paper.id for h in page if not h.match} == {"2501.00002", "2501.00003"}
     # stemming: "queries" matches "query" (and "retrievers" would match "retrieval")
     assert search(store, settings, "query")[0].paper.id == "2501.00001"
     assert search(store, settings, "Karpukhin")[0].paper.id == "2501.00002"

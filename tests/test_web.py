@@ -171,7 +171,7 @@ def test_search_by_title_word_and_author(client: TestClient) -> None:
     r = client.get("/search?q=protein")
     assert r.status_code == 200
     assert f'href="/papers/{MID.id}"' in r.text
-    assert "1 result for “protein”" in r.text
+    assert "1 paper matches “protein”" in r.text
     assert "q-bio.BM" in r.text and fmt_date(MID.published) in r.text
     assert "We fold <b>proteins</b>." in r.text  # the match is highlighted, stemmed
     by_author = client.get("/search?q=Witten").text

@@ -170,11 +170,13 @@ class Paperwire:
                                           highlight=highlight)
 
     def search_page(self, query: str, mode: str, options: SearchOptions,
-                    depth: int) -> tuple[list[Hit], int]:
-        """A page of the ranking of ``query`` (highlighted) and the ranking's length, from
+                    depth: int, related: int = 0,
+                    highlight: bool = True) -> tuple[list[Hit], int]:
+        """A page of the matches of ``query`` (highlighted; then, where the matches end, up
+        to ``related`` papers below the relevance floor) and how many papers match, from
         the ``depth`` best candidates of each retriever (see ``SearchEngine.search_page``)."""
-        return self.searcher(mode).search_page(query, mode, options, highlight=True,
-                                               depth=depth)
+        return self.searcher(mode).search_page(query, mode, options, highlight=highlight,
+                                               depth=depth, related=related)
 
     def named_paper(self, query: str) -> Paper | None:
         """The stored paper ``query`` names when it is exactly an id, a link or a DOI (see

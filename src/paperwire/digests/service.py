@@ -201,9 +201,13 @@ def _matches(ctx: DigestContext, sub: Subscriber,
                         f"{'are' if len(missing) > 1 else 'is'} not stored here, so "
                         "nothing is matched to it yet.")
     for example in examples.values():
-        opts = SearchOptions(after=start, before=end, limit=min(depth, 100))
-        for i, h in enumerate(ctx.engine().search(literal_query(example.title), "hybrid", opts),
-                              1):
+        # "like this paper": the nearest papers to its title, below the relevance floor too
+        # (no paper holds every word of another's title); they are never said to match
+        limit = min(depth, 100)
+        opts = SearchOptions(after=start, before=end, limit=limit)
+        hits, _ = ctx.engine().search_page(literal_query(example.title), "hybrid", opts,
+                                           related=limit)
+        for i, h in enumerate(hits[:limit], 1):
             if h.paper.id not in examples:
                 offer(i, h.paper, f"Like {quoted(example.title)}", 0.9)
     if not sub.queries:  # categories alone: the category's new papers, trending ones first

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from paperwire.embed.base import Vectors, l2_normalise
+from paperwire.embed.base import Vectors, l2_normalise, paper_text
 from paperwire.embed.cache import PRECISIONS, cached_model
 from paperwire.embed.model_files import MODEL_NAME, BertConfig, check_model_dir, model_dir
 from paperwire.errors import SearchError
@@ -30,6 +30,11 @@ RUNTIME_INSTALL = "pip install onnxruntime onnx tokenizers"
 DEFAULT_PRECISION = "int8"
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH = 1
+# Long texts: later windows start every WINDOW_STEP abstract tokens (the last one ends with the
+# text), each prefixed with the title, so a window overlaps the one before by about 70 tokens;
+# at most MAX_WINDOWS of them (bench/tune_quality.py, BENCHMARKS.md "Search quality step-up").
+WINDOW_STEP = 160
+MAX_WINDOWS = 6
 # ORT would fuse Add + LayerNormalization into SkipLayerNormalization, whose CPU kernel measured
 # about 4x slower than the two (onnxruntime 1.32, 2.5 vs 0.65 us per 384-wide row).
 SESSION_OFF = ["SkipLayerNormFusion"]
@@ -78,6 +83,9 @@ class OnnxEmbedder:
         self._tok = tokenizers.Tokenizer.from_file(str(mdir / "tokenizer.json"))
         self._tok.no_padding()
         self._tok.enable_truncation(max_length)
+        self._whole = tokenizers.Tokenizer.from_file(str(mdir / "tokenizer.json"))
+        self._whole.no_padding()
+        self._whole.no_truncation()
         self._pool: ThreadPoolExecutor | None = None
 
         opts = ort.SessionOptions()
@@ -130,6 +138,39 @@ class OnnxEmbedder:
             for _ in self._pool.map(run, batches):
                 pass
         return l2_normalise(out)
+
+    def windows(self, title: str, abstract: str | None) -> list[str]:
+        """The texts of a paper's later windows: none when ``paper_text(title, abstract)``
+        fits in ``max_length`` tokens (its one vector sees it all); else "title. " followed
+        by an overlapping stretch of the abstract, every :data:`WINDOW_STEP` tokens, the
+        last ending with the abstract. Windows start at a word."""
+        a = " ".join((abstract or "").split())
+        room_all = self.max_length - 2  # [CLS] and [SEP]
+        if not a or len(self._whole.encode(paper_text(title, a),
+                                           add_special_tokens=False).ids) <= room_all:
+            return []
+        t = " ".join(title.split())
+        head = "" if not t else (f"{t} " if t[-1] in ".?!" else f"{t}. ")
+        room = room_all - (len(self._whole.encode(head, add_special_tokens=False).ids)
+                           if head else 0)
+        if room < WINDOW_STEP:  # a title too long to leave room: windows of the abstract
+            head, room = "", room_all
+        enc = self._whole.encode(a, add_special_tokens=False)
+        offsets, tokens, n = enc.offsets, enc.tokens, len(enc.ids)
+        out: list[str] = []
+        start = WINDOW_STEP
+        while start < n and len(out) < MAX_WINDOWS:
+            last = start + room >= n or len(out) == MAX_WINDOWS - 1
+            if last:
+                start = max(n - room, WINDOW_STEP)
+            while start > 0 and tokens[start].startswith("##"):
+                start -= 1
+            end = n if last else start + room
+            out.append(head + a[offsets[start][0] : offsets[end - 1][1]])
+            start += WINDOW_STEP
+            if last:
+                break
+        return out
 
     def embed_query(self, text: str) -> Vectors:
         return self.embed([text]).reshape(-1)  # the one row

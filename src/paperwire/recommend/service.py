@@ -45,13 +45,15 @@ class Suggestion:
 
 def _vectors_of(engine: SearchEngine | None) -> tuple[tuple[str, ...], dict[str, int],
                                                       np.ndarray] | None:
-    """The dense index's ids, positions and matrix, or None when there are no vectors."""
+    """The dense index's papers, the row of each one's first vector and the matrix, or None
+    when there are no vectors. (A long paper's later windows are rows of their own: the
+    papers are the keys of ``pos``, in the order of their first rows.)"""
     if engine is None or not engine.dense_wanted():
         return None
     dense = engine.dense()
     if len(dense) == 0:
         return None
-    return dense.ids, dense.pos, dense.matrix
+    return tuple(dense.pos), dense.pos, dense.matrix
 
 
 def _candidates(store: Store, engine: SearchEngine | None, positives: Sequence[Paper],

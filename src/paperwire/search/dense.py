@@ -41,15 +41,38 @@ REFRESH_SECONDS = 0.25  # how often a reader looks whether a new generation was 
 def embed_pending(
     store: Store, embedder: Embedder, on_progress: Callable[[int, int], None] | None = None
 ) -> int:
-    """Embed every paper whose vector for ``embedder`` is missing or stale (its text changed:
-    the content hash differs). Unchanged papers are never embedded again. Returns the count."""
+    """Embed every paper whose vectors for ``embedder`` are missing or stale (its text
+    changed: the content hash differs; or they were stored before windows). Unchanged papers
+    are never embedded again; a paper stored before windows keeps its first vector and only
+    its later windows are embedded. A long paper gets one vector per window (the embedder's
+    ``windows``, when it has that method). Returns the count of papers."""
     total = store.count_to_embed(embedder.name)
+    windows = getattr(embedder, "windows", None)
     done = 0
     for batch in store.papers_to_embed(embedder.name, batch_size=256):
-        vectors = embedder.embed([paper_text(p.title, p.abstract) for p, _ in batch])
-        store.put_embeddings(embedder.name, [
-            (p.id, h, vectors[i].astype("<f4").tobytes()) for i, (p, h) in enumerate(batch)
-        ])
+        kept = store.first_vectors(embedder.name, [p.id for p, _ in batch])
+        firsts: list[str] = []
+        later: list[list[str]] = []
+        for p, h in batch:
+            old = kept.get(p.id)
+            if old is None or old[0] != h:
+                firsts.append(paper_text(p.title, p.abstract))
+            later.append(windows(p.title, p.abstract) if windows is not None else [])
+        texts = firsts + [w for ws in later for w in ws]
+        vectors = embedder.embed(texts) if texts else np.zeros((0, embedder.dim), np.float32)
+        rows: list[tuple[str, str, bytes, bytes]] = []
+        at_first, at_later = 0, len(firsts)
+        for (p, h), ws in zip(batch, later, strict=True):
+            old = kept.get(p.id)
+            if old is None or old[0] != h:
+                first = vectors[at_first].astype("<f4").tobytes()
+                at_first += 1
+            else:
+                first = old[1]
+            extra = vectors[at_later : at_later + len(ws)].astype("<f4").tobytes()
+            at_later += len(ws)
+            rows.append((p.id, h, first, extra))
+        store.put_embeddings(embedder.name, rows)
         done += len(batch)
         if on_progress:
             on_progress(done, total)
@@ -58,20 +81,48 @@ def embed_pending(
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """One consistent generation of the index: ids, their positions and their vectors (row
-    ``i`` of ``matrix`` is the vector of ``ids[i]``). Never changed once published: a sync
-    builds the next one and swaps it in with one assignment, so a search that took a
-    snapshot reads ids and vectors of the same generation whatever happens meanwhile."""
+    """One consistent generation of the index: its rows' owners and vectors (row ``i`` of
+    ``matrix`` is a vector of paper ``ids[i]``; a long paper owns several rows, its first
+    window first; a row given up when a paper's text got shorter is owned by ""). Never
+    changed once published: a sync builds the next one and swaps it in with one assignment,
+    so a search that took a snapshot reads ids and vectors of the same generation whatever
+    happens meanwhile."""
 
     ids: tuple[str, ...]
-    pos: dict[str, int]
+    pos: dict[str, int]  # each paper's first row
+    rows: dict[str, tuple[int, ...]]  # each paper's rows
     matrix: np.ndarray
 
     @classmethod
     def of(cls, ids: Sequence[str], matrix: np.ndarray) -> _Snapshot:
         matrix = np.asarray(matrix, dtype=np.float32)
         matrix.flags.writeable = False
-        return cls(tuple(ids), {pid: i for i, pid in enumerate(ids)}, matrix)
+        rows: dict[str, list[int]] = {}
+        for i, pid in enumerate(ids):
+            if pid:
+                rows.setdefault(pid, []).append(i)
+        return cls(tuple(ids), {pid: r[0] for pid, r in rows.items()},
+                   {pid: tuple(r) for pid, r in rows.items()}, matrix)
+
+    @property
+    def papers(self) -> int:
+        return len(self.rows)
+
+
+def best_per_paper(ids: Sequence[str], order: np.ndarray, sims: np.ndarray,
+                   k: int) -> list[tuple[str, float]]:
+    """The first ``k`` papers met along ``order`` (rows, best first), each with the score of
+    its best row: max-pooling over a paper's windows. Rows owned by "" are skipped."""
+    out: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for row, sim in zip(order.tolist(), sims.tolist(), strict=True):
+        pid = ids[int(row)] if int(row) < len(ids) else ""
+        if pid and pid not in seen:
+            seen.add(pid)
+            out.append((pid, float(sim)))
+            if len(out) == k:
+                break
+    return out
 
 
 class DenseIndex:
@@ -259,40 +310,66 @@ class DenseIndex:
         else:
             old = _Snapshot.of([], np.zeros((0, self.dim), dtype=np.float32))
         started = datetime.utcnow()
-        new_ids: list[str] = []
-        new_pos: dict[str, int] = {}
+        first_new = len(old.ids)
+        owners = list(old.ids)
         new_rows: list[np.ndarray] = []
         changes: dict[int, np.ndarray] = {}  # old rows with a new vector
+        given_up: list[int] = []  # old rows no paper owns any more
+        touched: dict[str, list[int]] = {}  # rows of the papers read in this sync
+
+        def row_vector(r: int) -> np.ndarray:
+            if r >= first_new:
+                return new_rows[r - first_new]
+            got: np.ndarray = changes[r] if r in changes else old.matrix[r]
+            return got
+
+        def set_row(r: int, vec: np.ndarray) -> None:
+            if r >= first_new:
+                new_rows[r - first_new] = vec
+            else:
+                changes[r] = vec
+
         changed = 0
         for batch in store.iter_embeddings(self.model, since=since):
-            for pid, blob in batch:
-                vec = np.frombuffer(blob, dtype="<f4")
-                at = old.pos.get(pid)
-                if at is not None:
-                    if np.array_equal(changes.get(at, old.matrix[at]), vec):
-                        continue  # re-read inside the safety margin, unchanged
-                    changes[at] = vec
-                elif pid in new_pos:
-                    new_rows[new_pos[pid]] = vec
-                else:
-                    new_pos[pid] = len(new_ids)
-                    new_ids.append(pid)
-                    new_rows.append(vec)
+            for pid, blob, extra in batch:
+                vecs = [np.frombuffer(blob, dtype="<f4")]
+                if extra:
+                    vecs += list(np.frombuffer(extra, dtype="<f4").reshape(-1, self.dim))
+                have = touched.get(pid) or list(old.rows.get(pid, ()))
+                if len(have) == len(vecs) and all(
+                        np.array_equal(row_vector(r), v) for r, v in zip(have, vecs, strict=True)):
+                    continue  # re-read inside the safety margin, unchanged
+                rows = []
+                for i, vec in enumerate(vecs):
+                    if i < len(have):
+                        set_row(have[i], vec)
+                        rows.append(have[i])
+                    else:
+                        rows.append(len(owners))
+                        owners.append(pid)
+                        new_rows.append(vec)
+                for r in have[len(vecs):]:  # the text got shorter: fewer windows
+                    owners[r] = ""
+                    set_row(r, np.zeros(self.dim, dtype=np.float32))
+                    if r < first_new:
+                        given_up.append(r)
+                touched[pid] = rows
                 changed += 1
-        first_new = len(old.ids)
         if new_rows or changes or old is not self._snap:
             matrix = np.vstack([old.matrix, *new_rows]) if new_rows else old.matrix.copy()
             for at, vec in changes.items():
                 matrix[at] = vec
-            self._snap = _Snapshot.of([*old.ids, *new_ids], matrix)  # published at once
+            self._snap = _Snapshot.of(owners, matrix)  # published at once
         if changed or self._state.get("store") != key:
             self._state = {"store": key, "watermark": started.isoformat(),
                            "number": self._state.get("number", "0")}
-            self._update_hnsw(sorted(changes), first_new, reset=since is None)
+            self._update_hnsw(sorted(changes), first_new, reset=since is None,
+                              dropped=set(given_up))
             self._save()
         return changed
 
-    def _update_hnsw(self, replaced: list[int], first_new: int, reset: bool) -> None:
+    def _update_hnsw(self, replaced: list[int], first_new: int, reset: bool,
+                     dropped: set[int] | None = None) -> None:
         """Keep the approximate index in step with the snapshot just published: reload it
         from disk or build it when it is not in memory (or the vectors were all re-read),
         else add new rows and re-add replaced ones."""
@@ -305,7 +382,9 @@ class DenseIndex:
         if self._hnsw is None:
             self._hnsw_index()  # built here, by the writer, and saved with the generation
             return
-        keys = np.array([*replaced, *range(first_new, len(snap.ids))], dtype=np.uint64)
+        dropped = dropped or set()
+        keys = np.array([*(r for r in replaced if r not in dropped),
+                         *range(first_new, len(snap.ids))], dtype=np.uint64)
         index: Any = self._hnsw
         with self._hnsw_lock:
             for pos in replaced:
@@ -370,7 +449,8 @@ class DenseIndex:
     def search(self, query: np.ndarray, k: int = 100, exact: bool | None = None) -> list[
         tuple[str, float]
     ]:
-        """The k nearest papers by cosine similarity, best first, as (paper id, similarity)."""
+        """The k nearest papers by cosine similarity, best first, as (paper id, similarity); a
+        paper with several windows scores its best one (max-pooling)."""
         self._load()
         snap = self._snap  # ids and vectors of one generation, whatever a sync does meanwhile
         if not snap.ids or k <= 0:
@@ -378,14 +458,39 @@ class DenseIndex:
         k = min(k, len(snap.ids))
         if exact is None:
             exact = len(snap.ids) <= self.exact_limit
+        windowed = snap.papers < len(snap.ids)  # some paper owns several rows
         if exact:
             sims = snap.matrix @ query.astype(np.float32)
-            top = np.argpartition(-sims, k - 1)[:k]
-            top = top[np.argsort(-sims[top], kind="stable")]
-            return [(snap.ids[i], float(sims[i])) for i in top]
+            m = min(len(snap.ids), k * 4 if windowed else k)
+            while True:
+                top = np.argpartition(-sims, m - 1)[:m]
+                top = top[np.argsort(-sims[top], kind="stable")]
+                found = best_per_paper(snap.ids, top, sims[top], k)
+                if len(found) >= min(k, snap.papers) or m == len(snap.ids):
+                    return found
+                m = min(len(snap.ids), m * 4)
         graph = self._hnsw_index()
-        with self._hnsw_lock:
-            found = graph.search(query.astype(np.float32), k)
-            keys, distances = np.array(found.keys), np.array(found.distances)
-        return [(snap.ids[int(key)], 1.0 - float(dist))
-                for key, dist in zip(keys, distances, strict=True) if int(key) < len(snap.ids)]
+        m = min(len(snap.ids), k * 3 if windowed else k)
+        while True:
+            with self._hnsw_lock:
+                got = graph.search(query.astype(np.float32), m)
+                keys, distances = np.array(got.keys), np.array(got.distances)
+            found = best_per_paper(snap.ids, keys, 1.0 - distances, k)
+            if len(found) >= min(k, snap.papers) or m == len(snap.ids) or len(keys) < m:
+                return found
+            m = min(len(snap.ids), m * 4)
+
+    def scores(self, query: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
+        """Exact cosine similarity of ``query`` to each of ``paper_ids`` that has vectors
+        (max over its windows): a few hundred dot products, for candidates another
+        retriever found."""
+        self._load()
+        snap = self._snap
+        rows = [(pid, r) for pid in paper_ids for r in snap.rows.get(pid, ())]
+        if not rows:
+            return {}
+        sims = snap.matrix[[r for _, r in rows]] @ query.astype(np.float32)
+        out: dict[str, float] = {}
+        for (pid, _), sim in zip(rows, sims, strict=True):
+            out[pid] = max(out.get(pid, -1.0), float(sim))
+        return out

@@ -4,7 +4,8 @@ store, with the query syntax of :mod:`paperwire.search.query` applied to all thr
 Hybrid is the default: both retrievers take the query's free text; hard constraints (phrases,
 exclusions, author:, cat:, title:, dates) are applied natively by the lexical index and as a
 filter on the dense candidates; the two rankings are fused (a convex combination of
-normalised scores, tuned on the SciFact *train* split — see BENCHMARKS.md).
+normalised scores whose lexical weight depends on the query's length, lexical candidates
+scored by their vectors too; tuned on training data only — see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from paperwire import trending
 from paperwire.config import Settings
 from paperwire.errors import SearchError
 from paperwire.models import Paper
-from paperwire.search import fusion
+from paperwire.search import floor, fusion
 from paperwire.search.lexical import LexicalHit, LexicalIndex, LexicalView
 from paperwire.search.query import (
     ParsedQuery,
@@ -45,13 +46,20 @@ SYNC_WAIT = 1.0  # seconds sync() waits for the writer lock (held by a pass of a
 
 @dataclass(frozen=True)
 class FusionParams:
-    """How the two rankings are fused. The defaults were chosen on SciFact *train* by
-    bench/tune_fusion.py (convex 0.6: train nDCG@10 0.7306 against 0.7141 for plain RRF)."""
+    """How the two rankings are fused. Chosen on training data only (SciFact *train*, arXiv
+    title lookups and sentence lookups: bench/tune_quality.py, BENCHMARKS.md): convex, the
+    lexical weight from ``short_alpha`` (queries of up to ``short_words`` words) down to
+    ``alpha`` (``long_words`` and more), with the dense similarity of every lexical candidate
+    filled in (``fill_dense``) rather than 0 for those outside the dense top ``depth``."""
 
     method: str = "convex"  # or "rrf"
     rrf_k: float = fusion.RRF_K
     lexical_weight: float = 1.0  # RRF weight of the lexical ranking (dense weighs 1)
-    alpha: float = 0.6  # convex: weight of the min-max-normalised lexical scores
+    alpha: float = 0.4  # convex: weight of the min-max-normalised lexical scores (long queries)
+    short_alpha: float = 0.6  # ... of queries of up to short_words words
+    short_words: int = 3
+    long_words: int = 9
+    fill_dense: bool = True  # score lexical candidates outside the dense top by their vectors
     depth: int = 100  # candidates taken from each retriever
 
 
@@ -63,6 +71,7 @@ class Hit:
     dense_rank: int | None = None
     title_html: Markup | None = None  # escaped title with matches in <b>
     snippet_html: Markup | None = None  # escaped abstract excerpt with matches in <b>
+    match: bool = True  # above the relevance floor (search/floor.py); False: a related paper
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-embed-query")
@@ -74,6 +83,7 @@ class SearchEngine:
     settings: Settings
     embedder: Any = None  # paperwire.embed.Embedder; loaded on first dense use when None
     params: FusionParams = field(default_factory=FusionParams)
+    floor: floor.FloorParams = field(default_factory=floor.FloorParams)
 
     def __post_init__(self) -> None:
         self.lexical = LexicalIndex(self.settings.index_dir / "lexical")
@@ -181,14 +191,18 @@ class SearchEngine:
 
     def rank_ids(self, text: str, mode: str = "hybrid", k: int = 100) -> list[str]:
         """Ids for literal text (no query syntax), best first: what ``paperwire eval`` runs."""
-        ranked, _, _ = self._ranked(literal_query(text), mode, k, self.lexical.view())
+        ranked = self._ranked(literal_query(text), mode, k, self.lexical.view(),
+                              for_floor=False)[0]
         return [pid for pid, _ in ranked]
 
     def _ranked(
-        self, q: ParsedQuery, mode: str, k: int, view: LexicalView | None
-    ) -> tuple[list[tuple[str, float]], dict[str, LexicalHit], dict[str, int]]:
+        self, q: ParsedQuery, mode: str, k: int, view: LexicalView | None,
+        for_floor: bool = True,
+    ) -> tuple[list[tuple[str, float]], dict[str, LexicalHit], dict[str, int], dict[str, float]]:
         """The fused ranking, the lexical hits by id (their stored documents give the
-        highlights later) and the dense ranks."""
+        highlights later), the dense ranks and each candidate's cosine similarity to the
+        query (empty without a query vector), what the relevance floor decides on (without
+        ``for_floor``, dense mode skips BM25 and no cosine is gathered: the ranking alone)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         depth = max(k, self.params.depth)
@@ -199,24 +213,61 @@ class SearchEngine:
                 and self.dense_available()):
             # the query's embedding (ONNX Runtime, outside the GIL) runs while BM25 ranks
             vector = _POOL.submit(self._embedder().embed_query, q.free_text())
-        if mode in ("lexical", "hybrid") and view is not None:
-            lex_hits = view.search(q, limit=depth, highlight=False)
+        if view is not None and (mode != "dense" or for_floor):
+            lex_hits = view.search(q, limit=depth, highlight=False)  # dense: for the floor
         lex = [(h.paper_id, h.score) for h in lex_hits]
+        p = self.params
+        cosine: dict[str, float] = {}  # one similarity for the floor and the fusion
         if vector is not None:
             den = self._dense_candidates(q, depth, vector.result(), view)
+            fill = mode == "hybrid" and p.method == "convex" and p.fill_dense
+            if for_floor or fill:
+                cosine = self._cosines(vector.result(), den, lex)
         by_id = {h.paper_id: h for h in lex_hits}
         den_rank = {pid: i for i, (pid, _) in enumerate(den, 1)}
+        floor_cosine = cosine if for_floor else {}
+        if mode == "dense":
+            return den[:k], by_id, den_rank, floor_cosine
         if mode == "lexical" or not den:
-            return lex[:k], by_id, den_rank
-        if mode == "dense" or not lex:
-            return den[:k], by_id, den_rank
-        p = self.params
+            return lex[:k], by_id, den_rank, floor_cosine
+        if not lex:
+            return den[:k], by_id, den_rank, floor_cosine
         if p.method == "convex":
-            fused = fusion.convex(dict(lex), dict(den), p.alpha)
+            dense_scores = cosine if p.fill_dense else dict(den)
+            alpha = fusion.query_alpha(len(q.free_text().split()), p.short_alpha, p.alpha,
+                                       p.short_words, p.long_words)
+            fused = fusion.convex(dict(lex), dense_scores, alpha)
         else:
             fused = fusion.rrf([[d for d, _ in lex], [d for d, _ in den]], k=p.rrf_k,
                                weights=[p.lexical_weight, 1.0])
-        return fused[:k], by_id, den_rank
+        return fused[:k], by_id, den_rank, floor_cosine
+
+    def _cosines(self, vector: np.ndarray, den: list[tuple[str, float]],
+                 lex: list[tuple[str, float]]) -> dict[str, float]:
+        """Each candidate's cosine similarity to the query, max-pooled over a paper's windows:
+        the dense side's scores, and for lexical candidates it did not return, exact scores
+        of their vectors (:meth:`DenseIndex.scores`, when indexed). The relevance floor and
+        the convex fusion both read these, so they judge a paper by the same similarity."""
+        cosine = dict(den)
+        missing = [pid for pid, _ in lex if pid not in cosine]
+        if missing:
+            cosine.update(self.dense().scores(vector, missing))
+        return cosine
+
+    def _matches(self, q: ParsedQuery, ranked: list[tuple[str, float]],
+                 lex_hits: dict[str, LexicalHit], cosine: dict[str, float],
+                 view: LexicalView | None, depth: int | None = None) -> tuple[set[str], int]:
+        """The candidates above the relevance floor (:func:`floor.matches`), and how many
+        papers beyond the candidates match too: with the lexical list cut at ``depth``,
+        papers holding every word that BM25 ranked lower (counted, not read)."""
+        if view is None:
+            return floor.matches(set(), lex_hits.keys(), cosine, self.floor), 0
+        words = floor.required_words(q.terms)
+        whole = view.with_every_word(q, words, (p for p, _ in ranked))
+        beyond = 0
+        if depth is not None and len(lex_hits) >= depth:
+            beyond = max(view.count_with_every_word(q, words) - len(whole), 0)
+        return floor.matches(whole, lex_hits.keys(), cosine, self.floor), beyond
 
     def _dense_candidates(self, q: ParsedQuery, depth: int, vector: np.ndarray,
                           view: LexicalView | None) -> list[tuple[str, float]]:
@@ -249,11 +300,17 @@ class SearchEngine:
         options: SearchOptions | None = None,
         highlight: bool = False,
         depth: int | None = None,
+        related: int = 0,
     ) -> tuple[list[Hit], int]:
-        """:meth:`search`, and how many ranked results the query has in all. ``depth``: the
-        candidates taken from each retriever (default: enough for the page); pages of one
-        query asked with one fixed ``depth`` (the API's paging) are slices of one ranking,
-        so walking them sees each result once."""
+        """:meth:`search`, and how many papers match the query in all: the candidates above
+        the relevance floor (:mod:`paperwire.search.floor`), the only ones counted, sorted
+        and paged (and, when BM25's list was cut at ``depth``, the papers past it holding
+        every word: counted, not listed). With ``related``, a page that reaches the end of
+        the matches goes on with up to that many other candidates, best first, as
+        ``match=False`` hits (never counted). ``depth``: the candidates taken from each
+        retriever (default: enough for the page); pages of one query asked with one fixed
+        ``depth`` (the API's paging) are slices of one ranking, so walking them sees each
+        match once."""
         options = options or SearchOptions()
         q = parse_query(query) if isinstance(query, str) else query
         q = merge_options(q, options)
@@ -263,38 +320,50 @@ class SearchEngine:
         pool = max(want, depth or 0)
         depth = max(pool, self.params.depth)
         view = self.lexical.view()
-        if not q.has_text or (options.sort == "date" and mode == "lexical"):
+        rest: list[tuple[str, float]] = []
+        beyond = 0  # matches past the candidates: counted, never listed
+        if not q.has_text:  # filters alone: every paper they keep matches, newest first
             hits = view.search(q, limit=pool, sort="date", highlight=False) if view else []
             ranked = [(h.paper_id, h.score) for h in hits]
             lex_hits = {h.paper_id: h for h in hits}
             den_rank: dict[str, int] = {}
         else:
-            ranked, lex_hits, den_rank = self._ranked(q, mode, depth, view)
+            ranked, lex_hits, den_rank, cosine = self._ranked(q, mode, depth, view)
+            matched, beyond = self._matches(q, ranked, lex_hits, cosine, view, depth)
+            ranked, rest = floor.split(ranked, matched)
         lex_rank = {pid: i for i, pid in enumerate(lex_hits, 1)}
         # in relevance order only the page is read (plus slack for papers deleted meanwhile);
-        # re-sorting needs every candidate
+        # re-sorting needs every match
         reads = ranked if options.sort != "relevance" else ranked[: want + 10]
         papers = self.store.get_papers(pid for pid, _ in reads)
         if len(papers) < len(reads) and len(reads) < len(ranked):
             reads = ranked
             papers = self.store.get_papers(pid for pid, _ in ranked)
-        total = len(ranked) - (len(reads) - len(papers))  # less those deleted meanwhile
+        total = len(ranked) - (len(reads) - len(papers)) + beyond  # less those deleted
         ranked = [(pid, sc) for pid, sc in ranked if pid in papers]
         if options.sort == "date":
             ranked.sort(key=lambda r: (papers[r[0]].published or date.min), reverse=True)
         elif options.sort == "trending":
             heat = self._trending_scores({pid for pid, _ in ranked})
             ranked.sort(key=lambda r: heat.get(r[0], 0.0), reverse=True)  # stable: ties keep
-        page = ranked[options.offset : want]
+        page = [(pid, sc, True) for pid, sc in ranked[options.offset : want]]
+        if related and want >= len(ranked) and rest:  # the matches end on this page
+            others = self.store.get_papers(pid for pid, _ in rest[: related + 10])
+            papers.update(others)
+            page += [(pid, sc, False) for pid, sc in rest if pid in others][:related]
         html: dict[str, tuple[str, str]] = {}
         if highlight and view is not None:
-            shown = [lex_hits[pid] for pid, _ in page if pid in lex_hits]
+            shown = [lex_hits[pid] for pid, _, _ in page if pid in lex_hits]
             html = {h.paper_id: (h.title_html, h.snippet_html)
                     for h in view.highlight(q, shown) if h.title_html}
+        def marked(pid: str, which: int) -> Markup | None:
+            text = html.get(pid, ("", ""))[which]
+            return Markup(text) if text else None
+
         return [
             Hit(papers[pid], score, lex_rank.get(pid), den_rank.get(pid),
-                *(Markup(x) if x else None for x in html.get(pid, ("", ""))))
-            for pid, score in page
+                title_html=marked(pid, 0), snippet_html=marked(pid, 1), match=match)
+            for pid, score, match in page
         ], total
 
     def similar(

@@ -4,6 +4,8 @@
   (rank 1 is the best). Needs no score calibration.
 - Convex combination: ``score(d) = α · norm(lexical(d)) + (1 − α) · norm(dense(d))`` where norm
   is min-max over each list; a document missing from a list gets 0 from it.
+- Query-dependent weight (:func:`query_alpha`): short keyword queries lean lexical, long
+  natural-language ones lean dense.
 
 Ties break on the document id so the order is deterministic.
 """
@@ -48,3 +50,13 @@ def convex(
     lex, den = _minmax(lexical), _minmax(dense)
     fused = {d: alpha * lex.get(d, 0.0) + (1 - alpha) * den.get(d, 0.0) for d in lex.keys() | den}
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def query_alpha(words: int, short_alpha: float, long_alpha: float, short_words: int = 3,
+                long_words: int = 9) -> float:
+    """The lexical weight for a query of ``words`` words: ``short_alpha`` up to
+    ``short_words``, ``long_alpha`` from ``long_words`` on, linear in between."""
+    if long_words <= short_words:
+        return long_alpha if words > short_words else short_alpha
+    t = min(max((words - short_words) / (long_words - short_words), 0.0), 1.0)
+    return short_alpha + (long_alpha - short_alpha) * t

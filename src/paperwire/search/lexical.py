@@ -613,3 +613,30 @@ class LexicalView:
         q = Query.boolean_query([(Occur.Must, constraints), (Occur.Must, among)])
         hits = searcher.search(q, len(wanted), count=False).hits
         return {searcher.doc(addr)["id"][0] for _score, addr in hits}
+
+    def with_every_word(self, query: ParsedQuery, words: Sequence[str],
+                        ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` hold every one of ``words`` (each in any field, analysed as
+        :meth:`search` does) and meet the query's hard constraints (:meth:`satisfying`):
+        the papers a query's words match as a whole, what the relevance floor
+        (:mod:`paperwire.search.floor`) always keeps."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return set()
+        q = self._every_word(query, words, Query.term_set_query(self.schema, "id", wanted))
+        hits = self.searcher.search(q, len(wanted), count=False).hits
+        return {self.searcher.doc(addr)["id"][0] for _score, addr in hits}
+
+    def count_with_every_word(self, query: ParsedQuery, words: Sequence[str]) -> int:
+        """How many papers of the whole index :meth:`with_every_word` would keep (a count:
+        no document is read)."""
+        found = self.searcher.search(self._every_word(query, words), 1, count=True)
+        return int(found.count)  # type: ignore[attr-defined]  # missing from tantivy's stub
+
+    def _every_word(self, query: ParsedQuery, words: Sequence[str],
+                    among: Query | None = None) -> Query:
+        builder = _QueryBuilder(self.schema)
+        constraints, _ = builder.build(query, words_too=False)
+        clauses = [constraints, *([among] if among is not None else [])]
+        clauses += [q for q in (builder.any_field(w) for w in words) if q is not None]
+        return Query.boolean_query([(Occur.Must, c) for c in clauses])

@@ -358,14 +358,15 @@ class Store:
     def papers_to_embed(
         self, model: str, batch_size: int = 256
     ) -> Iterator[list[tuple[Paper, str]]]:
-        """Papers with no vector for ``model`` or one made from older text, in batches of
-        (paper, content hash), ordered by id."""
+        """Papers with no vector for ``model``, one made from older text or one written
+        before windows (migration 0010), in batches of (paper, content hash), ordered by id."""
         stale = (
             select(papers)
             .outerjoin(embeddings, and_(embeddings.c.paper_id == papers.c.id,
                                         embeddings.c.model == model))
             .where((embeddings.c.paper_id.is_(None))
-                   | (embeddings.c.content_hash != papers.c.content_hash))
+                   | (embeddings.c.content_hash != papers.c.content_hash)
+                   | (embeddings.c.windows.is_(None)))
         )
         yield from self._paper_pages(stale, batch_size)
 
@@ -379,15 +380,31 @@ class Store:
             .select_from(papers.outerjoin(embeddings, and_(embeddings.c.paper_id == papers.c.id,
                                                            embeddings.c.model == model)))
             .where((embeddings.c.paper_id.is_(None))
-                   | (embeddings.c.content_hash != papers.c.content_hash))
+                   | (embeddings.c.content_hash != papers.c.content_hash)
+                   | (embeddings.c.windows.is_(None)))
         )
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    def first_vectors(self, model: str, ids: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        """The stored (content hash, first-window vector) of ``ids`` for ``model``: what a
+        paper written before windows keeps (its first window is the same text)."""
+        out: dict[str, tuple[str, bytes]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                for r in conn.execute(select(embeddings.c.paper_id, embeddings.c.content_hash,
+                                             embeddings.c.vector)
+                                      .where(embeddings.c.model == model,
+                                             embeddings.c.paper_id.in_(chunk))):
+                    out[r.paper_id] = (r.content_hash, bytes(r.vector))
+        return out
+
     def put_embeddings(
-        self, model: str, rows: Sequence[tuple[str, str, bytes]], now: datetime | None = None
+        self, model: str, rows: Sequence[tuple[str, str, bytes] | tuple[str, str, bytes, bytes]],
+        now: datetime | None = None,
     ) -> None:
-        """Store (paper id, content hash, vector bytes) for ``model``, replacing old ones."""
+        """Store (paper id, content hash, vector bytes[, later windows' vectors]) for
+        ``model``, replacing old ones. No windows given: the text fits in one."""
         now = now or datetime.utcnow()
         ids = [r[0] for r in rows]
         with self.engine.begin() as conn:
@@ -396,17 +413,18 @@ class Store:
                              .where(embeddings.c.paper_id.in_(chunk)))
             if rows:
                 conn.execute(embeddings.insert(), [
-                    {"paper_id": pid, "model": model, "content_hash": h, "vector": v,
-                     "created_at": now} for pid, h, v in rows])
+                    {"paper_id": r[0], "model": model, "content_hash": r[1], "vector": r[2],
+                     "windows": r[3] if len(r) > 3 else b"", "created_at": now}
+                    for r in rows])
 
     def iter_embeddings(
         self, model: str, since: datetime | None = None, batch_size: int = 5000
-    ) -> Iterator[list[tuple[str, bytes]]]:
-        """(paper id, vector bytes) for ``model``, in id order, optionally only those
-        written at or after ``since``."""
+    ) -> Iterator[list[tuple[str, bytes, bytes]]]:
+        """(paper id, vector bytes, later windows' vector bytes — empty when none) for
+        ``model``, in id order, optionally only those written at or after ``since``."""
         last = ""
         while True:
-            q = select(embeddings.c.paper_id, embeddings.c.vector).where(
+            q = select(embeddings.c.paper_id, embeddings.c.vector, embeddings.c.windows).where(
                 embeddings.c.model == model, embeddings.c.paper_id > last)
             if since is not None:
                 q = q.where(embeddings.c.created_at >= since)
@@ -415,7 +433,7 @@ class Store:
                 rows = conn.execute(q).all()
             if not rows:
                 return
-            yield [(r.paper_id, bytes(r.vector)) for r in rows]
+            yield [(r.paper_id, bytes(r.vector), bytes(r.windows or b"")) for r in rows]
             last = rows[-1].paper_id
 
     # ---- leases: at most one holder per name, expiring so a crashed holder frees it ----

@@ -89,6 +89,8 @@ embeddings = Table(
     Column("content_hash", String(32), nullable=False),
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian
     Column("created_at", DateTime(timezone=False), nullable=False),
+    # later windows of a long text, float32 vectors concatenated; NULL: not windowed yet
+    Column("windows", LargeBinary, nullable=True),
     Index("ix_embeddings_model_created", "model", "created_at"),
 )
 

@@ -19,6 +19,7 @@ from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS
 from paperwire.web import health, paging, schemas
 from paperwire.web.common import (
+    RELATED,
     App,
     find_paper,
     ordered_categories,
@@ -56,7 +57,7 @@ def _search_result(app: App, h: Hit) -> dict[str, Any]:
             "published": p.published.isoformat() if p.published else None,
             "score": h.score, "url": app.url(paper_path(p.id)), "abstract": p.abstract,
             "snippet": snippet, "snippet_html": snippet_html,
-            "title_html": str(h.title_html) if h.title_html else None}
+            "title_html": str(h.title_html) if h.title_html else None, "match": h.match}
 
 
 def _with_extras(app: App, hits: list[Hit]) -> list[dict[str, Any]]:
@@ -74,11 +75,13 @@ def api_search(
     mode: str = schemas.one_of("hybrid", MODES, "Words (lexical), meaning (dense) or both"),
     cursor: str | None = Query(default=None, description=CURSOR),
 ) -> dict[str, Any]:
-    """Papers for a query in the search language, best first: a page of at most ``limit``
-    (default 20, at most 100) with ``total`` and ``next_cursor``. Each result carries its
-    abstract and a snippet with the matches highlighted. A query that is a paper's id, link
-    or DOI answers that paper alone with ``exact_match: true`` (a 404 when it is not
-    stored, a 400 for a malformed id)."""
+    """Papers matching a query in the search language, best first: a page of at most
+    ``limit`` (default 20, at most 100) with ``total`` (how many papers match: those above
+    the relevance floor) and ``next_cursor``. The last page of the matches (or an answer
+    with none) also lists up to 10 ``related`` papers, the closest below the floor, never
+    counted. Each result carries its abstract and a snippet with the matches highlighted.
+    A query that is a paper's id, link or DOI answers that paper alone with
+    ``exact_match: true`` (a 404 when it is not stored, a 400 for a malformed id)."""
     if mode not in MODES:
         raise PageError(400, f"mode must be one of {', '.join(MODES)}")
     checked_sort, count = parse_sort(sort), parse_limit(limit)
@@ -90,16 +93,22 @@ def api_search(
         if paper is None:
             raise PageError(404, f"{ref.not_stored} See {ref.source_url}", "Paper not found")
         return {"query": q, "sort": sort, "mode": mode, "exact_match": True, "total": 1,
-                "next_cursor": None, "results": _with_extras(app, [Hit(paper, 1.0)])}
+                "next_cursor": None, "results": _with_extras(app, [Hit(paper, 1.0)]),
+                "related": []}
     hits: list[Hit] = []
     total = 0
     if q.strip():
         options = SearchOptions(limit=min(count, paging.MAX_OFFSET - offset),
                                 sort=checked_sort, offset=offset)
-        hits, total = app.search_page(q, mode, options, depth=paging.MAX_OFFSET)
+        hits, total = app.search_page(q, mode, options, depth=paging.MAX_OFFSET,
+                                      related=RELATED)
+    matches = [h for h in hits if h.match]
+    # a short page is the last one listed (papers past the candidates are counted only)
+    reachable = total if len(matches) == count else offset + len(matches)
     return {"query": q, "sort": sort, "mode": mode, "exact_match": False, "total": total,
-            "next_cursor": paging.next_cursor(app.key, scope, offset, len(hits), total),
-            "results": _with_extras(app, hits)}
+            "next_cursor": paging.next_cursor(app.key, scope, offset, len(matches), reachable),
+            "results": _with_extras(app, matches),
+            "related": _with_extras(app, [h for h in hits if not h.match])}
 
 
 @router.get("/api/similar", response_model=schemas.SimilarPage,

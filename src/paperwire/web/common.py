@@ -34,6 +34,7 @@ HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
 MAX_PAGE = 1000
 SEARCH_LIMIT, SEARCH_MAX = 20, 100
+RELATED = 10  # papers below the relevance floor shown after the last matches (page, API)
 SIMILAR_LIMIT = 5
 FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -274,14 +275,16 @@ def ranked_by(settings: Settings) -> str:
 
 
 def run_search(app: Paperwire, q: str, limit: str | None, sort: str, mode: str,
-               highlight: bool) -> list[Hit]:
-    """The hits of a page's or the API's search parameters (checked: a 400 otherwise)."""
+               highlight: bool, related: int = 0) -> tuple[list[Hit], int]:
+    """The hits of a page's or the API's search parameters (checked: a 400 otherwise) and
+    how many papers match; with ``related``, up to that many papers below the relevance
+    floor follow the matches (``match=False``) when the matches end on this page."""
     if not q.strip():
-        return []
+        return [], 0
     if mode not in MODES:
         raise PageError(400, f"mode must be one of {', '.join(MODES)}")
     options = SearchOptions(limit=parse_limit(limit), sort=parse_sort(sort))
-    return app.search(q, mode=mode, options=options, highlight=highlight)
+    return app.search_page(q, mode, options, depth=0, related=related, highlight=highlight)
 
 
 def search_feed_path(q: str, limit: str | None = None) -> str:
@@ -312,4 +315,4 @@ def searched_papers(app: Paperwire, q: str, limit: str | None, mode: str) -> lis
     named = reference(app, q)
     if named is not None:
         return [named[1]] if named[1] is not None else []
-    return [h.paper for h in run_search(app, q, limit, "date", mode, highlight=False)]
+    return [h.paper for h in run_search(app, q, limit, "date", mode, highlight=False)[0]]

@@ -19,6 +19,7 @@ from paperwire.search import Hit
 from paperwire.search.query import FIRST_DAY, SORTS
 from paperwire.web import charts, feeds
 from paperwire.web.common import (
+    RELATED,
     SIMILAR_LIMIT,
     TRENDING_LIMIT,
     App,
@@ -108,6 +109,7 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     paper's id, link or DOI goes to the paper (303); one naming no stored paper is a 404
     that says so and links to the paper's source, a malformed id a 400."""
     hits: list[Hit] = []
+    total = 0
     error: str | None = None
     missing: PaperRef | None = None
     try:
@@ -117,7 +119,8 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
         if named is not None:
             missing = named[0]
         else:
-            hits = run_search(app, q, limit, sort, mode, highlight=True)
+            hits, total = run_search(app, q, limit, sort, mode, highlight=True,
+                                     related=RELATED)
     except QueryError as exc:
         error = str(exc)
     except PageError as exc:
@@ -130,7 +133,8 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
     acts = reactions_for(request, app, [h.paper.id for h in hits])
     status = 400 if error else 404 if missing else 200
-    return page(request, "search.html", status_code=status, q=q, hits=hits,
+    return page(request, "search.html", status_code=status, q=q, total=total,
+                hits=[h for h in hits if h.match], related=[h for h in hits if not h.match],
                 extras=app.extras(h.paper for h in hits),
                 limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
                 missing=missing,

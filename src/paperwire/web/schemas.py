@@ -129,6 +129,8 @@ class SearchResult(ListExtras):
         description="The same excerpt as HTML: text escaped, matches in <b>; null when the "
                     "words did not match (a paper found by meaning only)")
     title_html: str | None = Field(description="The title as HTML, matches in <b>")
+    match: bool = Field(description="Above the relevance floor: true for every entry of "
+                                    "`results`, false for every entry of `related`")
 
 
 class SearchPage(Paged):
@@ -137,7 +139,16 @@ class SearchPage(Paged):
                                           "that paper alone")
     sort: Literal["relevance", "date", "trending"]
     mode: Literal["lexical", "dense", "hybrid"]
-    results: list[SearchResult]
+    total: int = Field(description="How many papers match the query (above the relevance "
+                                   "floor); related papers are not counted. Paging `results` "
+                                   "lists the matches among the best 1000 candidates of each "
+                                   "retriever; papers past them that hold every word of the "
+                                   "query are counted, not listed")
+    results: list[SearchResult] = Field(description="A page of the matches")
+    related: list[SearchResult] = Field(
+        description="On the last page of the matches (or when there are none): up to 10 "
+                    "papers that came closest without matching, best first; empty on the "
+                    "other pages")
 
 
 class SimilarResult(ListExtras):
