@@ -205,7 +205,7 @@ def open_corpus(corpus: list[dict[str, Any]], docs: int) -> tuple[list[str], np.
     ids: list[str] = []
     rows: list[np.ndarray] = []
     for batch in store.iter_embeddings(embedder.name):
-        for pid, blob in batch:
+        for pid, blob, _ in batch:  # the first vector: what the model uses
             ids.append(pid)
             rows.append(np.frombuffer(blob, dtype="<f4"))
     return ids, np.vstack(rows).astype(np.float32), store
