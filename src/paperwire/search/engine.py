@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from time import monotonic
 from typing import Any
@@ -63,6 +63,11 @@ class Hit:
     dense_rank: int | None = None
     title_html: Markup | None = None  # escaped title with matches in <b>
     snippet_html: Markup | None = None  # escaped abstract excerpt with matches in <b>
+    author_marks: tuple[int, ...] = ()  # positions of the authors the query names
+
+
+def _markup(pair: tuple[str, str]) -> tuple[Markup | None, Markup | None]:
+    return (Markup(pair[0]) if pair[0] else None, Markup(pair[1]) if pair[1] else None)
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-embed-query")
@@ -291,11 +296,22 @@ class SearchEngine:
             shown = [lex_hits[pid] for pid, _ in page if pid in lex_hits]
             html = {h.paper_id: (h.title_html, h.snippet_html)
                     for h in view.highlight(q, shown) if h.title_html}
-        return [
+        found = [
             Hit(papers[pid], score, lex_rank.get(pid), den_rank.get(pid),
-                *(Markup(x) if x else None for x in html.get(pid, ("", ""))))
+                *_markup(html.get(pid, ("", ""))))
             for pid, score in page
-        ], total
+        ]
+        if highlight:  # the authors the query names, in bold too
+            found = [replace(h, author_marks=LexicalView.author_marks(q, h.paper.authors))
+                     for h in found]
+        return found, total
+
+    def spelling(self, query: str | ParsedQuery) -> dict[str, str]:
+        """The query's words no paper contains, each with the corpus word it is also
+        searched as (see :meth:`LexicalView.spelling`): what a page says it showed."""
+        q = parse_query(query) if isinstance(query, str) else query
+        view = self.lexical.view()
+        return view.spelling(q) if view is not None and q.terms else {}
 
     def similar(
         self, ids: Sequence[str] = (), text: str | None = None, limit: int = 10

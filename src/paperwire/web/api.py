@@ -90,6 +90,7 @@ def api_search(
         if paper is None:
             raise PageError(404, f"{ref.not_stored} See {ref.source_url}", "Paper not found")
         return {"query": q, "sort": sort, "mode": mode, "exact_match": True, "total": 1,
+                "spelling": {},
                 "next_cursor": None, "results": _with_extras(app, [Hit(paper, 1.0)])}
     hits: list[Hit] = []
     total = 0
@@ -97,7 +98,9 @@ def api_search(
         options = SearchOptions(limit=min(count, paging.MAX_OFFSET - offset),
                                 sort=checked_sort, offset=offset)
         hits, total = app.search_page(q, mode, options, depth=paging.MAX_OFFSET)
+    spelling = app.spelling(q, mode) if q.strip() else {}
     return {"query": q, "sort": sort, "mode": mode, "exact_match": False, "total": total,
+            "spelling": spelling,
             "next_cursor": paging.next_cursor(app.key, scope, offset, len(hits), total),
             "results": _with_extras(app, hits)}
 

@@ -23,6 +23,7 @@ from paperwire.web.common import (
     TRENDING_LIMIT,
     App,
     category_feed_path,
+    corrected_query,
     find_paper,
     page,
     paper_path,
@@ -110,6 +111,7 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     hits: list[Hit] = []
     error: str | None = None
     missing: PaperRef | None = None
+    spelling: dict[str, str] = {}
     try:
         named = reference(app, q)  # a malformed id: a PageError(400)
         if named is not None and named[1] is not None:
@@ -118,6 +120,7 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
             missing = named[0]
         else:
             hits = run_search(app, q, limit, sort, mode, highlight=True)
+            spelling = app.spelling(q, mode) if q.strip() else {}
     except QueryError as exc:
         error = str(exc)
     except PageError as exc:
@@ -133,7 +136,7 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     return page(request, "search.html", status_code=status, q=q, hits=hits,
                 extras=app.extras(h.paper for h in hits),
                 limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
-                missing=missing,
+                missing=missing, spelling=spelling, corrected=corrected_query(q, spelling),
                 feed_url=search_feed_path(q, limit) if q.strip() and status == 200 else None,
                 feed_title=f"Search “{q.strip()}”, newest first (Atom)")
 
