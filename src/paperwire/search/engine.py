@@ -70,6 +70,12 @@ def _markup(pair: tuple[str, str]) -> tuple[Markup | None, Markup | None]:
     return (Markup(pair[0]) if pair[0] else None, Markup(pair[1]) if pair[1] else None)
 
 
+def _dense_text(q: ParsedQuery, view: LexicalView | None) -> str:
+    """The text to embed: the free words, a word no paper contains as its correction."""
+    fixes = view.spelling(q) if view is not None else {}
+    return " ".join(fixes.get(w, w) for w in q.free_text().split())
+
+
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-embed-query")
 
 
@@ -203,7 +209,7 @@ class SearchEngine:
         if (mode in ("dense", "hybrid") and q.free_text().strip() and self._has_vectors()
                 and self.dense_available()):
             # the query's embedding (ONNX Runtime, outside the GIL) runs while BM25 ranks
-            vector = _POOL.submit(self._embedder().embed_query, q.free_text())
+            vector = _POOL.submit(self._embedder().embed_query, _dense_text(q, view))
         if mode in ("lexical", "hybrid") and view is not None:
             lex_hits = view.search(q, limit=depth, highlight=False)
         lex = [(h.paper_id, h.score) for h in lex_hits]

@@ -64,7 +64,7 @@ REFRESH_SECONDS = 0.1  # how often a reader looks whether the writer committed
 # training queries only): an acronym's long form ("LLM" → "large language model"), and the
 # reverse, join the query's words at this weight; a word the index has never seen is also
 # searched as its closest vocabulary word ("tranformer" → "transformer").
-ACRONYM_WEIGHT = 0.5
+ACRONYM_WEIGHT = 0.1
 TYPO_CORRECTION = True
 TERMS_SCHEMA = "1"
 
@@ -173,16 +173,15 @@ class _QueryBuilder:
         self.lexicon = lexicon
         self.corrections = corrections or {}
 
-    def expansions(self, pq: ParsedQuery) -> tuple[list[str], list[str]]:
-        """Tokens that are the same word as a known acronym typed (``llm`` for ``LLMs``
-        and the reverse: the stemmer leaves them apart), and texts the corpus says mean the
-        same as the free words: the long form of an acronym typed, the acronym of a long
-        form typed (its words in a row). Dictionary lookups only."""
+    def expansions(self, pq: ParsedQuery) -> list[str]:
+        """Texts (analysed) the corpus says mean the same as the free words: the long form
+        of an acronym typed and its other number (``llm`` for ``LLMs`` and the reverse: the
+        stemmer leaves them apart), the acronym of a long form typed (its words in a row).
+        Dictionary lookups only."""
         lex = self.lexicon
         if lex is None or ACRONYM_WEIGHT <= 0 or not pq.terms:
-            return [], []
+            return []
         analyze = ANALYZERS[TEXT_ANALYZER].analyze
-        same: list[str] = []
         out: list[str] = []
         tokens: list[str] = []
         for t in pq.terms:
@@ -196,11 +195,10 @@ class _QueryBuilder:
                 short = short[:-1]
                 long = lex.expansion(short)
             if long is not None:
-                same.append(short + "s" if short == toks[0] else short)
-                out.append(long)
+                out.extend((short + "s" if short == toks[0] else short, long))
         for _, _, short in lex.acronyms_in(tokens):
             out.extend((short, short + "s"))  # "llms" is not stemmed to "llm"
-        return same, out
+        return out
 
     def analysed(self, field: str, text: str) -> Query:
         """An already analysed text (tokens joined by spaces) in ``field``."""
@@ -210,8 +208,16 @@ class _QueryBuilder:
         return Query.phrase_query(self.schema, field, tokens)
 
     def expansion(self, text: str) -> Query:
-        """An expansion (analysed) in title and abstract, at its weight."""
-        return Query.boost_query(self.analysed("text", text), ACRONYM_WEIGHT)
+        """An expansion (analysed) in title and abstract, at its weight (with the title's
+        bonus, as for the words typed)."""
+        q = self.analysed("text", text)
+        if FIELD_BOOSTS["title"]:
+            q = Query.boolean_query([
+                (Occur.Should, q),
+                (Occur.Should, Query.boost_query(self.analysed("title", text),
+                                                 FIELD_BOOSTS["title"])),
+            ])
+        return Query.boost_query(q, ACRONYM_WEIGHT)
 
     def text(self, field: str, text: str) -> Query | None:
         """``text`` analysed like ``field``: a term, a phrase, or None when no token is left."""
@@ -245,14 +251,13 @@ class _QueryBuilder:
         words = [q for q in (self.any_field(t) for t in terms) if q is not None]
         fixed = [self.corrections[t] for t in terms if t in self.corrections]
         words.extend(q for q in (self.any_field(t) for t in fixed) if q is not None)
-        same, more = self.expansions(pq) if words_too else ([], [])
-        words.extend(self.analysed("text", t) for t in same)
+        more = self.expansions(pq) if words_too else []
         words.extend(self.expansion(t) for t in more)
         # highlight what was searched for, stop words aside ("with" is in every abstract)
         marked = [t for t in (*terms, *fixed)
                   if any(w not in STOP_WORDS for w in ANALYZERS[NAME_ANALYZER].analyze(t))]
         highlight.extend(q for q in (self.shown(t) for t in marked) if q is not None)
-        highlight.extend(self.analysed(f, t) for t in (*same, *more) for f in SHOWN_FIELDS)
+        highlight.extend(self.analysed(f, t) for t in more for f in SHOWN_FIELDS)
         phrases: list[Query] = []
         for phrase in pq.phrases:
             q = self.any_field(phrase)
@@ -431,6 +436,23 @@ class _Terms:
         return Lexicon.build(self.pairs, self.vocab)
 
 
+def _load_lexicon(path: Path) -> Lexicon:
+    """The lexicon the writer derived from terms.json (an empty one when unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") != TERMS_SCHEMA:
+            return Lexicon()
+        return Lexicon.of(data["expansions"], data["long_forms"], data["words"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Lexicon()
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
 def _load_terms(path: Path) -> _Terms:
     try:
         data = json.loads(path.read_text())
@@ -448,7 +470,8 @@ class LexicalIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.state_file = path / "state.json"
-        self.terms_file = path / "terms.json"
+        self.terms_file = path / "terms.json"  # the writer's: each paper's pairs, all words
+        self.lexicon_file = path / "lexicon.json"  # the readers': derived from it, small
         self._lexicon = Lexicon()
         self._terms_mark: tuple[int, int, int] | None = None
         self._index: tantivy.Index | None = None
@@ -464,10 +487,10 @@ class LexicalIndex:
 
     def lexicon(self) -> Lexicon:
         """The acronyms and vocabulary the writer last published (re-read when changed)."""
-        mark = self._meta_mark(self.terms_file.name)
+        mark = self._meta_mark(self.lexicon_file.name)
         if mark != self._terms_mark:
             self._terms_mark = mark
-            self._lexicon = _load_terms(self.terms_file).lexicon() if mark else Lexicon()
+            self._lexicon = _load_lexicon(self.lexicon_file) if mark else Lexicon()
         return self._lexicon
 
     def _reader(self) -> tantivy.Index | None:
@@ -550,6 +573,7 @@ class LexicalIndex:
             state.get("store") != store_key
             or state.get("schema") != str(SCHEMA_VERSION)
             or "watermark" not in state
+            or not (self.terms_file.exists() and self.lexicon_file.exists())
         )
         newest = store.max_changed_at()
         since: datetime | None = None
@@ -581,10 +605,9 @@ class LexicalIndex:
             raise
         index.reload()
         terms.count(index.searcher())
-        tmp = self.terms_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"schema": TERMS_SCHEMA, "pairs": terms.pairs,
-                                   "vocab": terms.vocab}))
-        tmp.replace(self.terms_file)
+        _write_json(self.terms_file, {"schema": TERMS_SCHEMA, "pairs": terms.pairs,
+                                      "vocab": terms.vocab})
+        _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **terms.lexicon().dump()})
         state = {
             "store": store_key,
             "schema": str(SCHEMA_VERSION),

@@ -106,8 +106,12 @@ def paper_pairs(text: str, analyze: Analyze) -> list[tuple[str, str]]:
 
 
 def surface_words(tokens: Iterable[str]) -> set[str]:
-    """The words worth offering as spelling corrections: letters only, 4 to 30 long."""
-    return {t for t in tokens if MIN_WORD <= len(t) <= MAX_WORD and t.isalpha()}
+    """The words worth offering as spelling corrections: ASCII letters only, 4 to 30 long."""
+    return {t for t in tokens if MIN_WORD <= len(t) <= MAX_WORD and _plain(t)}
+
+
+def _plain(word: str) -> bool:
+    return word.isascii() and word.isalpha()
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
@@ -136,12 +140,13 @@ def max_edits(word: str) -> int:
     return 1 if len(word) < 8 else 2
 
 
-def _letters(word: str) -> np.ndarray:
-    v = np.zeros(27, dtype=np.int16)
-    for c in word:
-        o = ord(c) - 97
-        v[o if 0 <= o < 26 else 26] += 1
-    return v
+def _letters(words: Sequence[str]) -> np.ndarray:
+    """How often each of a-z occurs in each (lower-case ASCII) word: one row per word."""
+    if not words:
+        return np.zeros((0, 26), dtype=np.int16)
+    raw = np.frombuffer("".join(w.ljust(MAX_WORD) for w in words).encode("ascii"),
+                        dtype=np.uint8).reshape(len(words), MAX_WORD)
+    return np.stack([(raw == 97 + i).sum(axis=1, dtype=np.int16) for i in range(26)], axis=1)
 
 
 @dataclass
@@ -159,7 +164,7 @@ class Lexicon:
     words: list[str] = field(default_factory=list)
     dfs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
-    letters: np.ndarray = field(default_factory=lambda: np.zeros((0, 27), dtype=np.int16))
+    letters: np.ndarray = field(default_factory=lambda: np.zeros((0, 26), dtype=np.int16))
     longest_expansion: int = 0
 
     @classmethod
@@ -171,23 +176,38 @@ class Lexicon:
             for short, long in paper:
                 counts[(short, long)] += 1
         expansions: dict[str, str] = {}
-        acronyms: dict[tuple[str, ...], str] = {}
+        acronyms: dict[str, str] = {}
         for (short, long), n in counts.most_common():
             if n < min_support:
                 break
             expansions.setdefault(short, long)  # the most frequent long form wins
-            acronyms.setdefault(tuple(long.split()), short)
-        words = sorted(w for w, df in vocab.items() if df >= min_df)
+            acronyms.setdefault(long, short)
+        words = sorted(w for w, df in vocab.items()
+                       if df >= min_df and MIN_WORD <= len(w) <= MAX_WORD and _plain(w))
+        return cls.of(expansions, acronyms, {w: vocab[w] for w in words})
+
+    @classmethod
+    def of(cls, expansions: Mapping[str, str], long_forms: Mapping[str, str],
+           words: Mapping[str, int]) -> Lexicon:
+        """From its parts (what :meth:`dump` gives): acronym → long form, long form →
+        acronym (both analysed, tokens joined by spaces), word → papers."""
+        acronyms = {tuple(long.split()): short for long, short in long_forms.items()}
+        listed = [w for w in words if MIN_WORD <= len(w) <= MAX_WORD and _plain(w)]
         return cls(
-            expansions=expansions,
+            expansions=dict(expansions),
             acronyms=acronyms,
-            words=words,
-            dfs=np.array([vocab[w] for w in words], dtype=np.int32),
-            lengths=np.array([len(w) for w in words], dtype=np.int16),
-            letters=(np.stack([_letters(w) for w in words]) if words
-                     else np.zeros((0, 27), dtype=np.int16)),
+            words=listed,
+            dfs=np.array([words[w] for w in listed], dtype=np.int32),
+            lengths=np.array([len(w) for w in listed], dtype=np.int16),
+            letters=_letters(listed),
             longest_expansion=max((len(k) for k in acronyms), default=0),
         )
+
+    def dump(self) -> dict[str, object]:
+        """A JSON-able form that :meth:`of` reads back (small: the readers load it)."""
+        return {"expansions": self.expansions,
+                "long_forms": {" ".join(k): v for k, v in self.acronyms.items()},
+                "words": dict(zip(self.words, self.dfs.tolist(), strict=True))}
 
     def expansion(self, token: str) -> str | None:
         """The long form (tokens joined by spaces) of an acronym token, or None."""
@@ -211,13 +231,13 @@ class Lexicon:
         frequent among equally close ones; None when there is none. ``known`` may give a
         better document frequency for a candidate (e.g. the index's own)."""
         word = word.lower()
-        if not (MIN_WORD <= len(word) <= MAX_WORD and word.isalpha()) or not self.words:
+        if not (MIN_WORD <= len(word) <= MAX_WORD and _plain(word)) or not self.words:
             return None
         limit = max_edits(word)
         # each edit changes the letter counts by at most 2 and the length by at most 1
         near = np.flatnonzero(
             (np.abs(self.lengths - len(word)) <= limit)
-            & (np.abs(self.letters - _letters(word)).sum(axis=1) <= 2 * limit)
+            & (np.abs(self.letters - _letters([word])[0]).sum(axis=1) <= 2 * limit)
         )
         best: tuple[int, int, str] | None = None
         for i in near:
