@@ -131,8 +131,12 @@ def test_acronym_and_expansion_find_the_same_papers(index: LexicalIndex) -> None
 
 def test_no_expansion_when_the_weight_is_zero(index: LexicalIndex,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexical, "LONG_FORM_WEIGHT", 0.0)
+    assert set(ids(index, "LLM")) == {AGENT.id, SCALING.id, REASONING.id}  # "LLMs" still
+    assert AGENT.id in ids(index, "large language model")
     monkeypatch.setattr(lexical, "ACRONYM_WEIGHT", 0.0)
     assert set(ids(index, "LLM")) == {AGENT.id}
+    assert AGENT.id not in ids(index, "large language model")
 
 
 def test_unknown_word_is_searched_as_the_closest_known_one(index: LexicalIndex) -> None:

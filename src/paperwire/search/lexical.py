@@ -61,10 +61,12 @@ SNIPPET_LEAD = 60  # context kept before the first highlighted word
 SORTS = ("relevance", "date")
 REFRESH_SECONDS = 0.1  # how often a reader looks whether the writer committed
 # Query terms the corpus adds (see paperwire.search.terms and BENCHMARKS.md, tuned on
-# training queries only): an acronym's long form ("LLM" → "large language model"), and the
-# reverse, join the query's words at this weight; a word the index has never seen is also
-# searched as its closest vocabulary word ("tranformer" → "transformer").
-ACRONYM_WEIGHT = 0.1
+# training queries only): an acronym typed adds its long form ("LLM" → "large language
+# model") at LONG_FORM_WEIGHT; a long form typed adds its acronym, and an acronym typed its
+# other number ("LLMs" ↔ "LLM"), at ACRONYM_WEIGHT (0 turns either off). A word the index
+# has never seen is also searched as its closest vocabulary word ("tranformer").
+LONG_FORM_WEIGHT = 0.1
+ACRONYM_WEIGHT = 0.25
 TYPO_CORRECTION = True
 TERMS_SCHEMA = "1"
 
@@ -179,7 +181,7 @@ class _QueryBuilder:
         stemmer leaves them apart), the acronym of a long form typed (its words in a row).
         Dictionary lookups only."""
         lex = self.lexicon
-        if lex is None or ACRONYM_WEIGHT <= 0 or not pq.terms:
+        if lex is None or not pq.terms:
             return []
         analyze = ANALYZERS[TEXT_ANALYZER].analyze
         out: list[str] = []
@@ -198,7 +200,12 @@ class _QueryBuilder:
                 out.extend((short + "s" if short == toks[0] else short, long))
         for _, _, short in lex.acronyms_in(tokens):
             out.extend((short, short + "s"))  # "llms" is not stemmed to "llm"
-        return out
+        return [t for t in out if self.expansion_weight(t) > 0]
+
+    @staticmethod
+    def expansion_weight(text: str) -> float:
+        """A long form (several tokens) or an acronym (one)."""
+        return LONG_FORM_WEIGHT if " " in text else ACRONYM_WEIGHT
 
     def analysed(self, field: str, text: str) -> Query:
         """An already analysed text (tokens joined by spaces) in ``field``."""
@@ -217,7 +224,7 @@ class _QueryBuilder:
                 (Occur.Should, Query.boost_query(self.analysed("title", text),
                                                  FIELD_BOOSTS["title"])),
             ])
-        return Query.boost_query(q, ACRONYM_WEIGHT)
+        return Query.boost_query(q, self.expansion_weight(text))
 
     def text(self, field: str, text: str) -> Query | None:
         """``text`` analysed like ``field``: a term, a phrase, or None when no token is left."""
@@ -712,14 +719,18 @@ class LexicalView:
         self.searcher = searcher
         self.schema = schema
         self.lexicon = lexicon or Lexicon()
+        self._spelling: dict[tuple[str, ...], dict[str, str]] = {}  # one request's answers
 
     def spelling(self, query: str | ParsedQuery) -> dict[str, str]:
         """Free words of ``query`` that no paper contains (in title, abstract or authors),
         each with the closest word of the corpus that it is also searched as
         (``{"tranformer": "transformer"}``); words the index knows are never touched."""
         parsed = parse_query(query) if isinstance(query, str) else query
-        if not TYPO_CORRECTION:
+        if not TYPO_CORRECTION or not parsed.terms:
             return {}
+        known = self._spelling.get(parsed.terms)
+        if known is not None:
+            return dict(known)
         out: dict[str, str] = {}
         stem, name = ANALYZERS[TEXT_ANALYZER].analyze, ANALYZERS[NAME_ANALYZER].analyze
         for term in parsed.terms:
@@ -731,7 +742,8 @@ class LexicalView:
             fix = self.lexicon.correct(name(term)[0] if name(term) else term)
             if fix is not None:
                 out[term] = fix
-        return out
+        self._spelling[parsed.terms] = out
+        return dict(out)
 
     def _builder(self, parsed: ParsedQuery) -> _QueryBuilder:
         return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed))
