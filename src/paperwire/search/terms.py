@@ -226,29 +226,32 @@ class Lexicon:
                     taken[i:i + n] = [True] * n
         return out
 
-    def correct(self, word: str, known: Callable[[str], int] | None = None) -> str | None:
+    def correct(self, word: str) -> str | None:
         """The vocabulary word closest to ``word`` (within :func:`max_edits`), the most
-        frequent among equally close ones; None when there is none. ``known`` may give a
-        better document frequency for a candidate (e.g. the index's own)."""
+        frequent among equally close ones; None when there is none."""
         word = word.lower()
         if not (MIN_WORD <= len(word) <= MAX_WORD and _plain(word)) or not self.words:
             return None
         limit = max_edits(word)
-        # each edit changes the letter counts by at most 2 and the length by at most 1
-        near = np.flatnonzero(
-            (np.abs(self.lengths - len(word)) <= limit)
-            & (np.abs(self.letters - _letters([word])[0]).sum(axis=1) <= 2 * limit)
-        )
+        # a lower bound of the distance: each edit changes the length by at most 1 and the
+        # letter counts by at most 2; only words within reach are compared, nearest first
+        rows = np.flatnonzero(np.abs(self.lengths - len(word)) <= limit)
+        spread = np.abs(self.letters[rows] - _letters([word])[0]).sum(axis=1)
+        bound = np.maximum(np.abs(self.lengths[rows] - len(word)), (spread + 1) // 2)
+        near = bound <= limit
+        rows, bound = rows[near], bound[near]
         best: tuple[int, int, str] | None = None
-        for i in near:
-            cand = self.words[int(i)]
-            d = edit_distance(word, cand, limit)
+        for k in np.lexsort((-self.dfs[rows], bound)):
+            if best is not None and bound[k] > best[0]:
+                break
+            i = int(rows[k])
+            cand = self.words[i]
+            d = edit_distance(word, cand, limit if best is None else best[0])
             if d == 0 or d > limit:
                 continue
-            df = known(cand) if known is not None else int(self.dfs[i])
-            key = (d, -df, cand)
+            key = (d, -int(self.dfs[i]), cand)
             if best is None or key < (best[0], -best[1], best[2]):
-                best = (d, df, cand)
+                best = (d, int(self.dfs[i]), cand)
         return best[2] if best is not None else None
 
 
