@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperwire.app import Paperwire
+from paperwire.cli import main
 from paperwire.config import Settings
 from paperwire.models import Paper
 from paperwire.search import lexical
@@ -201,3 +202,20 @@ def test_search_page_highlights_authors(client: TestClient) -> None:
     assert "Ashish Vaswani, <b>Noam Shazeer</b>" in page
     page = client.get("/search", params={"q": "uszkoreit attention", "mode": "lexical"}).text
     assert "<b>Jakob Uszkoreit</b>" in page
+
+
+def test_cli_search_says_which_word_it_searched_for(
+        cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    store = Store.open(cli_env["PAPERWIRE_DATABASE_URL"])
+    store.write_batch(CORPUS)
+    store.close()
+    with pytest.raises(SystemExit) as done:
+        main(["search", "tranformer", "--mode", "lexical", "--json"])
+    assert done.value.code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["spelling"] == {"tranformer": "transformer"}
+    assert {r["id"] for r in doc["results"]} == {VISION.id, TEXT.id}
+    with pytest.raises(SystemExit):
+        main(["search", "tranformer images", "--mode", "lexical"])
+    out = capsys.readouterr().out
+    assert "Showing results for “transformer images” (no paper contains “tranformer”)." in out
