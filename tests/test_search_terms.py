@@ -5,6 +5,7 @@ Every test that takes ``store`` runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -161,7 +162,9 @@ def test_stop_words_are_not_highlighted(index: LexicalIndex) -> None:
 
 
 def test_acronyms_are_mined_incrementally(index: LexicalIndex, store: Store) -> None:
+    reader = LexicalIndex(index.path)  # another process's view of the same index
     assert index.lexicon().expansion("rag") is None
+    assert reader.lexicon().expansion("rag") is None
     store.write_batch([
         paper("2505.00007", "Grounded answers",
               "Retrieval-augmented generation (RAG) grounds answers."),
@@ -173,6 +176,11 @@ def test_acronyms_are_mined_incrementally(index: LexicalIndex, store: Store) -> 
     state = json.loads(index.terms_file.read_text())
     assert state["pairs"]["2505.00007"] == [["rag", "retriev augment generat"]]
     assert set(ids(index, "retrieval augmented generation")) >= {"2505.00009"}
+    # a reader elsewhere reads the new lexicon beside its requests, keeping the last meanwhile
+    deadline = time.monotonic() + 10
+    while reader.lexicon().expansion("rag") is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert reader.lexicon().expansion("rag") == "retriev augment generat"
 
 
 # ---- the web page and the API ------------------------------------------------------------

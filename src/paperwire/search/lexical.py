@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -481,6 +482,7 @@ class LexicalIndex:
         self.lexicon_file = path / "lexicon.json"  # the readers': derived from it, small
         self._lexicon = Lexicon()
         self._terms_mark: tuple[int, int, int] | None = None
+        self._loading = False
         self._index: tantivy.Index | None = None
         self._mark: tuple[int, int, int] | None = None  # meta.json as last loaded
         self._checked = 0.0
@@ -495,10 +497,23 @@ class LexicalIndex:
     def lexicon(self) -> Lexicon:
         """The acronyms and vocabulary the writer last published (re-read when changed)."""
         mark = self._meta_mark(self.lexicon_file.name)
-        if mark != self._terms_mark:
+        if mark == self._terms_mark:
+            return self._lexicon
+        if self._terms_mark is None or mark is None:  # the first one: read it now
             self._terms_mark = mark
             self._lexicon = _load_lexicon(self.lexicon_file) if mark else Lexicon()
+        elif not self._loading:  # a newer one: read beside requests, which keep the last
+            self._loading = True
+            threading.Thread(target=self._reload, args=(mark,), daemon=True,
+                             name="paperwire-lexicon").start()
         return self._lexicon
+
+    def _reload(self, mark: tuple[int, int, int]) -> None:
+        try:
+            self._lexicon = _load_lexicon(self.lexicon_file)
+            self._terms_mark = mark
+        finally:
+            self._loading = False
 
     def _reader(self) -> tantivy.Index | None:
         """The index for reading: opened when a writer has made one, never created, rebuilt
@@ -614,7 +629,9 @@ class LexicalIndex:
         terms.count(index.searcher())
         _write_json(self.terms_file, {"schema": TERMS_SCHEMA, "pairs": terms.pairs,
                                       "vocab": terms.vocab})
-        _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **terms.lexicon().dump()})
+        lexicon = terms.lexicon()
+        _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **lexicon.dump()})
+        self._lexicon, self._terms_mark = lexicon, self._meta_mark(self.lexicon_file.name)
         state = {
             "store": store_key,
             "schema": str(SCHEMA_VERSION),
