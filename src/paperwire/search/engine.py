@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from time import monotonic
 from typing import Any
@@ -63,11 +63,6 @@ class Hit:
     dense_rank: int | None = None
     title_html: Markup | None = None  # escaped title with matches in <b>
     snippet_html: Markup | None = None  # escaped abstract excerpt with matches in <b>
-    author_marks: tuple[int, ...] = ()  # positions of the authors the query names
-
-
-def _markup(pair: tuple[str, str]) -> tuple[Markup | None, Markup | None]:
-    return (Markup(pair[0]) if pair[0] else None, Markup(pair[1]) if pair[1] else None)
 
 
 def _dense_text(q: ParsedQuery, view: LexicalView | None) -> str:
@@ -302,15 +297,11 @@ class SearchEngine:
             shown = [lex_hits[pid] for pid, _ in page if pid in lex_hits]
             html = {h.paper_id: (h.title_html, h.snippet_html)
                     for h in view.highlight(q, shown) if h.title_html}
-        found = [
+        return [
             Hit(papers[pid], score, lex_rank.get(pid), den_rank.get(pid),
-                *_markup(html.get(pid, ("", ""))))
+                *(Markup(x) if x else None for x in html.get(pid, ("", ""))))
             for pid, score in page
-        ]
-        if highlight:  # the authors the query names, in bold too
-            found = [replace(h, author_marks=LexicalView.author_marks(q, h.paper.authors))
-                     for h in found]
-        return found, total
+        ], total
 
     def spelling(self, query: str | ParsedQuery) -> dict[str, str]:
         """The query's words no paper contains, each with the corpus word it is also

@@ -313,6 +313,14 @@ class _QueryBuilder:
         return Query.boolean_query(clauses), hl
 
 
+def marked_authors(query: str | ParsedQuery, authors: Sequence[str]) -> tuple[int, ...]:
+    """Which of a hit's ``authors`` (positions) the query names, to show in bold: an
+    ``author:`` filter, or a free word that is one of the name's words (not a stop word)."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    return author_marks(authors, parsed.terms, parsed.authors,
+                        ANALYZERS[NAME_ANALYZER].analyze)
+
+
 def _plural_acronym(typed: str, token: str) -> bool:
     """``LLMs``, ``llms``, ``ViTs``: a plural the stemmer leaves alone (no vowel before the
     s, or two capitals), whose singular may be a known acronym."""
@@ -818,11 +826,6 @@ class LexicalView:
                                   h.address))
         return out
 
-    @staticmethod
-    def author_marks(query: ParsedQuery, authors: Sequence[str]) -> tuple[int, ...]:
-        """Which of a hit's ``authors`` (positions) the query names: an ``author:`` filter
-        or a free word that is one of the name's words."""
-        return author_marks(authors, query.terms, query.authors, ANALYZERS[NAME_ANALYZER].analyze)
 
     def satisfying(self, query: str | ParsedQuery, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` meet the query's hard constraints: its phrases, exclusions and

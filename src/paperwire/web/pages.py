@@ -16,6 +16,7 @@ from paperwire.library import bibtex
 from paperwire.models import Paper
 from paperwire.paper_ids import PaperRef
 from paperwire.search import Hit
+from paperwire.search.lexical import marked_authors
 from paperwire.search.query import FIRST_DAY, SORTS
 from paperwire.web import charts, feeds
 from paperwire.web.common import (
@@ -133,7 +134,8 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
     acts = reactions_for(request, app, [h.paper.id for h in hits])
     status = 400 if error else 404 if missing else 200
-    return page(request, "search.html", status_code=status, q=q, hits=hits,
+    marks = {h.paper.id: marked_authors(q, h.paper.authors) for h in hits}
+    return page(request, "search.html", status_code=status, q=q, hits=hits, marks=marks,
                 extras=app.extras(h.paper for h in hits),
                 limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
                 missing=missing, spelling=spelling, corrected=corrected_query(q, spelling),
