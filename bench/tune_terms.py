@@ -114,8 +114,9 @@ def _typo(word: str, rng: random.Random) -> str:
 
 
 def typo_lookups(papers: list[dict[str, str]], n: int, seed: int,
-                 index: lexical.LexicalIndex) -> list[Query]:
-    """(lookup with a typo, the clean lookup, id)."""
+                 index: lexical.LexicalIndex, rare: bool = False) -> list[Query]:
+    """(lookup with a typo, the clean lookup, id): the typo in no paper, or (``rare``) in
+    1 to RARE_DF papers (typos in abstracts)."""
     rng = random.Random(seed)
     view = index.view()
     assert view is not None
@@ -130,7 +131,10 @@ def typo_lookups(papers: list[dict[str, str]], n: int, seed: int,
         i = rng.choice(spots)
         bad = _typo(words[i], rng)
         tokens = stem(bad)
-        if len(tokens) != 1 or view.searcher.doc_freq("text", tokens[0]):
+        if len(tokens) != 1:
+            continue
+        df = view.searcher.doc_freq("text", tokens[0])
+        if (not 1 <= df <= lexical.RARE_DF) if rare else df:
             continue  # a real word: not what typo tolerance is for
         typo = " ".join([*words[:i], bad, *words[i + 1:]])
         out.append((typo, " ".join(words), p["id"]))
@@ -199,12 +203,15 @@ def main() -> None:
     papers = load_papers()
     swaps = acronym_swaps(papers, args.n, args.seed)
     typos = typo_lookups(papers, args.n, args.seed, index)
+    rare = typo_lookups(papers, args.n, args.seed, index, rare=True)
     split = {name: {part: [q for q in qs if is_train(q[2], args.seed) == (part == "train")]
                     for part in ("train", "test")}
-             for name, qs in (("swaps", swaps), ("typos", typos))}
+             for name, qs in (("swaps", swaps), ("typos", typos), ("rare", rare))}
     print(f"acronym swap queries: {len(split['swaps']['train'])} train, "
           f"{len(split['swaps']['test'])} test; typo lookups: {len(split['typos']['train'])} "
-          f"train, {len(split['typos']['test'])} test (seed {args.seed})")
+          f"train, {len(split['typos']['test'])} test; typos in 1-{lexical.RARE_DF} papers: "
+          f"{len(split['rare']['train'])} train, {len(split['rare']['test'])} test "
+          f"(seed {args.seed})")
 
     run(index, [q for q, _, _ in swaps[:200]])  # warm the caches before timing anything
 
@@ -215,8 +222,8 @@ def main() -> None:
         ids = [pid for _, _, pid in qs]
         return mrr(swapped, ids), mrr(own, ids), agreement(swapped, own), statistics.median(sms)
 
-    def typo_figures(part: str) -> tuple[float, float, float]:
-        qs = split["typos"][part]
+    def typo_figures(part: str, name: str = "typos") -> tuple[float, float, float]:
+        qs = split[name][part]
         bad, tms = run(index, [q for q, _, _ in qs])
         clean, _ = run(index, [c for _, c, _ in qs])
         ids = [pid for _, _, pid in qs]
@@ -251,7 +258,7 @@ def main() -> None:
 
     print("\nEach idea alone beside the baseline (both off), TEST queries (reported once):")
     print(f"{'config':<24} {'swap MRR':>9} {'own MRR':>8} {'agree@10':>9} {'typo MRR':>9} "
-          f"{'clean MRR':>10} {'SciFact train':>14}")
+          f"{'clean MRR':>10} {'rare typo':>10} {'SciFact train':>14}")
     off = (0.0, 0.0)
     configs = (("baseline (both off)", off, False), ("acronyms alone", best, False),
                ("typo tolerance alone", off, True), ("both (shipped)", best, True))
@@ -259,12 +266,14 @@ def main() -> None:
         configure(w, t)
         m, o, a, _ = swap_figures("test")
         tm, cm, _ = typo_figures("test")
+        rm, _, _ = typo_figures("test", "rare")
         sf = scifact()
-        print(f"{name:<24} {m:>9.4f} {o:>8.4f} {a:>9.4f} {tm:>9.4f} {cm:>10.4f} {sf:>14.4f}")
+        print(f"{name:<24} {m:>9.4f} {o:>8.4f} {a:>9.4f} {tm:>9.4f} {cm:>10.4f} {rm:>10.4f} "
+              f"{sf:>14.4f}")
 
     # latency: each query timed under every config in turn (the same noise for all), lexical
     # search with BM25 only, no highlights; p50 / p99 over the test queries of both sets
-    timed = [q for qs in (split["swaps"]["test"], split["typos"]["test"])
+    timed = [q for qs in (split["swaps"]["test"], split["typos"]["test"], split["rare"]["test"])
              for query, own, _ in qs for q in (query, own)]
     ms: dict[str, list[float]] = {name: [] for name, _, _ in configs}
     for q in timed:

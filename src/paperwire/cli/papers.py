@@ -104,8 +104,7 @@ def search(
         return
     if spelling:
         fixed = " ".join(spelling.get(w, w) for w in query.split())
-        out.print(cell(f"Showing results for “{fixed}” (no paper contains "
-                       f"{', '.join(f'“{w}”' for w in spelling)})."))
+        out.print(cell(f"Showing results for “{fixed}” (corrected from “{query}”)."))
     if not hits:
         out.print("No papers match.")
         return

@@ -69,6 +69,7 @@ REFRESH_SECONDS = 0.1  # how often a reader looks whether the writer committed
 LONG_FORM_WEIGHT = 0.1
 ACRONYM_WEIGHT = 0.25
 TYPO_CORRECTION = True
+RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "1"
 
 # Analyzers, by the name the schema uses. Text: split on non-alphanumerics, drop tokens over
@@ -748,8 +749,10 @@ class LexicalView:
 
     def spelling(self, query: str | ParsedQuery) -> dict[str, str]:
         """Free words of ``query`` that no paper contains (in title, abstract or authors),
-        each with the closest word of the corpus that it is also searched as
-        (``{"tranformer": "transformer"}``); words the index knows are never touched."""
+        or that hardly any does (at most RARE_DF papers: typos in abstracts) while a close
+        word is in RARE_RATIO times as many, each with the closest word of the corpus that
+        it is also searched as (``{"tranformer": "transformer"}``). Other words are never
+        touched."""
         parsed = parse_query(query) if isinstance(query, str) else query
         if not TYPO_CORRECTION or not parsed.terms:
             return {}
@@ -760,12 +763,13 @@ class LexicalView:
         stem, name = ANALYZERS[TEXT_ANALYZER].analyze, ANALYZERS[NAME_ANALYZER].analyze
         for term in parsed.terms:
             tokens = stem(term)
-            if len(tokens) != 1 or self.searcher.doc_freq("text", tokens[0]):
+            df = int(self.searcher.doc_freq("text", tokens[0])) if len(tokens) == 1 else -1
+            if not 0 <= df <= RARE_DF:
                 continue
             if any(self.searcher.doc_freq("authors", t) for t in name(term)):
                 continue
             fix = self.lexicon.correct(name(term)[0] if name(term) else term)
-            if fix is not None:
+            if fix is not None and (df == 0 or self.lexicon.df(fix) >= RARE_RATIO * df):
                 out[term] = fix
         self._spelling[parsed.terms] = out
         return dict(out)

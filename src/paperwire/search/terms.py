@@ -166,6 +166,7 @@ class Lexicon:
     lengths: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     letters: np.ndarray = field(default_factory=lambda: np.zeros((0, 26), dtype=np.int16))
     longest_expansion: int = 0
+    position: dict[str, int] = field(default_factory=dict)  # word → its row
 
     @classmethod
     def build(cls, pairs: Mapping[str, Sequence[Sequence[str]]],
@@ -201,6 +202,7 @@ class Lexicon:
             lengths=np.array([len(w) for w in listed], dtype=np.int16),
             letters=_letters(listed),
             longest_expansion=max((len(k) for k in acronyms), default=0),
+            position={w: i for i, w in enumerate(listed)},
         )
 
     def dump(self) -> dict[str, object]:
@@ -208,6 +210,11 @@ class Lexicon:
         return {"expansions": self.expansions,
                 "long_forms": {" ".join(k): v for k, v in self.acronyms.items()},
                 "words": dict(zip(self.words, self.dfs.tolist(), strict=True))}
+
+    def df(self, word: str) -> int:
+        """How many papers hold ``word`` (0 when it is not a correctable word)."""
+        i = self.position.get(word)
+        return 0 if i is None else int(self.dfs[i])
 
     def expansion(self, token: str) -> str | None:
         """The long form (tokens joined by spaces) of an acronym token, or None."""
