@@ -762,13 +762,16 @@ class LexicalView:
         out: dict[str, str] = {}
         stem, name = ANALYZERS[TEXT_ANALYZER].analyze, ANALYZERS[NAME_ANALYZER].analyze
         for term in parsed.terms:
+            plain = name(term)
+            if len(plain) != 1 or not self.lexicon.correctable(plain[0], RARE_DF):
+                continue  # a word the lexicon knows to be common, a stop word, a number...
             tokens = stem(term)
             df = int(self.searcher.doc_freq("text", tokens[0])) if len(tokens) == 1 else -1
             if not 0 <= df <= RARE_DF:
                 continue
             if any(self.searcher.doc_freq("authors", t) for t in name(term)):
                 continue
-            fix = self.lexicon.correct(name(term)[0] if name(term) else term)
+            fix = self.lexicon.correct(plain[0])
             if fix is not None and (df == 0 or self.lexicon.df(fix) >= RARE_RATIO * df):
                 out[term] = fix
         self._spelling[parsed.terms] = out

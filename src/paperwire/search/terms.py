@@ -193,7 +193,9 @@ class Lexicon:
         """From its parts (what :meth:`dump` gives): acronym → long form, long form →
         acronym (both analysed, tokens joined by spaces), word → papers."""
         acronyms = {tuple(long.split()): short for long, short in long_forms.items()}
-        listed = [w for w in words if MIN_WORD <= len(w) <= MAX_WORD and _plain(w)]
+        # by length: the words within reach of a length are one slice of the rows
+        listed = sorted((w for w in words if MIN_WORD <= len(w) <= MAX_WORD and _plain(w)),
+                        key=lambda w: (len(w), w))
         return cls(
             expansions=dict(expansions),
             acronyms=acronyms,
@@ -210,6 +212,12 @@ class Lexicon:
         return {"expansions": self.expansions,
                 "long_forms": {" ".join(k): v for k, v in self.acronyms.items()},
                 "words": dict(zip(self.words, self.dfs.tolist(), strict=True))}
+
+    def correctable(self, word: str, rare: int = 2) -> bool:
+        """Whether ``word`` could need a correction: letters, long enough, no stop word,
+        and not a word known to be in more than ``rare`` papers (a dictionary lookup)."""
+        return (MIN_WORD <= len(word) <= MAX_WORD and _plain(word)
+                and word not in STOP_WORDS and self.df(word) <= rare)
 
     def df(self, word: str) -> int:
         """How many papers hold ``word`` (0 when it is not a correctable word)."""
@@ -242,9 +250,10 @@ class Lexicon:
         limit = max_edits(word)
         # a lower bound of the distance: each edit changes the length by at most 1 and the
         # letter counts by at most 2; only words within reach are compared, nearest first
-        rows = np.flatnonzero(np.abs(self.lengths - len(word)) <= limit)
-        spread = np.abs(self.letters[rows] - _letters([word])[0]).sum(axis=1)
-        bound = np.maximum(np.abs(self.lengths[rows] - len(word)), (spread + 1) // 2)
+        lo, hi = np.searchsorted(self.lengths, [len(word) - limit, len(word) + limit + 1])
+        rows = np.arange(lo, hi)
+        spread = np.abs(self.letters[lo:hi] - _letters([word])[0]).sum(axis=1)
+        bound = np.maximum(np.abs(self.lengths[lo:hi] - len(word)), (spread + 1) // 2)
         near = bound <= limit
         rows, bound = rows[near], bound[near]
         best: tuple[int, int, str] | None = None
