@@ -189,20 +189,73 @@ class _QueryBuilder:
         out: list[str] = []
         tokens: list[str] = []
         for t in pq.terms:
-            toks = analyze(t)
-            tokens.extend(toks)
-            if len(toks) != 1 or toks[0] in STOP_WORDS:
-                continue
-            short = toks[0]
-            long = lex.expansion(short)
-            if long is None and _plural_acronym(t, short):
-                short = short[:-1]
-                long = lex.expansion(short)
-            if long is not None:
-                out.extend((short + "s" if short == toks[0] else short, long))
+            tokens.extend(analyze(t))
+            out.extend(self.acronym_forms(t))
         for _, _, short in lex.acronyms_in(tokens):
             out.extend((short, short + "s"))  # "llms" is not stemmed to "llm"
         return [t for t in out if self.expansion_weight(t) > 0]
+
+    def acronym_forms(self, term: str) -> tuple[str, ...]:
+        """For a word typed that is a known acronym (``LLM``, ``LLMs``): its other number
+        and its long form, analysed (``("llms", "larg languag model")``); else nothing."""
+        toks = ANALYZERS[TEXT_ANALYZER].analyze(term)
+        if self.lexicon is None or len(toks) != 1 or toks[0] in STOP_WORDS:
+            return ()
+        short = toks[0]
+        long = self.lexicon.expansion(short)
+        if long is None and _plural_acronym(term, short):
+            short = short[:-1]
+            long = self.lexicon.expansion(short)
+        if long is None:
+            return ()
+        return (short + "s" if short == toks[0] else short, long)
+
+    def every_word(self, pq: ParsedQuery, words: Sequence[str]) -> list[Query]:
+        """One query per word of ``words`` (free words of ``pq``) that a paper must hold to
+        hold them all, as the search reads the word: as typed, or as its spelling correction,
+        or (a known acronym) as its other number or long form. Words typed in a row that
+        spell a known long form (``large language model``) are held together by its acronym
+        too. What the relevance floor's "every word" rule asks of a paper."""
+        alternatives: dict[str, list[Query]] = {}
+        for w in words:
+            typed = self.any_field(w)
+            if typed is None:
+                continue  # no token left (punctuation): nothing to hold
+            texts = [self.corrections[w]] if w in self.corrections else []
+            alts = [typed, *(q for q in (self.any_field(t) for t in texts) if q is not None)]
+            alts += [self.analysed("text", t) for t in self.acronym_forms(w)]
+            alternatives[w] = alts
+        words = [w for w in words if w in alternatives]
+
+        def held(word: str) -> Query:
+            alts = alternatives[word]
+            return alts[0] if len(alts) == 1 else Query.boolean_query(
+                [(Occur.Should, q) for q in alts])
+
+        # runs of the words typed that spell a long form: its acronym holds the run's words
+        owner: list[int] = []  # each token's term
+        tokens: list[str] = []
+        for i, t in enumerate(pq.terms):
+            toks = ANALYZERS[TEXT_ANALYZER].analyze(t)
+            tokens.extend(toks)
+            owner.extend([i] * len(toks))
+        grouped: set[str] = set()
+        out: list[Query] = []
+        runs = self.lexicon.acronyms_in(tokens) if self.lexicon is not None else []
+        for start, end, short in runs:
+            run = {pq.terms[owner[j]] for j in range(start, end)}
+            inside = [w for w in dict.fromkeys(words) if w in run and w not in grouped]
+            if not inside:
+                continue
+            grouped.update(inside)
+            whole = Query.boolean_query([(Occur.Must, held(w)) for w in inside])
+            out.append(Query.boolean_query([
+                (Occur.Should, whole),
+                (Occur.Should, self.analysed("text", short)),
+                (Occur.Should, self.analysed("text", short + "s")),
+            ]))
+        out += [held(w) for w in words if w not in grouped]
+        return out
 
     @staticmethod
     def expansion_weight(text: str) -> float:
@@ -833,7 +886,6 @@ class LexicalView:
                                   h.address))
         return out
 
-
     def satisfying(self, query: str | ParsedQuery, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` meet the query's hard constraints: its phrases, exclusions and
         author/cat/title/date filters, with exactly the semantics of :meth:`search` (stemming,
@@ -853,8 +905,9 @@ class LexicalView:
     def with_every_word(self, query: ParsedQuery, words: Sequence[str],
                         ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` hold every one of ``words`` (each in any field, analysed as
-        :meth:`search` does) and meet the query's hard constraints (:meth:`satisfying`):
-        the papers a query's words match as a whole, what the relevance floor
+        :meth:`search` does, as its spelling correction or, an acronym, as its long form
+        too: :meth:`_QueryBuilder.every_word`) and meet the query's hard constraints
+        (:meth:`satisfying`): the papers a query's words match as a whole, what the relevance floor
         (:mod:`paperwire.search.floor`) always keeps."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
@@ -871,8 +924,8 @@ class LexicalView:
 
     def _every_word(self, query: ParsedQuery, words: Sequence[str],
                     among: Query | None = None) -> Query:
-        builder = _QueryBuilder(self.schema)
+        builder = self._builder(query)  # corrections and acronyms as the search has them
         constraints, _ = builder.build(query, words_too=False)
         clauses = [constraints, *([among] if among is not None else [])]
-        clauses += [q for q in (builder.any_field(w) for w in words) if q is not None]
+        clauses += builder.every_word(query, words)
         return Query.boolean_query([(Occur.Must, c) for c in clauses])
