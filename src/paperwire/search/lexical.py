@@ -223,7 +223,8 @@ class _QueryBuilder:
                 continue  # no token left (punctuation): nothing to hold
             texts = [self.corrections[w]] if w in self.corrections else []
             alts = [typed, *(q for q in (self.any_field(t) for t in texts) if q is not None)]
-            alts += [self.analysed("text", t) for t in self.acronym_forms(w)]
+            alts += [self.analysed("text", t) for t in self.acronym_forms(w)
+                     if self.expansion_weight(t) > 0]  # as the search adds them
             alternatives[w] = alts
         words = [w for w in words if w in alternatives]
 
@@ -241,7 +242,8 @@ class _QueryBuilder:
             owner.extend([i] * len(toks))
         grouped: set[str] = set()
         out: list[Query] = []
-        runs = self.lexicon.acronyms_in(tokens) if self.lexicon is not None else []
+        runs = (self.lexicon.acronyms_in(tokens)
+                if self.lexicon is not None and ACRONYM_WEIGHT > 0 else [])
         for start, end, short in runs:
             run = {pq.terms[owner[j]] for j in range(start, end)}
             inside = [w for w in dict.fromkeys(words) if w in run and w not in grouped]
@@ -907,8 +909,8 @@ class LexicalView:
         """Which of ``ids`` hold every one of ``words`` (each in any field, analysed as
         :meth:`search` does, as its spelling correction or, an acronym, as its long form
         too: :meth:`_QueryBuilder.every_word`) and meet the query's hard constraints
-        (:meth:`satisfying`): the papers a query's words match as a whole, what the relevance floor
-        (:mod:`paperwire.search.floor`) always keeps."""
+        (:meth:`satisfying`): the papers a query's words match as a whole, what the
+        relevance floor (:mod:`paperwire.search.floor`) always keeps."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return set()
