@@ -216,3 +216,37 @@ def test_digest_interest_matches_only_pass_the_floor(engine: SearchEngine, store
     found = matched()
     assert found and EARNINGS not in found
     assert all("decoding" in t.lower() for t in found.values()), found
+
+
+def test_a_misspelt_or_abbreviated_query_counts_its_true_matches(
+    engine: SearchEngine, settings: Settings, store: Store
+) -> None:
+    """The floor's "every word" rule reads the words as the search does: a word no paper
+    holds as its correction ("tranformer" → transformer), an acronym as its long form too.
+    Lexical mode has no cosine rule: without this a misspelt query matched nothing."""
+    def count(q: str, mode: str = "lexical") -> tuple[set[str], int]:
+        hits, total = engine.search_page(q, mode, SearchOptions(limit=1000))
+        return {h.paper.id for h in hits if h.match}, total
+
+    assert engine.spelling("tranformer") == {"tranformer": "transformer"}
+    right, total = count("transformer")
+    assert total > 5 and count("tranformer") == (right, total)
+    assert count("tranformer architectures") == count("transformer architectures")
+    for mode in ("hybrid", "dense"):  # the cosine rule aside, the same words rule
+        assert count("tranformer", mode) == count("transformer", mode), mode
+    # an acronym: papers that only spell it out hold it too, and the reverse
+    acronym, n_acronym = count("LLM")
+    spelt, n_spelt = count('"large language model"')
+    only, n_only = count('"LLM"')  # a phrase: the token itself, no expansion
+    assert n_spelt > 0 and n_only > 0
+    assert acronym == only | spelt | count('"LLMs"')[0] and n_acronym > max(n_only, n_spelt)
+    assert count("large language model")[0] >= only
+    # the API and the page count the same matches, and say which word was searched for
+    app = Paperwire(settings, store)
+    app._engine = engine
+    client = TestClient(create_app(app), raise_server_exceptions=False)
+    body = client.get("/api/search", params={"q": "tranformer", "mode": "lexical"}).json()
+    assert body["total"] == total and body["spelling"] == {"tranformer": "transformer"}
+    assert all(r["match"] for r in body["results"])
+    page = client.get("/search", params={"q": "tranformer", "mode": "lexical"}).text
+    assert f"{total} papers match" in page and "Showing results for “transformer”" in page

@@ -178,6 +178,11 @@ class Paperwire:
         return self.searcher(mode).search_page(query, mode, options, highlight=highlight,
                                                depth=depth, related=related)
 
+    def spelling(self, query: str, mode: str = "hybrid") -> dict[str, str]:
+        """Words of ``query`` no paper contains, each with the word searched for as well
+        (``{"tranformer": "transformer"}``; see ``SearchEngine.spelling``)."""
+        return self.searcher(mode).spelling(query)
+
     def named_paper(self, query: str) -> Paper | None:
         """The stored paper ``query`` names when it is exactly an id, a link or a DOI (see
         :func:`paperwire.paper_ids.parse_ref`); None otherwise."""

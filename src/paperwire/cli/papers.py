@@ -91,15 +91,20 @@ def search(
         before=parse_date_bound(before, "before") if before else None,
         sort=cast(Sort, sort), limit=limit,
     )
-    hits = application().search(query, mode=mode, options=options)
+    app = application()
+    hits = app.search(query, mode=mode, options=options)
+    spelling = app.spelling(query, mode)
     if as_json:
-        emit_json({"query": query, "mode": mode, "sort": sort, "results": [
+        emit_json({"query": query, "mode": mode, "sort": sort, "spelling": spelling, "results": [
             {"id": h.paper.id, "score": round(h.score, 4), "title": h.paper.title,
              "authors": list(h.paper.authors), "categories": list(h.paper.categories),
              "published": h.paper.published, "url": h.paper.abs_url,
              "lexical_rank": h.lexical_rank, "dense_rank": h.dense_rank}
             for h in hits]})
         return
+    if spelling:
+        fixed = " ".join(spelling.get(w, w) for w in query.split())
+        out.print(cell(f"Showing results for “{fixed}” (corrected from “{query}”)."))
     if not hits:
         out.print("No papers match.")
         return

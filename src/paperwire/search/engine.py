@@ -74,6 +74,12 @@ class Hit:
     match: bool = True  # above the relevance floor (search/floor.py); False: a related paper
 
 
+def _dense_text(q: ParsedQuery, view: LexicalView | None) -> str:
+    """The text to embed: the free words, a word no paper contains as its correction."""
+    fixes = view.spelling(q) if view is not None else {}
+    return " ".join(fixes.get(w, w) for w in q.free_text().split())
+
+
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-embed-query")
 
 
@@ -212,7 +218,7 @@ class SearchEngine:
         if (mode in ("dense", "hybrid") and q.free_text().strip() and self._has_vectors()
                 and self.dense_available()):
             # the query's embedding (ONNX Runtime, outside the GIL) runs while BM25 ranks
-            vector = _POOL.submit(self._embedder().embed_query, q.free_text())
+            vector = _POOL.submit(self._embedder().embed_query, _dense_text(q, view))
         if view is not None and (mode != "dense" or for_floor):
             lex_hits = view.search(q, limit=depth, highlight=False)  # dense: for the floor
         lex = [(h.paper_id, h.score) for h in lex_hits]
@@ -365,6 +371,13 @@ class SearchEngine:
                 title_html=marked(pid, 0), snippet_html=marked(pid, 1), match=match)
             for pid, score, match in page
         ], total
+
+    def spelling(self, query: str | ParsedQuery) -> dict[str, str]:
+        """The query's words no paper contains, each with the corpus word it is also
+        searched as (see :meth:`LexicalView.spelling`): what a page says it showed."""
+        q = parse_query(query) if isinstance(query, str) else query
+        view = self.lexical.view()
+        return view.spelling(q) if view is not None and q.terms else {}
 
     def similar(
         self, ids: Sequence[str] = (), text: str | None = None, limit: int = 10

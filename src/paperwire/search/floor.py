@@ -4,8 +4,11 @@ Both retrievers always return candidates: BM25 every paper sharing one word with
 (its words are alternatives), the vector index the nearest papers however far they are. A
 candidate is a match when
 
-- it holds every word of the query (stop words aside; :func:`required_words`), as BM25
-  sees them: ``SPLADE`` matches the two papers that say SPLADE, whatever their vectors; or
+- it holds every word of the query (stop words aside; :func:`required_words`), as the
+  search reads them (:meth:`LexicalView.with_every_word`): ``SPLADE`` matches the two papers
+  that say SPLADE, whatever their vectors; a word no paper holds is held as its spelling
+  correction ("tranformer" → transformer), an acronym as its long form too (``LLM``, "large
+  language model"), and the reverse; or
 - its embedding's cosine similarity to the query's is at least ``min_cosine``: a paper on
   the query's topic in other words; or
 - it holds some of the words (a lexical candidate) and its cosine is at least

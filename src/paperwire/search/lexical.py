@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,11 +31,19 @@ from paperwire import texts
 from paperwire.errors import SearchError
 from paperwire.models import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS, Paper
 from paperwire.search.query import ParsedQuery, parse_query
+from paperwire.search.terms import (
+    STOP_WORDS,
+    Lexicon,
+    author_marks,
+    paper_pairs,
+    surface_words,
+)
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)
 # 2: stored title/abstract for highlights, one author per value, categories, dates.
-SCHEMA_VERSION = 3
+# 4: terms.json beside it (acronym pairs and the vocabulary for spelling correction).
+SCHEMA_VERSION = 4
 # Scoring fields: "text" is title and abstract as one field (so a word counts once, as in
 # plain BM25), "title" adds a bonus for title matches (known-item searches), "authors" finds
 # names. The weights were tuned on SciFact *train* and on title lookups; see BENCHMARKS.md.
@@ -52,6 +61,16 @@ SHOWN_TITLE_CHARS = MAX_TITLE_CHARS  # a longer title is shown cut, ending with 
 SNIPPET_LEAD = 60  # context kept before the first highlighted word
 SORTS = ("relevance", "date")
 REFRESH_SECONDS = 0.1  # how often a reader looks whether the writer committed
+# Query terms the corpus adds (see paperwire.search.terms and BENCHMARKS.md, tuned on
+# training queries only): an acronym typed adds its long form ("LLM" → "large language
+# model") at LONG_FORM_WEIGHT; a long form typed adds its acronym, and an acronym typed its
+# other number ("LLMs" ↔ "LLM"), at ACRONYM_WEIGHT (0 turns either off). A word the index
+# has never seen is also searched as its closest vocabulary word ("tranformer").
+LONG_FORM_WEIGHT = 0.1
+ACRONYM_WEIGHT = 0.25
+TYPO_CORRECTION = True
+RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
+TERMS_SCHEMA = "1"
 
 # Analyzers, by the name the schema uses. Text: split on non-alphanumerics, drop tokens over
 # 40 bytes, lower-case, fold accents (naïve = naive), then English stemming for prose.
@@ -152,8 +171,117 @@ class LexicalHit:
 class _QueryBuilder:
     """Tantivy queries for one ParsedQuery against the schema."""
 
-    def __init__(self, schema: tantivy.Schema) -> None:
+    def __init__(self, schema: tantivy.Schema, lexicon: Lexicon | None = None,
+                 corrections: dict[str, str] | None = None) -> None:
         self.schema = schema
+        self.lexicon = lexicon
+        self.corrections = corrections or {}
+
+    def expansions(self, pq: ParsedQuery) -> list[str]:
+        """Texts (analysed) the corpus says mean the same as the free words: the long form
+        of an acronym typed and its other number (``llm`` for ``LLMs`` and the reverse: the
+        stemmer leaves them apart), the acronym of a long form typed (its words in a row).
+        Dictionary lookups only."""
+        lex = self.lexicon
+        if lex is None or not pq.terms:
+            return []
+        analyze = ANALYZERS[TEXT_ANALYZER].analyze
+        out: list[str] = []
+        tokens: list[str] = []
+        for t in pq.terms:
+            tokens.extend(analyze(t))
+            out.extend(self.acronym_forms(t))
+        for _, _, short in lex.acronyms_in(tokens):
+            out.extend((short, short + "s"))  # "llms" is not stemmed to "llm"
+        return [t for t in out if self.expansion_weight(t) > 0]
+
+    def acronym_forms(self, term: str) -> tuple[str, ...]:
+        """For a word typed that is a known acronym (``LLM``, ``LLMs``): its other number
+        and its long form, analysed (``("llms", "larg languag model")``); else nothing."""
+        toks = ANALYZERS[TEXT_ANALYZER].analyze(term)
+        if self.lexicon is None or len(toks) != 1 or toks[0] in STOP_WORDS:
+            return ()
+        short = toks[0]
+        long = self.lexicon.expansion(short)
+        if long is None and _plural_acronym(term, short):
+            short = short[:-1]
+            long = self.lexicon.expansion(short)
+        if long is None:
+            return ()
+        return (short + "s" if short == toks[0] else short, long)
+
+    def every_word(self, pq: ParsedQuery, words: Sequence[str]) -> list[Query]:
+        """One query per word of ``words`` (free words of ``pq``) that a paper must hold to
+        hold them all, as the search reads the word: as typed, or as its spelling correction,
+        or (a known acronym) as its other number or long form. Words typed in a row that
+        spell a known long form (``large language model``) are held together by its acronym
+        too. What the relevance floor's "every word" rule asks of a paper."""
+        alternatives: dict[str, list[Query]] = {}
+        for w in words:
+            typed = self.any_field(w)
+            if typed is None:
+                continue  # no token left (punctuation): nothing to hold
+            texts = [self.corrections[w]] if w in self.corrections else []
+            alts = [typed, *(q for q in (self.any_field(t) for t in texts) if q is not None)]
+            alts += [self.analysed("text", t) for t in self.acronym_forms(w)
+                     if self.expansion_weight(t) > 0]  # as the search adds them
+            alternatives[w] = alts
+        words = [w for w in words if w in alternatives]
+
+        def held(word: str) -> Query:
+            alts = alternatives[word]
+            return alts[0] if len(alts) == 1 else Query.boolean_query(
+                [(Occur.Should, q) for q in alts])
+
+        # runs of the words typed that spell a long form: its acronym holds the run's words
+        owner: list[int] = []  # each token's term
+        tokens: list[str] = []
+        for i, t in enumerate(pq.terms):
+            toks = ANALYZERS[TEXT_ANALYZER].analyze(t)
+            tokens.extend(toks)
+            owner.extend([i] * len(toks))
+        grouped: set[str] = set()
+        out: list[Query] = []
+        runs = (self.lexicon.acronyms_in(tokens)
+                if self.lexicon is not None and ACRONYM_WEIGHT > 0 else [])
+        for start, end, short in runs:
+            run = {pq.terms[owner[j]] for j in range(start, end)}
+            inside = [w for w in dict.fromkeys(words) if w in run and w not in grouped]
+            if not inside:
+                continue
+            grouped.update(inside)
+            whole = Query.boolean_query([(Occur.Must, held(w)) for w in inside])
+            out.append(Query.boolean_query([
+                (Occur.Should, whole),
+                (Occur.Should, self.analysed("text", short)),
+                (Occur.Should, self.analysed("text", short + "s")),
+            ]))
+        out += [held(w) for w in words if w not in grouped]
+        return out
+
+    @staticmethod
+    def expansion_weight(text: str) -> float:
+        """A long form (several tokens) or an acronym (one)."""
+        return LONG_FORM_WEIGHT if " " in text else ACRONYM_WEIGHT
+
+    def analysed(self, field: str, text: str) -> Query:
+        """An already analysed text (tokens joined by spaces) in ``field``."""
+        tokens: list[str | tuple[int, str]] = list(text.split())
+        if len(tokens) == 1:
+            return Query.term_query(self.schema, field, tokens[0])
+        return Query.phrase_query(self.schema, field, tokens)
+
+    def expansion(self, text: str) -> Query:
+        """An expansion (analysed) in title and abstract, at its weight (with the title's
+        bonus, as for the words typed)."""
+        q = self.analysed("text", text)
+        if FIELD_BOOSTS["title"]:
+            q = Query.boolean_query([
+                (Occur.Should, q),
+                (Occur.Should, Query.boost_query(self.analysed("title", text),
+                                                 FIELD_BOOSTS["title"])),
+            ])
+        return Query.boost_query(q, self.expansion_weight(text))
 
     def text(self, field: str, text: str) -> Query | None:
         """``text`` analysed like ``field``: a term, a phrase, or None when no token is left."""
@@ -185,7 +313,15 @@ class _QueryBuilder:
         highlight: list[Query] = []
         terms = pq.terms if words_too else ()
         words = [q for q in (self.any_field(t) for t in terms) if q is not None]
-        highlight.extend(q for q in (self.shown(t) for t in terms) if q is not None)
+        fixed = [self.corrections[t] for t in terms if t in self.corrections]
+        words.extend(q for q in (self.any_field(t) for t in fixed) if q is not None)
+        more = self.expansions(pq) if words_too else []
+        words.extend(self.expansion(t) for t in more)
+        # highlight what was searched for, stop words aside ("with" is in every abstract)
+        marked = [t for t in (*terms, *fixed)
+                  if any(w not in STOP_WORDS for w in ANALYZERS[NAME_ANALYZER].analyze(t))]
+        highlight.extend(q for q in (self.shown(t) for t in marked) if q is not None)
+        highlight.extend(self.analysed(f, t) for t in more for f in SHOWN_FIELDS)
         phrases: list[Query] = []
         for phrase in pq.phrases:
             q = self.any_field(phrase)
@@ -231,6 +367,23 @@ class _QueryBuilder:
                 clauses.append((Occur.MustNot, q))
         hl = Query.boolean_query([(Occur.Should, q) for q in highlight]) if highlight else None
         return Query.boolean_query(clauses), hl
+
+
+def marked_authors(query: str | ParsedQuery, authors: Sequence[str]) -> tuple[int, ...]:
+    """Which of a hit's ``authors`` (positions) the query names, to show in bold: an
+    ``author:`` filter, or a free word that is one of the name's words (not a stop word)."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    return author_marks(authors, parsed.terms, parsed.authors,
+                        ANALYZERS[NAME_ANALYZER].analyze)
+
+
+def _plural_acronym(typed: str, token: str) -> bool:
+    """``LLMs``, ``llms``, ``ViTs``: a plural the stemmer leaves alone (no vowel before the
+    s, or two capitals), whose singular may be a known acronym."""
+    if not token.endswith("s") or len(token) < 3:
+        return False
+    return (not any(c in "aeiouy" for c in token[:-1])
+            or sum(c.isupper() for c in typed[:-1]) >= 2)
 
 
 def _char_ranges(text: str, base: int, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -318,23 +471,113 @@ class _Highlighter:
         return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
 
 
+@dataclass
+class _Terms:
+    """What terms.json holds: each paper's acronym pairs, and the words of titles and
+    abstracts with their document frequency (of the word's stem, read from the index)."""
+
+    pairs: dict[str, list[list[str]]] = dc_field(default_factory=dict)
+    vocab: dict[str, int] = dc_field(default_factory=dict)
+    seen: set[str] = dc_field(default_factory=set)  # words of the papers (re)indexed now
+
+    def take(self, paper: Paper) -> None:
+        pairs = paper_pairs(f"{paper.title}. {paper.abstract}", ANALYZERS[TEXT_ANALYZER].analyze)
+        if pairs:
+            self.pairs[paper.id] = [list(p) for p in pairs]
+        else:
+            self.pairs.pop(paper.id, None)
+        analyze = ANALYZERS[NAME_ANALYZER].analyze
+        self.seen |= surface_words(analyze(paper.title[:HIGHLIGHT_CHARS]))
+        self.seen |= surface_words(analyze(paper.abstract[:HIGHLIGHT_CHARS]))
+
+    def count(self, searcher: tantivy.Searcher) -> None:
+        """The document frequency of the words seen now, from the committed index."""
+        stem = ANALYZERS[TEXT_ANALYZER].analyze
+        by_stem: dict[str, int] = {}
+        for word in self.seen:
+            tokens = stem(word)
+            if len(tokens) != 1:
+                continue
+            df = by_stem.get(tokens[0])
+            if df is None:
+                df = by_stem[tokens[0]] = int(searcher.doc_freq("text", tokens[0]))
+            self.vocab[word] = df
+        self.seen = set()
+
+    def lexicon(self) -> Lexicon:
+        return Lexicon.build(self.pairs, self.vocab)
+
+
+def _load_lexicon(path: Path) -> Lexicon:
+    """The lexicon the writer derived from terms.json (an empty one when unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") != TERMS_SCHEMA:
+            return Lexicon()
+        return Lexicon.of(data["expansions"], data["long_forms"], data["words"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Lexicon()
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def _load_terms(path: Path) -> _Terms:
+    try:
+        data = json.loads(path.read_text())
+        if data.get("schema") != TERMS_SCHEMA:
+            return _Terms()
+        return _Terms(pairs=data["pairs"], vocab=data["vocab"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return _Terms()
+
+
 class LexicalIndex:
     """The index in ``path``; ``state.json`` beside it records the store it mirrors and the
-    newest change it has seen."""
+    newest change it has seen, ``terms.json`` the corpus's acronyms and vocabulary."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.state_file = path / "state.json"
+        self.terms_file = path / "terms.json"  # the writer's: each paper's pairs, all words
+        self.lexicon_file = path / "lexicon.json"  # the readers': derived from it, small
+        self._lexicon = Lexicon()
+        self._terms_mark: tuple[int, int, int] | None = None
+        self._loading = False
         self._index: tantivy.Index | None = None
         self._mark: tuple[int, int, int] | None = None  # meta.json as last loaded
         self._checked = 0.0
 
-    def _meta_mark(self) -> tuple[int, int, int] | None:
+    def _meta_mark(self, name: str = "meta.json") -> tuple[int, int, int] | None:
         try:
-            st = (self.path / "meta.json").stat()
+            st = (self.path / name).stat()
         except OSError:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def lexicon(self) -> Lexicon:
+        """The acronyms and vocabulary the writer last published (re-read when changed)."""
+        mark = self._meta_mark(self.lexicon_file.name)
+        if mark == self._terms_mark:
+            return self._lexicon
+        if self._terms_mark is None or mark is None:  # the first one: read it now
+            self._terms_mark = mark
+            self._lexicon = _load_lexicon(self.lexicon_file) if mark else Lexicon()
+        elif not self._loading:  # a newer one: read beside requests, which keep the last
+            self._loading = True
+            threading.Thread(target=self._reload, args=(mark,), daemon=True,
+                             name="paperwire-lexicon").start()
+        return self._lexicon
+
+    def _reload(self, mark: tuple[int, int, int]) -> None:
+        try:
+            self._lexicon = _load_lexicon(self.lexicon_file)
+            self._terms_mark = mark
+        finally:
+            self._loading = False
 
     def _reader(self) -> tantivy.Index | None:
         """The index for reading: opened when a writer has made one, never created, rebuilt
@@ -416,6 +659,7 @@ class LexicalIndex:
             state.get("store") != store_key
             or state.get("schema") != str(SCHEMA_VERSION)
             or "watermark" not in state
+            or not (self.terms_file.exists() and self.lexicon_file.exists())
         )
         newest = store.max_changed_at()
         since: datetime | None = None
@@ -432,17 +676,26 @@ class LexicalIndex:
         except Exception as exc:  # tantivy raises ValueError on a busy lock
             log.info("search index busy, not syncing now: %s", exc)
             return 0
+        terms = _Terms() if rebuild else _load_terms(self.terms_file)
         try:
-            count = self._write(writer, store, None if rebuild else since, rebuild)
+            count = self._write(writer, store, None if rebuild else since, rebuild, terms)
             if not rebuild:
                 index.reload()
                 if self._holds_removed(store):
                     log.info("search index holds papers the store lost; rebuilding it")
-                    count = self._write(writer, store, None, rebuild=True)
+                    terms = _Terms()
+                    count = self._write(writer, store, None, True, terms)
             writer.wait_merging_threads()
         except BaseException:
             writer.rollback()
             raise
+        index.reload()
+        terms.count(index.searcher())
+        _write_json(self.terms_file, {"schema": TERMS_SCHEMA, "pairs": terms.pairs,
+                                      "vocab": terms.vocab})
+        lexicon = terms.lexicon()
+        _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **lexicon.dump()})
+        self._lexicon, self._terms_mark = lexicon, self._meta_mark(self.lexicon_file.name)
         state = {
             "store": store_key,
             "schema": str(SCHEMA_VERSION),
@@ -459,9 +712,9 @@ class LexicalIndex:
 
     @staticmethod
     def _write(writer: tantivy.IndexWriter, store: Store, since: datetime | None,
-               rebuild: bool) -> int:
+               rebuild: bool, terms: _Terms) -> int:
         """(Re)index the papers changed since ``since`` (all, after a wipe, when rebuilding)
-        and commit."""
+        and commit; ``terms`` takes in their acronyms and words."""
         count = 0
         if rebuild:
             writer.delete_all_documents()
@@ -470,6 +723,7 @@ class LexicalIndex:
                 if not rebuild:
                     writer.delete_documents_by_term("id", paper.id)
                 writer.add_document(_document(paper))
+                terms.take(paper)
                 count += 1
         writer.commit()
         return count
@@ -512,7 +766,7 @@ class LexicalIndex:
         index = self._reader()
         if index is None:
             return None
-        return LexicalView(index.searcher(), index.schema)
+        return LexicalView(index.searcher(), index.schema, self.lexicon())
 
     def search(
         self,
@@ -541,9 +795,45 @@ class LexicalIndex:
 class LexicalView:
     """One searcher over one committed state of the index: what a request reads."""
 
-    def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema) -> None:
+    def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema,
+                 lexicon: Lexicon | None = None) -> None:
         self.searcher = searcher
         self.schema = schema
+        self.lexicon = lexicon or Lexicon()
+        self._spelling: dict[tuple[str, ...], dict[str, str]] = {}  # one request's answers
+
+    def spelling(self, query: str | ParsedQuery) -> dict[str, str]:
+        """Free words of ``query`` that no paper contains (in title, abstract or authors),
+        or that hardly any does (at most RARE_DF papers: typos in abstracts) while a close
+        word is in RARE_RATIO times as many, each with the closest word of the corpus that
+        it is also searched as (``{"tranformer": "transformer"}``). Other words are never
+        touched."""
+        parsed = parse_query(query) if isinstance(query, str) else query
+        if not TYPO_CORRECTION or not parsed.terms:
+            return {}
+        known = self._spelling.get(parsed.terms)
+        if known is not None:
+            return dict(known)
+        out: dict[str, str] = {}
+        stem, name = ANALYZERS[TEXT_ANALYZER].analyze, ANALYZERS[NAME_ANALYZER].analyze
+        for term in parsed.terms:
+            plain = name(term)
+            if len(plain) != 1 or not self.lexicon.correctable(plain[0], RARE_DF):
+                continue  # a word the lexicon knows to be common, a stop word, a number...
+            tokens = stem(term)
+            df = int(self.searcher.doc_freq("text", tokens[0])) if len(tokens) == 1 else -1
+            if not 0 <= df <= RARE_DF:
+                continue
+            if any(self.searcher.doc_freq("authors", t) for t in name(term)):
+                continue
+            fix = self.lexicon.correct(plain[0])
+            if fix is not None and (df == 0 or self.lexicon.df(fix) >= RARE_RATIO * df):
+                out[term] = fix
+        self._spelling[parsed.terms] = out
+        return dict(out)
+
+    def _builder(self, parsed: ParsedQuery) -> _QueryBuilder:
+        return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed))
 
     def search(
         self,
@@ -569,7 +859,7 @@ class LexicalView:
         if parsed.is_empty or limit <= 0:
             return []
         searcher = self.searcher
-        tq, _ = _QueryBuilder(self.schema).build(parsed)
+        tq, _ = self._builder(parsed).build(parsed)
         by_date = sort == "date" or not parsed.has_text
         try:
             if by_date:
@@ -587,7 +877,7 @@ class LexicalView:
     def highlight(self, query: ParsedQuery, hits: Sequence[LexicalHit]) -> list[LexicalHit]:
         """``hits`` (found by this view) with their title and abstract excerpt marked, read
         from their stored documents: no query runs again."""
-        _, highlight_q = _QueryBuilder(self.schema).build(query)
+        _, highlight_q = self._builder(query).build(query)
         marker = _Highlighter(self.searcher, highlight_q, self.schema)
         out = []
         for h in hits:
@@ -617,9 +907,10 @@ class LexicalView:
     def with_every_word(self, query: ParsedQuery, words: Sequence[str],
                         ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` hold every one of ``words`` (each in any field, analysed as
-        :meth:`search` does) and meet the query's hard constraints (:meth:`satisfying`):
-        the papers a query's words match as a whole, what the relevance floor
-        (:mod:`paperwire.search.floor`) always keeps."""
+        :meth:`search` does, as its spelling correction or, an acronym, as its long form
+        too: :meth:`_QueryBuilder.every_word`) and meet the query's hard constraints
+        (:meth:`satisfying`): the papers a query's words match as a whole, what the
+        relevance floor (:mod:`paperwire.search.floor`) always keeps."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return set()
@@ -635,8 +926,8 @@ class LexicalView:
 
     def _every_word(self, query: ParsedQuery, words: Sequence[str],
                     among: Query | None = None) -> Query:
-        builder = _QueryBuilder(self.schema)
+        builder = self._builder(query)  # corrections and acronyms as the search has them
         constraints, _ = builder.build(query, words_too=False)
         clauses = [constraints, *([among] if among is not None else [])]
-        clauses += [q for q in (builder.any_field(w) for w in words) if q is not None]
+        clauses += builder.every_word(query, words)
         return Query.boolean_query([(Occur.Must, c) for c in clauses])

@@ -93,6 +93,7 @@ def api_search(
         if paper is None:
             raise PageError(404, f"{ref.not_stored} See {ref.source_url}", "Paper not found")
         return {"query": q, "sort": sort, "mode": mode, "exact_match": True, "total": 1,
+                "spelling": {},
                 "next_cursor": None, "results": _with_extras(app, [Hit(paper, 1.0)]),
                 "related": []}
     hits: list[Hit] = []
@@ -102,10 +103,12 @@ def api_search(
                                 sort=checked_sort, offset=offset)
         hits, total = app.search_page(q, mode, options, depth=paging.MAX_OFFSET,
                                       related=RELATED)
+    spelling = app.spelling(q, mode) if q.strip() else {}
     matches = [h for h in hits if h.match]
     # a short page is the last one listed (papers past the candidates are counted only)
     reachable = total if len(matches) == count else offset + len(matches)
     return {"query": q, "sort": sort, "mode": mode, "exact_match": False, "total": total,
+            "spelling": spelling,
             "next_cursor": paging.next_cursor(app.key, scope, offset, len(matches), reachable),
             "results": _with_extras(app, matches),
             "related": _with_extras(app, [h for h in hits if not h.match])}

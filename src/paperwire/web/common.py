@@ -287,6 +287,11 @@ def run_search(app: Paperwire, q: str, limit: str | None, sort: str, mode: str,
     return app.search_page(q, mode, options, depth=0, related=related, highlight=highlight)
 
 
+def corrected_query(q: str, spelling: dict[str, str]) -> str:
+    """``q`` with each misspelt word replaced by the word it was searched as."""
+    return " ".join(spelling.get(w, w) for w in q.split())
+
+
 def search_feed_path(q: str, limit: str | None = None) -> str:
     """The local path of a query's Atom feed (its papers newest first)."""
     return "/feeds/search.atom?" + urlencode({"q": q, **({"limit": limit} if limit else {})})

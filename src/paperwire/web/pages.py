@@ -16,6 +16,7 @@ from paperwire.library import bibtex
 from paperwire.models import Paper
 from paperwire.paper_ids import PaperRef
 from paperwire.search import Hit
+from paperwire.search.lexical import marked_authors
 from paperwire.search.query import FIRST_DAY, SORTS
 from paperwire.web import charts, feeds
 from paperwire.web.common import (
@@ -24,6 +25,7 @@ from paperwire.web.common import (
     TRENDING_LIMIT,
     App,
     category_feed_path,
+    corrected_query,
     find_paper,
     page,
     paper_path,
@@ -112,6 +114,7 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     total = 0
     error: str | None = None
     missing: PaperRef | None = None
+    spelling: dict[str, str] = {}
     try:
         named = reference(app, q)  # a malformed id: a PageError(400)
         if named is not None and named[1] is not None:
@@ -121,6 +124,7 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
         else:
             hits, total = run_search(app, q, limit, sort, mode, highlight=True,
                                      related=RELATED)
+            spelling = app.spelling(q, mode) if q.strip() else {}
     except QueryError as exc:
         error = str(exc)
     except PageError as exc:
@@ -133,11 +137,12 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
     acts = reactions_for(request, app, [h.paper.id for h in hits])
     status = 400 if error else 404 if missing else 200
-    return page(request, "search.html", status_code=status, q=q, total=total,
+    marks = {h.paper.id: marked_authors(q, h.paper.authors) for h in hits}
+    return page(request, "search.html", status_code=status, q=q, total=total, marks=marks,
                 hits=[h for h in hits if h.match], related=[h for h in hits if not h.match],
                 extras=app.extras(h.paper for h in hits),
                 limit=parse_limit(limit), sort=sort, sorts=sorts, error=error, acts=acts,
-                missing=missing,
+                missing=missing, spelling=spelling, corrected=corrected_query(q, spelling),
                 feed_url=search_feed_path(q, limit) if q.strip() and status == 200 else None,
                 feed_title=f"Search “{q.strip()}”, newest first (Atom)")
 

@@ -137,6 +137,10 @@ class SearchPage(Paged):
     query: str
     exact_match: bool = Field(description="The query named a paper (an id, link or DOI): "
                                           "that paper alone")
+    spelling: dict[str, str] = Field(
+        description="Words of the query that no paper contains, each with the closest word "
+                    "of the collection that was searched for as well (`tranformer` → "
+                    "`transformer`); empty when every word is known")
     sort: Literal["relevance", "date", "trending"]
     mode: Literal["lexical", "dense", "hybrid"]
     total: int = Field(description="How many papers match the query (above the relevance "

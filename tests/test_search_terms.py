@@ -1,0 +1,247 @@
+"""Query terms from the corpus: stop words never highlighted, authors highlighted, acronyms
+and their expansions mined from the papers, typo tolerance for words no paper contains.
+Every test that takes ``store`` runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperwire.app import Paperwire
+from paperwire.cli import main
+from paperwire.config import Settings
+from paperwire.models import Paper
+from paperwire.search import lexical
+from paperwire.search.lexical import LexicalIndex
+from paperwire.search.query import parse_query
+from paperwire.search.terms import (
+    Lexicon,
+    author_marks,
+    edit_distance,
+    find_acronyms,
+    paper_pairs,
+)
+from paperwire.store import Store
+from paperwire.web.app import create_app
+
+
+def paper(pid: str, title: str, abstract: str, authors: tuple[str, ...] = ("A. Writer",),
+          ) -> Paper:
+    return Paper(id=pid, title=title, abstract=abstract, authors=authors,
+                 categories=("cs.CL",), primary_category="cs.CL", published=date(2025, 5, 1))
+
+
+SCALING = paper("2505.00001", "Scaling laws revisited",
+                "Large language models (LLMs) are trained on ever more tokens.")
+REASONING = paper("2505.00002", "Evaluating reasoning in mathematics",
+                  "We evaluate large language models (LLMs) on proofs.")
+AGENT = paper("2505.00003", "LLM agents for tool use", "An LLM agent calls tools.")
+CODE = paper("2505.00004", "Pretraining on code",
+             "We pretrain a large language model on source code with curriculum.")
+VISION = paper("2505.00005", "Vision transformers for images",
+               "Transformers see images as patches.", ("Ashish Vaswani", "Noam Shazeer"))
+TEXT = paper("2505.00006", "Transformer models for text classification",
+             "A transformer with attention over words.", ("Jakob Uszkoreit",))
+CORPUS = [SCALING, REASONING, AGENT, CODE, VISION, TEXT]
+ANALYZE = lexical.ANALYZERS[lexical.TEXT_ANALYZER].analyze
+NAMES = lexical.ANALYZERS[lexical.NAME_ANALYZER].analyze
+
+
+@pytest.fixture
+def index(store: Store, tmp_path: Path) -> LexicalIndex:
+    store.write_batch(CORPUS)
+    ix = LexicalIndex(tmp_path / "lexical")
+    assert ix.sync(store) == len(CORPUS)
+    return ix
+
+
+def ids(index: LexicalIndex, query: str) -> list[str]:
+    return [h.paper_id for h in index.search(query)]
+
+
+# ---- pure parts ---------------------------------------------------------------------------
+
+
+def test_acronyms_are_found_with_their_long_forms() -> None:
+    text = ("We study large language models (LLMs) and Retrieval-Augmented Generation (RAG). "
+            "Vision Transformers (ViTs) too; see the results (Figure 2) and (CNN) here.")
+    assert find_acronyms(text) == [
+        ("LLM", "large language models"),
+        ("RAG", "Retrieval-Augmented Generation"),
+        ("ViT", "Vision Transformers"),
+    ]
+    # normalised as the index analyses words
+    assert paper_pairs(text, ANALYZE)[:2] == [("llm", "larg languag model"),
+                                               ("rag", "retriev augment generat")]
+    assert find_acronyms("reinforcement learning from human feedback (RLHF) is") == [
+        ("RLHF", "reinforcement learning from human feedback")]
+
+
+def test_lexicon_lookups_need_support_and_are_dictionaries() -> None:
+    pairs = {"p1": [["llm", "larg languag model"]], "p2": [["llm", "larg languag model"]],
+             "p3": [["llm", "law lie magic"]], "p4": [["rag", "retriev augment generat"]]}
+    lex = Lexicon.build(pairs, {})
+    assert lex.expansion("llm") == "larg languag model"
+    assert lex.expansion("rag") is None  # one paper only: not enough support
+    assert lex.acronyms_in(["new", "larg", "languag", "model"]) == [(1, 4, "llm")]
+    assert lex.acronyms_in(["larg", "model"]) == []
+
+
+def test_corrections_by_edit_distance_then_frequency() -> None:
+    assert edit_distance("tranformer", "transformer", 2) == 1
+    assert edit_distance("tarnsformer", "transformer", 2) == 1  # a swap is one edit
+    assert edit_distance("abcdef", "uvwxyz", 2) == 3
+    lex = Lexicon.build({}, {"transformer": 40, "transformed": 9, "retrieval": 30,
+                             "rare": 1, "graph": 12, "grape": 3})
+    assert lex.correct("tranformer") == "transformer"
+    assert lex.correct("retreival") == "retrieval"
+    assert lex.correct("grapx") == "graph"  # one edit from both: the more frequent
+    assert lex.correct("rari") is None  # "rare" is in one paper only
+    assert lex.correct("zzzzzz") is None
+    assert lex.correct("gph") is None  # too short to guess
+
+
+def test_author_marks_for_words_and_author_filters() -> None:
+    authors = ["Yann LeCun", "Yoshua Bengio", "Geoffrey Hinton", "Stéphane Clinchant"]
+    assert author_marks(authors, ["lecun"], [], NAMES) == (0,)
+    assert author_marks(authors, [], ["Geoffrey Hinton"], NAMES) == (2,)
+    assert author_marks(authors, [], ["hinton geoffrey"], NAMES) == ()  # words in order
+    assert author_marks(authors, ["stephane", "and"], [], NAMES) == (3,)  # accents fold
+    assert author_marks(["Anne Of Green"], ["of"], [], NAMES) == ()  # a stop word
+
+
+# ---- in the index ------------------------------------------------------------------------
+
+
+def test_acronym_and_expansion_find_the_same_papers(index: LexicalIndex) -> None:
+    llm = {SCALING.id, REASONING.id, AGENT.id, CODE.id}
+    # CODE only says "large language model", AGENT only "LLM": both found either way
+    assert set(ids(index, "LLM")) == llm
+    assert set(ids(index, "LLMs")) == llm
+    # the long form's words are free words too (TEXT has "models" in its title)
+    assert set(ids(index, "large language model")) == llm | {TEXT.id}
+    assert set(ids(index, "large language models")) == llm | {TEXT.id}
+    # the long form is marked where it stands for the acronym typed
+    code = next(h for h in index.search("LLM") if h.paper_id == CODE.id)
+    assert "a <b>large</b> <b>language</b> <b>model</b> on" in code.snippet_html
+
+
+def test_no_expansion_when_the_weight_is_zero(index: LexicalIndex,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexical, "LONG_FORM_WEIGHT", 0.0)
+    assert set(ids(index, "LLM")) == {AGENT.id, SCALING.id, REASONING.id}  # "LLMs" still
+    assert AGENT.id in ids(index, "large language model")
+    monkeypatch.setattr(lexical, "ACRONYM_WEIGHT", 0.0)
+    assert set(ids(index, "LLM")) == {AGENT.id}
+    assert AGENT.id not in ids(index, "large language model")
+
+
+def test_unknown_word_is_searched_as_the_closest_known_one(index: LexicalIndex) -> None:
+    assert set(ids(index, "tranformer")) == {VISION.id, TEXT.id}
+    view = index.view()
+    assert view is not None
+    assert view.spelling(parse_query("tranformer images")) == {"tranformer": "transformer"}
+    # words the index knows, and author names, are left alone
+    assert view.spelling(parse_query("transformer images")) == {}
+    assert view.spelling(parse_query("shazeer")) == {}
+    assert view.spelling(parse_query('"tranformer" title:tranformer')) == {}
+    hit = index.search("tranformer images")[0]
+    assert hit.paper_id == VISION.id
+    assert hit.title_html == "Vision <b>transformers</b> for <b>images</b>"
+
+
+def test_a_word_hardly_any_paper_has_is_corrected_too(
+        index: LexicalIndex, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    typo = paper("2505.00010", "Sparse tranformer layers", "Attention, sparsely.")
+    store.write_batch([typo])
+    index.sync(store)
+    view = index.view()
+    assert view is not None
+    # in 1 paper; "transformer" (its stem) in 2: not RARE_RATIO (100) times as many
+    assert view.spelling(parse_query("tranformer")) == {}
+    assert ids(index, "tranformer") == [typo.id]
+    monkeypatch.setattr(lexical, "RARE_RATIO", 2)
+    view = index.view()
+    assert view is not None
+    assert view.spelling(parse_query("tranformer")) == {"tranformer": "transformer"}
+    # the rare word is still searched: its paper first, then the corrected word's
+    assert ids(index, "tranformer")[0] == typo.id
+    assert set(ids(index, "tranformer")) == {typo.id, VISION.id, TEXT.id}
+
+
+def test_stop_words_are_not_highlighted(index: LexicalIndex) -> None:
+    hit = next(h for h in index.search("transformer with attention") if h.paper_id == TEXT.id)
+    assert hit.snippet_html == "A <b>transformer</b> with <b>attention</b> over words."
+    assert hit.title_html == "<b>Transformer</b> models for text classification"
+
+
+def test_acronyms_are_mined_incrementally(index: LexicalIndex, store: Store) -> None:
+    reader = LexicalIndex(index.path)  # another process's view of the same index
+    assert index.lexicon().expansion("rag") is None
+    assert reader.lexicon().expansion("rag") is None
+    store.write_batch([
+        paper("2505.00007", "Grounded answers",
+              "Retrieval-augmented generation (RAG) grounds answers."),
+        paper("2505.00008", "Fresh facts", "We improve retrieval augmented generation (RAG)."),
+        paper("2505.00009", "RAG for tables", "Tables as context."),
+    ])
+    assert index.sync(store) >= 3  # and the ones changed within the sync margin
+    assert index.lexicon().expansion("rag") == "retriev augment generat"
+    state = json.loads(index.terms_file.read_text())
+    assert state["pairs"]["2505.00007"] == [["rag", "retriev augment generat"]]
+    assert set(ids(index, "retrieval augmented generation")) >= {"2505.00009"}
+    # a reader elsewhere reads the new lexicon beside its requests, keeping the last meanwhile
+    deadline = time.monotonic() + 10
+    while reader.lexicon().expansion("rag") is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert reader.lexicon().expansion("rag") == "retriev augment generat"
+
+
+# ---- the web page and the API ------------------------------------------------------------
+
+
+@pytest.fixture
+def client(settings: Settings, store: Store) -> TestClient:
+    store.write_batch(CORPUS)
+    return TestClient(create_app(Paperwire(settings, store)))
+
+
+def test_search_page_says_which_word_it_searched_for(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "tranformer images", "mode": "lexical"}).text
+    assert "Showing results for “transformer images” (corrected from “tranformer images”)" in page
+    assert "Vision <b>transformers</b> for <b>images</b>" in page
+    plain = client.get("/search", params={"q": "transformer", "mode": "lexical"}).text
+    assert "Showing results for" not in plain
+    api = client.get("/api/search", params={"q": "tranformer", "mode": "lexical"}).json()
+    assert api["spelling"] == {"tranformer": "transformer"}
+    assert {r["id"] for r in api["results"]} == {VISION.id, TEXT.id}
+    assert client.get("/api/search", params={"q": "transformer"}).json()["spelling"] == {}
+
+
+def test_search_page_highlights_authors(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "author:shazeer", "mode": "lexical"}).text
+    assert "Ashish Vaswani, <b>Noam Shazeer</b>" in page
+    page = client.get("/search", params={"q": "uszkoreit attention", "mode": "lexical"}).text
+    assert "<b>Jakob Uszkoreit</b>" in page
+
+
+def test_cli_search_says_which_word_it_searched_for(
+        cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    store = Store.open(cli_env["PAPERWIRE_DATABASE_URL"])
+    store.write_batch(CORPUS)
+    store.close()
+    with pytest.raises(SystemExit) as done:
+        main(["search", "tranformer", "--mode", "lexical", "--json"])
+    assert done.value.code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["spelling"] == {"tranformer": "transformer"}
+    assert {r["id"] for r in doc["results"]} == {VISION.id, TEXT.id}
+    with pytest.raises(SystemExit):
+        main(["search", "tranformer images", "--mode", "lexical"])
+    out = capsys.readouterr().out
+    assert "Showing results for “transformer images” (corrected from “tranformer images”)." in out
