@@ -337,11 +337,11 @@ def tune_paperwire(items: Any, c: Corpus, users: list[User], background: int,
         cands = [i for i in c.ids if i not in lib]
         for ci, cset in enumerate(classifier_grid):
             p = replace(model.DEFAULT, **cset)
-            profile = model.train(items, u.library, [], bg, p)
-            parts = model.score_parts(items, profile, cands, p)
-            kept[ci][u.name] = (cands, parts)
+            scored = model.score(items, u.library, [], cands, bg, p)
+            assert scored is not None
+            kept[ci][u.name] = (cands, scored)
             for bi, bset in enumerate(blend_grid):
-                total = model.combine(parts, replace(p, **bset))
+                total = model.combine(scored.candidates, replace(p, **bset))
                 per_setting[(ci, bi)][u.name] = metrics(top_k(total, cands, 50), u)
         print(f"\r  tuning on train users: {n}/{len(users)} ({time.perf_counter() - t0:.0f} s)",
               end="", file=sys.stderr, flush=True)
@@ -358,19 +358,25 @@ def tune_paperwire(items: Any, c: Corpus, users: list[User], background: int,
             {"parts": kept[ci]})
 
 
-def choose_floor(params: Any, kept: dict[str, Any], users: list[User],
-                 c: Corpus) -> tuple[float, list[tuple[float, float, float, float]]]:
-    """The floor: the lowest score at which, over the train users' candidates pooled, at
-    least half of what clears it is a held-out paper of its user (precision >= 0.5) — a
-    held-out paper is surely related, the rest maybe not, so this is a lower bound on how
-    often a "match" is truly related. Returns it and the curve (floor, precision, recall,
-    unrelated cleared per user)."""
+UNRELATED_SHARE = 0.02  # of the matches, at most this share may share no category
+
+
+def choose_floor(params: Any, kept: dict[str, Any], users: list[User], c: Corpus
+                 ) -> tuple[float, list[tuple[float, float, float, float, float]]]:
+    """The floor, on the reader's scale (:func:`paperwire.recommend.model.on_scale`), with
+    the model's ``near_floor`` as it is: the lowest at which, over the train users'
+    candidates pooled, at most ``UNRELATED_SHARE`` of the matches share no arXiv category
+    with the reader's library (surely unrelated; a paper that shares one may still be).
+    Returns it and the curve (floor, precision against the held-out papers, their recall,
+    unrelated share, unrelated matches per user)."""
     from paperwire.recommend import model
 
     scores, relevant, unrelated = [], [], []
     for u in users:
-        cands, parts = kept["parts"][u.name]
-        total = model.combine(parts, params)
+        cands, scored = kept["parts"][u.name]
+        # below the floor or without an author or a text near the library: never a match
+        total = np.where(model.supported(scored, params), model.on_scale(scored, params),
+                         -np.inf)
         held = set(u.held_out)
         cats = set().union(*(c.categories[p] for p in u.library))
         scores.append(total)
@@ -379,15 +385,17 @@ def choose_floor(params: Any, kept: dict[str, Any], users: list[User],
     s, r, x = np.concatenate(scores), np.concatenate(relevant), np.concatenate(unrelated)
     curve = []
     chosen = None
-    for floor in np.arange(0.0, float(s.max()) + 0.25, 0.25):
+    for floor in np.arange(0.0, float(s[np.isfinite(s)].max(initial=0.0)) + 0.25, 0.25):
         above = s >= floor
         n = int(above.sum())
         if n == 0:
             break
         precision = float((above & r).sum() / n)
         recall = float((above & r).sum() / max(int(r.sum()), 1))
-        curve.append((float(floor), precision, recall, float((above & x).sum() / len(users))))
-        if chosen is None and precision >= 0.5:
+        share = float((above & x).sum() / n)
+        curve.append((float(floor), precision, recall, share,
+                      float((above & x).sum() / len(users))))
+        if chosen is None and share <= UNRELATED_SHARE:
             chosen = float(floor)
     return (chosen if chosen is not None else curve[-1][0]), curve
 
@@ -409,6 +417,7 @@ def floor_report(ranked: dict[str, list[Any]], users: list[User], c: Corpus
         none += not m
     return {"precision": hit / max(matched, 1), "recall": hit / max(held, 1),
             "matches per user": matched / len(users), "unrelated per user": unrelated / len(users),
+            "unrelated share": unrelated / max(matched, 1),
             "users with no match": none / len(users)}
 
 
@@ -460,7 +469,7 @@ def run(args: argparse.Namespace) -> None:
     # ---- tuning, train users only -------------------------------------------------------
     classifier_grid = [{"lexical_scale": s} for s in args.lexical_scales]
     blend_grid = [{"knn_weight": k, "lexical_knn_weight": lk}
-                  for k in (0.0, 1.0, 2.0, 4.0) for lk in (0.0, 1.0, 2.0)]
+                  for k in (0.0, 0.5, 1.0, 2.0, 4.0) for lk in (0.0, 0.5, 1.0, 2.0)]
     tuning, kept = tune_paperwire(items, c, train, BACKGROUND, classifier_grid, blend_grid)
     floor, curve = choose_floor(tuning.params, kept, train, c)
     params = replace(tuning.params, floor=floor)
@@ -479,6 +488,8 @@ def run(args: argparse.Namespace) -> None:
     ranked: dict[str, list[Any]] = {}
     ablations = {
         "Paperwire, shipped defaults (model.DEFAULT)": model.DEFAULT,
+        "Paperwire, the earlier blend (classifier 1, nearest paper 4 and 2)": replace(
+            model.DEFAULT, classifier_weight=1.0, knn_weight=4.0, lexical_knn_weight=2.0),
         "Paperwire, vectors only (no lexical side)": replace(
             params, lexical_scale=0.0, lexical_knn_weight=0.0),
         "Paperwire, classifier only (no nearest positives)": replace(
@@ -537,13 +548,21 @@ def run(args: argparse.Namespace) -> None:
             continue
         print(f"  vs {name}: nDCG@10 x{ours['ndcg@10'] / max(s['ndcg@10'], 1e-9):.2f}, "
               f"Recall@50 x{ours['recall@50'] / max(s['recall@50'], 1e-9):.2f}")
-    print(f"\n## The floor ({params.floor}), chosen on train: the lowest score where >= 50% of "
-          "matches are held-out papers\n")
-    print("train curve (floor: precision, recall, papers sharing no category per user):")
-    for f, pr, rc, un in curve[:: max(1, len(curve) // 12)]:
-        print(f"  {f:5.2f}: {pr:.3f} {rc:.3f} {un:.1f}")
-    fr = floor_report(ranked, test, c)
-    print("test: " + ", ".join(f"{k} {v:.3f}" for k, v in fr.items()))
+    print(f"\n## The floor ({params.floor}), chosen on train: the lowest score (on the reader's "
+          f"scale) where at most {UNRELATED_SHARE:.0%} of matches share no category with the "
+          "library\n")
+    print("train curve (floor: precision, recall, share of matches sharing no category, those "
+          "per user):")
+    for f, pr, rc, sh, un in curve[:: max(1, len(curve) // 16)]:
+        print(f"  {f:5.2f}: {pr:.3f} {rc:.3f} {sh:.3f} {un:.1f}")
+    for name, p in (("chosen", params), ("shipped", model.DEFAULT),
+                    ("earlier blend", replace(model.DEFAULT, classifier_weight=1.0,
+                                              knn_weight=4.0, lexical_knn_weight=2.0))):
+        fr = floor_report({u.name: model.rank(items, u.library, [],
+                                              [i for i in c.ids if i not in set(u.library)],
+                                              background_of(c, u, BACKGROUND), p)
+                           for u in test} if name != "chosen" else ranked, test, c)
+        print(f"test, {name} ({p.floor}): " + ", ".join(f"{k} {v:.3f}" for k, v in fr.items()))
 
 
 def main() -> None:

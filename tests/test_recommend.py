@@ -87,13 +87,54 @@ def test_the_floor_labels_the_related_and_nothing_unrelated(world: World) -> Non
     related = world.of("robots", range(8, 14))
     unrelated = [pid for t in ("finance", "law", "music", "proteins") for pid in
                  world.of(t, range(0, 15))]
+    # the background is a sample of the whole collection, as the service takes it
     ranked = rank(world.items, positives, [], related + unrelated,
-                  world.background(("vision", "graphs", "speech", "finance")))
+                  world.background(tuple(TOPICS)))
     matches = {r.paper_id for r in ranked if r.match}
     assert not matches & set(unrelated)
     assert matches == set(related)
     # the floor is a threshold on the score, the same for everyone
     assert all(r.match == (r.score >= model.DEFAULT.floor) for r in ranked)
+
+
+@pytest.mark.parametrize("positives", [4, 12])
+def test_the_floor_means_the_same_in_a_small_and_a_large_collection(positives: int) -> None:
+    """A reader's raw scores move with the size of the collection and of the library (the
+    classifier's logits); on the reader's scale the same floor labels the same papers. (The
+    blend leans on vectors: this world's words are random draws from a topic's list.)"""
+    params = Params(classifier_weight=4.0, knn_weight=2.0, lexical_knn_weight=2.0,
+                    lexical_scale=1.0)
+    for per_topic in (30, 300):
+        w = World(per_topic=per_topic, seed=5)
+        liked = w.of("speech", range(0, positives))
+        related = w.of("speech", range(positives, positives + 10))
+        unrelated = [pid for t in TOPICS if t != "speech" for pid in w.of(t, range(0, 10))]
+        rng = random.Random(per_topic)
+        background = rng.sample([p for p in w.ids if p not in set(liked)],
+                                min(1000, len(w.ids) // 2))
+        ranked = rank(w.items, liked, [], related + unrelated, background, params)
+        matches = {r.paper_id for r in ranked if r.match}
+        assert not matches & set(unrelated), (per_topic, sorted(matches & set(unrelated)))
+        assert len(matches & set(related)) >= 8, (per_topic, sorted(matches))
+
+
+def test_a_match_is_by_an_author_of_the_reader_or_near_their_papers(world: World) -> None:
+    """A paper in the reader's words (the classifier likes it) but far from all their papers
+    and by none of their authors is ranked, never a match; the same paper by one of their
+    authors is one."""
+    items = world.items
+    speech = world.papers[items.pos["speech-3"]][1]
+    far = items.vectors[items.pos["law-25"]]
+    lookalike = ("lookalike", speech, ["Nobody Known"])
+    followed = ("followed", speech, ["Speech Author1"])
+    both = Items.build([*world.papers, lookalike, followed],
+                       np.vstack([items.vectors, far[None, :], far[None, :]]))
+    positives = world.of("speech", range(0, 12))
+    ranked = {r.paper_id: r for r in rank(both, positives, [], ["lookalike", "followed"],
+                                          world.background(tuple(TOPICS)))}
+    assert ranked["lookalike"].score >= model.DEFAULT.floor  # the words alone would do
+    assert not ranked["lookalike"].match
+    assert ranked["followed"].match
 
 
 def test_a_higher_floor_labels_fewer(world: World) -> None:

@@ -14,22 +14,32 @@ each paper's stored MiniLM vector and its TF-IDF row (:mod:`paperwire.recommend.
 3. the same by TF-IDF row, authors included: the next paper of a group the reader follows.
 
 A candidate nearer to a 👎 paper than to any positive loses the difference
-(``negative_weight`` times), so one 👎 pushes its neighbours down at once.
+(``penalty_weight`` times), so one 👎 pushes its neighbours down at once.
 
-Scores are on one absolute scale (a logit and two cosines), the same for every reader, so
-one ``floor`` tells a match from the rest: below it a candidate is never called a match. The
-weights and the floor are chosen on simulated TRAIN users of real arXiv data by
-``bench/recommend_bench.py`` (BENCHMARKS.md has the figures); the test users only report.
+The raw sum means little on its own: a classifier trained on four papers in a collection of
+300 gives logits on another scale than one trained on forty among 20,000. So each reader's
+scores are put on the reader's own scale (:func:`on_scale`): the model is trained again
+``folds`` times, each time without a share of the background, and scores the background
+papers it did not see; a score is then how many (robust) standard deviations a candidate
+stands above the median of those, the typical paper of the collection. One ``floor`` on that
+scale, the same for every reader and every collection size, tells a match from the rest:
+below it a candidate is never called a match. A match must also be something the reader
+would recognise (:func:`matches`): by an author of one of their papers, or near one of them
+by vector. Every background and candidate paper is scored by classifiers that did not see it
+(a candidate by the mean of those), so the two stand on the same scale. The weights and the
+floors are chosen on simulated TRAIN users of real arXiv data by ``bench/recommend_bench.py``
+(BENCHMARKS.md has the figures); the test users only report.
 
-Each recommendation names the (at most two) positives that contribute most to parts 2 and 3:
-"because you saved X and Y".
+Each recommendation names the (at most two) positives it is nearest to (vector cosine plus
+half the TF-IDF cosine), whatever the blend: "because you saved X and Y".
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +47,7 @@ import numpy.typing as npt
 from paperwire.recommend.lexical import Floats, LexicalSpace, Rows, build_space
 
 MIN_POSITIVES = 2  # below this there is nothing to learn from
+NEAR_LEXICAL = 0.5  # nearness to a liked or 👎 paper: vector cosine + this x TF-IDF cosine
 
 
 @dataclass(frozen=True)
@@ -44,14 +55,17 @@ class Params:
     """The model's settings; the defaults are the ones chosen on the benchmark's train users."""
 
     classifier_weight: float = 1.0  # weight of the classifier's logit
-    knn_weight: float = 4.0  # weight of the nearest positive's vector cosine
+    knn_weight: float = 1.0  # weight of the nearest positive's vector cosine
     lexical_knn_weight: float = 2.0  # weight of the nearest positive's TF-IDF cosine
-    lexical_scale: float = 1.0  # scale of the TF-IDF block in the classifier's features
+    lexical_scale: float = 4.0  # scale of the TF-IDF block in the classifier's features
     l2: float = 1e-3  # the classifier's L2 penalty
     iterations: int = 150
-    negative_weight: float = 3.0  # a 👎 counts as much as this many positives
-    floor: float = 2.0  # a candidate scoring below is never labelled a match
-    because_ratio: float = 0.75  # a second positive is named when it explains this much
+    negative_weight: float = 3.0  # a 👎 counts as much as this many positives (classifier)
+    penalty_weight: float = 12.0  # times how much nearer a 👎 paper is than any positive
+    floor: float = 2.5  # on the reader's scale: deviations above a typical paper
+    near_floor: float = 1.0  # a match's text: deviations above a typical paper's nearness
+    folds: int = 2  # trainings that score unseen background papers, for the reader's scale
+    because_ratio: float = 0.75  # a second positive is named when it is this near
 
 
 DEFAULT = Params()
@@ -60,8 +74,8 @@ DEFAULT = Params()
 @dataclass(frozen=True)
 class Recommendation:
     paper_id: str
-    score: float
-    match: bool  # at or above the floor
+    score: float  # on the reader's scale: deviations above a typical paper of the collection
+    match: bool  # at or above the floor, and by a followed author or near a liked paper
     because: tuple[str, ...]  # the positives most responsible (one or two)
 
 
@@ -74,20 +88,26 @@ class Items:
     pos: dict[str, int]
     vectors: Floats
     lexical: Rows
+    author_columns: npt.NDArray[np.bool_]  # which columns of ``lexical`` are author names
 
     @classmethod
-    def of(cls, ids: Sequence[str], vectors: npt.ArrayLike, lexical: Rows) -> Items:
+    def of(cls, ids: Sequence[str], vectors: npt.ArrayLike, lexical: Rows,
+           author_columns: npt.ArrayLike | None = None) -> Items:
         matrix = np.asarray(vectors, dtype=np.float32)
         if len(ids) != len(matrix) or len(ids) != len(lexical):
             raise ValueError("one vector and one lexical row per id")
-        return cls(tuple(ids), {pid: i for i, pid in enumerate(ids)}, matrix, lexical)
+        authors = (np.zeros(lexical.width, dtype=bool) if author_columns is None
+                   else np.asarray(author_columns, dtype=bool))
+        return cls(tuple(ids), {pid: i for i, pid in enumerate(ids)}, matrix, lexical, authors)
 
     @classmethod
     def build(cls, papers: Sequence[tuple[str, str, Sequence[str]]], vectors: npt.ArrayLike,
               author_weight: float = 0.5) -> Items:
         """From (id, title + abstract, authors) and the vectors in the same order."""
         space: LexicalSpace = build_space(papers, author_weight=author_weight)
-        return cls.of(space.ids, vectors, space.rows)
+        authors = np.zeros(space.rows.width, dtype=bool)
+        authors[[c for term, c in space.vocabulary.items() if term.startswith("@")]] = True
+        return cls.of(space.ids, vectors, space.rows, authors)
 
     def rows(self, ids: Sequence[str]) -> npt.NDArray[np.int64]:
         return np.asarray([self.pos[i] for i in ids], dtype=np.int64)
@@ -104,12 +124,20 @@ class Profile:
     negatives: tuple[str, ...]
 
 
+def _known(items: Items, positives: Sequence[str], negatives: Sequence[str]
+           ) -> tuple[list[str], list[str]]:
+    """The positives and negatives that ``items`` holds, once each (a paper both liked and
+    turned down counts as liked)."""
+    pos = [p for p in dict.fromkeys(positives) if p in items.pos]
+    neg = [n for n in dict.fromkeys(negatives) if n in items.pos and n not in set(pos)]
+    return pos, neg
+
+
 def train(items: Items, positives: Sequence[str], negatives: Sequence[str],
           background: Sequence[str], params: Params = DEFAULT) -> Profile:
     """Fit the classifier: logistic loss, class-balanced, L2, Nesterov's accelerated gradient
     (the loss is smooth and the features bounded, so a fixed step of 1/L converges)."""
-    pos = [p for p in dict.fromkeys(positives) if p in items.pos]
-    neg = [n for n in dict.fromkeys(negatives) if n in items.pos and n not in set(pos)]
+    pos, neg = _known(items, positives, negatives)
     taken = set(pos) | set(neg)
     bg = [b for b in dict.fromkeys(background) if b in items.pos and b not in taken]
     rows = items.rows(pos + neg + bg)
@@ -178,7 +206,8 @@ class Scores:
     knn: Floats  # cosine to the nearest positive (vectors)
     lexical_knn: Floats  # the same by TF-IDF rows
     penalty: Floats  # how much nearer a 👎 paper is than the nearest positive (>= 0)
-    per_positive: Floats  # (candidates, positives): each positive's share, for explanations
+    per_positive: Floats  # (candidates, positives): nearness to each, for explanations
+    shares_author: npt.NDArray[np.bool_]  # an author of a positive is among its authors
 
 
 def score_parts(items: Items, profile: Profile, candidates: Sequence[str],
@@ -191,27 +220,138 @@ def score_parts(items: Items, profile: Profile, candidates: Sequence[str],
     prow = items.rows(profile.positives)
     dense_sim = dense @ items.vectors[prow].T
     lex_sim = _lexical_similarities(lex, items.lexical.take(prow))
-    per_positive = (params.knn_weight * dense_sim
-                    + params.lexical_knn_weight * lex_sim).astype(np.float32)
+    per_positive = (dense_sim + NEAR_LEXICAL * lex_sim).astype(np.float32)
     knn = dense_sim.max(1) if len(prow) else np.zeros(len(rows), np.float32)
     lexical_knn = lex_sim.max(1) if len(prow) else np.zeros(len(rows), np.float32)
     penalty = np.zeros(len(rows), dtype=np.float32)
     if profile.negatives:
         nrow = items.rows(profile.negatives)
-        neg_near = (params.knn_weight * (dense @ items.vectors[nrow].T)
-                    + params.lexical_knn_weight * _lexical_similarities(
-                        lex, items.lexical.take(nrow))).max(1)
+        neg_near = ((dense @ items.vectors[nrow].T) + NEAR_LEXICAL * _lexical_similarities(
+            lex, items.lexical.take(nrow))).max(1)
         pos_near = per_positive.max(1) if len(prow) else np.zeros(len(rows), np.float32)
         penalty = np.maximum(neg_near - pos_near, 0).astype(np.float32)
+    own_authors = np.unique(items.lexical.take(prow).indices)
+    own_authors = own_authors[items.author_columns[own_authors]]
+    hit = np.isin(lex.indices, own_authors)
+    shares_author = np.bincount(lex.row_of[hit], minlength=len(rows)) > 0
     return Scores(tuple(candidates), classifier.astype(np.float32), knn.astype(np.float32),
-                  lexical_knn.astype(np.float32), penalty, per_positive)
+                  lexical_knn.astype(np.float32), penalty, per_positive, shares_author)
 
 
 def combine(parts: Scores, params: Params = DEFAULT) -> Floats:
     total = (params.classifier_weight * parts.classifier + params.knn_weight * parts.knn
              + params.lexical_knn_weight * parts.lexical_knn
-             - params.negative_weight * parts.penalty)
+             - params.penalty_weight * parts.penalty)
     out: Floats = total.astype(np.float32)
+    return out
+
+
+def _classifier(items: Items, profile: Profile, ids: Sequence[str], params: Params) -> Floats:
+    rows = items.rows(ids)
+    out: Floats = (items.vectors[rows] @ profile.weights_dense + params.lexical_scale
+                   * items.lexical.take(rows).dot(profile.weights_lexical)
+                   + profile.bias).astype(np.float32)
+    return out
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A reader's candidates and background papers, each part scored by models that did not
+    see them: ``folds`` classifiers, each trained without one fold of the background (a
+    background paper falls in a fold by a hash of its id). A background paper gets the
+    classifier of the one model that did not see it; a candidate the mean of those that did
+    not (all of them, unless the candidate is in the background too)."""
+
+    positives: tuple[str, ...]  # the columns of ``per_positive``
+    candidates: Scores
+    background: Scores
+
+
+def score(items: Items, positives: Sequence[str], negatives: Sequence[str],
+          candidates: Sequence[str], background: Sequence[str], params: Params = DEFAULT
+          ) -> Scored | None:
+    """Every part of the score of ``candidates`` and of the background (see :class:`Scored`);
+    None with fewer than :data:`MIN_POSITIVES` known positives. The candidates are taken as
+    given (the caller drops the reader's own papers)."""
+    pos, neg = _known(items, positives, negatives)
+    if len(pos) < MIN_POSITIVES:
+        return None
+    dim = items.vectors.shape[1]
+    whole = Profile(np.zeros(dim, np.float32), np.zeros(items.lexical.width, np.float32), 0.0,
+                    tuple(pos), tuple(neg))  # the nearest-paper parts; no classifier yet
+    taken = set(whole.positives) | set(whole.negatives)
+    bg = [b for b in dict.fromkeys(background) if b in items.pos and b not in taken]
+    k = max(2, params.folds)
+    fold_of = {b: zlib.crc32(b.encode()) % k for b in bg}
+    cands = list(candidates)
+    parts = score_parts(items, whole, cands, params)
+    total = np.zeros(len(cands), dtype=np.float64)
+    counted = np.zeros(len(cands), dtype=np.float64)
+    cand_fold = np.array([fold_of.get(c, -1) for c in cands], dtype=np.int64)
+    unseen_parts: list[Scores] = []
+    for j in range(k):
+        unseen = [b for b in bg if fold_of[b] == j]
+        model = train(items, whole.positives, whole.negatives,
+                      [b for b in bg if fold_of[b] != j], params)
+        if unseen:
+            unseen_parts.append(score_parts(items, model, unseen, params))
+        use = (cand_fold == -1) | (cand_fold == j)
+        if cands and use.any():
+            total[use] += _classifier(items, model, [cands[i] for i in np.flatnonzero(use)],
+                                      params)
+            counted[use] += 1
+    classifier = (total / np.maximum(counted, 1)).astype(np.float32)
+    return Scored(whole.positives, replace(parts, classifier=classifier),
+                  _concat(unseen_parts, whole))
+
+
+def _concat(parts: Sequence[Scores], profile: Profile) -> Scores:
+    if not parts:
+        empty = np.zeros(0, dtype=np.float32)
+        return Scores((), empty, empty, empty, empty,
+                      np.zeros((0, len(profile.positives)), dtype=np.float32),
+                      np.zeros(0, dtype=bool))
+    return Scores(tuple(i for p in parts for i in p.ids),
+                  *(np.concatenate([getattr(p, f) for p in parts])
+                    for f in ("classifier", "knn", "lexical_knn", "penalty", "per_positive",
+                              "shares_author")))
+
+
+def on_scale(scored: Scored, params: Params = DEFAULT) -> Floats:
+    """The candidates' scores on the reader's scale: how many (robust) standard deviations
+    above the typical background paper; ``-inf`` for all when the background has no spread
+    (nothing then clears a floor)."""
+    return _robust_z(combine(scored.candidates, params), combine(scored.background, params))
+
+
+def _robust_z(values: Floats, reference: Floats) -> Floats:
+    """How many robust standard deviations (1.4826 x the median absolute deviation) each
+    value stands above the reference's median; ``-inf`` when the reference has no spread."""
+    if len(reference) == 0:
+        return np.full(len(values), -np.inf, dtype=np.float32)
+    middle = float(np.median(reference))
+    spread = 1.4826 * float(np.median(np.abs(reference - middle)))
+    if spread <= 1e-6:
+        return np.full(len(values), -np.inf, dtype=np.float32)
+    out: Floats = ((values - middle) / spread).astype(np.float32)
+    return out
+
+
+def matches(scored: Scored, params: Params = DEFAULT) -> npt.NDArray[np.bool_]:
+    """Which candidates are matches: a score on the reader's scale at or above ``floor``,
+    and something a reader would recognise besides the model's say-so: an author of one of
+    their papers, or a text near one of them (the vector cosine to the nearest positive at
+    least ``near_floor`` robust deviations above the background's). A small collection's
+    classifier can latch on a rare shared word ("recognition" in a speech reader's papers
+    and in a robot paper); this asks the paper to be near the reader's papers too."""
+    return (on_scale(scored, params) >= params.floor) & supported(scored, params)
+
+
+def supported(scored: Scored, params: Params = DEFAULT) -> npt.NDArray[np.bool_]:
+    """The second half of :func:`matches`: by an author of the reader's papers, or near one
+    of them."""
+    near = _robust_z(scored.candidates.knn, scored.background.knn)
+    out: npt.NDArray[np.bool_] = scored.candidates.shares_author | (near >= params.near_floor)
     return out
 
 
@@ -225,27 +365,26 @@ def rank(
     limit: int | None = None,
 ) -> list[Recommendation]:
     """The candidates (less the reader's own positives and negatives) best first, each with
-    its score, whether it clears the floor, and the positives that explain it. Empty when
-    fewer than :data:`MIN_POSITIVES` positives are known."""
-    profile = train(items, positives, negatives, background, params)
-    if len(profile.positives) < MIN_POSITIVES:
-        return []
-    own = set(profile.positives) | set(profile.negatives)
+    its score on the reader's scale (:func:`on_scale`), whether it clears the floor, and the
+    positives that explain it. Empty when fewer than :data:`MIN_POSITIVES` positives are
+    known."""
+    own = set(positives) | set(negatives)
     cands = [c for c in dict.fromkeys(candidates) if c in items.pos and c not in own]
-    if not cands:
+    scored = score(items, positives, negatives, cands, background, params)
+    if scored is None or not cands:
         return []
-    parts = score_parts(items, profile, cands, params)
-    total = combine(parts, params)
-    order = np.argsort(-total, kind="stable")
+    parts = scored.candidates
+    total = on_scale(scored, params)
+    match = matches(scored, params)
+    order = np.argsort(-combine(parts, params), kind="stable")
     if limit is not None:
         order = order[:limit]
     out = []
     for i in order:
         shares = parts.per_positive[i]
         best = np.argsort(-shares, kind="stable")[:2]
-        because = [profile.positives[best[0]]]
+        because = [scored.positives[best[0]]]
         if len(best) > 1 and shares[best[1]] >= params.because_ratio * shares[best[0]] > 0:
-            because.append(profile.positives[best[1]])
-        out.append(Recommendation(cands[i], float(total[i]), bool(total[i] >= params.floor),
-                                  tuple(because)))
+            because.append(scored.positives[best[1]])
+        out.append(Recommendation(cands[i], float(total[i]), bool(match[i]), tuple(because)))
     return out

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from paperwire.search.engine import SearchEngine
 
 BACKGROUND = 1000  # papers of the collection the classifier learns against
-MIN_BACKGROUND = 20  # fewer papers besides the candidates: they are the background too
 NEWEST_POSITIVES = 30  # the positives whose neighbours are candidates
 NEIGHBOURS = 40  # candidates per positive, by vector
 TITLE_NEIGHBOURS = 10  # candidates per positive, by BM25 on its title
@@ -108,11 +107,11 @@ def recommend(
         return []
     pool = list(matrix[0]) if matrix is not None else sorted(store.all_ids())
     seed = zlib.crc32("\n".join(sorted(liked)).encode())
-    # the background is what the reader did not pick: not the candidates themselves, when
-    # the collection has papers enough besides them (a small one: the candidates too)
-    wanted = set(cands)
-    outside = [b for b in pool if b not in skip and b not in wanted]
-    rest = outside if len(outside) >= MIN_BACKGROUND else [b for b in pool if b not in skip]
+    # the background is a sample of the whole collection less the reader's own papers, the
+    # candidates included (the model scores each paper with classifiers that did not see it):
+    # the reader's scale, and so the floor, then mean the same for the For you page and for
+    # a digest's few new papers
+    rest = [b for b in pool if b not in skip]
     bg = random.Random(seed).sample(rest, min(len(rest), background))
     papers = store.get_papers([*liked, *negatives, *bg, *cands])
     ids = list(papers)
