@@ -106,6 +106,28 @@ def test_corrections_by_edit_distance_then_frequency() -> None:
     assert lex.correct("gph") is None  # too short to guess
 
 
+def test_expansions_once_and_never_what_the_query_holds() -> None:
+    two = [["tcr", "t cell receptor"], ["who", "world health organ"],
+           ["age", "advanc glycat end product"], ["llm", "larg languag model"]]
+    lex = Lexicon.build({"p1": two, "p2": two}, {})
+    builder = lexical._QueryBuilder(lexical._schema(), lex)
+
+    def more(q: str) -> list[str]:
+        return builder.expansions(parse_query(q))
+
+    # both forms typed: only the other number is new, once (was tcrs x3, the long form x2)
+    assert more("transfer of the T cell receptor (TCR) signal") == ["tcrs"]
+    assert more("The World Health Organization's data") == []  # "who" is a stop word
+    # a word the stemmer folds onto an acronym is the word; case marks an acronym
+    assert more("Aging increases frailty") == []
+    assert more("aged mice") == []
+    assert more("Age of onset") == []
+    assert more("AGEs in diabetes") == ["ages", "advanc glycat end product"]
+    assert more("age in diabetes") == ["ages", "advanc glycat end product"]  # no capitals
+    assert more("LLM agents") == ["llms", "larg languag model"]
+    assert more("llm agents") == ["llms", "larg languag model"]
+
+
 def test_author_marks_for_words_and_author_filters() -> None:
     authors = ["Yann LeCun", "Yoshua Bengio", "Geoffrey Hinton", "Stéphane Clinchant"]
     assert author_marks(authors, ["lecun"], [], NAMES) == (0,)

@@ -37,6 +37,7 @@ from paperwire.search.terms import (
     author_marks,
     paper_pairs,
     surface_words,
+    written_as_name,
 )
 from paperwire.store import Store
 
@@ -69,6 +70,10 @@ REFRESH_SECONDS = 0.1  # how often a reader looks whether the writer committed
 LONG_FORM_WEIGHT = 0.1
 ACRONYM_WEIGHT = 0.25
 TYPO_CORRECTION = True
+# A query with capitals reads as an acronym only a word written as one (a capital or digit
+# after its first letter); every query reads a word the stemmer folds onto an acronym
+# (``aging`` onto ``AGE``) as the word (see BENCHMARKS.md, "Query terms, issue 14").
+ACRONYMS_AS_WRITTEN = True
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "1"
 
@@ -181,25 +186,36 @@ class _QueryBuilder:
         """Texts (analysed) the corpus says mean the same as the free words: the long form
         of an acronym typed and its other number (``llm`` for ``LLMs`` and the reverse: the
         stemmer leaves them apart), the acronym of a long form typed (its words in a row).
+        Each once, none the query already holds, no stop word (``WHO``: ``who``).
         Dictionary lookups only."""
         lex = self.lexicon
         if lex is None or not pq.terms:
             return []
         analyze = ANALYZERS[TEXT_ANALYZER].analyze
+        cased = _cased(pq)
         out: list[str] = []
         tokens: list[str] = []
         for t in pq.terms:
             tokens.extend(analyze(t))
-            out.extend(self.acronym_forms(t))
+            out.extend(self.acronym_forms(t, cased))
         for _, _, short in lex.acronyms_in(tokens):
             out.extend((short, short + "s"))  # "llms" is not stemmed to "llm"
-        return [t for t in out if self.expansion_weight(t) > 0]
+        held = f" {' '.join(tokens)} "
+        return [t for t in dict.fromkeys(out)
+                if self.expansion_weight(t) > 0 and t not in STOP_WORDS
+                and f" {t} " not in held]
 
-    def acronym_forms(self, term: str) -> tuple[str, ...]:
+    def acronym_forms(self, term: str, cased: bool = False) -> tuple[str, ...]:
         """For a word typed that is a known acronym (``LLM``, ``LLMs``): its other number
-        and its long form, analysed (``("llms", "larg languag model")``); else nothing."""
+        and its long form, analysed (``("llms", "larg languag model")``); else nothing.
+        The word must spell the acronym itself, not a word the stemmer folds onto it
+        (``aging`` is not ``AGE``), and in a query with capitals (``cased``) be written as
+        a name (:func:`~paperwire.search.terms.written_as_name`): ``Aged`` or ``act`` in
+        a claim are words, ``llm`` in a query typed in lower case is the acronym."""
         toks = ANALYZERS[TEXT_ANALYZER].analyze(term)
         if self.lexicon is None or len(toks) != 1 or toks[0] in STOP_WORDS:
+            return ()
+        if ACRONYMS_AS_WRITTEN and cased and not written_as_name(term):
             return ()
         short = toks[0]
         long = self.lexicon.expansion(short)
@@ -207,6 +223,9 @@ class _QueryBuilder:
             short = short[:-1]
             long = self.lexicon.expansion(short)
         if long is None:
+            return ()
+        if ACRONYMS_AS_WRITTEN and ANALYZERS[NAME_ANALYZER].analyze(term)[0] not in (
+                short, short + "s"):
             return ()
         return (short + "s" if short == toks[0] else short, long)
 
@@ -223,7 +242,7 @@ class _QueryBuilder:
                 continue  # no token left (punctuation): nothing to hold
             texts = [self.corrections[w]] if w in self.corrections else []
             alts = [typed, *(q for q in (self.any_field(t) for t in texts) if q is not None)]
-            alts += [self.analysed("text", t) for t in self.acronym_forms(w)
+            alts += [self.analysed("text", t) for t in self.acronym_forms(w, _cased(pq))
                      if self.expansion_weight(t) > 0]  # as the search adds them
             alternatives[w] = alts
         words = [w for w in words if w in alternatives]
@@ -375,6 +394,11 @@ def marked_authors(query: str | ParsedQuery, authors: Sequence[str]) -> tuple[in
     parsed = parse_query(query) if isinstance(query, str) else query
     return author_marks(authors, parsed.terms, parsed.authors,
                         ANALYZERS[NAME_ANALYZER].analyze)
+
+
+def _cased(pq: ParsedQuery) -> bool:
+    """Whether any free word of ``pq`` has a capital: then case tells acronyms apart."""
+    return any(c.isupper() for t in pq.terms for c in t)
 
 
 def _plural_acronym(typed: str, token: str) -> bool:

@@ -65,6 +65,14 @@ def _long_form(short: str, before: str) -> str | None:
     return before[i + 1:].strip()
 
 
+def written_as_name(typed: str) -> bool:
+    """Whether a word was typed with a capital or a digit after its first letter (``LLM``,
+    ``mRNA``, ``Klf2``, ``PPARy``): an acronym or a gene, protein or chemical name, written
+    so on purpose, unlike ``aging`` or ``Aged``."""
+    word = "".join(c for c in typed if c.isalnum())
+    return any(c.isupper() or c.isdigit() for c in word[1:])
+
+
 def singular(short: str) -> str:
     """``LLMs`` → ``LLM``: a plural short form's trailing lower-case s dropped."""
     return short[:-1] if len(short) > 2 and short.endswith("s") and short[-2].isupper() else short
