@@ -44,9 +44,14 @@ PAIRS = (("LLM", "large language model"), ("RAG", "retrieval augmented generatio
          ("ViT", "vision transformer"), ("GNN", "graph neural network"),
          ("RL", "reinforcement learning"), ("LLMs", "large language models"))
 Config = dict[str, object]
+GRID = [(w, t, ww, b) for w in (0.25, 0.35, 0.5, 0.75, 1.0) for t in (0.0, 0.1, 0.5)
+        for ww in (0.0, 0.25, 0.5) for b in (0.0, 0.1, 0.25, 0.5)]
 CONFIGS: dict[str, Config] = {
-    "as merged (terms)": {"ACRONYMS_AS_WRITTEN": False},
-    "task 1 fixes": {},
+    "as merged (terms)": {"ACRONYMS_AS_WRITTEN": False, "MEET_WEIGHT": 0.0},
+    "task 1 fixes": {"MEET_WEIGHT": 0.0},
+    **{f"meet {w} tie {t} words {ww} typed {b}": {
+        "MEET_WEIGHT": w, "MEET_TIE": t, "MEET_WORDS": ww, "MEET_TYPED": b}
+       for w, t, ww, b in GRID},
 }
 
 

@@ -142,19 +142,50 @@ def test_author_marks_for_words_and_author_filters() -> None:
 
 def test_acronym_and_expansion_find_the_same_papers(index: LexicalIndex) -> None:
     llm = {SCALING.id, REASONING.id, AGENT.id, CODE.id}
-    # CODE only says "large language model", AGENT only "LLM": both found either way
-    assert set(ids(index, "LLM")) == llm
-    assert set(ids(index, "LLMs")) == llm
-    # the long form's words are free words too (TEXT has "models" in its title)
-    assert set(ids(index, "large language model")) == llm | {TEXT.id}
-    assert set(ids(index, "large language models")) == llm | {TEXT.id}
+    # CODE only says "large language model", AGENT only "LLM": both found either way, and
+    # the long form's words one by one too, whichever form is typed (TEXT has "models")
+    for q in ("LLM", "LLMs", "large language model", "large language models"):
+        assert set(ids(index, q)) == llm | {TEXT.id}, q
+        assert ids(index, q)[-1] == TEXT.id, q
     # the long form is marked where it stands for the acronym typed
     code = next(h for h in index.search("LLM") if h.paper_id == CODE.id)
     assert "a <b>large</b> <b>language</b> <b>model</b> on" in code.snippet_html
 
 
+TOPICS = ("law", "maths", "code", "chemistry", "medicine", "music", "games", "poetry",
+          "finance", "biology", "robots", "maps")
+
+
+def test_an_acronym_and_its_long_form_share_their_top_ten(store: Store,
+                                                          tmp_path: Path) -> None:
+    """Issue 14: "LLM" and "large language model" shared 0 of their top 10 on the arXiv
+    papers; papers saying either form are about the same thing, so both queries should
+    find largely the same ones."""
+    defining = [paper(f"2506.0000{i}", f"Probing {w}", f"We probe large language models "
+                      f"(LLMs) on {w}.") for i, w in enumerate(("tables", "proofs"))]
+    short = [paper(f"2506.001{i:02d}", f"An LLM for {w}", f"The LLM reads {w}.")
+             for i, w in enumerate(TOPICS)]
+    long = [paper(f"2506.002{i:02d}", f"A large language model for {w}",
+                  f"The large language model reads {w}.") for i, w in enumerate(TOPICS)]
+    other = [paper(f"2506.003{i:02d}", f"A language of {w}", f"A model of {w}.")
+             for i, w in enumerate(TOPICS)]
+    store.write_batch([*defining, *short, *long, *other])
+    index = LexicalIndex(tmp_path / "lexical")
+    index.sync(store)
+
+    def top(q: str) -> set[str]:
+        return {h.paper_id for h in index.search(q, limit=10)}
+
+    papers = {p.id for p in (*defining, *short, *long)}
+    for acronym, words in (("LLM", "large language model"), ("LLMs", "large language models"),
+                           ("llm", "large language model")):
+        assert top(acronym) <= papers and top(words) <= papers
+        assert len(top(acronym) & top(words)) >= 8, (acronym, words)
+
+
 def test_no_expansion_when_the_weight_is_zero(index: LexicalIndex,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexical, "MEET_WEIGHT", 0.0)  # the expansions instead of concepts
     monkeypatch.setattr(lexical, "LONG_FORM_WEIGHT", 0.0)
     assert set(ids(index, "LLM")) == {AGENT.id, SCALING.id, REASONING.id}  # "LLMs" still
     assert AGENT.id in ids(index, "large language model")

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import shutil
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime, time, timedelta
@@ -74,6 +75,15 @@ TYPO_CORRECTION = True
 # after its first letter); every query reads a word the stemmer folds onto an acronym
 # (``aging`` onto ``AGE``) as the word (see BENCHMARKS.md, "Query terms, issue 14").
 ACRONYMS_AS_WRITTEN = True
+# An acronym typed, or its long form typed, is searched as one concept, the same query
+# whichever form was typed ("LLM" and "large language model" meet): the better of the two
+# forms (the acronym scaled to count as much as its long form) at MEET_WEIGHT, MEET_TIE of
+# the other, and the long form's words one by one at MEET_WORDS (0 turns a part off;
+# MEET_WEIGHT 0: the expansions above instead). Chosen on training data: BENCHMARKS.md.
+MEET_WEIGHT = 0.35
+MEET_TIE = 0.0
+MEET_WORDS = 0.25
+MEET_TYPED = 0.0  # the form typed, on top (the two forms' queries then differ by it)
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "1"
 
@@ -177,10 +187,68 @@ class _QueryBuilder:
     """Tantivy queries for one ParsedQuery against the schema."""
 
     def __init__(self, schema: tantivy.Schema, lexicon: Lexicon | None = None,
-                 corrections: dict[str, str] | None = None) -> None:
+                 corrections: dict[str, str] | None = None,
+                 idf: Callable[[str], float] | None = None) -> None:
         self.schema = schema
         self.lexicon = lexicon
         self.corrections = corrections or {}
+        self.idf = idf  # a token's BM25 idf in "text" (None: no concepts, see concepts())
+
+    def concepts(self, pq: ParsedQuery) -> tuple[list[tuple[str, str]], set[int]]:
+        """The acronyms of ``pq`` whose two forms are searched as one concept: (acronym,
+        its long form), both analysed, once each; and which free words (their positions in
+        ``pq.terms``) they stand for. A word typed that is a known acronym (read as
+        :meth:`acronym_forms` does), or words typed in a row that spell a known long form
+        (every token of each word inside the run). Nothing when MEET_WEIGHT is 0."""
+        lex = self.lexicon
+        if lex is None or self.idf is None or MEET_WEIGHT <= 0 or not pq.terms:
+            return [], set()
+        analyze = ANALYZERS[TEXT_ANALYZER].analyze
+        cased = _cased(pq)
+        found: dict[str, str] = {}
+        taken: set[int] = set()
+        owner: list[int] = []
+        tokens: list[str] = []
+        for i, t in enumerate(pq.terms):
+            toks = analyze(t)
+            tokens.extend(toks)
+            owner.extend([i] * len(toks))
+            pair = self.acronym_of(t, cased)
+            if pair is not None and pair[0] not in STOP_WORDS:
+                found.setdefault(*pair)
+                taken.add(i)
+        for start, end, short in lex.acronyms_in(tokens):
+            if short in STOP_WORDS:
+                continue
+            inside = {owner[j] for j in range(start, end)}
+            whole = {i for i in inside if all(start <= j < end
+                                              for j, o in enumerate(owner) if o == i)}
+            if not whole:
+                continue
+            found.setdefault(short, lex.expansion(short) or " ".join(tokens[start:end]))
+            taken |= whole
+        return list(found.items()), taken
+
+    def concept(self, short: str, long: str) -> Query:
+        """One concept, whichever form was typed: the acronym (either number) or its long
+        form (a phrase), each with the title's bonus, the better of the two counting (a
+        paper with both gets MEET_TIE of the other too); the acronym is scaled to count
+        as much as the long form (their idfs, as BM25 weighs a phrase by the sum of its
+        words'), the whole at MEET_WEIGHT. MEET_WORDS adds the long form's words one by
+        one (papers that say it otherwise)."""
+        assert self.idf is not None
+        idf = self.idf
+        one = Query.boolean_query([(Occur.Should, self.expansion(t, 1.0))
+                                   for t in (short, short + "s")])
+        phrase = self.expansion(long, 1.0)
+        words = long.split()
+        scale = sum(idf(w) for w in words) / max(min(idf(short), idf(short + "s")), 1e-3)
+        best = Query.disjunction_max_query([Query.boost_query(one, scale), phrase],
+                                           tie_breaker=MEET_TIE)
+        parts = [(Occur.Should, Query.boost_query(best, MEET_WEIGHT))]
+        if MEET_WORDS > 0 and len(words) > 1:
+            parts += [(Occur.Should, self.expansion(w, MEET_WORDS)) for w in words]
+        return Query.boolean_query(parts)
 
     def expansions(self, pq: ParsedQuery) -> list[str]:
         """Texts (analysed) the corpus says mean the same as the free words: the long form
@@ -207,27 +275,39 @@ class _QueryBuilder:
 
     def acronym_forms(self, term: str, cased: bool = False) -> tuple[str, ...]:
         """For a word typed that is a known acronym (``LLM``, ``LLMs``): its other number
-        and its long form, analysed (``("llms", "larg languag model")``); else nothing.
+        and its long form, analysed (``("llms", "larg languag model")``); else nothing
+        (see :meth:`acronym_of`)."""
+        pair = self.acronym_of(term, cased)
+        if pair is None:
+            return ()
+        short, long = pair
+        typed = ANALYZERS[TEXT_ANALYZER].analyze(term)[0]
+        return (short + "s" if short == typed else short, long)
+
+    def acronym_of(self, term: str, cased: bool = False) -> tuple[str, str] | None:
+        """(acronym, long form), analysed, for a word typed that is a known acronym in
+        either number (``LLMs`` → ``("llm", "larg languag model")``), else None.
         The word must spell the acronym itself, not a word the stemmer folds onto it
         (``aging`` is not ``AGE``), and in a query with capitals (``cased``) be written as
         a name (:func:`~paperwire.search.terms.written_as_name`): ``Aged`` or ``act`` in
         a claim are words, ``llm`` in a query typed in lower case is the acronym."""
         toks = ANALYZERS[TEXT_ANALYZER].analyze(term)
         if self.lexicon is None or len(toks) != 1 or toks[0] in STOP_WORDS:
-            return ()
+            return None
         if ACRONYMS_AS_WRITTEN and cased and not written_as_name(term):
-            return ()
+            return None
         short = toks[0]
         long = self.lexicon.expansion(short)
-        if long is None and _plural_acronym(term, short):
-            short = short[:-1]
+        if _plural_acronym(term, short) and (
+                long is None or self.lexicon.expansion(short[:-1]) == long):
+            short = short[:-1]  # the singular is the concept's name ("llms" → "llm")
             long = self.lexicon.expansion(short)
         if long is None:
-            return ()
+            return None
         if ACRONYMS_AS_WRITTEN and ANALYZERS[NAME_ANALYZER].analyze(term)[0] not in (
                 short, short + "s"):
-            return ()
-        return (short + "s" if short == toks[0] else short, long)
+            return None
+        return short, long
 
     def every_word(self, pq: ParsedQuery, words: Sequence[str]) -> list[Query]:
         """One query per word of ``words`` (free words of ``pq``) that a paper must hold to
@@ -290,9 +370,9 @@ class _QueryBuilder:
             return Query.term_query(self.schema, field, tokens[0])
         return Query.phrase_query(self.schema, field, tokens)
 
-    def expansion(self, text: str) -> Query:
-        """An expansion (analysed) in title and abstract, at its weight (with the title's
-        bonus, as for the words typed)."""
+    def expansion(self, text: str, weight: float | None = None) -> Query:
+        """An expansion (analysed) in title and abstract, at ``weight`` (by default its
+        expansion weight), with the title's bonus as for the words typed."""
         q = self.analysed("text", text)
         if FIELD_BOOSTS["title"]:
             q = Query.boolean_query([
@@ -300,7 +380,7 @@ class _QueryBuilder:
                 (Occur.Should, Query.boost_query(self.analysed("title", text),
                                                  FIELD_BOOSTS["title"])),
             ])
-        return Query.boost_query(q, self.expansion_weight(text))
+        return Query.boost_query(q, self.expansion_weight(text) if weight is None else weight)
 
     def text(self, field: str, text: str) -> Query | None:
         """``text`` analysed like ``field``: a term, a phrase, or None when no token is left."""
@@ -331,11 +411,20 @@ class _QueryBuilder:
         must: list[Query] = []
         highlight: list[Query] = []
         terms = pq.terms if words_too else ()
-        words = [q for q in (self.any_field(t) for t in terms) if q is not None]
+        concepts, taken = self.concepts(pq) if words_too else ([], set())
+        # a word that is one form of a concept is searched as the concept (both forms)
+        words = [q if i not in taken else Query.boost_query(q, MEET_TYPED)
+                 for i, q in enumerate(self.any_field(t) for t in terms)
+                 if q is not None and (i not in taken or MEET_TYPED > 0)]
         fixed = [self.corrections[t] for t in terms if t in self.corrections]
         words.extend(q for q in (self.any_field(t) for t in fixed) if q is not None)
+        words.extend(self.concept(short, long) for short, long in concepts)
         more = self.expansions(pq) if words_too else []
-        words.extend(self.expansion(t) for t in more)
+        if concepts:  # only what the concepts leave out (an acronym's other long forms)
+            held = {x for short, long in concepts for x in (short, short + "s", long)}
+            words.extend(self.expansion(t) for t in more if t not in held)
+        else:
+            words.extend(self.expansion(t) for t in more)
         # highlight what was searched for, stop words aside ("with" is in every abstract)
         marked = [t for t in (*terms, *fixed)
                   if any(w not in STOP_WORDS for w in ANALYZERS[NAME_ANALYZER].analyze(t))]
@@ -857,7 +946,13 @@ class LexicalView:
         return dict(out)
 
     def _builder(self, parsed: ParsedQuery) -> _QueryBuilder:
-        return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed))
+        return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed), self.idf)
+
+    def idf(self, token: str) -> float:
+        """BM25's idf of an analysed token in title and abstract (as tantivy computes it)."""
+        n = int(self.searcher.num_docs)
+        df = int(self.searcher.doc_freq("text", token))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(
         self,
