@@ -23,6 +23,7 @@ from paperwire.search.terms import (
     Lexicon,
     author_marks,
     edit_distance,
+    feedback_terms,
     find_acronyms,
     paper_pairs,
 )
@@ -128,6 +129,16 @@ def test_expansions_once_and_never_what_the_query_holds() -> None:
     assert more("llm agents") == ["llms", "larg languag model"]
 
 
+def test_feedback_terms_weigh_papers_by_score_and_words_by_share() -> None:
+    docs = [(3.0, ["sparse", "retriev", "splade", "splade", "the", "42"]),
+            (1.0, ["sparse", "dens", "retriev", "index"])]
+    more = feedback_terms(docs, {"retriev"}, 3)
+    # splade: 3/4 x 2/6 = 0.25; sparse: 3/4 x 1/6 + 1/4 x 1/4 = 0.1875; dens: 1/16
+    assert [t for t, _ in more] == ["splade", "sparse", "dens"]
+    assert more[0][1] == 1.0 and more[1][1] == pytest.approx(0.75)
+    assert feedback_terms([(0.0, ["a"])], set(), 3) == []
+
+
 def test_author_marks_for_words_and_author_filters() -> None:
     authors = ["Yann LeCun", "Yoshua Bengio", "Geoffrey Hinton", "Stéphane Clinchant"]
     assert author_marks(authors, ["lecun"], [], NAMES) == (0,)
@@ -181,6 +192,14 @@ def test_an_acronym_and_its_long_form_share_their_top_ten(store: Store,
                            ("llm", "large language model")):
         assert top(acronym) <= papers and top(words) <= papers
         assert len(top(acronym) & top(words)) >= 8, (acronym, words)
+
+
+def test_feedback_only_re_ranks_what_the_query_matches(index: LexicalIndex,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = ids(index, "transformer images")
+    monkeypatch.setattr(lexical, "PRF_WEIGHT", 0.5)
+    assert set(ids(index, "transformer images")) == set(plain)
+    assert index.search("transformer images", sort="date")  # by date: no feedback pass
 
 
 def test_no_expansion_when_the_weight_is_zero(index: LexicalIndex,

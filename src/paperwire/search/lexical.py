@@ -36,6 +36,7 @@ from paperwire.search.terms import (
     STOP_WORDS,
     Lexicon,
     author_marks,
+    feedback_terms,
     paper_pairs,
     surface_words,
     written_as_name,
@@ -84,6 +85,9 @@ MEET_WEIGHT = 0.35
 MEET_TIE = 0.0
 MEET_WORDS = 0.25
 MEET_TYPED = 0.0  # the form typed, on top (the two forms' queries then differ by it)
+# Pseudo-relevance feedback (RM3-style, lexical only; PRF_WEIGHT 0 turns it off): the
+# PRF_TERMS likeliest words of the first PRF_DOCS papers re-rank the matches.
+PRF_DOCS, PRF_TERMS, PRF_WEIGHT = 5, 10, 0.0
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "1"
 
@@ -980,6 +984,8 @@ class LexicalView:
         searcher = self.searcher
         tq, _ = self._builder(parsed).build(parsed)
         by_date = sort == "date" or not parsed.has_text
+        if not by_date and PRF_WEIGHT > 0 and parsed.terms:
+            tq = self._with_feedback(tq, parsed)
         try:
             if by_date:
                 result = searcher.search(tq, limit, count=False, offset=max(offset, 0),
@@ -992,6 +998,30 @@ class LexicalView:
                            score=0.0 if by_date else float(score), address=addr)
                 for score, addr in result.hits]
         return self.highlight(parsed, hits) if highlight else hits
+
+    def _with_feedback(self, tq: Query, parsed: ParsedQuery) -> Query:
+        """``tq`` and, on top, the words of its first PRF_DOCS papers that
+        :func:`~paperwire.search.terms.feedback_terms` picks (PRF_TERMS of them, in title
+        and abstract, at PRF_WEIGHT times their weight): pseudo-relevance feedback. It only
+        re-ranks what ``tq`` matches."""
+        try:
+            first = self.searcher.search(tq, PRF_DOCS, count=False).hits
+        except ValueError:
+            return tq
+        analyze = ANALYZERS[TEXT_ANALYZER].analyze
+        docs = []
+        for score, addr in first:
+            doc = self.searcher.doc(addr)
+            text = " ".join([*doc.get_all("title"), *doc.get_all("abstract")])
+            docs.append((float(score), analyze(text)))
+        typed = {t for term in parsed.terms for t in analyze(term)}
+        more = feedback_terms(docs, typed, PRF_TERMS)
+        if not more:
+            return tq
+        extra = Query.boolean_query([
+            (Occur.Should, Query.boost_query(Query.term_query(self.schema, "text", t),
+                                             PRF_WEIGHT * w)) for t, w in more])
+        return Query.boolean_query([(Occur.Must, tq), (Occur.Should, extra)])
 
     def highlight(self, query: ParsedQuery, hits: Sequence[LexicalHit]) -> list[LexicalHit]:
         """``hits`` (found by this view) with their title and abstract excerpt marked, read

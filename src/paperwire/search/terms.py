@@ -279,6 +279,30 @@ class Lexicon:
         return best[2] if best is not None else None
 
 
+def feedback_terms(docs: Sequence[tuple[float, Sequence[str]]], exclude: Iterable[str],
+                   n: int) -> list[tuple[str, float]]:
+    """Pseudo-relevance feedback (RM3's relevance model, V. Lavrenko, W. B. Croft, SIGIR
+    2001; as in Anserini): the ``n`` words most probable in the top papers, each paper
+    weighing its share of the summed scores and a word its share of the paper's tokens.
+    ``docs``: (score, analysed tokens) of the top papers; ``exclude``: words left out (the
+    query's own). Stop words, numbers and words under 3 letters are never chosen. Weights
+    are scaled so that the first is 1."""
+    total = sum(max(s, 0.0) for s, _ in docs)
+    if total <= 0:
+        return []
+    left_out = set(exclude)
+    weights: dict[str, float] = {}
+    for score, tokens in docs:
+        if not tokens or score <= 0:
+            continue
+        share = score / total / len(tokens)
+        for t, tf in Counter(tokens).items():
+            if len(t) >= 3 and not t.isdigit() and t not in STOP_WORDS and t not in left_out:
+                weights[t] = weights.get(t, 0.0) + share * tf
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [(t, w / top[0][1]) for t, w in top] if top else []
+
+
 def author_marks(authors: Sequence[str], words: Iterable[str], names: Iterable[str],
                  analyze: Analyze) -> tuple[int, ...]:
     """Which ``authors`` (their positions) the query names: a free word (not a stop word)
