@@ -202,6 +202,19 @@ def test_feedback_only_re_ranks_what_the_query_matches(index: LexicalIndex,
     assert index.search("transformer images", sort="date")  # by date: no feedback pass
 
 
+def test_the_floor_holds_a_concept_as_the_search_reads_it(
+        index: LexicalIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the expansions' weights off, the concepts on: "every word" still reads both forms
+    monkeypatch.setattr(lexical, "LONG_FORM_WEIGHT", 0.0)
+    monkeypatch.setattr(lexical, "ACRONYM_WEIGHT", 0.0)
+    view = index.view()
+    assert view is not None
+    every = [p.id for p in CORPUS]
+    for q in ("LLM", "large language model"):
+        pq = parse_query(q)
+        assert view.with_every_word(pq, pq.terms, every) >= {CODE.id, AGENT.id}, q
+
+
 def test_no_expansion_when_the_weight_is_zero(index: LexicalIndex,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lexical, "MEET_WEIGHT", 0.0)  # the expansions instead of concepts

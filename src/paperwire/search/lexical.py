@@ -327,7 +327,7 @@ class _QueryBuilder:
             texts = [self.corrections[w]] if w in self.corrections else []
             alts = [typed, *(q for q in (self.any_field(t) for t in texts) if q is not None)]
             alts += [self.analysed("text", t) for t in self.acronym_forms(w, _cased(pq))
-                     if self.expansion_weight(t) > 0]  # as the search adds them
+                     if self.expansion_weight(t) > 0 or MEET_WEIGHT > 0]  # as searched
             alternatives[w] = alts
         words = [w for w in words if w in alternatives]
 
@@ -346,7 +346,8 @@ class _QueryBuilder:
         grouped: set[str] = set()
         out: list[Query] = []
         runs = (self.lexicon.acronyms_in(tokens)
-                if self.lexicon is not None and ACRONYM_WEIGHT > 0 else [])
+                if self.lexicon is not None and (ACRONYM_WEIGHT > 0 or MEET_WEIGHT > 0)
+                else [])
         for start, end, short in runs:
             run = {pq.terms[owner[j]] for j in range(start, end)}
             inside = [w for w in dict.fromkeys(words) if w in run and w not in grouped]
