@@ -88,6 +88,12 @@ MEET_TYPED = 0.0  # the form typed, on top (the two forms' queries then differ b
 # Pseudo-relevance feedback (RM3-style, lexical only; PRF_WEIGHT 0 turns it off): the
 # PRF_TERMS likeliest words of the first PRF_DOCS papers re-rank the matches.
 PRF_DOCS, PRF_TERMS, PRF_WEIGHT = 5, 10, 0.0
+# A free word counts in the authors field only where it names a person: words typed in a row
+# that are words in a row of one author's name ("Ann Large"), or one word that more papers
+# hold as an author's name than in their title and abstract ("Karpukhin", not "model" for
+# "Charlotte Model"). A topic query is decided by title and abstract; an ``author:`` filter
+# is unchanged. False: every free word in the authors field too (before issue 15).
+NAME_WORDS = True
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "1"
 
@@ -192,11 +198,51 @@ class _QueryBuilder:
 
     def __init__(self, schema: tantivy.Schema, lexicon: Lexicon | None = None,
                  corrections: dict[str, str] | None = None,
-                 idf: Callable[[str], float] | None = None) -> None:
+                 idf: Callable[[str], float] | None = None,
+                 doc_freq: Callable[[str, str], int] | None = None) -> None:
         self.schema = schema
         self.lexicon = lexicon
         self.corrections = corrections or {}
         self.idf = idf  # a token's BM25 idf in "text" (None: no concepts, see concepts())
+        self.doc_freq = doc_freq  # papers holding a token in a field (None: no counts)
+
+    def names_someone(self, text: str) -> bool:
+        """Whether a free word ``text`` is searched in the authors field (see NAME_WORDS):
+        a word of several name tokens (``O'Brien``), or one token more papers hold as an
+        author's name than in their title and abstract. Without counts, every word."""
+        if not NAME_WORDS or self.doc_freq is None:
+            return True
+        tokens = ANALYZERS[NAME_ANALYZER].analyze(text)
+        if len(tokens) != 1:
+            return True
+        as_name = self.doc_freq("authors", tokens[0])
+        stems = ANALYZERS[TEXT_ANALYZER].analyze(text)
+        return as_name > 0 and as_name >= max((self.doc_freq("text", t) for t in stems),
+                                               default=0)
+
+    def names(self, pq: ParsedQuery) -> list[tuple[frozenset[str], Query]]:
+        """Free words typed in a row that are words in a row of one author's name: each
+        pair of neighbouring tokens as a phrase in the authors field (a phrase never spans
+        two authors), at the authors field's boost, with the words it holds (for the
+        relevance floor: "Ann Large" holds "large" in her name). The query names that
+        person."""
+        if not NAME_WORDS or self.doc_freq is None or not FIELD_BOOSTS["authors"]:
+            return []
+        owner: list[str] = []
+        tokens: list[str] = []
+        for w in pq.terms:
+            toks = ANALYZERS[NAME_ANALYZER].analyze(w)
+            tokens.extend(toks)
+            owner.extend([w] * len(toks))
+        pairs: dict[tuple[str, str], set[str]] = {}
+        for j in range(len(tokens) - 1):
+            pairs.setdefault((tokens[j], tokens[j + 1]), set()).update(owner[j:j + 2])
+        out: list[tuple[frozenset[str], Query]] = []
+        boost = FIELD_BOOSTS["authors"]
+        for pair, words in pairs.items():
+            q = Query.phrase_query(self.schema, "authors", list(pair))
+            out.append((frozenset(words), Query.boost_query(q, boost) if boost != 1 else q))
+        return out
 
     def concepts(self, pq: ParsedQuery) -> tuple[list[tuple[str, str]], set[int]]:
         """The acronyms of ``pq`` whose two forms are searched as one concept: (acronym,
@@ -320,6 +366,7 @@ class _QueryBuilder:
         spell a known long form (``large language model``) are held together by its acronym
         too. What the relevance floor's "every word" rule asks of a paper."""
         alternatives: dict[str, list[Query]] = {}
+        names = self.names(pq)
         for w in words:
             typed = self.any_field(w)
             if typed is None:
@@ -328,6 +375,7 @@ class _QueryBuilder:
             alts = [typed, *(q for q in (self.any_field(t) for t in texts) if q is not None)]
             alts += [self.analysed("text", t) for t in self.acronym_forms(w, _cased(pq))
                      if self.expansion_weight(t) > 0 or MEET_WEIGHT > 0]  # as searched
+            alts += [q for held_by, q in names if w in held_by]  # a word of a name typed
             alternatives[w] = alts
         words = [w for w in words if w in alternatives]
 
@@ -396,10 +444,13 @@ class _QueryBuilder:
             return Query.term_query(self.schema, field, tokens[0])
         return Query.phrase_query(self.schema, field, list(tokens))
 
-    def any_field(self, text: str) -> Query | None:
-        """``text`` in title, abstract or authors, each field with its boost."""
+    def any_field(self, text: str, names: bool = False) -> Query | None:
+        """``text`` in title, abstract or authors, each field with its boost; in authors
+        only where it names someone (:meth:`names_someone`) unless ``names``."""
         parts: list[tuple[Occur, Query]] = []
         for field, boost in FIELD_BOOSTS.items():
+            if field == "authors" and not (names or self.names_someone(text)):
+                continue
             q = self.text(field, text)
             if q is not None:
                 parts.append((Occur.Should, Query.boost_query(q, boost) if boost != 1 else q))
@@ -424,6 +475,7 @@ class _QueryBuilder:
         fixed = [self.corrections[t] for t in terms if t in self.corrections]
         words.extend(q for q in (self.any_field(t) for t in fixed) if q is not None)
         words.extend(self.concept(short, long) for short, long in concepts)
+        words.extend(q for _, q in (self.names(pq) if words_too else []))
         more = self.expansions(pq) if words_too else []
         if concepts:  # only what the concepts leave out (an acronym's other long forms)
             held = {x for short, long in concepts for x in (short, short + "s", long)}
@@ -437,7 +489,7 @@ class _QueryBuilder:
         highlight.extend(self.analysed(f, t) for t in more for f in SHOWN_FIELDS)
         phrases: list[Query] = []
         for phrase in pq.phrases:
-            q = self.any_field(phrase)
+            q = self.any_field(phrase, names=True)
             phrases.append(q if q is not None else Query.empty_query())
             shown = self.shown(phrase)
             if shown is not None:
@@ -475,7 +527,7 @@ class _QueryBuilder:
         if not clauses:
             clauses.append((Occur.Must, Query.all_query()))  # only exclusions
         for text in (*pq.excluded_terms, *pq.excluded_phrases):
-            q = self.any_field(text)
+            q = self.any_field(text, names=True)
             if q is not None:
                 clauses.append((Occur.MustNot, q))
         hl = Query.boolean_query([(Occur.Should, q) for q in highlight]) if highlight else None
@@ -951,7 +1003,12 @@ class LexicalView:
         return dict(out)
 
     def _builder(self, parsed: ParsedQuery) -> _QueryBuilder:
-        return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed), self.idf)
+        return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed), self.idf,
+                             self.doc_freq)
+
+    def doc_freq(self, field: str, token: str) -> int:
+        """How many papers hold an analysed token in ``field``."""
+        return int(self.searcher.doc_freq(field, token))
 
     def idf(self, token: str) -> float:
         """BM25's idf of an analysed token in title and abstract (as tantivy computes it)."""
