@@ -231,6 +231,12 @@ def test_topic_words_are_not_author_names(named: LexicalIndex) -> None:
     assert view.with_every_word(q, ["large", "language"], [LARGE.id]) == set()
     # an exclusion still looks at the authors too
     assert LARGE.id not in idset(named, "language -large")
+    # bold marks in a hit's authors follow the search: her name, not the topic word
+    assert view.name_words(parse_query("large language Ahmadi")) == {"Ahmadi"}
+    authors = LARGE.authors
+    assert lexical.marked_authors("large language model", authors, set()) == ()
+    assert lexical.marked_authors("Ann Large", authors, view.name_words("Ann Large")) == (0,)
+    assert lexical.marked_authors("large ahmadi", authors, view.name_words("large ahmadi")) == (1,)
 
 
 def test_category_filter_primary_and_cross_lists(index: LexicalIndex) -> None:

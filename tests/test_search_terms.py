@@ -146,6 +146,13 @@ def test_author_marks_for_words_and_author_filters() -> None:
     assert author_marks(authors, [], ["hinton geoffrey"], NAMES) == ()  # words in order
     assert author_marks(authors, ["stephane", "and"], [], NAMES) == (3,)  # accents fold
     assert author_marks(["Anne Of Green"], ["of"], [], NAMES) == ()  # a stop word
+    # only the words that count alone as names (the search's), and names typed whole
+    assert author_marks(["Ann Large", "Sina Ahmadi"], ["large", "model"], [], NAMES,
+                        alone=set()) == ()
+    assert author_marks(["Ann Large", "Sina Ahmadi"], ["ann", "large"], [], NAMES,
+                        alone=set()) == (0,)
+    assert author_marks(["Ann Large", "Sina Ahmadi"], ["ahmadi", "large"], [], NAMES,
+                        alone={"ahmadi"}) == (1,)
 
 
 # ---- in the index ------------------------------------------------------------------------

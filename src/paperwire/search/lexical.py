@@ -18,7 +18,7 @@ import re
 import shutil
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime, time, timedelta
@@ -534,12 +534,15 @@ class _QueryBuilder:
         return Query.boolean_query(clauses), hl
 
 
-def marked_authors(query: str | ParsedQuery, authors: Sequence[str]) -> tuple[int, ...]:
+def marked_authors(query: str | ParsedQuery, authors: Sequence[str],
+                   alone: Collection[str] | None = None) -> tuple[int, ...]:
     """Which of a hit's ``authors`` (positions) the query names, to show in bold: an
-    ``author:`` filter, or a free word that is one of the name's words (not a stop word)."""
+    ``author:`` filter, free words in a row that are in a row in the name, or a free word
+    that is one of the name's words (not a stop word; of ``alone`` only, when given: the
+    words the search reads as names, :meth:`LexicalView.name_words`)."""
     parsed = parse_query(query) if isinstance(query, str) else query
     return author_marks(authors, parsed.terms, parsed.authors,
-                        ANALYZERS[NAME_ANALYZER].analyze)
+                        ANALYZERS[NAME_ANALYZER].analyze, alone)
 
 
 def _cased(pq: ParsedQuery) -> bool:
@@ -1001,6 +1004,13 @@ class LexicalView:
                 out[term] = fix
         self._spelling[parsed.terms] = out
         return dict(out)
+
+    def name_words(self, query: str | ParsedQuery) -> set[str]:
+        """The free words of ``query`` the search looks for alone in author names (see
+        NAME_WORDS): what bold marks in a hit's authors, besides names typed whole."""
+        parsed = parse_query(query) if isinstance(query, str) else query
+        builder = self._builder(parsed)
+        return {t for t in parsed.terms if builder.names_someone(t)}
 
     def _builder(self, parsed: ParsedQuery) -> _QueryBuilder:
         return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed), self.idf,

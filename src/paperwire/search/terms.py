@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -304,12 +304,18 @@ def feedback_terms(docs: Sequence[tuple[float, Sequence[str]]], exclude: Iterabl
 
 
 def author_marks(authors: Sequence[str], words: Iterable[str], names: Iterable[str],
-                 analyze: Analyze) -> tuple[int, ...]:
+                 analyze: Analyze, alone: Collection[str] | None = None) -> tuple[int, ...]:
     """Which ``authors`` (their positions) the query names: a free word (not a stop word)
     that is one of an author's name words, or an ``author:`` value whose words appear in
-    the name in order."""
-    single = {t for w in words for t in analyze(w) if t not in STOP_WORDS}
+    the name in order. ``alone``: the free words that count by themselves (the search's
+    name words; None: every one); any two free words typed in a row count where they are
+    in a row in the name ("Ann Large")."""
+    words = list(words)
+    single = {t for w in words if alone is None or w in alone
+              for t in analyze(w) if t not in STOP_WORDS}
+    typed = [t for w in words for t in analyze(w)]
     phrases = [analyze(n) for n in names]
+    phrases += [typed[j:j + 2] for j in range(len(typed) - 1)]
     out = []
     for i, author in enumerate(authors):
         tokens = analyze(author)
