@@ -171,6 +171,74 @@ def test_author_full_name_and_surname(index: LexicalIndex) -> None:
     assert idset(index, "learning author:bengio") == {DEEP.id, CONVNETS.id}
 
 
+# a paper by "Ann Large" on language identification, and papers on large language models:
+# "large" is a rare author name and a common topic word (arXiv: "Charlotte Model")
+LARGE = paper(
+    "2502.00001", "Robust language identification for regional varieties",
+    "Regional varieties of a language are hard to tell apart. We build a classifier for "
+    "them and evaluate our model on a new benchmark across two domains, where it reaches an "
+    "average accuracy of 97 percent, enabling spell checking and machine translation.",
+    ("Ann Large", "Sina Ahmadi"), ("cs.CL",), date(2025, 1, 2),
+)
+LLMS = [
+    paper("2502.00002", "Entropy in large language models",
+          "We measure the entropy of large language models during decoding and relate it to "
+          "the errors each language model makes on long answers.",
+          ("Ada Chen",), ("cs.CL",), date(2025, 1, 3)),
+    paper("2502.00003", "Active model selection for large language models",
+          "Choosing which large language model to query for a task, with few labels.",
+          ("Bo Li", "Cy Park"), ("cs.LG",), date(2025, 1, 4)),
+    paper("2502.00004", "Hyperbolic large language models",
+          "Large language models with hyperbolic embeddings of tokens and of the hierarchy "
+          "of concepts they learn during pretraining on large web corpora.",
+          ("Dee Roy",), ("cs.CL",), date(2025, 1, 5)),
+]
+OTHERS = [
+    paper(f"2502.001{i:02d}", f"Protein folding study {i}",
+          "Protein structures from sequences with physics and a large model: a language "
+          "of folds.", ("Eve Stone",), ("q-bio.BM",), date(2025, 2, i % 28 + 1))
+    for i in range(40)
+]
+
+
+@pytest.fixture
+def named(store: Store, tmp_path: Path) -> LexicalIndex:
+    corpus = [LARGE, *LLMS, *OTHERS]
+    store.write_batch(corpus, now=T0)
+    ix = LexicalIndex(tmp_path / "named")
+    assert ix.sync(store) == len(corpus)
+    return ix
+
+
+def test_topic_words_are_not_author_names(named: LexicalIndex) -> None:
+    # a topic query is decided by title and abstract: "large" in "Ann Large" does not count
+    hits = ids(named, "large language model")
+    assert hits[:3] and set(hits[:3]) == {p.id for p in LLMS}
+    assert LARGE.id not in idset(named, "large")
+    # a query that names her does: her name's words in a row, or an author filter
+    assert ids(named, "Ann Large")[0] == LARGE.id
+    assert ids(named, "Ann Large language")[0] == LARGE.id
+    assert idset(named, "author:large") == {LARGE.id}
+    assert idset(named, "author:ann") == {LARGE.id}
+    # a word that is mostly a name (no title or abstract holds it) counts alone
+    assert ids(named, "ahmadi") == [LARGE.id]
+    # and the relevance floor reads a name typed as the search does: she holds both words
+    view = named.view()
+    assert view is not None
+    q = parse_query("Ann Large")
+    assert view.with_every_word(q, ["Ann", "Large"], [LARGE.id]) == {LARGE.id}
+    q = parse_query("large language")
+    assert view.with_every_word(q, ["large", "language"], [LARGE.id]) == set()
+    # an exclusion still looks at the authors too
+    assert LARGE.id not in idset(named, "language -large")
+    # bold marks in a hit's authors follow the search: her name, not the topic word
+    assert view.name_words(parse_query("large language Ahmadi")) == {"Ahmadi"}
+    authors = LARGE.authors
+    assert lexical.marked_authors("large language model", authors, set()) == ()
+    assert lexical.marked_authors("Ann Large", authors, view.name_words("Ann Large")) == (0,)
+    assert lexical.marked_authors("large ahmadi", authors, view.name_words("large ahmadi")) == (1,)
+
+
 def test_category_filter_primary_and_cross_lists(index: LexicalIndex) -> None:
     assert idset(index, "retrieval cat:cs.CL") == {DPR.id, ATTENTION.id}
     # DPR is cs.CL primary and cross-listed in cs.IR

@@ -23,6 +23,7 @@ from paperwire.search.terms import (
     Lexicon,
     author_marks,
     edit_distance,
+    feedback_terms,
     find_acronyms,
     paper_pairs,
 )
@@ -106,6 +107,38 @@ def test_corrections_by_edit_distance_then_frequency() -> None:
     assert lex.correct("gph") is None  # too short to guess
 
 
+def test_expansions_once_and_never_what_the_query_holds() -> None:
+    two = [["tcr", "t cell receptor"], ["who", "world health organ"],
+           ["age", "advanc glycat end product"], ["llm", "larg languag model"]]
+    lex = Lexicon.build({"p1": two, "p2": two}, {})
+    builder = lexical._QueryBuilder(lexical._schema(), lex)
+
+    def more(q: str) -> list[str]:
+        return builder.expansions(parse_query(q))
+
+    # both forms typed: only the other number is new, once (was tcrs x3, the long form x2)
+    assert more("transfer of the T cell receptor (TCR) signal") == ["tcrs"]
+    assert more("The World Health Organization's data") == []  # "who" is a stop word
+    # a word the stemmer folds onto an acronym is the word; case marks an acronym
+    assert more("Aging increases frailty") == []
+    assert more("aged mice") == []
+    assert more("Age of onset") == []
+    assert more("AGEs in diabetes") == ["ages", "advanc glycat end product"]
+    assert more("age in diabetes") == ["ages", "advanc glycat end product"]  # no capitals
+    assert more("LLM agents") == ["llms", "larg languag model"]
+    assert more("llm agents") == ["llms", "larg languag model"]
+
+
+def test_feedback_terms_weigh_papers_by_score_and_words_by_share() -> None:
+    docs = [(3.0, ["sparse", "retriev", "splade", "splade", "the", "42"]),
+            (1.0, ["sparse", "dens", "retriev", "index"])]
+    more = feedback_terms(docs, {"retriev"}, 3)
+    # splade: 3/4 x 2/6 = 0.25; sparse: 3/4 x 1/6 + 1/4 x 1/4 = 0.1875; dens: 1/16
+    assert [t for t, _ in more] == ["splade", "sparse", "dens"]
+    assert more[0][1] == 1.0 and more[1][1] == pytest.approx(0.75)
+    assert feedback_terms([(0.0, ["a"])], set(), 3) == []
+
+
 def test_author_marks_for_words_and_author_filters() -> None:
     authors = ["Yann LeCun", "Yoshua Bengio", "Geoffrey Hinton", "Stéphane Clinchant"]
     assert author_marks(authors, ["lecun"], [], NAMES) == (0,)
@@ -113,6 +146,13 @@ def test_author_marks_for_words_and_author_filters() -> None:
     assert author_marks(authors, [], ["hinton geoffrey"], NAMES) == ()  # words in order
     assert author_marks(authors, ["stephane", "and"], [], NAMES) == (3,)  # accents fold
     assert author_marks(["Anne Of Green"], ["of"], [], NAMES) == ()  # a stop word
+    # only the words that count alone as names (the search's), and names typed whole
+    assert author_marks(["Ann Large", "Sina Ahmadi"], ["large", "model"], [], NAMES,
+                        alone=set()) == ()
+    assert author_marks(["Ann Large", "Sina Ahmadi"], ["ann", "large"], [], NAMES,
+                        alone=set()) == (0,)
+    assert author_marks(["Ann Large", "Sina Ahmadi"], ["ahmadi", "large"], [], NAMES,
+                        alone={"ahmadi"}) == (1,)
 
 
 # ---- in the index ------------------------------------------------------------------------
@@ -120,19 +160,71 @@ def test_author_marks_for_words_and_author_filters() -> None:
 
 def test_acronym_and_expansion_find_the_same_papers(index: LexicalIndex) -> None:
     llm = {SCALING.id, REASONING.id, AGENT.id, CODE.id}
-    # CODE only says "large language model", AGENT only "LLM": both found either way
-    assert set(ids(index, "LLM")) == llm
-    assert set(ids(index, "LLMs")) == llm
-    # the long form's words are free words too (TEXT has "models" in its title)
-    assert set(ids(index, "large language model")) == llm | {TEXT.id}
-    assert set(ids(index, "large language models")) == llm | {TEXT.id}
+    # CODE only says "large language model", AGENT only "LLM": both found either way, and
+    # the long form's words one by one too, whichever form is typed (TEXT has "models")
+    for q in ("LLM", "LLMs", "large language model", "large language models"):
+        assert set(ids(index, q)) == llm | {TEXT.id}, q
+        assert ids(index, q)[-1] == TEXT.id, q
     # the long form is marked where it stands for the acronym typed
     code = next(h for h in index.search("LLM") if h.paper_id == CODE.id)
     assert "a <b>large</b> <b>language</b> <b>model</b> on" in code.snippet_html
 
 
+TOPICS = ("law", "maths", "code", "chemistry", "medicine", "music", "games", "poetry",
+          "finance", "biology", "robots", "maps")
+
+
+def test_an_acronym_and_its_long_form_share_their_top_ten(store: Store,
+                                                          tmp_path: Path) -> None:
+    """Issue 14: "LLM" and "large language model" shared 0 of their top 10 on the arXiv
+    papers; papers saying either form are about the same thing, so both queries should
+    find largely the same ones."""
+    defining = [paper(f"2506.0000{i}", f"Probing {w}", f"We probe large language models "
+                      f"(LLMs) on {w}.") for i, w in enumerate(("tables", "proofs"))]
+    short = [paper(f"2506.001{i:02d}", f"An LLM for {w}", f"The LLM reads {w}.")
+             for i, w in enumerate(TOPICS)]
+    long = [paper(f"2506.002{i:02d}", f"A large language model for {w}",
+                  f"The large language model reads {w}.") for i, w in enumerate(TOPICS)]
+    other = [paper(f"2506.003{i:02d}", f"A language of {w}", f"A model of {w}.")
+             for i, w in enumerate(TOPICS)]
+    store.write_batch([*defining, *short, *long, *other])
+    index = LexicalIndex(tmp_path / "lexical")
+    index.sync(store)
+
+    def top(q: str) -> set[str]:
+        return {h.paper_id for h in index.search(q, limit=10)}
+
+    papers = {p.id for p in (*defining, *short, *long)}
+    for acronym, words in (("LLM", "large language model"), ("LLMs", "large language models"),
+                           ("llm", "large language model")):
+        assert top(acronym) <= papers and top(words) <= papers
+        assert len(top(acronym) & top(words)) >= 8, (acronym, words)
+
+
+def test_feedback_only_re_ranks_what_the_query_matches(index: LexicalIndex,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = ids(index, "transformer images")
+    monkeypatch.setattr(lexical, "PRF_WEIGHT", 0.5)
+    assert set(ids(index, "transformer images")) == set(plain)
+    assert index.search("transformer images", sort="date")  # by date: no feedback pass
+
+
+def test_the_floor_holds_a_concept_as_the_search_reads_it(
+        index: LexicalIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the expansions' weights off, the concepts on: "every word" still reads both forms
+    monkeypatch.setattr(lexical, "LONG_FORM_WEIGHT", 0.0)
+    monkeypatch.setattr(lexical, "ACRONYM_WEIGHT", 0.0)
+    view = index.view()
+    assert view is not None
+    every = [p.id for p in CORPUS]
+    for q in ("LLM", "large language model"):
+        pq = parse_query(q)
+        assert view.with_every_word(pq, pq.terms, every) >= {CODE.id, AGENT.id}, q
+
+
 def test_no_expansion_when_the_weight_is_zero(index: LexicalIndex,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexical, "MEET_WEIGHT", 0.0)  # the expansions instead of concepts
     monkeypatch.setattr(lexical, "LONG_FORM_WEIGHT", 0.0)
     assert set(ids(index, "LLM")) == {AGENT.id, SCALING.id, REASONING.id}  # "LLMs" still
     assert AGENT.id in ids(index, "large language model")

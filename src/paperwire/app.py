@@ -183,6 +183,11 @@ class Paperwire:
         (``{"tranformer": "transformer"}``; see ``SearchEngine.spelling``)."""
         return self.searcher(mode).spelling(query)
 
+    def name_words(self, query: str, mode: str = "hybrid") -> set[str] | None:
+        """Free words of ``query`` that count alone in author names, for bold marks (see
+        ``SearchEngine.name_words``)."""
+        return self.searcher(mode).name_words(query)
+
     def named_paper(self, query: str) -> Paper | None:
         """The stored paper ``query`` names when it is exactly an id, a link or a DOI (see
         :func:`paperwire.paper_ids.parse_ref`); None otherwise."""

@@ -379,6 +379,13 @@ class SearchEngine:
         view = self.lexical.view()
         return view.spelling(q) if view is not None and q.terms else {}
 
+    def name_words(self, query: str | ParsedQuery) -> set[str] | None:
+        """The free words of ``query`` that count alone in author names (see
+        :meth:`LexicalView.name_words`); None without an index (every word)."""
+        q = parse_query(query) if isinstance(query, str) else query
+        view = self.lexical.view()
+        return view.name_words(q) if view is not None else None
+
     def similar(
         self, ids: Sequence[str] = (), text: str | None = None, limit: int = 10
     ) -> list[Hit]:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import shutil
 import threading
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,8 +36,10 @@ from paperwire.search.terms import (
     STOP_WORDS,
     Lexicon,
     author_marks,
+    feedback_terms,
     paper_pairs,
     surface_words,
+    written_as_name,
 )
 from paperwire.store import Store
 
@@ -69,6 +72,28 @@ REFRESH_SECONDS = 0.1  # how often a reader looks whether the writer committed
 LONG_FORM_WEIGHT = 0.1
 ACRONYM_WEIGHT = 0.25
 TYPO_CORRECTION = True
+# A query with capitals reads as an acronym only a word written as one (a capital or digit
+# after its first letter); every query reads a word the stemmer folds onto an acronym
+# (``aging`` onto ``AGE``) as the word (see BENCHMARKS.md, "Query terms, issue 14").
+ACRONYMS_AS_WRITTEN = True
+# An acronym typed, or its long form typed, is searched as one concept, the same query
+# whichever form was typed ("LLM" and "large language model" meet): the better of the two
+# forms (the acronym scaled to count as much as its long form) at MEET_WEIGHT, MEET_TIE of
+# the other, and the long form's words one by one at MEET_WORDS (0 turns a part off;
+# MEET_WEIGHT 0: the expansions above instead). Chosen on training data: BENCHMARKS.md.
+MEET_WEIGHT = 0.35
+MEET_TIE = 0.0
+MEET_WORDS = 0.25
+MEET_TYPED = 0.0  # the form typed, on top (the two forms' queries then differ by it)
+# Pseudo-relevance feedback (RM3-style, lexical only; PRF_WEIGHT 0 turns it off): the
+# PRF_TERMS likeliest words of the first PRF_DOCS papers re-rank the matches.
+PRF_DOCS, PRF_TERMS, PRF_WEIGHT = 5, 10, 0.0
+# A free word counts in the authors field only where it names a person: words typed in a row
+# that are words in a row of one author's name ("Ann Large"), or one word that more papers
+# hold as an author's name than in their title and abstract ("Karpukhin", not "model" for
+# "Charlotte Model"). A topic query is decided by title and abstract; an ``author:`` filter
+# is unchanged. False: every free word in the authors field too (before issue 15).
+NAME_WORDS = True
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "1"
 
@@ -172,43 +197,167 @@ class _QueryBuilder:
     """Tantivy queries for one ParsedQuery against the schema."""
 
     def __init__(self, schema: tantivy.Schema, lexicon: Lexicon | None = None,
-                 corrections: dict[str, str] | None = None) -> None:
+                 corrections: dict[str, str] | None = None,
+                 idf: Callable[[str], float] | None = None,
+                 doc_freq: Callable[[str, str], int] | None = None) -> None:
         self.schema = schema
         self.lexicon = lexicon
         self.corrections = corrections or {}
+        self.idf = idf  # a token's BM25 idf in "text" (None: no concepts, see concepts())
+        self.doc_freq = doc_freq  # papers holding a token in a field (None: no counts)
+
+    def names_someone(self, text: str) -> bool:
+        """Whether a free word ``text`` is searched in the authors field (see NAME_WORDS):
+        a word of several name tokens (``O'Brien``), or one token more papers hold as an
+        author's name than in their title and abstract. Without counts, every word."""
+        if not NAME_WORDS or self.doc_freq is None:
+            return True
+        tokens = ANALYZERS[NAME_ANALYZER].analyze(text)
+        if len(tokens) != 1:
+            return True
+        as_name = self.doc_freq("authors", tokens[0])
+        stems = ANALYZERS[TEXT_ANALYZER].analyze(text)
+        return as_name > 0 and as_name >= max((self.doc_freq("text", t) for t in stems),
+                                               default=0)
+
+    def names(self, pq: ParsedQuery) -> list[tuple[frozenset[str], Query]]:
+        """Free words typed in a row that are words in a row of one author's name: each
+        pair of neighbouring tokens as a phrase in the authors field (a phrase never spans
+        two authors), at the authors field's boost, with the words it holds (for the
+        relevance floor: "Ann Large" holds "large" in her name). The query names that
+        person."""
+        if not NAME_WORDS or self.doc_freq is None or not FIELD_BOOSTS["authors"]:
+            return []
+        owner: list[str] = []
+        tokens: list[str] = []
+        for w in pq.terms:
+            toks = ANALYZERS[NAME_ANALYZER].analyze(w)
+            tokens.extend(toks)
+            owner.extend([w] * len(toks))
+        pairs: dict[tuple[str, str], set[str]] = {}
+        for j in range(len(tokens) - 1):
+            pairs.setdefault((tokens[j], tokens[j + 1]), set()).update(owner[j:j + 2])
+        out: list[tuple[frozenset[str], Query]] = []
+        boost = FIELD_BOOSTS["authors"]
+        for pair, words in pairs.items():
+            q = Query.phrase_query(self.schema, "authors", list(pair))
+            out.append((frozenset(words), Query.boost_query(q, boost) if boost != 1 else q))
+        return out
+
+    def concepts(self, pq: ParsedQuery) -> tuple[list[tuple[str, str]], set[int]]:
+        """The acronyms of ``pq`` whose two forms are searched as one concept: (acronym,
+        its long form), both analysed, once each; and which free words (their positions in
+        ``pq.terms``) they stand for. A word typed that is a known acronym (read as
+        :meth:`acronym_forms` does), or words typed in a row that spell a known long form
+        (every token of each word inside the run). Nothing when MEET_WEIGHT is 0."""
+        lex = self.lexicon
+        if lex is None or self.idf is None or MEET_WEIGHT <= 0 or not pq.terms:
+            return [], set()
+        analyze = ANALYZERS[TEXT_ANALYZER].analyze
+        cased = _cased(pq)
+        found: dict[str, str] = {}
+        taken: set[int] = set()
+        owner: list[int] = []
+        tokens: list[str] = []
+        for i, t in enumerate(pq.terms):
+            toks = analyze(t)
+            tokens.extend(toks)
+            owner.extend([i] * len(toks))
+            pair = self.acronym_of(t, cased)
+            if pair is not None and pair[0] not in STOP_WORDS:
+                found.setdefault(*pair)
+                taken.add(i)
+        for start, end, short in lex.acronyms_in(tokens):
+            if short in STOP_WORDS:
+                continue
+            inside = {owner[j] for j in range(start, end)}
+            whole = {i for i in inside if all(start <= j < end
+                                              for j, o in enumerate(owner) if o == i)}
+            if not whole:
+                continue
+            found.setdefault(short, lex.expansion(short) or " ".join(tokens[start:end]))
+            taken |= whole
+        return list(found.items()), taken
+
+    def concept(self, short: str, long: str) -> Query:
+        """One concept, whichever form was typed: the acronym (either number) or its long
+        form (a phrase), each with the title's bonus, the better of the two counting (a
+        paper with both gets MEET_TIE of the other too); the acronym is scaled to count
+        as much as the long form (their idfs, as BM25 weighs a phrase by the sum of its
+        words'), the whole at MEET_WEIGHT. MEET_WORDS adds the long form's words one by
+        one (papers that say it otherwise)."""
+        assert self.idf is not None
+        idf = self.idf
+        one = Query.boolean_query([(Occur.Should, self.expansion(t, 1.0))
+                                   for t in (short, short + "s")])
+        phrase = self.expansion(long, 1.0)
+        words = long.split()
+        scale = sum(idf(w) for w in words) / max(min(idf(short), idf(short + "s")), 1e-3)
+        best = Query.disjunction_max_query([Query.boost_query(one, scale), phrase],
+                                           tie_breaker=MEET_TIE)
+        parts = [(Occur.Should, Query.boost_query(best, MEET_WEIGHT))]
+        if MEET_WORDS > 0 and len(words) > 1:
+            parts += [(Occur.Should, self.expansion(w, MEET_WORDS)) for w in words]
+        return Query.boolean_query(parts)
 
     def expansions(self, pq: ParsedQuery) -> list[str]:
         """Texts (analysed) the corpus says mean the same as the free words: the long form
         of an acronym typed and its other number (``llm`` for ``LLMs`` and the reverse: the
         stemmer leaves them apart), the acronym of a long form typed (its words in a row).
+        Each once, none the query already holds, no stop word (``WHO``: ``who``).
         Dictionary lookups only."""
         lex = self.lexicon
         if lex is None or not pq.terms:
             return []
         analyze = ANALYZERS[TEXT_ANALYZER].analyze
+        cased = _cased(pq)
         out: list[str] = []
         tokens: list[str] = []
         for t in pq.terms:
             tokens.extend(analyze(t))
-            out.extend(self.acronym_forms(t))
+            out.extend(self.acronym_forms(t, cased))
         for _, _, short in lex.acronyms_in(tokens):
             out.extend((short, short + "s"))  # "llms" is not stemmed to "llm"
-        return [t for t in out if self.expansion_weight(t) > 0]
+        held = f" {' '.join(tokens)} "
+        return [t for t in dict.fromkeys(out)
+                if self.expansion_weight(t) > 0 and t not in STOP_WORDS
+                and f" {t} " not in held]
 
-    def acronym_forms(self, term: str) -> tuple[str, ...]:
+    def acronym_forms(self, term: str, cased: bool = False) -> tuple[str, ...]:
         """For a word typed that is a known acronym (``LLM``, ``LLMs``): its other number
-        and its long form, analysed (``("llms", "larg languag model")``); else nothing."""
+        and its long form, analysed (``("llms", "larg languag model")``); else nothing
+        (see :meth:`acronym_of`)."""
+        pair = self.acronym_of(term, cased)
+        if pair is None:
+            return ()
+        short, long = pair
+        typed = ANALYZERS[TEXT_ANALYZER].analyze(term)[0]
+        return (short + "s" if short == typed else short, long)
+
+    def acronym_of(self, term: str, cased: bool = False) -> tuple[str, str] | None:
+        """(acronym, long form), analysed, for a word typed that is a known acronym in
+        either number (``LLMs`` → ``("llm", "larg languag model")``), else None.
+        The word must spell the acronym itself, not a word the stemmer folds onto it
+        (``aging`` is not ``AGE``), and in a query with capitals (``cased``) be written as
+        a name (:func:`~paperwire.search.terms.written_as_name`): ``Aged`` or ``act`` in
+        a claim are words, ``llm`` in a query typed in lower case is the acronym."""
         toks = ANALYZERS[TEXT_ANALYZER].analyze(term)
         if self.lexicon is None or len(toks) != 1 or toks[0] in STOP_WORDS:
-            return ()
+            return None
+        if ACRONYMS_AS_WRITTEN and cased and not written_as_name(term):
+            return None
         short = toks[0]
         long = self.lexicon.expansion(short)
-        if long is None and _plural_acronym(term, short):
-            short = short[:-1]
+        if _plural_acronym(term, short) and (
+                long is None or self.lexicon.expansion(short[:-1]) == long):
+            short = short[:-1]  # the singular is the concept's name ("llms" → "llm")
             long = self.lexicon.expansion(short)
         if long is None:
-            return ()
-        return (short + "s" if short == toks[0] else short, long)
+            return None
+        if ACRONYMS_AS_WRITTEN and ANALYZERS[NAME_ANALYZER].analyze(term)[0] not in (
+                short, short + "s"):
+            return None
+        return short, long
 
     def every_word(self, pq: ParsedQuery, words: Sequence[str]) -> list[Query]:
         """One query per word of ``words`` (free words of ``pq``) that a paper must hold to
@@ -217,14 +366,16 @@ class _QueryBuilder:
         spell a known long form (``large language model``) are held together by its acronym
         too. What the relevance floor's "every word" rule asks of a paper."""
         alternatives: dict[str, list[Query]] = {}
+        names = self.names(pq)
         for w in words:
             typed = self.any_field(w)
             if typed is None:
                 continue  # no token left (punctuation): nothing to hold
             texts = [self.corrections[w]] if w in self.corrections else []
             alts = [typed, *(q for q in (self.any_field(t) for t in texts) if q is not None)]
-            alts += [self.analysed("text", t) for t in self.acronym_forms(w)
-                     if self.expansion_weight(t) > 0]  # as the search adds them
+            alts += [self.analysed("text", t) for t in self.acronym_forms(w, _cased(pq))
+                     if self.expansion_weight(t) > 0 or MEET_WEIGHT > 0]  # as searched
+            alts += [q for held_by, q in names if w in held_by]  # a word of a name typed
             alternatives[w] = alts
         words = [w for w in words if w in alternatives]
 
@@ -243,7 +394,8 @@ class _QueryBuilder:
         grouped: set[str] = set()
         out: list[Query] = []
         runs = (self.lexicon.acronyms_in(tokens)
-                if self.lexicon is not None and ACRONYM_WEIGHT > 0 else [])
+                if self.lexicon is not None and (ACRONYM_WEIGHT > 0 or MEET_WEIGHT > 0)
+                else [])
         for start, end, short in runs:
             run = {pq.terms[owner[j]] for j in range(start, end)}
             inside = [w for w in dict.fromkeys(words) if w in run and w not in grouped]
@@ -271,9 +423,9 @@ class _QueryBuilder:
             return Query.term_query(self.schema, field, tokens[0])
         return Query.phrase_query(self.schema, field, tokens)
 
-    def expansion(self, text: str) -> Query:
-        """An expansion (analysed) in title and abstract, at its weight (with the title's
-        bonus, as for the words typed)."""
+    def expansion(self, text: str, weight: float | None = None) -> Query:
+        """An expansion (analysed) in title and abstract, at ``weight`` (by default its
+        expansion weight), with the title's bonus as for the words typed."""
         q = self.analysed("text", text)
         if FIELD_BOOSTS["title"]:
             q = Query.boolean_query([
@@ -281,7 +433,7 @@ class _QueryBuilder:
                 (Occur.Should, Query.boost_query(self.analysed("title", text),
                                                  FIELD_BOOSTS["title"])),
             ])
-        return Query.boost_query(q, self.expansion_weight(text))
+        return Query.boost_query(q, self.expansion_weight(text) if weight is None else weight)
 
     def text(self, field: str, text: str) -> Query | None:
         """``text`` analysed like ``field``: a term, a phrase, or None when no token is left."""
@@ -292,10 +444,13 @@ class _QueryBuilder:
             return Query.term_query(self.schema, field, tokens[0])
         return Query.phrase_query(self.schema, field, list(tokens))
 
-    def any_field(self, text: str) -> Query | None:
-        """``text`` in title, abstract or authors, each field with its boost."""
+    def any_field(self, text: str, names: bool = False) -> Query | None:
+        """``text`` in title, abstract or authors, each field with its boost; in authors
+        only where it names someone (:meth:`names_someone`) unless ``names``."""
         parts: list[tuple[Occur, Query]] = []
         for field, boost in FIELD_BOOSTS.items():
+            if field == "authors" and not (names or self.names_someone(text)):
+                continue
             q = self.text(field, text)
             if q is not None:
                 parts.append((Occur.Should, Query.boost_query(q, boost) if boost != 1 else q))
@@ -312,11 +467,21 @@ class _QueryBuilder:
         must: list[Query] = []
         highlight: list[Query] = []
         terms = pq.terms if words_too else ()
-        words = [q for q in (self.any_field(t) for t in terms) if q is not None]
+        concepts, taken = self.concepts(pq) if words_too else ([], set())
+        # a word that is one form of a concept is searched as the concept (both forms)
+        words = [q if i not in taken else Query.boost_query(q, MEET_TYPED)
+                 for i, q in enumerate(self.any_field(t) for t in terms)
+                 if q is not None and (i not in taken or MEET_TYPED > 0)]
         fixed = [self.corrections[t] for t in terms if t in self.corrections]
         words.extend(q for q in (self.any_field(t) for t in fixed) if q is not None)
+        words.extend(self.concept(short, long) for short, long in concepts)
+        words.extend(q for _, q in (self.names(pq) if words_too else []))
         more = self.expansions(pq) if words_too else []
-        words.extend(self.expansion(t) for t in more)
+        if concepts:  # only what the concepts leave out (an acronym's other long forms)
+            held = {x for short, long in concepts for x in (short, short + "s", long)}
+            words.extend(self.expansion(t) for t in more if t not in held)
+        else:
+            words.extend(self.expansion(t) for t in more)
         # highlight what was searched for, stop words aside ("with" is in every abstract)
         marked = [t for t in (*terms, *fixed)
                   if any(w not in STOP_WORDS for w in ANALYZERS[NAME_ANALYZER].analyze(t))]
@@ -324,7 +489,7 @@ class _QueryBuilder:
         highlight.extend(self.analysed(f, t) for t in more for f in SHOWN_FIELDS)
         phrases: list[Query] = []
         for phrase in pq.phrases:
-            q = self.any_field(phrase)
+            q = self.any_field(phrase, names=True)
             phrases.append(q if q is not None else Query.empty_query())
             shown = self.shown(phrase)
             if shown is not None:
@@ -362,19 +527,27 @@ class _QueryBuilder:
         if not clauses:
             clauses.append((Occur.Must, Query.all_query()))  # only exclusions
         for text in (*pq.excluded_terms, *pq.excluded_phrases):
-            q = self.any_field(text)
+            q = self.any_field(text, names=True)
             if q is not None:
                 clauses.append((Occur.MustNot, q))
         hl = Query.boolean_query([(Occur.Should, q) for q in highlight]) if highlight else None
         return Query.boolean_query(clauses), hl
 
 
-def marked_authors(query: str | ParsedQuery, authors: Sequence[str]) -> tuple[int, ...]:
+def marked_authors(query: str | ParsedQuery, authors: Sequence[str],
+                   alone: Collection[str] | None = None) -> tuple[int, ...]:
     """Which of a hit's ``authors`` (positions) the query names, to show in bold: an
-    ``author:`` filter, or a free word that is one of the name's words (not a stop word)."""
+    ``author:`` filter, free words in a row that are in a row in the name, or a free word
+    that is one of the name's words (not a stop word; of ``alone`` only, when given: the
+    words the search reads as names, :meth:`LexicalView.name_words`)."""
     parsed = parse_query(query) if isinstance(query, str) else query
     return author_marks(authors, parsed.terms, parsed.authors,
-                        ANALYZERS[NAME_ANALYZER].analyze)
+                        ANALYZERS[NAME_ANALYZER].analyze, alone)
+
+
+def _cased(pq: ParsedQuery) -> bool:
+    """Whether any free word of ``pq`` has a capital: then case tells acronyms apart."""
+    return any(c.isupper() for t in pq.terms for c in t)
 
 
 def _plural_acronym(typed: str, token: str) -> bool:
@@ -832,8 +1005,26 @@ class LexicalView:
         self._spelling[parsed.terms] = out
         return dict(out)
 
+    def name_words(self, query: str | ParsedQuery) -> set[str]:
+        """The free words of ``query`` the search looks for alone in author names (see
+        NAME_WORDS): what bold marks in a hit's authors, besides names typed whole."""
+        parsed = parse_query(query) if isinstance(query, str) else query
+        builder = self._builder(parsed)
+        return {t for t in parsed.terms if builder.names_someone(t)}
+
     def _builder(self, parsed: ParsedQuery) -> _QueryBuilder:
-        return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed))
+        return _QueryBuilder(self.schema, self.lexicon, self.spelling(parsed), self.idf,
+                             self.doc_freq)
+
+    def doc_freq(self, field: str, token: str) -> int:
+        """How many papers hold an analysed token in ``field``."""
+        return int(self.searcher.doc_freq(field, token))
+
+    def idf(self, token: str) -> float:
+        """BM25's idf of an analysed token in title and abstract (as tantivy computes it)."""
+        n = int(self.searcher.num_docs)
+        df = int(self.searcher.doc_freq("text", token))
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(
         self,
@@ -861,6 +1052,8 @@ class LexicalView:
         searcher = self.searcher
         tq, _ = self._builder(parsed).build(parsed)
         by_date = sort == "date" or not parsed.has_text
+        if not by_date and PRF_WEIGHT > 0 and parsed.terms:
+            tq = self._with_feedback(tq, parsed)
         try:
             if by_date:
                 result = searcher.search(tq, limit, count=False, offset=max(offset, 0),
@@ -873,6 +1066,30 @@ class LexicalView:
                            score=0.0 if by_date else float(score), address=addr)
                 for score, addr in result.hits]
         return self.highlight(parsed, hits) if highlight else hits
+
+    def _with_feedback(self, tq: Query, parsed: ParsedQuery) -> Query:
+        """``tq`` and, on top, the words of its first PRF_DOCS papers that
+        :func:`~paperwire.search.terms.feedback_terms` picks (PRF_TERMS of them, in title
+        and abstract, at PRF_WEIGHT times their weight): pseudo-relevance feedback. It only
+        re-ranks what ``tq`` matches."""
+        try:
+            first = self.searcher.search(tq, PRF_DOCS, count=False).hits
+        except ValueError:
+            return tq
+        analyze = ANALYZERS[TEXT_ANALYZER].analyze
+        docs = []
+        for score, addr in first:
+            doc = self.searcher.doc(addr)
+            text = " ".join([*doc.get_all("title"), *doc.get_all("abstract")])
+            docs.append((float(score), analyze(text)))
+        typed = {t for term in parsed.terms for t in analyze(term)}
+        more = feedback_terms(docs, typed, PRF_TERMS)
+        if not more:
+            return tq
+        extra = Query.boolean_query([
+            (Occur.Should, Query.boost_query(Query.term_query(self.schema, "text", t),
+                                             PRF_WEIGHT * w)) for t, w in more])
+        return Query.boolean_query([(Occur.Must, tq), (Occur.Should, extra)])
 
     def highlight(self, query: ParsedQuery, hits: Sequence[LexicalHit]) -> list[LexicalHit]:
         """``hits`` (found by this view) with their title and abstract excerpt marked, read

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +63,14 @@ def _long_form(short: str, before: str) -> str | None:
         i -= 1
         s -= 1
     return before[i + 1:].strip()
+
+
+def written_as_name(typed: str) -> bool:
+    """Whether a word was typed with a capital or a digit after its first letter (``LLM``,
+    ``mRNA``, ``Klf2``, ``PPARy``): an acronym or a gene, protein or chemical name, written
+    so on purpose, unlike ``aging`` or ``Aged``."""
+    word = "".join(c for c in typed if c.isalnum())
+    return any(c.isupper() or c.isdigit() for c in word[1:])
 
 
 def singular(short: str) -> str:
@@ -271,13 +279,43 @@ class Lexicon:
         return best[2] if best is not None else None
 
 
+def feedback_terms(docs: Sequence[tuple[float, Sequence[str]]], exclude: Iterable[str],
+                   n: int) -> list[tuple[str, float]]:
+    """Pseudo-relevance feedback (RM3's relevance model, V. Lavrenko, W. B. Croft, SIGIR
+    2001; as in Anserini): the ``n`` words most probable in the top papers, each paper
+    weighing its share of the summed scores and a word its share of the paper's tokens.
+    ``docs``: (score, analysed tokens) of the top papers; ``exclude``: words left out (the
+    query's own). Stop words, numbers and words under 3 letters are never chosen. Weights
+    are scaled so that the first is 1."""
+    total = sum(max(s, 0.0) for s, _ in docs)
+    if total <= 0:
+        return []
+    left_out = set(exclude)
+    weights: dict[str, float] = {}
+    for score, tokens in docs:
+        if not tokens or score <= 0:
+            continue
+        share = score / total / len(tokens)
+        for t, tf in Counter(tokens).items():
+            if len(t) >= 3 and not t.isdigit() and t not in STOP_WORDS and t not in left_out:
+                weights[t] = weights.get(t, 0.0) + share * tf
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [(t, w / top[0][1]) for t, w in top] if top else []
+
+
 def author_marks(authors: Sequence[str], words: Iterable[str], names: Iterable[str],
-                 analyze: Analyze) -> tuple[int, ...]:
+                 analyze: Analyze, alone: Collection[str] | None = None) -> tuple[int, ...]:
     """Which ``authors`` (their positions) the query names: a free word (not a stop word)
     that is one of an author's name words, or an ``author:`` value whose words appear in
-    the name in order."""
-    single = {t for w in words for t in analyze(w) if t not in STOP_WORDS}
+    the name in order. ``alone``: the free words that count by themselves (the search's
+    name words; None: every one); any two free words typed in a row count where they are
+    in a row in the name ("Ann Large")."""
+    words = list(words)
+    single = {t for w in words if alone is None or w in alone
+              for t in analyze(w) if t not in STOP_WORDS}
+    typed = [t for w in words for t in analyze(w)]
     phrases = [analyze(n) for n in names]
+    phrases += [typed[j:j + 2] for j in range(len(typed) - 1)]
     out = []
     for i, author in enumerate(authors):
         tokens = analyze(author)

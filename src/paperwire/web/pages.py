@@ -137,7 +137,8 @@ def search_page(request: Request, app: App, q: str = "", limit: str | None = Non
     sorts = [(name, "/search?" + urlencode({"q": q, "sort": name})) for name in SORTS]
     acts = reactions_for(request, app, [h.paper.id for h in hits])
     status = 400 if error else 404 if missing else 200
-    marks = {h.paper.id: marked_authors(q, h.paper.authors) for h in hits}
+    alone = app.name_words(q, mode) if hits else None
+    marks = {h.paper.id: marked_authors(q, h.paper.authors, alone) for h in hits}
     return page(request, "search.html", status_code=status, q=q, total=total, marks=marks,
                 hits=[h for h in hits if h.match], related=[h for h in hits if not h.match],
                 extras=app.extras(h.paper for h in hits),
