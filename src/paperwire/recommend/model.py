@@ -10,7 +10,9 @@ each paper's stored MiniLM vector and its TF-IDF row (:mod:`paperwire.recommend.
    ``negative_weight`` positives): what the reader's papers have that papers in general do not
    (arxiv-sanity-lite's idea: one linear model per reader, here on both sides);
 2. the similarity of the candidate to its nearest positive, by vector: a reader with two
-   interests gets papers near either, where the mean of the library falls between them;
+   interests gets papers near either, where the mean of the library falls between them
+   (weight 0 by the train readers' choice: the classifier's vector side carries the topic,
+   and this similarity still serves the explanations, the match rule and the 👎 penalty);
 3. the same by TF-IDF row, authors included: the next paper of a group the reader follows.
 
 A candidate nearer to a 👎 paper than to any positive loses the difference
@@ -55,7 +57,7 @@ class Params:
     """The model's settings; the defaults are the ones chosen on the benchmark's train users."""
 
     classifier_weight: float = 1.0  # weight of the classifier's logit
-    knn_weight: float = 1.0  # weight of the nearest positive's vector cosine
+    knn_weight: float = 0.0  # weight of the nearest positive's vector cosine
     lexical_knn_weight: float = 2.0  # weight of the nearest positive's TF-IDF cosine
     lexical_scale: float = 4.0  # scale of the TF-IDF block in the classifier's features
     l2: float = 1e-3  # the classifier's L2 penalty
