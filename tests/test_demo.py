@@ -116,7 +116,10 @@ def served(home: Path) -> Iterator[str]:
 def test_demo_digest_through_the_local_outbox(demo_home: Path) -> None:
     """A new user, with no mail server: subscribe on the home page, read the confirmation in
     /dev/outbox, follow its link, send the day's digests, and read the digest there too."""
-    with served(demo_home) as base, httpx.Client(base_url=base, timeout=30) as web:
+    # a new connection per request: the digest run below outlasts the server's keep-alive,
+    # and a pooled connection it closes meanwhile is reset on reuse
+    with served(demo_home) as base, httpx.Client(
+            base_url=base, timeout=30, limits=httpx.Limits(max_keepalive_connections=0)) as web:
         r = web.post("/subscribe", data={"email": "reader@example.org", "categories": "cs.CL"})
         assert r.status_code == 200 and "confirmation mail" in r.text
         deadline = time.monotonic() + 30  # the mail is sent after the answer

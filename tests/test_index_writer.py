@@ -65,14 +65,26 @@ def db_writes(store: Store, url: str) -> object:
                  for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         return version, files
     store.engine.dispose()  # ends the pooled sessions: their table statistics are flushed
-    time.sleep(1.0)
     engine = create_engine(url)
-    try:
+
+    def count() -> object:
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_stat_clear_snapshot()"))
             return conn.execute(text(
                 "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
                 "FROM pg_stat_user_tables WHERE schemaname = current_schema()")).scalar()
+
+    # a closed session's statistics arrive when its backend exits, later on a loaded machine:
+    # the value once it has stopped moving (the same over a whole second)
+    try:
+        value = count()
+        for _ in range(30):
+            time.sleep(1.0)
+            again = count()
+            if again == value:
+                return value
+            value = again
+        return value
     finally:
         engine.dispose()
 
