@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from paperwire.app import Paperwire
 from paperwire.config import Settings
@@ -53,7 +53,10 @@ def folder_state(folder: Path) -> dict[str, tuple[str, int, int, int]]:
 
 
 def db_writes(store: Store, url: str) -> object:
-    """A value that changes when anything is written to the database."""
+    """A value that changes when anything is written to the database: SQLite's data version
+    and files; on PostgreSQL the write statements this process sent through the store (the
+    server's table statistics arrive late and would also count another test's leftovers in
+    the same schema)."""
     if url.startswith("sqlite"):
         path = Path(url.removeprefix("sqlite:///"))
         conn = sqlite3.connect(path)
@@ -64,29 +67,24 @@ def db_writes(store: Store, url: str) -> object:
         files = [(p.name, p.stat().st_size, p.stat().st_mtime_ns)
                  for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
         return version, files
-    store.engine.dispose()  # ends the pooled sessions: their table statistics are flushed
-    engine = create_engine(url)
+    return list(_WRITES.get(id(store.engine), []))
 
-    def count() -> object:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-            return conn.execute(text(
-                "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
-                "FROM pg_stat_user_tables WHERE schemaname = current_schema()")).scalar()
 
-    # a closed session's statistics arrive when its backend exits, later on a loaded machine:
-    # the value once it has stopped moving (the same over a whole second)
-    try:
-        value = count()
-        for _ in range(30):
-            time.sleep(1.0)
-            again = count()
-            if again == value:
-                return value
-            value = again
-        return value
-    finally:
-        engine.dispose()
+_WRITES: dict[int, list[str]] = {}
+WRITE_VERBS = {"INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE",
+               "COPY"}
+
+
+def watch_writes(store: Store) -> None:
+    """Record every write statement sent through ``store``'s engine (see :func:`db_writes`)."""
+    seen = _WRITES.setdefault(id(store.engine), [])
+
+    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        words = statement.split(None, 1)
+        if words and words[0].upper() in WRITE_VERBS:
+            seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", spy)
 
 
 def requests(n: int) -> list[str]:
@@ -129,6 +127,7 @@ def test_requests_never_write_an_index_or_the_database(
     app = create_app(pw)
     client = TestClient(app)
     index = settings.index_dir
+    watch_writes(store)
     before_files, before_db = folder_state(index), db_writes(store, db_url)
     assert before_files
     for path in requests(100):
