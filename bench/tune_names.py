@@ -29,14 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tune_terms import DATA, is_train, load_papers, mrr, run  # noqa: E402
+from tune_terms import DATA, is_train, load_papers, mrr, open_arxiv, run  # noqa: E402
 
 import paperwire.search.lexical as lexical  # noqa: E402
-from paperwire.config import Settings  # noqa: E402
 from paperwire.evaluate import evaluate  # noqa: E402
-from paperwire.importers import run_import  # noqa: E402
 from paperwire.search.terms import STOP_WORDS  # noqa: E402
-from paperwire.store import Store  # noqa: E402
 
 EXAMPLES = ("large language model", "language model", "model", "Charlotte Model")
 
@@ -67,10 +64,7 @@ def main() -> None:
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     home = args.home or Path(tmp.name)
-    store = Store.open(Settings(home=home).resolved_database_url)
-    if store.count_papers() == 0:
-        run_import(store, sorted((DATA / "arxiv").glob("papers-*.jsonl.gz")), progress=True)
-    index = lexical.LexicalIndex(home / "index" / "bench-lexical")
+    store, index = open_arxiv(home)
     index.sync(store)
     papers = load_papers()
     authors = {p["id"]: " ".join(p.get("authors") or []) for p in papers}

@@ -172,6 +172,15 @@ def configure(weights: tuple[float, float], typos: bool) -> None:
     lexical.TYPO_CORRECTION = typos
 
 
+def open_arxiv(home: Path) -> tuple[Store, lexical.LexicalIndex]:
+    """The store of the 74,728 arXiv papers under ``home`` (imported the first time) and its
+    benchmark lexical index (not synced)."""
+    store = Store.open(Settings(home=home).resolved_database_url)
+    if store.count_papers() == 0:
+        run_import(store, sorted((DATA / "arxiv").glob("papers-*.jsonl.gz")), progress=True)
+    return store, lexical.LexicalIndex(home / "index" / "bench-lexical")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", type=Path, help="keep the 75k store and index here (reused)")
@@ -184,10 +193,7 @@ def main() -> None:
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     home = args.home or Path(tmp.name)
-    store = Store.open(Settings(home=home).resolved_database_url)
-    if store.count_papers() == 0:
-        run_import(store, sorted((DATA / "arxiv").glob("papers-*.jsonl.gz")), progress=True)
-    index = lexical.LexicalIndex(home / "index" / "bench-lexical")
+    store, index = open_arxiv(home)
     t0 = time.perf_counter()
     index.sync(store)
     built = time.perf_counter() - t0
