@@ -67,7 +67,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import heapq
-import io
 import json
 import os
 import sys
@@ -77,7 +76,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -446,7 +445,7 @@ class _VectorWriter:
         os.replace(self.part, self.out)
 
 
-def _opener(out: Path) -> tuple[gzip.GzipFile | io.BufferedWriter, io.BufferedWriter | None]:
+def _opener(out: Path) -> tuple[gzip.GzipFile | BinaryIO, BinaryIO | None]:
     """The ``.part`` file beside ``out`` to write, and the raw file under a gzip stream."""
     raw = open(out.with_name(out.name + ".part"), "wb", buffering=1 << 20)  # noqa: SIM115
     if out.name.endswith(".gz"):  # no name and mtime 0 in the header: the same bytes each run
