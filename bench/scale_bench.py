@@ -1,0 +1,189 @@
+"""Paperwire at 1M and 3M papers on one small machine, beside baselines in the same run.
+
+    .venv/bin/python bench/scale_bench.py --papers 1000000 [--skip-import] [--skip-vectors]
+                                          [--hnsw b1 f16] [--keep]
+
+One command, four parts, each printed as it ends:
+
+1. **Corpus**: ``bench/out/scale/papers-N.jsonl.gz``, Kaggle snapshot lines made by
+   bench/scale_corpus.py from the real 75k papers (synthetic: see its docstring); made once.
+2. **Import**: ``paperwire import`` of that file into a new SQLite home, then ``paperwire index
+   --no-embed`` (the BM25 index), then the same import again (it must change nothing): wall
+   seconds and each process's peak RSS (``wait4``); beside it, bm25s indexing the same titles
+   and abstracts in memory (the baseline, in its own process).
+3. **Vectors**: stand-in vectors for the N papers (bench/scale_corpus.py ``--vectors``: the real
+   vectors of the 75k, from the store of bench/search_bench.py, mixed per synthetic paper), then
+   bench/scale_vectors.py on them: quantised codes and HNSW indexes against the exact scan.
+4. **Serving**: not measured yet (issue 15 goes on).
+
+Each heavy step runs in its own process, so one step's memory does not hide another's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "scale"
+REAL_STORE = ROOT / "bench" / "out" / "arxiv-74728"  # bench/search_bench.py's latency store
+PY = sys.executable
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, label: str = "") -> tuple[
+        float, float, str]:
+    """Run ``cmd`` to its end: (wall seconds, peak RSS in MiB, stdout). Stderr passes
+    through (progress); a failure stops the benchmark with the command's last words."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        sys.exit(f"{label or cmd[0]} failed with exit code {proc.returncode}: {out[-400:]}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def corpus(n: int) -> Path:
+    path = OUT / f"papers-{n}.jsonl.gz"
+    if not path.exists():
+        tmp = path.with_name(path.name + ".part.gz")
+        wall, _, _ = run([PY, str(ROOT / "bench" / "scale_corpus.py"), "--papers", str(n),
+                          "--out", str(tmp)], label="scale_corpus")
+        tmp.rename(path)
+        print(f"corpus: {n:,} papers made in {wall:.0f} s", flush=True)
+    print(f"corpus: {path} ({path.stat().st_size / 2**20:,.0f} MiB)", flush=True)
+    return path
+
+
+BM25S = r"""
+import gzip, json, sys, time
+import bm25s, Stemmer
+texts = []
+with gzip.open(sys.argv[1], "rt", encoding="utf-8") as fh:
+    for line in fh:
+        d = json.loads(line)
+        texts.append(d["title"] + " " + d["abstract"])
+t = time.perf_counter()
+tokens = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
+                        show_progress=False)
+retriever = bm25s.BM25()
+retriever.index(tokens, show_progress=False)
+print(json.dumps({"index_s": time.perf_counter() - t, "docs": len(texts)}))
+"""
+
+
+def import_part(path: Path, n: int, keep: bool) -> None:
+    home = OUT / f"home-{n}"
+    if home.exists() and not keep:
+        shutil.rmtree(home)
+    env = {"PAPERWIRE_HOME": str(home), "PAPERWIRE_LOG_LEVEL": "WARNING"}
+    paperwire = [PY, "-m", "paperwire"]
+    print("\n## Import and lexical index\n", flush=True)
+    print("| step | wall s | papers/s | peak RSS MiB | result |")
+    print("|---|---:|---:|---:|---|")
+    wall, rss, out = run([*paperwire, "import", "--json", "--no-progress", str(path)], env,
+                         "paperwire import")
+    first = json.loads(out)
+    print(f"| paperwire import (first) | {wall:,.0f} | {n / wall:,.0f} | {rss:,.0f} | "
+          f"{_counts(first)} |", flush=True)
+    wall, rss, _ = run([*paperwire, "index", "--no-embed", "--no-progress"], env,
+                       "paperwire index")
+    print(f"| paperwire index --no-embed (BM25) | {wall:,.0f} | {n / wall:,.0f} | {rss:,.0f} "
+          f"| |", flush=True)
+    wall, rss, out = run([*paperwire, "import", "--json", "--no-progress", str(path)], env,
+                         "paperwire import")
+    print(f"| paperwire import (again) | {wall:,.0f} | {n / wall:,.0f} | {rss:,.0f} | "
+          f"{_counts(json.loads(out))} |", flush=True)
+    wall, rss, out = run([PY, "-c", BM25S, str(path)], label="bm25s")
+    got = json.loads(out.strip().splitlines()[-1])
+    print(f"| bm25s: read + index in memory (baseline) | {wall:,.0f} | {n / wall:,.0f} | "
+          f"{rss:,.0f} | index alone {got['index_s']:.0f} s |", flush=True)
+    size = sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
+    print(f"\nhome on disk after import + index: {size / 2**30:.2f} GiB", flush=True)
+
+
+def _counts(report: dict[str, object]) -> str:
+    papers = report.get("papers", {})
+    if not isinstance(papers, dict):
+        return ""
+    return ", ".join(f"{k} {v:,}" for k, v in papers.items() if isinstance(v, int))
+
+
+def real_vectors() -> Path:
+    """The 75k real papers' first vectors (float16), one row per paper in the order of
+    bench/search_bench.py's ``arxiv_papers()``: the source order of bench/scale_corpus.py."""
+    path = OUT / "real-75k.npy"
+    if path.exists():
+        return path
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(ROOT / "bench"))
+    from search_bench import arxiv_papers
+
+    from paperwire.config import Settings
+    from paperwire.embed import DEFAULT_MAX_LENGTH, DEFAULT_PRECISION
+    from paperwire.embed.model_files import MODEL_NAME
+    from paperwire.store import Store
+
+    store = Store.open(Settings(home=REAL_STORE).resolved_database_url)
+    model = f"{MODEL_NAME}/onnx-{DEFAULT_PRECISION}/{DEFAULT_MAX_LENGTH}"
+    by_id = {pid: np.frombuffer(blob, dtype="<f4")
+             for batch in store.iter_embeddings(model) for pid, blob, _ in batch}
+    order = [str(p["id"]) for p in arxiv_papers()]
+    missing = [pid for pid in order if pid not in by_id]
+    if missing:
+        sys.exit(f"{len(missing):,} of the real papers have no vector in {REAL_STORE}: "
+                 "run bench/search_bench.py --skip-quality first")
+    np.save(path, np.stack([by_id[pid] for pid in order]).astype(np.float16))
+    return path
+
+
+def vectors_part(n: int, hnsw: list[str]) -> None:
+    real = real_vectors()
+    vecs = OUT / f"vectors-{n}.npy"
+    if not vecs.exists():
+        wall, _, _ = run([PY, str(ROOT / "bench" / "scale_corpus.py"), "--papers", str(n),
+                          "--vectors", str(real), "--vectors-out", str(vecs)],
+                         label="stand-in vectors")
+        print(f"stand-in vectors: {n:,} made in {wall:.0f} s", flush=True)
+    print("\n## Vectors\n", flush=True)
+    _, _, out = run([PY, str(ROOT / "bench" / "scale_vectors.py"), "--vectors", str(vecs),
+                       "--hnsw", *hnsw], label="scale_vectors")
+    print(out, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--papers", type=int, default=1_000_000)
+    ap.add_argument("--skip-import", action="store_true")
+    ap.add_argument("--skip-vectors", action="store_true")
+    ap.add_argument("--hnsw", nargs="*", default=["b1", "f16"])
+    ap.add_argument("--keep", action="store_true", help="import into the existing home")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    import platform
+
+    print(f"# scale benchmark, {args.papers:,} papers, {time.strftime('%Y-%m-%d')}, "
+          f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+          flush=True)
+    path = corpus(args.papers)
+    if not args.skip_import:
+        import_part(path, args.papers, args.keep)
+    if not args.skip_vectors:
+        vectors_part(args.papers, args.hnsw)
+    print("\n## Serving\n\nnot measured yet", flush=True)
+
+
+if __name__ == "__main__":
+    main()
