@@ -254,3 +254,40 @@ def test_a_json_array_is_imported_again_from_the_start(
     assert report.files[0].resumed_after is None
     assert (report.papers.new, report.papers.unchanged) == (200, 100)
     assert store.count_papers() == 300
+
+
+def test_bad_lines_before_the_kill_stay_in_the_report(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint carries the count of bad lines and lists the first 100: a resumed run
+    counts them all (exit code, ok), lists those and says how many more it does not list."""
+    with gzip.open(DEMO_DATA / "arxiv-papers.jsonl.gz", "rt", encoding="utf-8") as f:
+        good = [line for _, line in zip(range(400), f, strict=False)]
+    lines = good[:1] + [f'{{"id": "2501.{i:05d}"}}\n' for i in range(150)] + good[1:]
+    path = tmp_path / "papers.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    clean = run_import(Store.open(f"sqlite:///{tmp_path / 'clean.db'}"), [path],
+                       progress=False, batch_size=100)
+    with monkeypatch.context() as m:
+        _crash_after(store, "write_batch", 2, m)
+        with pytest.raises(Crash):
+            run_import(store, [path], progress=False, batch_size=100)
+    report = run_import(store, [path], progress=False, batch_size=100)
+    assert report.files[0].resumed_after == 151 + 199  # the first 200 papers and the bad lines
+    assert report.skipped_count == clean.skipped_count == 150 and not report.ok
+    assert report.skipped[:100] == clean.skipped[:100]
+    assert report.skipped[100] == (str(path), "50 more bad records up to line 350 "
+                                   "(read by an earlier run) are not listed")
+    assert (report.papers.new, report.files[0].records) == (400, 550)
+
+
+def test_the_lines_skipped_on_resume_are_read_past_whole_and_numbered() -> None:
+    import io
+
+    from paperwire.parsing.reading import iter_jsonl, iter_tsv
+
+    data = b'{"a": 1}\n' + b'{"long": "' + b"x" * 100 + b'"}\n\n{"a": 4}\n{"a": 5}\n'
+    assert list(iter_jsonl(io.BytesIO(data), max_line_bytes=50, skip_lines=3)) == [
+        (4, {"a": 4}, None), (5, {"a": 5}, None)]
+    assert list(iter_jsonl(io.BytesIO(data), max_line_bytes=50, skip_lines=99)) == []
+    assert [i.line for i in iter_tsv(io.BytesIO(b"h\tx\na\t1\nb\t2\n"), skip_lines=2)] == [3]
