@@ -272,12 +272,15 @@ def test_bad_lines_before_the_kill_stay_in_the_report(
         _crash_after(store, "write_batch", 2, m)
         with pytest.raises(Crash):
             run_import(store, [path], progress=False, batch_size=100)
-    report = run_import(store, [path], progress=False, batch_size=100)
+    moved = path.rename(tmp_path / "moved.jsonl")  # same content, same mtime: same file
+    report = run_import(store, [moved], progress=False, batch_size=100)
     assert report.files[0].resumed_after == 151 + 199  # the first 200 papers and the bad lines
     assert report.skipped_count == clean.skipped_count == 150 and not report.ok
-    assert report.skipped[:100] == clean.skipped[:100]
-    assert report.skipped[100] == (str(path), "50 more bad records up to line 350 "
+    assert report.skipped[:100] == [(w.replace(str(path), str(moved)), r)
+                                    for w, r in clean.skipped[:100]]
+    assert report.skipped[100] == (str(moved), "50 more bad records up to line 350 "
                                    "(read by an earlier run) are not listed")
+    assert len(report.skipped) == 101
     assert (report.papers.new, report.files[0].records) == (400, 550)
 
 

@@ -337,13 +337,18 @@ class _Checkpoint:
         fr.truncated = saved.get("truncated", 0)
         for name in ("papers", "signals", "dates"):
             getattr(fr, name).add(WriteCounts(**saved.get(name, {})))
-        skipped = [(w, r) for w, r in saved.get("skipped_head", [])]
+        old = f"{saved.get('path')}:"  # the file may have been moved since (same identity)
+
+        def here(where: str) -> str:
+            return f"{self.path}:{where.removeprefix(old)}" if where.startswith(old) else where
+
+        skipped = [(here(w), r) for w, r in saved.get("skipped_head", [])]
         self.report.skipped.extend(skipped)
         if fr.skipped > len(skipped):
             self.report.skipped.append((self.path, (
                 f"{fr.skipped - len(skipped):,} more bad records up to line {self.line:,} "
                 "(read by an earlier run) are not listed")))
-        self.report.truncated.extend((w, f) for w, f in saved.get("truncated_head", []))
+        self.report.truncated.extend((here(w), f) for w, f in saved.get("truncated_head", []))
         with suppress(KeyError, TypeError, ValueError):
             self.started = datetime.fromisoformat(saved["started"])
         return self.started
