@@ -264,10 +264,11 @@ class Paperwire:
     # ---- bringing papers in --------------------------------------------------------------
 
     def import_files(self, paths: list[Path], fmt: str | None = None,
-                     progress: bool = False) -> ImportReport:
+                     progress: bool = False, batch_size: int = 1000) -> ImportReport:
         from paperwire.importers import run_import
 
-        report = run_import(self.store, paths, fmt=fmt, progress=progress)
+        report = run_import(self.store, paths, fmt=fmt, progress=progress,
+                            batch_size=batch_size)
         self.sync_lexical()
         return report
 

@@ -37,16 +37,22 @@ def import_(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    batch_size: Annotated[int, typer.Option(
+        min=1, hidden=True, help="Records per transaction (and checkpoint).")] = 1000,
 ) -> None:
-    """Import papers and signals from JSONL/JSON files, plain or gzip."""
+    """Import papers and signals from JSONL/JSON files, plain or gzip. An import that was
+    interrupted resumes where it stopped (JSONL and TSV files)."""
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise typer.BadParameter(f"{missing[0]} does not exist")
-    report = application().import_files(paths, fmt=fmt, progress=progress and not as_json)
+    report = application().import_files(paths, fmt=fmt, progress=progress and not as_json,
+                                        batch_size=batch_size)
     if as_json:
         emit_json(report.to_dict())
     else:
-        lines = [f"skipped {where}: {reason}" for where, reason in report.skipped[:20]]
+        lines = [f"resumed {path} at line {line + 1:,}: an interrupted import had done the "
+                 f"lines before" for path, line in report.resumed]
+        lines += [f"skipped {where}: {reason}" for where, reason in report.skipped[:20]]
         if report.skipped_count > 20:
             lines.append(f"… and {report.skipped_count - 20:,} more skipped")
         lines += [f"failed {where}: {reason}" for where, reason in report.files_failed]

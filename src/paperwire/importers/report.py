@@ -15,7 +15,12 @@ MAX_LISTED_PER_FILE = 10_000
 
 @dataclass
 class FileReport:
-    """One input file. ``error`` is set when the file could not be read (to the end)."""
+    """One input file. ``error`` is set when the file could not be read (to the end).
+
+    ``resumed_after`` is set when an earlier run of this import was interrupted: it had
+    imported the file up to that line, and this run read on from the next one. The counts
+    and the bad records listed then cover the whole file, the earlier run's part included.
+    """
 
     path: str
     fmt: str | None = None
@@ -26,6 +31,7 @@ class FileReport:
     signals: WriteCounts = field(default_factory=WriteCounts)
     dates: WriteCounts = field(default_factory=WriteCounts)
     error: str | None = None
+    resumed_after: int | None = None
 
 
 @dataclass
@@ -58,6 +64,11 @@ class ImportReport:
     def skipped_count(self) -> int:
         """Bad records, including any not listed in ``skipped`` (see MAX_LISTED_PER_FILE)."""
         return sum(f.skipped for f in self.files)
+
+    @property
+    def resumed(self) -> list[tuple[str, int]]:
+        """(path, line) of each file this run resumed after that line."""
+        return [(f.path, f.resumed_after) for f in self.files if f.resumed_after]
 
     @property
     def ok(self) -> bool:
@@ -102,5 +113,6 @@ class ImportReport:
             "files_failed": [{"where": w, "reason": r} for w, r in self.files_failed],
             "truncated_count": self.truncated_count,
             "truncated": [{"where": w, "fields": f} for w, f in self.truncated],
+            "resumed": [{"path": p, "after_line": n} for p, n in self.resumed],
             "files": [asdict(f) for f in self.files],
         }

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
+from dataclasses import asdict
 from datetime import date, datetime
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,7 +37,15 @@ from paperwire.parsing.formats import (
     parse_hf_record,
     parse_listing_date,
 )
-from paperwire.parsing.reading import READ_ERRORS, InputFile, Item, describe
+from paperwire.parsing.reading import (
+    LINE_CONTAINERS,
+    READ_ERRORS,
+    InputFile,
+    Item,
+    describe,
+    file_identity,
+)
+from paperwire.records import WriteCounts
 from paperwire.seeds import match_seeds
 from paperwire.store import Store
 
@@ -43,6 +53,9 @@ log = logging.getLogger(__name__)
 
 DETECT_LOOKAHEAD = 1000  # undecodable records to look past when detecting a format
 PROGRESS_EVERY = 512  # records between progress-bar updates
+CHECKPOINT_KEY = "import:"  # cursors key prefix of a file's checkpoint: + its file_identity
+CHECKPOINT_VERSION = 1
+CARRIED = 100  # skipped / cut-to-size entries of a file a checkpoint lists (counts: all)
 
 
 def run_import(
@@ -58,18 +71,27 @@ def run_import(
     the first record. Bad records are skipped and reported, unreadable files reported as
     failed; the rest goes on. Writes go through ``store.write_batch`` in batches of
     ``batch_size`` records (one transaction each).
+
+    JSON Lines and TSV files (whatever their format) are checkpointed: each batch's
+    transaction also writes the cursor ``import:<file identity>`` (see
+    :func:`paperwire.parsing.reading.file_identity`) with the last line done and the file's
+    counts so far. A run that finds an unfinished checkpoint for a file resumes after that
+    line (the lines before are read, not decoded) and reports the file as the whole import
+    would have (counts and the first bad records carried over); a finished one is imported
+    again from the start. JSON arrays and objects are imported from the start every time.
     """
     if fmt is not None and fmt not in FORMATS:
         raise ImportFormatError(f"unknown import format {fmt!r}; use one of {', '.join(FORMATS)}")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     report = ImportReport()
-    started = datetime.utcnow()
+    run = _Run(datetime.utcnow())
     files = _expand([Path(p) for p in paths], report)
     with _Bar(progress, sum(_size(f) for f in files)) as bar:
         deferred: list[Path] = []
         for path in files:
-            fr = _import_file(store, path, fmt, report, batch_size, bar, defer_listing_dates=True)
+            fr = _import_file(store, path, fmt, report, batch_size, bar, run,
+                              defer_listing_dates=True)
             if fr is None:
                 deferred.append(path)
             else:
@@ -78,14 +100,24 @@ def run_import(
         # others count as missing), so listing-date files go after every other file of
         # the run: then the papers they date are in, whatever the order of the paths.
         for path in deferred:
-            fr = _import_file(store, path, "listing-dates", report, batch_size, bar)
+            fr = _import_file(store, path, "listing-dates", report, batch_size, bar, run)
             assert fr is not None
             _add(report, fr)
     if report.papers.new or report.papers.changed:
-        merged = match_seeds(store, since=started)
+        # from the start of the interrupted run a file resumed, whose papers are new too
+        merged = match_seeds(store, since=run.since)
         if merged:
             log.info("%d seed papers matched to their arXiv records", len(merged))
     return report
+
+
+class _Run:
+    """One run of :func:`run_import`: when it started, and since when its papers were
+    written (earlier when it resumed a file an interrupted run had begun)."""
+
+    def __init__(self, started: datetime) -> None:
+        self.started = started
+        self.since = started
 
 
 def _expand(paths: list[Path], report: ImportReport) -> list[Path]:
@@ -173,12 +205,15 @@ class _Bar:
 
 
 class _Sink:
-    """Collects the good records of one file and writes them in batches."""
+    """Collects the good records of one file and writes them in batches, each with the
+    file's checkpoint (when it has one) in the same transaction."""
 
     def __init__(self, store: Store, fr: FileReport, report: ImportReport, size: int) -> None:
         self.store, self.fr, self.report, self.batch_size = store, fr, report, size
         self.pending: list[tuple[str, Paper, list[Signal], PaperMeta | None]] = []
         self.dates: dict[str, date] = {}
+        self.checkpoint: _Checkpoint | None = None
+        self.line = 0  # every record on this line or before is in pending, written or skipped
 
     def add(self, where: str, paper: Paper, signals: list[Signal],
             meta: PaperMeta | None = None) -> None:
@@ -197,17 +232,30 @@ class _Sink:
         if len(self.dates) >= self.batch_size:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, complete: bool = False) -> None:
+        """Write what is pending, with the checkpoint: done up to ``self.line``, and to the
+        end of the file when ``complete``."""
+        cp = self.checkpoint
+        if cp is not None:
+            cp.line, cp.complete = self.line, complete
         if self.dates:
-            self.fr.dates.add(self.store.set_published(self.dates))
-            self.dates = {}
+            dates, self.dates = self.dates, {}
+            cursor = cp.after_dates(self.fr) if cp is not None and not self.pending else None
+            self.fr.dates.add(self.store.set_published(dates, cursor=cursor))
+            if cp is not None and cursor is not None:
+                cp.written = cp.line
+                return
         if not self.pending:
+            if cp is not None and (cp.line > cp.written or complete):
+                self.store.set_cursor(cp.key, cp.value(self.fr))
+                cp.written = cp.line
             return
         batch, self.pending = self.pending, []
         try:
             pc, sc = self.store.write_batch(
                 [p for _, p, _, _ in batch], [s for _, _, sigs, _ in batch for s in sigs],
                 metas=[m for _, _, _, m in batch if m is not None],
+                cursor=cp.after_batch(self.fr) if cp is not None else None,
             )
         except StoreError as exc:
             if not self.store.ping():
@@ -215,9 +263,14 @@ class _Sink:
             log.warning("a batch from %s failed (%s); writing it record by record",
                         self.fr.path, exc)
             self._one_by_one(batch)
+            if cp is not None:  # after the records: a kill in between re-merges a few
+                self.store.set_cursor(cp.key, cp.value(self.fr))
+                cp.written = cp.line
             return
         self.fr.papers.add(pc)
         self.fr.signals.add(sc)
+        if cp is not None:
+            cp.written = cp.line
 
     def _one_by_one(
         self, batch: list[tuple[str, Paper, list[Signal], PaperMeta | None]]
@@ -239,6 +292,98 @@ class _Sink:
             raise failures[0][1]
         for where, error in failures:
             _skip(self.fr, self.report, where, f"the database rejected it: {error}")
+
+
+def _plus(a: WriteCounts, b: WriteCounts) -> dict[str, int]:
+    total = WriteCounts(**asdict(a))
+    total.add(b)
+    return asdict(total)
+
+
+class _Checkpoint:
+    """The cursor ``import:<file identity>`` of one file of a line container: the last line
+    whose records are all in the store (written or skipped as bad), whether the file was
+    read to the end, and the file's report so far (counts, and the first :data:`CARRIED`
+    bad and cut-to-size records), which a resumed run takes over."""
+
+    def __init__(self, key: str, path: str, fmt: str, container: str, started: datetime,
+                 report: ImportReport) -> None:
+        self.key, self.path, self.fmt, self.container = key, path, fmt, container
+        self.started = started
+        self.report = report
+        self.skipped_from = len(report.skipped)  # where this file's entries begin
+        self.truncated_from = len(report.truncated)
+        self.line = 0
+        self.written = 0  # the line the stored checkpoint says
+        self.complete = False
+
+    def matches(self, saved: dict[str, Any] | None) -> bool:
+        """Whether ``saved`` is an unfinished checkpoint this file can resume from."""
+        return (
+            saved is not None
+            and saved.get("v") == CHECKPOINT_VERSION
+            and not saved.get("complete")
+            and saved.get("fmt") == self.fmt
+            and saved.get("container") == self.container
+            and isinstance(saved.get("line"), int)
+            and saved["line"] > 0
+        )
+
+    def resume(self, saved: dict[str, Any], fr: FileReport) -> datetime:
+        """Take over the report of the run that wrote ``saved``; the time that run started."""
+        self.line = self.written = fr.resumed_after = saved["line"]
+        fr.records = saved.get("records", 0)
+        fr.skipped = saved.get("skipped", 0)
+        fr.truncated = saved.get("truncated", 0)
+        for name in ("papers", "signals", "dates"):
+            getattr(fr, name).add(WriteCounts(**saved.get(name, {})))
+        old = f"{saved.get('path')}:"  # the file may have been moved since (same identity)
+
+        def here(where: str) -> str:
+            return f"{self.path}:{where.removeprefix(old)}" if where.startswith(old) else where
+
+        skipped = [(here(w), r) for w, r in saved.get("skipped_head", [])]
+        self.report.skipped.extend(skipped)
+        if fr.skipped > len(skipped):
+            self.report.skipped.append((self.path, (
+                f"{fr.skipped - len(skipped):,} more bad records up to line {self.line:,} "
+                "(read by an earlier run) are not listed")))
+        self.report.truncated.extend((here(w), f) for w, f in saved.get("truncated_head", []))
+        with suppress(KeyError, TypeError, ValueError):
+            self.started = datetime.fromisoformat(saved["started"])
+        return self.started
+
+    def value(self, fr: FileReport, papers: WriteCounts | None = None,
+              signals: WriteCounts | None = None, dates: WriteCounts | None = None
+              ) -> dict[str, Any]:
+        """The cursor's value, the counts of the batch written with it (if any) included."""
+        none = WriteCounts()
+        heads = {
+            "skipped_head": [[w, r] for w, r in islice(self.report.skipped, self.skipped_from,
+                                                       self.skipped_from + CARRIED + 1)
+                             if w != self.path][:CARRIED],
+            "truncated_head": [[w, f] for w, f in islice(self.report.truncated,
+                                                         self.truncated_from,
+                                                         self.truncated_from + CARRIED)],
+        }
+        return {
+            "v": CHECKPOINT_VERSION, "path": self.path, "fmt": self.fmt,
+            "container": self.container, "started": self.started.isoformat(),
+            "line": self.line, "complete": self.complete, "records": fr.records,
+            "skipped": fr.skipped, "truncated": fr.truncated,
+            "papers": _plus(fr.papers, papers or none),
+            "signals": _plus(fr.signals, signals or none),
+            "dates": _plus(fr.dates, dates or none),
+            **heads,
+        }
+
+    def after_batch(self, fr: FileReport) -> tuple[
+            str, Callable[[WriteCounts, WriteCounts], dict[str, Any]]]:
+        return self.key, lambda pc, sc: self.value(fr, papers=pc, signals=sc)
+
+    def after_dates(self, fr: FileReport) -> tuple[
+            str, Callable[[WriteCounts, WriteCounts], dict[str, Any]]]:
+        return self.key, lambda dc, _: self.value(fr, dates=dc)
 
 
 def _skip(fr: FileReport, report: ImportReport, where: str, reason: str) -> None:
@@ -263,6 +408,7 @@ def _import_file(
     report: ImportReport,
     batch_size: int,
     bar: _Bar,
+    run: _Run,
     defer_listing_dates: bool = False,
 ) -> FileReport | None:
     """Import one file; None (and nothing read) when it holds listing dates and
@@ -295,8 +441,20 @@ def _import_file(
                 if fmt == "listing-dates" and defer_listing_dates:
                     deferred = True
                     return None
+            if container in LINE_CONTAINERS:
+                cp = _Checkpoint(CHECKPOINT_KEY + file_identity(path), str(path), fmt,
+                                 container, run.started, report)
+                sink.checkpoint = cp
+                saved = _saved(store, cp.key)
+                if saved is not None and cp.matches(saved):
+                    run.since = min(run.since, cp.resume(saved, fr))
+                    sink.line = cp.line
+                    src.stream.seek(0)  # gzip rewinds by reading again from the start
+                    items, head = src.items(container, skip_lines=cp.line), []
+                    log.info("%s: resuming after line %s, where an interrupted import "
+                             "stopped", path, f"{cp.line:,}")
             _consume(fr, report, sink, src, chain(head, items), fmt, bar)
-            sink.flush()
+            sink.flush(complete=True)
         except ReadError as exc:
             sink.flush()  # the records read before the damage are good
             where = f"{path}:{exc.line}" if exc.line else str(path)
@@ -309,6 +467,15 @@ def _import_file(
                 bar.file_done(src.size)
     log.debug("%s (%s): %d records, %d skipped", path, fmt, fr.records, fr.skipped)
     return fr
+
+
+def _saved(store: Store, key: str) -> dict[str, Any] | None:
+    try:
+        return store.get_cursor(key)
+    except StoreError as exc:
+        if not store.ping():
+            raise StoreError(f"the database stopped answering: {exc}") from exc
+        raise
 
 
 def _detect(items: Iterator[Item], head: list[Item]) -> str | None:
@@ -354,6 +521,7 @@ def _consume(
     for n, (line, value, error) in enumerate(items, 1):
         if n % PROGRESS_EVERY == 0:
             bar.update(src)
+        sink.line = line  # the records before it are handled; this one is once added
         if error is not None:
             fr.records += 1
             _skip(fr, report, f"{prefix}:{line}", error)

@@ -6,6 +6,11 @@ array keeps memory flat), a single JSON object (loaded whole; a ``data`` array i
 yields the records), and TSV. Every container yields :class:`Item` s: the 1-based line where
 the record starts and either its value or why it could not be decoded.
 
+JSON Lines and TSV are *line containers* (:data:`LINE_CONTAINERS`): their items can be
+started after a given line (``skip_lines``), the lines before it read but not decoded, which
+is how an interrupted import resumes (:func:`file_identity` tells whether a file is the one a
+checkpoint was taken on).
+
 Hostile input is bounded: a record nested deeper than :data:`MAX_DEPTH` levels is an error
 item (never a ``RecursionError``), and a line longer than :data:`MAX_LINE_BYTES` is skipped
 without being held in memory whole.
@@ -14,12 +19,14 @@ without being held in memory whole.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
 import re
 import zlib
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NamedTuple, cast
@@ -33,6 +40,24 @@ MAX_ELEMENT_CHARS = 64 << 20  # an array element still undecodable at this size 
 MAX_LINE_BYTES = 64 << 20  # a longer line (JSONL, TSV) is skipped unread
 MAX_DEPTH = 100  # nesting levels of arrays and objects a record may have
 TOO_DEEP = str(TooDeep(MAX_DEPTH))  # the reason given for such a record
+IDENTITY_BYTES = 64 * 1024  # bytes hashed at each end of a file for its identity
+LINE_CONTAINERS = ("jsonl", "tsv")  # containers whose items can be started after a line
+
+
+def file_identity(path: Path) -> str:
+    """A cheap identity of a file's content: sha256 of its size, its mtime in nanoseconds and
+    its first and last :data:`IDENTITY_BYTES` bytes (as stored: compressed for gzip). The
+    same file gives the same identity on every run; rewriting, appending to or touching it
+    gives a new one (an edit that keeps the size, the mtime and both ends is not seen)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        h.update(f"{st.st_size}:{st.st_mtime_ns}:".encode())
+        h.update(f.read(IDENTITY_BYTES))
+        if st.st_size > IDENTITY_BYTES:
+            f.seek(max(IDENTITY_BYTES, st.st_size - IDENTITY_BYTES))
+            h.update(f.read(IDENTITY_BYTES))
+    return h.hexdigest()
 
 
 def depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
@@ -164,14 +189,18 @@ class InputFile:
             return "tsv"
         return "unknown"
 
-    def items(self, container: str) -> Iterator[Item]:
+    def items(self, container: str, skip_lines: int = 0) -> Iterator[Item]:
+        """The records; with ``skip_lines`` (line containers only) those after that line,
+        the lines before it being read but not decoded."""
+        if skip_lines and container not in LINE_CONTAINERS:
+            raise ValueError(f"cannot start a {container} container after a line")
         if container == "array":
             return iter_json_array(self.stream)
         if container == "object":
             return iter_json_object(self.stream, self.meta)
         if container == "tsv":
-            return iter_tsv(self.stream)
-        return iter_jsonl(self.stream)
+            return iter_tsv(self.stream, skip_lines=skip_lines)
+        return iter_jsonl(self.stream, skip_lines=skip_lines)
 
 
 def _long_line(max_bytes: int) -> str:
@@ -179,10 +208,11 @@ def _long_line(max_bytes: int) -> str:
 
 
 def _lines(
-    stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES
+    stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES, skip: int = 0
 ) -> Iterator[tuple[int, bytes | None]]:
     """The lines of ``stream`` with their numbers; None for a line over ``max_bytes``, which
-    is read past in bounded pieces, never held whole."""
+    is read past in bounded pieces, never held whole. The first ``skip`` lines are read past
+    and not yielded (nor decoded)."""
     lineno = 0
     while True:
         try:
@@ -193,18 +223,22 @@ def _lines(
             return
         lineno += 1
         if len(raw) <= max_bytes or raw.endswith(b"\n"):
-            yield lineno, raw
+            if lineno > skip:
+                yield lineno, raw
             continue
         try:
             while (rest := stream.readline(min(max_bytes, 1 << 20))) and not rest.endswith(b"\n"):
                 pass
         except READ_ERRORS as exc:
             raise ReadError(lineno, describe(exc)) from exc
-        yield lineno, None
+        if lineno > skip:
+            yield lineno, None
 
 
-def iter_jsonl(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Item]:
-    for lineno, raw in _lines(stream, max_line_bytes):
+def iter_jsonl(
+    stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES, skip_lines: int = 0
+) -> Iterator[Item]:
+    for lineno, raw in _lines(stream, max_line_bytes, skip_lines):
         if raw is None:
             yield Item(lineno, None, _long_line(max_line_bytes))
             continue
@@ -225,9 +259,11 @@ def iter_jsonl(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Itera
         yield Item(lineno, value)
 
 
-def iter_tsv(stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Item]:
+def iter_tsv(
+    stream: IO[bytes], max_line_bytes: int = MAX_LINE_BYTES, skip_lines: int = 0
+) -> Iterator[Item]:
     """Tab-separated fields per line (a header line is just the first item)."""
-    for lineno, raw in _lines(stream, max_line_bytes):
+    for lineno, raw in _lines(stream, max_line_bytes, skip_lines):
         if raw is None:
             yield Item(lineno, None, _long_line(max_line_bytes))
             continue
@@ -254,7 +290,8 @@ def iter_json_array(stream: IO[bytes], chunk_chars: int = CHUNK_CHARS) -> Iterat
             yield from reader.feed(chunk)
         yield from reader.finish()
     finally:
-        text.detach()  # the InputFile closes the stream
+        with suppress(ValueError):  # closed already when the import was interrupted
+            text.detach()  # the InputFile closes the stream
 
 
 def iter_json_object(stream: IO[bytes], meta: dict[str, Any]) -> Iterator[Item]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -55,6 +55,14 @@ ALIAS_KEY = "alias:"  # cursors key prefix: a merged paper's id → the id it wa
 # (a library entry before its tags); deleted in the reverse order
 _PAPER_ROWS = (signals, votes, ratings, sent_papers, digest_clicks, library, library_tags)
 _CHUNK = 500  # ids per IN (...) clause; well under SQLite's variable limit
+# a cursor's value, or how to make it from the counts of the writes it goes with (papers and
+# signals for write_batch; the dates' counts, twice, for set_published), so that it can
+# carry totals that include the batch of its own transaction
+CursorValue = dict[str, Any] | Callable[[WriteCounts, WriteCounts], dict[str, Any]]
+
+
+def _value(value: CursorValue, first: WriteCounts, second: WriteCounts) -> dict[str, Any]:
+    return value(first, second) if callable(value) else value
 
 
 def _row_to_paper(row: Any) -> Paper:
@@ -164,13 +172,13 @@ class Store:
         batch: Sequence[Paper],
         sigs: Sequence[Signal] = (),
         now: datetime | None = None,
-        cursor: tuple[str, dict[str, Any]] | None = None,
+        cursor: tuple[str, CursorValue] | None = None,
         metas: Sequence[PaperMeta] = (),
     ) -> tuple[WriteCounts, WriteCounts]:
         """Upsert papers, then signals, then the papers' metadata (``metas``, see
-        :func:`paperwire.store.meta.upsert`), then the source's cursor (``(key, value)``), in
-        one transaction: all of the batch or none of it, so a cursor never runs ahead of the
-        data.
+        :func:`paperwire.store.meta.upsert`), then the source's cursor (``(key, value)``; a
+        callable value is given the batch's paper and signal counts), in one transaction: all
+        of the batch or none of it, so a cursor never runs ahead of the data.
 
         Every paper is first cleaned and cut to the stored sizes
         (:func:`paperwire.models.bounded`; a cut is logged), whatever wrote it: an import or a
@@ -187,7 +195,7 @@ class Store:
                         mc = meta_sql.upsert(conn, metas, now)
                         log.debug("paper metadata: %s", mc)
                     if cursor is not None:
-                        self._put_cursor(conn, cursor[0], cursor[1], now)
+                        self._put_cursor(conn, cursor[0], _value(cursor[1], pc, sc), now)
                 return pc, sc
             except IntegrityError as exc:
                 # a concurrent writer inserted one of our new ids: the retry merges with it;
@@ -263,9 +271,11 @@ class Store:
             conn.execute(signals.insert(), inserts)
         return counts
 
-    def set_published(self, dates: dict[str, date], now: datetime | None = None) -> WriteCounts:
+    def set_published(self, dates: dict[str, date], now: datetime | None = None,
+                      cursor: tuple[str, CursorValue] | None = None) -> WriteCounts:
         """Lower the first-version date of known papers to the given dates where earlier.
-        Ids the store lacks are counted as missing."""
+        Ids the store lacks are counted as missing. ``cursor`` is written in the same
+        transaction (a callable value is given the counts, twice)."""
         now = now or datetime.utcnow()
         counts = WriteCounts()
         changes: list[dict[str, Any]] = []
@@ -288,8 +298,10 @@ class Store:
                             changed_at=bindparam("changed_at"))
                 )
                 conn.execute(stmt, changes)
-        counts.changed = len(changes)
-        counts.missing = len(dates) - seen
+            counts.changed = len(changes)
+            counts.missing = len(dates) - seen
+            if cursor is not None:
+                self._put_cursor(conn, cursor[0], _value(cursor[1], counts, counts), now)
         return counts
 
     def _put_cursor(self, conn: Any, key: str, value: dict[str, Any], now: datetime) -> None:
