@@ -101,6 +101,28 @@ def hnsw(kind: str, data: Any, dim: int) -> tuple[Any, float]:
     return index, time.perf_counter() - t
 
 
+def hnsw_rows(kind: str, f32: np.ndarray, bits: np.ndarray, codes: quant.Int8Codes,
+              queries: np.ndarray, exact: list[np.ndarray], base_ms: float,
+              candidates: list[int]) -> None:
+    """Build one HNSW index (its memory is freed on return) and print its rows."""
+    index, built = hnsw(kind, bits.view(np.uint8) if kind == "b1" else f32, f32.shape[1])
+    held = int(index.memory_usage)
+    if kind != "b1":
+        got, ms = timed(lambda q: np.asarray(index.search(q, 10).keys, dtype=np.int64),
+                        queries)
+        row(f"HNSW {kind} (expansion {HNSW_EXPANSION_SEARCH})", built, held,
+            recall(exact, got), ms, base_ms)
+        return
+    for c in candidates:
+        def search(q: np.ndarray, c: int = c) -> np.ndarray:
+            found = index.search(quant.binary_codes(q).view(np.uint8)[0], c)
+            rows = np.asarray(found.keys, dtype=np.int64)
+            return quant.top_k(rows, codes.scores(q, rows), 10)[0]
+        got, ms = timed(search, queries)
+        row(f"HNSW b1 (best {c}) + int8", built, held + codes.codes.nbytes,
+            recall(exact, got), ms, base_ms)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vectors", type=Path, required=True)
@@ -142,24 +164,7 @@ def main() -> None:
             recall(exact, got), ms, base_ms)
 
     for kind in args.hnsw:
-        data = bits.view(np.uint8) if kind == "b1" else f32
-        index, built = hnsw(kind, data, dim)
-        held = int(index.memory_usage)
-        if kind == "b1":
-            for c in args.candidates:
-                def search(q: np.ndarray, c: int = c) -> np.ndarray:
-                    found = index.search(quant.binary_codes(q).view(np.uint8)[0], c)
-                    rows = np.asarray(found.keys, dtype=np.int64)
-                    return quant.top_k(rows, codes.scores(q, rows), 10)[0]
-                got, ms = timed(search, queries)
-                row(f"HNSW b1 (best {c}) + int8", built, held + codes.codes.nbytes,
-                    recall(exact, got), ms, base_ms)
-        else:
-            got, ms = timed(lambda q: np.asarray(index.search(q, 10).keys, dtype=np.int64),
-                            queries)
-            row(f"HNSW {kind} (expansion {HNSW_EXPANSION_SEARCH})", built, held,
-                recall(exact, got), ms, base_ms)
-        del index
+        hnsw_rows(kind, f32, bits, codes, queries, exact, base_ms, args.candidates)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this run: {peak:,.0f} MiB", flush=True)
 
