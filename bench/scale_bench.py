@@ -1,6 +1,7 @@
 """Paperwire at 1M and 3M papers on one small machine, beside baselines in the same run.
 
     .venv/bin/python bench/scale_bench.py --papers 1000000 [--skip-import] [--skip-vectors]
+                                          [--skip-serve]
                                           [--hnsw b1 f16] [--keep]
 
 One command, four parts, each printed as it ends:
@@ -15,7 +16,9 @@ One command, four parts, each printed as it ends:
 3. **Vectors**: stand-in vectors for the N papers (bench/scale_corpus.py ``--vectors``: the real
    vectors of the 75k, from the store of bench/search_bench.py, mixed per synthetic paper), then
    bench/scale_vectors.py on them: quantised codes and HNSW indexes against the exact scan.
-4. **Serving**: not measured yet (issue 15 goes on).
+4. **Serving**: bench/scale_serve.py on the imported home: ``paperwire serve`` start-up, peak
+   RSS, p50/p99 per route. The stand-in vectors are not in the store (they have no text to
+   embed), so search there is lexical; the vector side's serving figures are part 3's.
 
 Each heavy step runs in its own process, so one step's memory does not hide another's.
 """
@@ -169,6 +172,7 @@ def main() -> None:
     ap.add_argument("--papers", type=int, default=1_000_000)
     ap.add_argument("--skip-import", action="store_true")
     ap.add_argument("--skip-vectors", action="store_true")
+    ap.add_argument("--skip-serve", action="store_true")
     ap.add_argument("--hnsw", nargs="*", default=["b1", "f16"])
     ap.add_argument("--keep", action="store_true", help="import into the existing home")
     args = ap.parse_args()
@@ -183,7 +187,14 @@ def main() -> None:
         import_part(path, args.papers, args.keep)
     if not args.skip_vectors:
         vectors_part(args.papers, args.hnsw)
-    print("\n## Serving\n\nnot measured yet", flush=True)
+    if not args.skip_serve:
+        home = OUT / f"home-{args.papers}"
+        if not home.exists():
+            sys.exit(f"no imported home at {home}: run without --skip-import first")
+        print("\n## Serving\n", flush=True)
+        _, _, out = run([PY, str(ROOT / "bench" / "scale_serve.py"), "--home", str(home),
+                         "--papers", str(path)], label="scale_serve")
+        print(out, flush=True)
 
 
 if __name__ == "__main__":
