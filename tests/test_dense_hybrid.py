@@ -5,6 +5,7 @@ in for the neural model so these tests do not depend on it; the model has tests 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +91,37 @@ def test_dense_index_exact_and_incremental(store: Store, tmp_path: Path) -> None
     again = DenseIndex(tmp_path / "dense", emb.name, emb.dim)
     assert len(again) == 5
     assert again.search(emb.embed_query("cars"), 1)[0][0] in {"2601.00001", "2601.00005"}
+
+
+def _file_backed(a: np.ndarray) -> bool:
+    base: object = a
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def test_a_reader_maps_the_published_vectors_and_keeps_them_past_new_generations(
+        store: Store, tmp_path: Path) -> None:
+    """A process that follows the index reads the generation's vectors memory-mapped (no
+    copy of the whole matrix in its memory), and its search still answers after the writer
+    has published two more generations and removed the one it mapped."""
+    emb = HashingEmbedder()
+    store.write_batch(PAPERS)
+    embed_pending(store, emb)
+    writer = DenseIndex(tmp_path / "dense", emb.name, emb.dim)
+    writer.sync(store)
+    reader = DenseIndex(tmp_path / "dense", emb.name, emb.dim)
+    assert len(reader) == 4 and _file_backed(reader.matrix)
+    mapped = reader.matrix
+    for i in (5, 6):
+        store.write_batch([paper(f"2601.0000{i}", f"Cars {i}", "Automobiles on the road.")])
+        embed_pending(store, emb)
+        writer.sync(store)
+    assert reader.search(emb.embed_query("protein folding"), 1)[0][0] == "2601.00002"
+    assert reader.refresh(every=0) and len(reader) == 6 and _file_backed(reader.matrix)
+    assert mapped.shape == (4, emb.dim)  # the old mapping is still readable
 
 
 def test_hnsw_recall_against_exact(tmp_path: Path) -> None:

@@ -199,7 +199,11 @@ class DenseIndex:
             else:  # the layout before generations: one set of files, read as generation 0
                 state, gen = json.loads((self.path / "state.json").read_text()), self.path
             ids = json.loads((gen / "ids.json").read_text())
-            matrix = np.load(gen / "vectors.npy")
+            # memory-mapped, read-only: a web process pages in only the rows it reads (HNSW
+            # keeps its own copy; fill-in and similar read a few hundred rows), and processes
+            # on one host share one copy in the page cache. The writer never changes a
+            # published generation (its next one is a new folder), so the mapping stays valid.
+            matrix = np.load(gen / "vectors.npy", mmap_mode="r")
             if matrix.shape != (len(ids), self.dim):
                 raise ValueError("ids and vectors disagree")
         except (OSError, ValueError, KeyError, TypeError) as exc:
