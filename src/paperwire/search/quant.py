@@ -138,7 +138,7 @@ def exact_top_k(matrix: npt.ArrayLike, query: npt.ArrayLike, k: int
     q = np.asarray(query, dtype=np.float32)
     sims = np.empty(len(m), dtype=np.float32)
     for lo, hi in _chunks(len(m)):
-        sims[lo:hi] = m[lo:hi].astype(np.float32) @ q
+        sims[lo:hi] = np.asarray(m[lo:hi], dtype=np.float32) @ q  # no copy of float32
     return top_k(np.arange(len(m), dtype=np.int64), sims, k)
 
 
