@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -285,13 +286,39 @@ def test_acronyms_are_mined_incrementally(index: LexicalIndex, store: Store) -> 
     assert index.sync(store) >= 3  # and the ones changed within the sync margin
     assert index.lexicon().expansion("rag") == "retriev augment generat"
     state = json.loads(index.terms_file.read_text())
-    assert state["pairs"]["2505.00007"] == [["rag", "retriev augment generat"]]
+    assert ["rag", "retriev augment generat", 2] in state["pairs"]
     assert set(ids(index, "retrieval augmented generation")) >= {"2505.00009"}
     # a reader elsewhere reads the new lexicon beside its requests, keeping the last meanwhile
     deadline = time.monotonic() + 10
     while reader.lexicon().expansion("rag") is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert reader.lexicon().expansion("rag") == "retriev augment generat"
+
+
+def test_a_revised_paper_takes_its_old_acronyms_away(index: LexicalIndex, store: Store,
+                                                     tmp_path: Path) -> None:
+    defines = [paper(f"2505.0001{i}", f"Study {i}",
+                     "Retrieval-augmented generation (RAG) grounds answers.") for i in range(3)]
+    store.write_batch(defines)
+    index.sync(store)
+    assert ["rag", "retriev augment generat", 3] in json.loads(index.terms_file.read_text())[
+        "pairs"]
+    # two of them are revised: RAG now names another thing in one, nothing in the other
+    time.sleep(0.01)
+    store.write_batch([replace(p, version=2) for p in [
+        paper("2505.00010", "Study 0", "A region adjacency graph (RAG) of the image."),
+        paper("2505.00011", "Study 1", "No acronym defined here."),
+    ]])
+    index.sync(store)
+    text = index.terms_file.read_text()
+    pairs = json.loads(text)["pairs"]
+    assert ["rag", "retriev augment generat", 1] in pairs
+    assert ["rag", "region adjac graph", 1] in pairs
+    assert "2505.0001" not in text  # counts only: nothing per paper, small at any size
+    # the same counts as an index built afresh from the store
+    fresh = LexicalIndex(tmp_path / "fresh")
+    fresh.sync(store)
+    assert json.loads(fresh.terms_file.read_text())["pairs"] == pairs
 
 
 # ---- the web page and the API ------------------------------------------------------------

@@ -18,6 +18,7 @@ import re
 import shutil
 import threading
 import zlib
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -95,7 +96,7 @@ PRF_DOCS, PRF_TERMS, PRF_WEIGHT = 5, 10, 0.0
 # is unchanged. False: every free word in the authors field too (before issue 15).
 NAME_WORDS = True
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
-TERMS_SCHEMA = "1"
+TERMS_SCHEMA = "2"  # 2: pair counts instead of each paper's pairs
 
 # Analyzers, by the name the schema uses. Text: split on non-alphanumerics, drop tokens over
 # 40 bytes, lower-case, fold accents (naïve = naive), then English stemming for prose.
@@ -646,22 +647,33 @@ class _Highlighter:
 
 @dataclass
 class _Terms:
-    """What terms.json holds: each paper's acronym pairs, and the words of titles and
-    abstracts with their document frequency (of the word's stem, read from the index)."""
+    """What terms.json holds: how many papers define each acronym pair, and the words of
+    titles and abstracts with their document frequency (of the word's stem, read from the
+    index). A paper re-indexed takes its old text's pairs away first (read from the stored
+    document), so nothing per paper is kept: the file stays small at millions of papers."""
 
-    pairs: dict[str, list[list[str]]] = dc_field(default_factory=dict)
+    pairs: Counter[tuple[str, str]] = dc_field(default_factory=Counter)
     vocab: dict[str, int] = dc_field(default_factory=dict)
     seen: set[str] = dc_field(default_factory=set)  # words of the papers (re)indexed now
 
+    @staticmethod
+    def _pairs(title: str, abstract: str) -> list[tuple[str, str]]:
+        return paper_pairs(f"{title}. {abstract}", ANALYZERS[TEXT_ANALYZER].analyze)
+
     def take(self, paper: Paper) -> None:
-        pairs = paper_pairs(f"{paper.title}. {paper.abstract}", ANALYZERS[TEXT_ANALYZER].analyze)
-        if pairs:
-            self.pairs[paper.id] = [list(p) for p in pairs]
-        else:
-            self.pairs.pop(paper.id, None)
+        self.pairs.update(self._pairs(paper.title, paper.abstract))
         analyze = ANALYZERS[NAME_ANALYZER].analyze
         self.seen |= surface_words(analyze(paper.title[:HIGHLIGHT_CHARS]))
         self.seen |= surface_words(analyze(paper.abstract[:HIGHLIGHT_CHARS]))
+
+    def drop(self, title: str, abstract: str) -> None:
+        """Take away the pairs of an indexed text (one about to be replaced or removed)."""
+        for pair in self._pairs(title, abstract):
+            left = self.pairs[pair] - 1
+            if left > 0:
+                self.pairs[pair] = left
+            else:
+                del self.pairs[pair]
 
     def count(self, searcher: tantivy.Searcher) -> None:
         """The document frequency of the words seen now, from the committed index."""
@@ -678,7 +690,11 @@ class _Terms:
         self.seen = set()
 
     def lexicon(self) -> Lexicon:
-        return Lexicon.build(self.pairs, self.vocab)
+        return Lexicon.counted(self.pairs, self.vocab)
+
+    def dump(self) -> dict[str, object]:
+        return {"schema": TERMS_SCHEMA, "vocab": self.vocab,
+                "pairs": [[short, long, n] for (short, long), n in sorted(self.pairs.items())]}
 
 
 def _load_lexicon(path: Path) -> Lexicon:
@@ -698,14 +714,17 @@ def _write_json(path: Path, data: dict[str, object]) -> None:
     tmp.replace(path)
 
 
-def _load_terms(path: Path) -> _Terms:
+def _load_terms(path: Path) -> _Terms | None:
+    """The writer's terms.json; None when missing, unreadable or of another layout (the
+    index is then rebuilt, which makes it again)."""
     try:
         data = json.loads(path.read_text())
         if data.get("schema") != TERMS_SCHEMA:
-            return _Terms()
-        return _Terms(pairs=data["pairs"], vocab=data["vocab"])
+            return None
+        pairs = Counter({(str(short), str(long)): int(n) for short, long, n in data["pairs"]})
+        return _Terms(pairs=pairs, vocab=dict(data["vocab"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return _Terms()
+        return None
 
 
 class LexicalIndex:
@@ -828,11 +847,13 @@ class LexicalIndex:
         index = self._open()  # first: opening may discard an index of an older layout
         store_key = hashlib.sha256(store.engine.url.render_as_string().encode()).hexdigest()[:16]
         state = self._state()
+        kept = _load_terms(self.terms_file)
         rebuild = (
             state.get("store") != store_key
             or state.get("schema") != str(SCHEMA_VERSION)
             or "watermark" not in state
-            or not (self.terms_file.exists() and self.lexicon_file.exists())
+            or kept is None
+            or not self.lexicon_file.exists()
         )
         newest = store.max_changed_at()
         since: datetime | None = None
@@ -849,23 +870,22 @@ class LexicalIndex:
         except Exception as exc:  # tantivy raises ValueError on a busy lock
             log.info("search index busy, not syncing now: %s", exc)
             return 0
-        terms = _Terms() if rebuild else _load_terms(self.terms_file)
+        terms = kept if kept is not None and not rebuild else _Terms()
         try:
-            count = self._write(writer, store, None if rebuild else since, rebuild, terms)
+            count = self._write(index, writer, store, None if rebuild else since, rebuild, terms)
             if not rebuild:
                 index.reload()
                 if self._holds_removed(store):
                     log.info("search index holds papers the store lost; rebuilding it")
                     terms = _Terms()
-                    count = self._write(writer, store, None, True, terms)
+                    count = self._write(index, writer, store, None, True, terms)
             writer.wait_merging_threads()
         except BaseException:
             writer.rollback()
             raise
         index.reload()
         terms.count(index.searcher())
-        _write_json(self.terms_file, {"schema": TERMS_SCHEMA, "pairs": terms.pairs,
-                                      "vocab": terms.vocab})
+        _write_json(self.terms_file, terms.dump())
         lexicon = terms.lexicon()
         _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **lexicon.dump()})
         self._lexicon, self._terms_mark = lexicon, self._meta_mark(self.lexicon_file.name)
@@ -884,14 +904,22 @@ class LexicalIndex:
         return count
 
     @staticmethod
-    def _write(writer: tantivy.IndexWriter, store: Store, since: datetime | None,
-               rebuild: bool, terms: _Terms) -> int:
+    def _write(index: tantivy.Index, writer: tantivy.IndexWriter, store: Store,
+               since: datetime | None, rebuild: bool, terms: _Terms) -> int:
         """(Re)index the papers changed since ``since`` (all, after a wipe, when rebuilding)
-        and commit; ``terms`` takes in their acronyms and words."""
+        and commit; ``terms`` takes in their acronyms and words, and gives back those of
+        the versions they replace."""
         count = 0
         if rebuild:
             writer.delete_all_documents()
+        searcher = None if rebuild else index.searcher()  # the committed state
         for batch in store.iter_changed_since(since):
+            if searcher is not None:
+                ids = [paper.id for paper, _hash in batch]
+                held = searcher.search(Query.term_set_query(index.schema, "id", ids), len(ids))
+                for _score, address in held.hits:
+                    old = searcher.doc(address)
+                    terms.drop(old.get_first("title") or "", old.get_first("abstract") or "")
             for paper, _hash in batch:
                 if not rebuild:
                     writer.delete_documents_by_term("id", paper.id)

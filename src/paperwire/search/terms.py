@@ -162,8 +162,8 @@ class Lexicon:
     """What queries may use of the corpus's own vocabulary: acronym ↔ expansion pairs
     (both ways, plain dictionaries) and the words spelling correction may suggest.
 
-    ``pairs``: per paper, its (short token, long tokens) pairs; ``vocab``: word → papers
-    containing it. Build once per published index state; every query question is a
+    Built from how many papers define each (short token, long tokens) pair and the
+    vocabulary (word → papers containing it). Build once per published index state; every query question is a
     dictionary lookup, except a correction, which scans the vocabulary's letter counts
     (one vectorised pass) and only for words the index does not know."""
 
@@ -180,16 +180,24 @@ class Lexicon:
     def build(cls, pairs: Mapping[str, Sequence[Sequence[str]]],
               vocab: Mapping[str, int], min_support: int = MIN_SUPPORT,
               min_df: int = MIN_DF) -> Lexicon:
+        """From each paper's pairs (paper id → its (short, long) pairs) and the vocabulary."""
         counts: Counter[tuple[str, str]] = Counter()
         for paper in pairs.values():
             for short, long in paper:
                 counts[(short, long)] += 1
+        return cls.counted(counts, vocab, min_support, min_df)
+
+    @classmethod
+    def counted(cls, counts: Mapping[tuple[str, str], int], vocab: Mapping[str, int],
+                min_support: int = MIN_SUPPORT, min_df: int = MIN_DF) -> Lexicon:
+        """From the number of papers defining each (short, long) pair and the vocabulary.
+        The most frequent long form of a short one wins; ties go to the first in order."""
         expansions: dict[str, str] = {}
         acronyms: dict[str, str] = {}
-        for (short, long), n in counts.most_common():
+        for (short, long), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             if n < min_support:
                 break
-            expansions.setdefault(short, long)  # the most frequent long form wins
+            expansions.setdefault(short, long)
             acronyms.setdefault(long, short)
         words = sorted(w for w, df in vocab.items()
                        if df >= min_df and MIN_WORD <= len(w) <= MAX_WORD and _plain(w))
