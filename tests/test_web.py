@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from sqlalchemy import event
 
 from paperwire import trending
 from paperwire.app import Paperwire
@@ -16,6 +17,7 @@ from paperwire.clock import utcnow
 from paperwire.config import Settings
 from paperwire.models import Paper, Signal
 from paperwire.store import Store, db
+from paperwire.web import health
 from paperwire.web.app import create_app
 from paperwire.web.common import fmt_date, keep_dates, paragraphs, shorten
 
@@ -329,6 +331,21 @@ def test_healthz(client: TestClient, store: Store, settings: Settings) -> None:
     down = TestClient(create_app(Paperwire(settings, gone))).get("/healthz")
     assert down.status_code == 503
     assert down.json()["status"] == "error"
+
+
+def test_healthz_counts_the_papers_at_most_every_few_seconds(
+        client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_rest: sent.append(statement.lower()))
+    assert client.get("/healthz").json()["papers"] == 5
+    store.write_batch([replace(MID, id="2501.09999")])
+    sent.clear()
+    again = client.get("/healthz")  # the count of a moment ago; the database still asked
+    assert (again.status_code, again.json()["papers"]) == (200, 5)
+    assert sent and not any("count(" in s for s in sent)
+    monkeypatch.setattr(health, "COUNT_SECONDS", 0.0)
+    assert client.get("/healthz").json()["papers"] == 6
 
 
 def test_static_css_is_served(client: TestClient) -> None:

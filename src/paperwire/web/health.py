@@ -27,6 +27,8 @@ from paperwire.worker import Background
 STALE_TICKS = 3  # ticks a live scheduler may miss (plus SLACK_SECONDS) before it is "down"
 SLACK_SECONDS = 30.0
 PROBE_SECONDS = 3.0
+COUNT_SECONDS = 10.0  # the papers count is made again at most this often (the database is
+# still asked every time whether it answers)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def check_mail(settings: Settings, outbox_url: str | None) -> Check:
 def report(store: Store, settings: Settings, bg: Background | None,
            outbox_url: str | None) -> tuple[int, dict[str, Any]]:
     """The HTTP status (200, or 503 when a part is down) and the JSON body."""
-    papers = store.health()
+    papers = store.health(max_age=COUNT_SECONDS)
     checks = {
         "database": Check("ok", f"{store.dialect}, {papers} papers") if papers is not None
         else Check("down", f"{store.dialect} cannot be reached"),
