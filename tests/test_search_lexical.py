@@ -515,3 +515,12 @@ def test_highlighting_reads_only_a_bounded_prefix_of_huge_texts(tmp_path: Path) 
     assert hit.title_html.startswith("<b>needle</b> <b>needle</b>")
     assert len(hit.title_html) <= lexical.SHOWN_TITLE_CHARS * 10  # markup around each word
     assert hit.title_html.endswith("…")
+
+
+def test_stop_words_rank_only_a_query_of_nothing_else(index: LexicalIndex) -> None:
+    # "with" is in SPLADE, DEEP, CONVNETS and EFFICIENT; "images" only in CONVNETS' title:
+    # the stop word neither finds the others nor moves the one that holds both words
+    assert ids(index, "with images") == [CONVNETS.id]
+    assert idset(index, "with") == {SPLADE.id, DEEP.id, CONVNETS.id, EFFICIENT.id}
+    # a phrase keeps its stop words
+    assert ids(index, '"learning with convolutional"') == [CONVNETS.id]

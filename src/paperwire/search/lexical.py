@@ -95,6 +95,11 @@ PRF_DOCS, PRF_TERMS, PRF_WEIGHT = 5, 10, 0.0
 # "Charlotte Model"). A topic query is decided by title and abstract; an ``author:`` filter
 # is unchanged. False: every free word in the authors field too (before issue 15).
 NAME_WORDS = True
+# A free word that is a stop word ("of", "a", "for") does not rank when the query has other
+# words: it is in almost every paper (1M postings each at 1M papers, scored one by one) and
+# moves BM25 by a hair. A query of nothing but stop words ranks by them. True: every word
+# ranks (before issue 15's 3M papers).
+STOP_WORDS_RANKED = False
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "2"  # 2: pair counts instead of each paper's pairs
 
@@ -469,10 +474,14 @@ class _QueryBuilder:
         highlight: list[Query] = []
         terms = pq.terms if words_too else ()
         concepts, taken = self.concepts(pq) if words_too else ([], set())
+        unranked = set() if STOP_WORDS_RANKED else {
+            i for i, t in enumerate(terms) if _only_stop_words(t)}
+        if len(unranked) == len(terms):
+            unranked = set()  # nothing but stop words: they rank
         # a word that is one form of a concept is searched as the concept (both forms)
         words = [q if i not in taken else Query.boost_query(q, MEET_TYPED)
                  for i, q in enumerate(self.any_field(t) for t in terms)
-                 if q is not None and (i not in taken or MEET_TYPED > 0)]
+                 if q is not None and (i not in taken or MEET_TYPED > 0) and i not in unranked]
         fixed = [self.corrections[t] for t in terms if t in self.corrections]
         words.extend(q for q in (self.any_field(t) for t in fixed) if q is not None)
         words.extend(self.concept(short, long) for short, long in concepts)
@@ -533,6 +542,10 @@ class _QueryBuilder:
                 clauses.append((Occur.MustNot, q))
         hl = Query.boolean_query([(Occur.Should, q) for q in highlight]) if highlight else None
         return Query.boolean_query(clauses), hl
+
+
+def _only_stop_words(text: str) -> bool:
+    return all(w in STOP_WORDS for w in ANALYZERS[NAME_ANALYZER].analyze(text))
 
 
 def marked_authors(query: str | ParsedQuery, authors: Sequence[str],
