@@ -18,7 +18,9 @@ One command, four parts, each printed as it ends:
    bench/scale_vectors.py on them: quantised codes and HNSW indexes against the exact scan.
 4. **Serving**: bench/scale_serve.py on the imported home: ``paperwire serve`` start-up, peak
    RSS, p50/p99 per route. The stand-in vectors are not in the store (they have no text to
-   embed), so search there is lexical; the vector side's serving figures are part 3's.
+   embed); when part 3 made them, they are published as the home's dense index (the layout
+   the index writer publishes, with the f16 graph part 3 built), so lexical, dense and hybrid
+   search are each timed, with the real query embedder.
 
 Each heavy step runs in its own process, so one step's memory does not hide another's.
 """
@@ -26,8 +28,10 @@ Each heavy step runs in its own process, so one step's memory does not hide anot
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "scale"
 REAL_STORE = ROOT / "bench" / "out" / "arxiv-74728"  # bench/search_bench.py's latency store
 PY = sys.executable
+BM25S_MAX = 1_000_000  # papers the bm25s baseline indexes at most (its memory: see import_part)
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, label: str = "") -> tuple[
@@ -75,10 +80,13 @@ BM25S = r"""
 import gzip, json, sys, time
 import bm25s, Stemmer
 texts = []
+limit = int(sys.argv[2])
 with gzip.open(sys.argv[1], "rt", encoding="utf-8") as fh:
     for line in fh:
         d = json.loads(line)
         texts.append(d["title"] + " " + d["abstract"])
+        if len(texts) == limit:
+            break
 t = time.perf_counter()
 tokens = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
                         show_progress=False)
@@ -110,10 +118,14 @@ def import_part(path: Path, n: int, keep: bool) -> None:
                          "paperwire import")
     print(f"| paperwire import (again) | {wall:,.0f} | {n / wall:,.0f} | {rss:,.0f} | "
           f"{_counts(json.loads(out))} |", flush=True)
-    wall, rss, out = run([PY, "-c", BM25S, str(path)], label="bm25s")
+    # bm25s holds every token of the corpus as Python objects while it tokenises: 7.3 GB at
+    # 1M papers, so 3M would not fit in 24 GB; above BM25S_MAX it indexes the first BM25S_MAX
+    m = min(n, BM25S_MAX)
+    wall, rss, out = run([PY, "-c", BM25S, str(path), str(m)], label="bm25s")
     got = json.loads(out.strip().splitlines()[-1])
-    print(f"| bm25s: read + index in memory (baseline) | {wall:,.0f} | {n / wall:,.0f} | "
-          f"{rss:,.0f} | index alone {got['index_s']:.0f} s |", flush=True)
+    print(f"| bm25s: read + index in memory (baseline{'' if m == n else f', first {m:,}'}) | "
+          f"{wall:,.0f} | {m / wall:,.0f} | {rss:,.0f} | index alone {got['index_s']:.0f} s |",
+          flush=True)
     size = sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
     print(f"\nhome on disk after import + index: {size / 2**30:.2f} GiB", flush=True)
 
@@ -127,7 +139,10 @@ def _counts(report: dict[str, object]) -> str:
 
 def real_vectors() -> Path:
     """The 75k real papers' first vectors (float16), one row per paper in the order of
-    bench/search_bench.py's ``arxiv_papers()``: the source order of bench/scale_corpus.py."""
+    bench/search_bench.py's ``arxiv_papers()``: the source order of bench/scale_corpus.py.
+    Read from bench/search_bench.py's store when it has them, else embedded here (title +
+    abstract, today's embedder; ~16 min on 2 cores) in chunks kept on disk, so a killed run
+    resumes after its last chunk."""
     path = OUT / "real-75k.npy"
     if path.exists():
         return path
@@ -140,31 +155,98 @@ def real_vectors() -> Path:
     from paperwire.embed.model_files import MODEL_NAME
     from paperwire.store import Store
 
-    store = Store.open(Settings(home=REAL_STORE).resolved_database_url)
-    model = f"{MODEL_NAME}/onnx-{DEFAULT_PRECISION}/{DEFAULT_MAX_LENGTH}"
-    by_id = {pid: np.frombuffer(blob, dtype="<f4")
-             for batch in store.iter_embeddings(model) for pid, blob, _ in batch}
-    order = [str(p["id"]) for p in arxiv_papers()]
-    missing = [pid for pid in order if pid not in by_id]
-    if missing:
-        sys.exit(f"{len(missing):,} of the real papers have no vector in {REAL_STORE}: "
-                 "run bench/search_bench.py --skip-quality first")
-    np.save(path, np.stack([by_id[pid] for pid in order]).astype(np.float16))
+    papers = arxiv_papers()
+    order = [str(p["id"]) for p in papers]
+    by_id: dict[str, np.ndarray] = {}
+    if (REAL_STORE / "paperwire.db").exists():
+        store = Store.open(Settings(home=REAL_STORE).resolved_database_url)
+        model = f"{MODEL_NAME}/onnx-{DEFAULT_PRECISION}/{DEFAULT_MAX_LENGTH}"
+        by_id = {pid: np.frombuffer(blob, dtype="<f4")
+                 for batch in store.iter_embeddings(model) for pid, blob, _ in batch}
+    if all(pid in by_id for pid in order):
+        rows = np.stack([by_id[pid] for pid in order])
+    else:
+        rows = _embed_real(papers)
+    np.save(path, rows.astype(np.float16))
     return path
 
 
+def _embed_real(papers: list[dict[str, object]], chunk: int = 4096) -> np.ndarray:
+    from tqdm import tqdm
+
+    from paperwire.embed import default_embedder, paper_text
+
+    parts = OUT / "real-75k.parts"
+    parts.mkdir(exist_ok=True)
+    emb = default_embedder(ROOT / "bench" / "out" / "models")
+    done: list[np.ndarray] = []
+    with tqdm(total=len(papers), unit=" papers", desc="embedding the real papers") as bar:
+        for start in range(0, len(papers), chunk):
+            part = parts / f"{start:06d}.npy"
+            if not part.exists():
+                texts = [paper_text(str(p["title"]), str(p["summary"]))
+                         for p in papers[start : start + chunk]]
+                tmp = part.with_suffix(".tmp.npy")
+                np.save(tmp, emb.embed(texts).astype(np.float16))
+                tmp.replace(part)
+            done.append(np.load(part))
+            bar.update(len(done[-1]))
+    emb.close()
+    return np.concatenate(done)
+
+
 def vectors_part(n: int, hnsw: list[str]) -> None:
-    real = real_vectors()
     vecs = OUT / f"vectors-{n}.npy"
     if not vecs.exists():
+        real = real_vectors()
         wall, _, _ = run([PY, str(ROOT / "bench" / "scale_corpus.py"), "--papers", str(n),
                           "--vectors", str(real), "--vectors-out", str(vecs)],
                          label="stand-in vectors")
         print(f"stand-in vectors: {n:,} made in {wall:.0f} s", flush=True)
     print("\n## Vectors\n", flush=True)
+    graph = OUT / f"hnsw-f16-{n}.usearch"
     _, _, out = run([PY, str(ROOT / "bench" / "scale_vectors.py"), "--vectors", str(vecs),
-                       "--hnsw", *hnsw], label="scale_vectors")
+                     "--hnsw", *hnsw, *(["--save-f16", str(graph)] if "f16" in hnsw else [])],
+                    label="scale_vectors")
     print(out, flush=True)
+
+
+def publish_vectors(home: Path, corpus_path: Path, n: int) -> bool:
+    """Publish the stand-in vectors as the home's dense index, one generation laid out as
+    Paperwire's index writer lays it out (ids, float32 rows, the f16 HNSW graph that part 3
+    built and saved, a manifest), so that ``paperwire serve`` searches them in dense and
+    hybrid modes with its real query embedder. Returns False when part 3 has not made them."""
+    vecs, graph = OUT / f"vectors-{n}.npy", OUT / f"hnsw-f16-{n}.usearch"
+    if not (vecs.exists() and graph.exists()):
+        return False
+    sys.path.insert(0, str(ROOT / "src"))
+    from paperwire.embed import default_embedder
+
+    name = default_embedder(ROOT / "bench" / "out" / "models").name
+    folder = home / "index" / "dense" / re.sub(r"[^\w.-]+", "_", name)
+    gen = folder / "gen-00000001"
+    if (folder / "current").exists():
+        return True
+    shutil.rmtree(folder, ignore_errors=True)
+    gen.mkdir(parents=True)
+    ids: list[str] = []
+    with gzip.open(corpus_path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            ids.append(json.loads(line[: line.index(",")] + "}")["id"])
+    src = np.load(vecs, mmap_mode="r")
+    if len(src) != len(ids):
+        sys.exit(f"{len(src):,} stand-in vectors for {len(ids):,} papers")
+    rows = np.lib.format.open_memmap(gen / "vectors.npy", mode="w+", dtype=np.float32,
+                                     shape=src.shape)
+    for lo in range(0, len(src), 100_000):
+        rows[lo:lo + 100_000] = src[lo:lo + 100_000]
+    rows.flush()
+    del rows
+    (gen / "ids.json").write_text(json.dumps(ids))
+    shutil.copyfile(graph, gen / "hnsw.usearch")
+    (folder / "current").write_text(json.dumps({"generation": gen.name, "number": "1",
+                                                "hnsw_rows": str(len(ids))}))
+    return True
 
 
 def main() -> None:
@@ -191,9 +273,11 @@ def main() -> None:
         home = OUT / f"home-{args.papers}"
         if not home.exists():
             sys.exit(f"no imported home at {home}: run without --skip-import first")
+        dense = publish_vectors(home, path, args.papers)
         print("\n## Serving\n", flush=True)
         _, _, out = run([PY, str(ROOT / "bench" / "scale_serve.py"), "--home", str(home),
-                         "--papers", str(path)], label="scale_serve")
+                         "--papers", str(path), *(["--modes"] if dense else [])],
+                        label="scale_serve")
         print(out, flush=True)
 
 

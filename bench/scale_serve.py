@@ -7,7 +7,8 @@ Starts ``paperwire serve`` (no scheduler, no index writer: a web process that on
 the published indexes) on the home, times how long until ``/healthz`` answers, then requests,
 one at a time over one keep-alive connection: searches (the first 3–6 words of titles of the
 file's papers, a seeded sample), paper pages of the same papers, the home page (trending) and
-``/api/trending``; ``/healthz`` is the baseline, measured in the same run (what a request costs
+``/api/trending`` (with ``--modes``, also ``/api/search`` in each search mode: the home has a
+published dense index); ``/healthz`` is the baseline, measured in the same run (what a request costs
 the server with no work). Prints p50/p99 per route and the server's peak RSS (VmHWM).
 """
 
@@ -28,6 +29,7 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+MODES = ("lexical", "dense", "hybrid")
 
 
 def sample(path: Path, n: int, seed: int = 7) -> list[tuple[str, str]]:
@@ -72,6 +74,9 @@ def main() -> None:
     ap.add_argument("--papers", type=Path, required=True)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--modes", action="store_true",
+                    help="also time /api/search in each mode (lexical, dense, hybrid): the "
+                         "home has a published dense index")
     args = ap.parse_args()
     items = sample(args.papers, args.queries)
     env = {**os.environ, "PAPERWIRE_HOME": str(args.home), "PAPERWIRE_LOG_LEVEL": "WARNING",
@@ -105,6 +110,9 @@ def main() -> None:
                 "/healthz (baseline)": [base + "/healthz"] * len(items),
                 "search page (hybrid, or lexical without vectors)": [
                     str(httpx.URL(base + "/search", params={"q": q})) for _, q in items],
+                **{f"/api/search, {mode}": [
+                    str(httpx.URL(base + "/api/search", params={"q": q, "mode": mode}))
+                    for _, q in items] for mode in (MODES if args.modes else ())},
                 "paper page": [f"{base}/papers/{pid}" for pid, _ in items],
                 "home (trending, week)": [base + "/"] * 30,
                 "/api/trending": [base + "/api/trending"] * 30,

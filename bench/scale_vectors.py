@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale_vectors.py --vectors V.npy [--queries Q.npy] [--rows N]
                                             [--hnsw i8 b1 f16] [--candidates 200 1000]
+                                            [--save-f16 GRAPH.usearch]
 
 ``V.npy``: rows × 384 vectors (float16 or float32, read memory-mapped), e.g. the stand-ins of
 bench/scale_corpus.py; ``Q.npy``: query vectors (default: 200 rows of V, each mixed with
@@ -103,8 +104,9 @@ def hnsw(kind: str, data: Any, dim: int) -> tuple[Any, float]:
 
 def hnsw_rows(kind: str, f32: np.ndarray, bits: np.ndarray, codes: quant.Int8Codes,
               queries: np.ndarray, exact: list[np.ndarray], base_ms: float,
-              candidates: list[int]) -> None:
-    """Build one HNSW index (its memory is freed on return) and print its rows."""
+              candidates: list[int], save: Path | None = None) -> None:
+    """Build one HNSW index (its memory is freed on return) and print its rows; ``save``:
+    where to save the f16 one (keys are row numbers, as in Paperwire's dense index)."""
     index, built = hnsw(kind, bits.view(np.uint8) if kind == "b1" else f32, f32.shape[1])
     held = int(index.memory_usage)
     if kind != "b1":
@@ -112,6 +114,8 @@ def hnsw_rows(kind: str, f32: np.ndarray, bits: np.ndarray, codes: quant.Int8Cod
                         queries)
         row(f"HNSW {kind} (expansion {HNSW_EXPANSION_SEARCH})", built, held,
             recall(exact, got), ms, base_ms)
+        if save is not None and kind == "f16":
+            index.save(str(save))
         return
     for c in candidates:
         def search(q: np.ndarray, c: int = c) -> np.ndarray:
@@ -131,6 +135,7 @@ def main() -> None:
     ap.add_argument("--n-queries", type=int, default=200)
     ap.add_argument("--hnsw", nargs="*", default=["i8", "b1"], choices=["i8", "b1", "f16"])
     ap.add_argument("--candidates", nargs="*", type=int, default=[200, 1000])
+    ap.add_argument("--save-f16", type=Path, help="save the f16 HNSW index here")
     args = ap.parse_args()
 
     raw = load(args.vectors, args.rows)
@@ -164,7 +169,8 @@ def main() -> None:
             recall(exact, got), ms, base_ms)
 
     for kind in args.hnsw:
-        hnsw_rows(kind, f32, bits, codes, queries, exact, base_ms, args.candidates)
+        hnsw_rows(kind, f32, bits, codes, queries, exact, base_ms, args.candidates,
+                  args.save_f16)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of this run: {peak:,.0f} MiB", flush=True)
 
