@@ -213,7 +213,7 @@ def vectors_part(n: int, hnsw: list[str]) -> None:
 
 def publish_vectors(home: Path, corpus_path: Path, n: int) -> bool:
     """Publish the stand-in vectors as the home's dense index, one generation laid out as
-    Paperwire's index writer lays it out (ids, float32 rows, the f16 HNSW graph that part 3
+    Paperwire's index writer lays it out (owner arrays, float32 rows, the f16 HNSW graph that part 3
     built and saved, a manifest), so that ``paperwire serve`` searches them in dense and
     hybrid modes with its real query embedder. Returns False when part 3 has not made them."""
     vecs, graph = OUT / f"vectors-{n}.npy", OUT / f"hnsw-f16-{n}.usearch"
@@ -242,7 +242,10 @@ def publish_vectors(home: Path, corpus_path: Path, n: int) -> bool:
         rows[lo:lo + 100_000] = src[lo:lo + 100_000]
     rows.flush()
     del rows
-    (gen / "ids.json").write_text(json.dumps(ids))
+    owners = np.array([i.encode() for i in ids], dtype=bytes)
+    order = np.argsort(owners, kind="stable").astype(np.int64)
+    for name_, array in (("owners", owners), ("order", order), ("keys", owners[order])):
+        np.save(gen / f"{name_}.npy", array)
     shutil.copyfile(graph, gen / "hnsw.usearch")
     (folder / "current").write_text(json.dumps({"generation": gen.name, "number": "1",
                                                 "hnsw_rows": str(len(ids))}))

@@ -5,6 +5,7 @@ in for the neural model so these tests do not depend on it; the model has tests 
 from __future__ import annotations
 
 import hashlib
+import json
 import mmap
 import re
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from paperwire.config import Settings
-from paperwire.embed import l2_normalise
+from paperwire.embed import l2_normalise, paper_text
 from paperwire.models import Paper
 from paperwire.search import SearchEngine, SearchOptions
 from paperwire.search.dense import HNSW_EXPANSION_SEARCH, DenseIndex, embed_pending
@@ -122,6 +123,56 @@ def test_a_reader_maps_the_published_vectors_and_keeps_them_past_new_generations
     assert reader.search(emb.embed_query("protein folding"), 1)[0][0] == "2601.00002"
     assert reader.refresh(every=0) and len(reader) == 6 and _file_backed(reader.matrix)
     assert mapped.shape == (4, emb.dim)  # the old mapping is still readable
+
+
+def test_a_reader_holds_the_paper_ids_as_mapped_arrays_not_python_objects(
+        store: Store, tmp_path: Path) -> None:
+    """At millions of rows, the ids of a generation are three memory-mapped arrays (each
+    row's owner, and the owners sorted with their rows for lookups): loading one builds no
+    Python object per row, and a paper's rows are found by binary search."""
+    emb = HashingEmbedder()
+    store.write_batch(PAPERS)
+    embed_pending(store, emb)
+    DenseIndex(tmp_path / "dense", emb.name, emb.dim).sync(store)
+    reader = DenseIndex(tmp_path / "dense", emb.name, emb.dim)
+    assert len(reader) == 4
+    snap = reader._snap
+    assert all(_file_backed(a) for a in (snap.owners, snap.order, snap.keys))
+    assert snap.rows_of(["2601.00002", "2601.0000", "2601.000021", ""]) == [
+        [snap.owner_list().index("2601.00002")], [], [], []]
+    first = reader.first_vectors(["2601.00003", "nope"])
+    assert list(first) == ["2601.00003"]
+    assert np.allclose(first["2601.00003"], emb.embed([paper_text(PAPERS[2].title,
+                                                                  PAPERS[2].abstract)])[0])
+
+
+def test_a_generation_published_with_ids_json_still_loads(store: Store,
+                                                           tmp_path: Path) -> None:
+    """Generations written before the owner arrays list their ids in ids.json."""
+    emb = HashingEmbedder()
+    store.write_batch(PAPERS)
+    embed_pending(store, emb)
+    DenseIndex(tmp_path / "dense", emb.name, emb.dim).sync(store)
+    (gen,) = (tmp_path / "dense").glob("gen-*")
+    owners = [o.decode() for o in np.load(gen / "owners.npy").tolist()]
+    for name in ("owners", "order", "keys"):
+        (gen / f"{name}.npy").unlink()
+    (gen / "ids.json").write_text(json.dumps(owners))
+    reader = DenseIndex(tmp_path / "dense", emb.name, emb.dim)
+    assert len(reader) == 4
+    assert reader.search(emb.embed_query("protein folding"), 1)[0][0] == "2601.00002"
+
+
+def test_a_paper_sample_is_distinct_seeded_and_skips_what_it_is_told() -> None:
+    dense = DenseIndex(Path("/nonexistent"), "m", 2)
+    owners = [f"p{i}" for i in range(50)] + ["p7", "p7", ""]  # windows, a row given up
+    dense.publish(owners, np.ones((len(owners), 2), dtype=np.float32))
+    got = dense.sample_papers(10, seed=3, skip={"p1", "p2"})
+    assert len(got) == len(set(got)) == 10 and not {"p1", "p2", ""} & set(got)
+    assert dense.sample_papers(10, seed=3, skip={"p1", "p2"}) == got
+    assert dense.sample_papers(10, seed=4, skip={"p1", "p2"}) != got
+    every = dense.sample_papers(100, seed=3, skip={"p1"})
+    assert sorted(every) == sorted(f"p{i}" for i in range(50) if i != 1)
 
 
 def test_hnsw_recall_against_exact(tmp_path: Path) -> None:

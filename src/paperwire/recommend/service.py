@@ -15,7 +15,7 @@ import random
 import zlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,31 +42,23 @@ class Suggestion:
     because: tuple[Paper, ...]  # the reader's papers that explain it (one or two)
 
 
-def _vectors_of(engine: SearchEngine | None) -> tuple[tuple[str, ...], dict[str, int],
-                                                      np.ndarray] | None:
-    """The dense index's papers, the row of each one's first vector and the matrix, or None
-    when there are no vectors. (A long paper's later windows are rows of their own: the
-    papers are the keys of ``pos``, in the order of their first rows.)"""
+def _dense_of(engine: SearchEngine | None) -> Any:
+    """The dense index when it holds vectors, else None."""
     if engine is None or not engine.dense_wanted():
         return None
     dense = engine.dense()
-    if len(dense) == 0:
-        return None
-    return tuple(dense.pos), dense.pos, dense.matrix
+    return dense if len(dense) else None
 
 
 def _candidates(store: Store, engine: SearchEngine | None, positives: Sequence[Paper],
-                matrix: tuple[tuple[str, ...], dict[str, int], np.ndarray] | None
-                ) -> list[str]:
+                dense: Any) -> list[str]:
     found: dict[str, None] = {}
     newest = positives[-NEWEST_POSITIVES:]
-    if matrix is not None and engine is not None:
-        dense = engine.dense()
-        _, pos, vectors = matrix
+    if dense is not None:
+        firsts = dense.first_vectors([p.id for p in newest])
         for p in newest:
-            if p.id in pos:
-                found.update((pid, None) for pid, _ in dense.search(vectors[pos[p.id]],
-                                                                    NEIGHBOURS))
+            if p.id in firsts:
+                found.update((pid, None) for pid, _ in dense.search(firsts[p.id], NEIGHBOURS))
     if engine is not None:
         from paperwire.search.query import literal_query
 
@@ -98,30 +90,32 @@ def recommend(
     ordered = [liked[p] for p in dict.fromkeys(positives) if p in liked]
     if len(ordered) < MIN_POSITIVES:
         return []
-    matrix = _vectors_of(engine)
+    dense = _dense_of(engine)
     if candidates is None:
-        candidates = _candidates(store, engine, ordered, matrix)
+        candidates = _candidates(store, engine, ordered, dense)
     skip = set(exclude) | set(liked) | set(negatives)
     cands = [c for c in dict.fromkeys(candidates) if c not in skip]
     if not cands:
         return []
-    pool = list(matrix[0]) if matrix is not None else sorted(store.all_ids())
     seed = zlib.crc32("\n".join(sorted(liked)).encode())
     # the background is a sample of the whole collection less the reader's own papers, the
     # candidates included (the model scores each paper with classifiers that did not see it):
     # the reader's scale, and so the floor, then mean the same for the For you page and for
-    # a digest's few new papers
-    rest = [b for b in pool if b not in skip]
-    bg = random.Random(seed).sample(rest, min(len(rest), background))
+    # a digest's few new papers. With vectors, rows drawn from the dense index (no pass over
+    # the collection); without, from every id in the store (a small collection's case).
+    if dense is not None:
+        bg = dense.sample_papers(background, seed, skip)
+    else:
+        rest = [b for b in sorted(store.all_ids()) if b not in skip]
+        bg = random.Random(seed).sample(rest, min(len(rest), background))
     papers = store.get_papers([*liked, *negatives, *bg, *cands])
     ids = list(papers)
-    dim = matrix[2].shape[1] if matrix is not None else 1
-    vectors = np.zeros((len(ids), dim), dtype=np.float32)
-    if matrix is not None:
-        _, pos, mat = matrix
+    vectors = np.zeros((len(ids), dense.dim if dense is not None else 1), dtype=np.float32)
+    if dense is not None:
+        firsts = dense.first_vectors(ids)
         for i, pid in enumerate(ids):
-            if pid in pos:
-                vectors[i] = mat[pos[pid]]
+            if pid in firsts:
+                vectors[i] = firsts[pid]
     items = Items.build([(pid, paper_text(p.title, p.abstract), p.authors)
                          for pid, p in papers.items()], vectors)
     ranked = rank(items, [p.id for p in ordered], [n for n in negatives if n in papers],

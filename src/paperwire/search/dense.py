@@ -15,7 +15,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -82,41 +82,82 @@ def embed_pending(
 @dataclass(frozen=True)
 class _Snapshot:
     """One consistent generation of the index: its rows' owners and vectors (row ``i`` of
-    ``matrix`` is a vector of paper ``ids[i]``; a long paper owns several rows, its first
+    ``matrix`` is a vector of paper ``owners[i]``; a long paper owns several rows, its first
     window first; a row given up when a paper's text got shorter is owned by ""). Never
     changed once published: a sync builds the next one and swaps it in with one assignment,
     so a search that took a snapshot reads ids and vectors of the same generation whatever
-    happens meanwhile."""
+    happens meanwhile.
 
-    ids: tuple[str, ...]
-    pos: dict[str, int]  # each paper's first row
-    rows: dict[str, tuple[int, ...]]  # each paper's rows
+    Owners are numpy arrays of UTF-8 bytes, not Python strings, and a paper's rows are found
+    by binary search (``keys``: the owners sorted, ``order``: their rows): a reader maps all
+    of them from the generation's files, so millions of rows cost no Python objects and no
+    start-up work."""
+
+    owners: np.ndarray  # (rows,) bytes: each row's paper id
+    order: np.ndarray  # (rows,) int64: rows sorted by owner, a paper's rows in row order
+    keys: np.ndarray  # (rows,) bytes: owners[order]
+    papers: int  # distinct owners, "" aside
     matrix: np.ndarray
 
     @classmethod
-    def of(cls, ids: Sequence[str], matrix: np.ndarray) -> _Snapshot:
+    def of(cls, ids: Sequence[str] | np.ndarray, matrix: np.ndarray,
+           order: np.ndarray | None = None, keys: np.ndarray | None = None) -> _Snapshot:
+        owners = (ids if isinstance(ids, np.ndarray)
+                  else np.array([i.encode() for i in ids], dtype=bytes))
+        if owners.dtype.kind != "S":
+            owners = owners.astype(bytes)
+        if order is None or keys is None:
+            order = np.argsort(owners, kind="stable").astype(np.int64)
+            keys = owners[order]
         matrix = np.asarray(matrix, dtype=np.float32)
         matrix.flags.writeable = False
-        rows: dict[str, list[int]] = {}
-        for i, pid in enumerate(ids):
-            if pid:
-                rows.setdefault(pid, []).append(i)
-        return cls(tuple(ids), {pid: r[0] for pid, r in rows.items()},
-                   {pid: tuple(r) for pid, r in rows.items()}, matrix)
+        return cls(owners, order, keys, _distinct(keys), matrix)
 
-    @property
-    def papers(self) -> int:
-        return len(self.rows)
+    def __len__(self) -> int:
+        return len(self.owners)
+
+    def owner(self, row: int) -> str:
+        return "" if row >= len(self.owners) else bytes(self.owners[row]).decode()
+
+    def owner_list(self) -> list[str]:
+        return [o.decode() for o in self.owners.tolist()]
+
+    def rows_of(self, paper_ids: Sequence[str]) -> list[list[int]]:
+        """Each paper's rows in row order (its first window first); [] for one with none."""
+        out: list[list[int]] = [[] for _ in paper_ids]
+        width = self.keys.dtype.itemsize
+        asked = [(i, pid.encode()) for i, pid in enumerate(paper_ids)]
+        asked = [(i, key) for i, key in asked if key and len(key) <= width]
+        if not asked or not len(self.keys):
+            return out
+        needles = np.array([key for _, key in asked], dtype=self.keys.dtype)
+        los = np.searchsorted(self.keys, needles, side="left")
+        his = np.searchsorted(self.keys, needles, side="right")
+        for (i, _), lo, hi in zip(asked, los.tolist(), his.tolist(), strict=True):
+            if hi > lo:
+                out[i] = sorted(int(r) for r in self.order[lo:hi])
+        return out
+
+    def first_row(self, paper_id: str) -> int | None:
+        rows = self.rows_of([paper_id])[0]
+        return rows[0] if rows else None
 
 
-def best_per_paper(ids: Sequence[str], order: np.ndarray, sims: np.ndarray,
+def _distinct(sorted_owners: np.ndarray) -> int:
+    if not len(sorted_owners):
+        return 0
+    n = 1 + int(np.count_nonzero(sorted_owners[1:] != sorted_owners[:-1]))
+    return n - (1 if sorted_owners[0] == b"" else 0)
+
+
+def best_per_paper(snap: _Snapshot, order: np.ndarray, sims: np.ndarray,
                    k: int) -> list[tuple[str, float]]:
     """The first ``k`` papers met along ``order`` (rows, best first), each with the score of
     its best row: max-pooling over a paper's windows. Rows owned by "" are skipped."""
     out: list[tuple[str, float]] = []
     seen: set[str] = set()
     for row, sim in zip(order.tolist(), sims.tolist(), strict=True):
-        pid = ids[int(row)] if int(row) < len(ids) else ""
+        pid = snap.owner(int(row))
         if pid and pid not in seen:
             seen.add(pid)
             out.append((pid, float(sim)))
@@ -147,13 +188,37 @@ class DenseIndex:
 
     # ---- the current snapshot ----------------------------------------------------------
 
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return self._snap.ids
+    def first_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The first vector (whole text, or first window) of each of ``paper_ids`` that has
+        one."""
+        self._load()
+        snap = self._snap
+        return {pid: snap.matrix[rows[0]]
+                for pid, rows in zip(paper_ids, snap.rows_of(paper_ids), strict=True) if rows}
 
-    @property
-    def pos(self) -> dict[str, int]:
-        return self._snap.pos
+    def sample_papers(self, n: int, seed: int, skip: Collection[str] = ()) -> list[str]:
+        """``n`` distinct papers with vectors, none of ``skip``, drawn at random (the same
+        ones for the same ``seed`` and generation); fewer when the index has fewer. Reads
+        only the rows drawn, whatever the index's size."""
+        self._load()
+        snap = self._snap
+        rng = np.random.default_rng(seed)
+        out: dict[str, None] = {}
+        rows = len(snap)
+        tries = 0
+        while len(out) < n and rows and tries < 8:
+            for row in rng.integers(0, rows, size=2 * (n - len(out)) + 8).tolist():
+                pid = snap.owner(int(row))
+                if pid and pid not in skip and pid not in out:
+                    out[pid] = None
+                    if len(out) == n:
+                        break
+            tries += 1
+        if len(out) < n and rows <= 4 * n:  # a small index: take every paper there is
+            for pid in snap.owner_list():
+                if pid and pid not in skip and pid not in out and len(out) < n:
+                    out[pid] = None
+        return list(out)
 
     @property
     def matrix(self) -> np.ndarray:
@@ -198,20 +263,27 @@ class DenseIndex:
                 gen = self.path / state["generation"]
             else:  # the layout before generations: one set of files, read as generation 0
                 state, gen = json.loads((self.path / "state.json").read_text()), self.path
-            ids = json.loads((gen / "ids.json").read_text())
             # memory-mapped, read-only: a web process pages in only the rows it reads (HNSW
             # keeps its own copy; fill-in and similar read a few hundred rows), and processes
             # on one host share one copy in the page cache. The writer never changes a
             # published generation (its next one is a new folder), so the mapping stays valid.
             matrix = np.load(gen / "vectors.npy", mmap_mode="r")
-            if matrix.shape != (len(ids), self.dim):
+            if (gen / "owners.npy").is_file():
+                owners = np.load(gen / "owners.npy", mmap_mode="r")
+                order = np.load(gen / "order.npy", mmap_mode="r")
+                keys = np.load(gen / "keys.npy", mmap_mode="r")
+                if not len(owners) == len(order) == len(keys):
+                    raise ValueError("owners and their order disagree")
+                snap = _Snapshot.of(owners, matrix, order, keys)
+            else:  # a generation written before owners.npy: ids.json
+                snap = _Snapshot.of(json.loads((gen / "ids.json").read_text()), matrix)
+            if matrix.shape != (len(snap), self.dim):
                 raise ValueError("ids and vectors disagree")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.debug("no dense index generation to load in %s: %s", self.path, exc)
             return None
-        snap = _Snapshot.of(ids, matrix)
         graph = None
-        if state.get("hnsw_rows") == str(len(ids)) and (gen / "hnsw.usearch").is_file():
+        if state.get("hnsw_rows") == str(len(snap)) and (gen / "hnsw.usearch").is_file():
             graph = self._restore(gen / "hnsw.usearch")
         return state, snap, graph
 
@@ -272,14 +344,16 @@ class DenseIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         np.save(tmp / "vectors.npy", snap.matrix)
-        (tmp / "ids.json").write_text(json.dumps(list(snap.ids)))
+        for name_, array in (("owners", snap.owners), ("order", snap.order),
+                             ("keys", snap.keys)):
+            np.save(tmp / f"{name_}.npy", array)
         state = {**self._state, "generation": name, "number": str(number)}
         state.pop("hnsw_rows", None)
         graph: Any = self._hnsw
         if graph is not None and self.approximate:
             with self._hnsw_lock:
                 graph.save(str(tmp / "hnsw.usearch"))
-            state["hnsw_rows"] = str(len(snap.ids))
+            state["hnsw_rows"] = str(len(snap))
         shutil.rmtree(self.path / name, ignore_errors=True)
         tmp.rename(self.path / name)
         staged = self.path / f"current.tmp-{os.getpid()}"
@@ -314,8 +388,8 @@ class DenseIndex:
         else:
             old = _Snapshot.of([], np.zeros((0, self.dim), dtype=np.float32))
         started = datetime.utcnow()
-        first_new = len(old.ids)
-        owners = list(old.ids)
+        first_new = len(old)
+        owners = old.owner_list()
         new_rows: list[np.ndarray] = []
         changes: dict[int, np.ndarray] = {}  # old rows with a new vector
         given_up: list[int] = []  # old rows no paper owns any more
@@ -339,7 +413,7 @@ class DenseIndex:
                 vecs = [np.frombuffer(blob, dtype="<f4")]
                 if extra:
                     vecs += list(np.frombuffer(extra, dtype="<f4").reshape(-1, self.dim))
-                have = touched.get(pid) or list(old.rows.get(pid, ()))
+                have = touched.get(pid) or old.rows_of([pid])[0]
                 if len(have) == len(vecs) and all(
                         np.array_equal(row_vector(r), v) for r, v in zip(have, vecs, strict=True)):
                     continue  # re-read inside the safety margin, unchanged
@@ -388,7 +462,7 @@ class DenseIndex:
             return
         dropped = dropped or set()
         keys = np.array([*(r for r in replaced if r not in dropped),
-                         *range(first_new, len(snap.ids))], dtype=np.uint64)
+                         *range(first_new, len(snap))], dtype=np.uint64)
         index: Any = self._hnsw
         with self._hnsw_lock:
             for pos in replaced:
@@ -399,12 +473,12 @@ class DenseIndex:
     def vector(self, paper_id: str) -> np.ndarray | None:
         self._load()
         snap = self._snap
-        pos = snap.pos.get(paper_id)
+        pos = snap.first_row(paper_id)
         return None if pos is None else snap.matrix[pos]
 
     def __len__(self) -> int:
         self._load()
-        return len(self._snap.ids)
+        return len(self._snap)
 
     @property
     def approximate(self) -> bool:
@@ -445,9 +519,9 @@ class DenseIndex:
         index = Index(ndim=self.dim, metric="cos", dtype=HNSW_DTYPE,
                       connectivity=HNSW_CONNECTIVITY, expansion_add=HNSW_EXPANSION_ADD,
                       expansion_search=HNSW_EXPANSION_SEARCH)
-        if snap.ids:
-            log.info("building the HNSW index over %d vectors", len(snap.ids))
-            index.add(np.arange(len(snap.ids), dtype=np.uint64), snap.matrix)
+        if len(snap):
+            log.info("building the HNSW index over %d vectors", len(snap))
+            index.add(np.arange(len(snap), dtype=np.uint64), snap.matrix)
         return index
 
     def search(self, query: np.ndarray, k: int = 100, exact: bool | None = None) -> list[
@@ -457,32 +531,32 @@ class DenseIndex:
         paper with several windows scores its best one (max-pooling)."""
         self._load()
         snap = self._snap  # ids and vectors of one generation, whatever a sync does meanwhile
-        if not snap.ids or k <= 0:
+        if not len(snap) or k <= 0:
             return []
-        k = min(k, len(snap.ids))
+        k = min(k, len(snap))
         if exact is None:
-            exact = len(snap.ids) <= self.exact_limit
-        windowed = snap.papers < len(snap.ids)  # some paper owns several rows
+            exact = len(snap) <= self.exact_limit
+        windowed = snap.papers < len(snap)  # some paper owns several rows
         if exact:
             sims = snap.matrix @ query.astype(np.float32)
-            m = min(len(snap.ids), k * 4 if windowed else k)
+            m = min(len(snap), k * 4 if windowed else k)
             while True:
                 top = np.argpartition(-sims, m - 1)[:m]
                 top = top[np.argsort(-sims[top], kind="stable")]
-                found = best_per_paper(snap.ids, top, sims[top], k)
-                if len(found) >= min(k, snap.papers) or m == len(snap.ids):
+                found = best_per_paper(snap, top, sims[top], k)
+                if len(found) >= min(k, snap.papers) or m == len(snap):
                     return found
-                m = min(len(snap.ids), m * 4)
+                m = min(len(snap), m * 4)
         graph = self._hnsw_index()
-        m = min(len(snap.ids), k * 3 if windowed else k)
+        m = min(len(snap), k * 3 if windowed else k)
         while True:
             with self._hnsw_lock:
                 got = graph.search(query.astype(np.float32), m)
                 keys, distances = np.array(got.keys), np.array(got.distances)
-            found = best_per_paper(snap.ids, keys, 1.0 - distances, k)
-            if len(found) >= min(k, snap.papers) or m == len(snap.ids) or len(keys) < m:
+            found = best_per_paper(snap, keys, 1.0 - distances, k)
+            if len(found) >= min(k, snap.papers) or m == len(snap) or len(keys) < m:
                 return found
-            m = min(len(snap.ids), m * 4)
+            m = min(len(snap), m * 4)
 
     def scores(self, query: np.ndarray, paper_ids: Sequence[str]) -> dict[str, float]:
         """Exact cosine similarity of ``query`` to each of ``paper_ids`` that has vectors
@@ -490,7 +564,8 @@ class DenseIndex:
         retriever found."""
         self._load()
         snap = self._snap
-        rows = [(pid, r) for pid in paper_ids for r in snap.rows.get(pid, ())]
+        rows = [(pid, r) for pid, rs in zip(paper_ids, snap.rows_of(paper_ids), strict=True)
+                for r in rs]
         if not rows:
             return {}
         sims = snap.matrix[[r for _, r in rows]] @ query.astype(np.float32)
