@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from paperwire.embed import Embedder, paper_text
+from paperwire.errors import SearchError
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,9 @@ class DenseIndex:
         self._snap = _Snapshot.of([], np.zeros((0, dim), dtype=np.float32))
         self._hnsw: object | None = None
         self._loaded = False
+        self._graph_lost = False  # the published generation's graph could not be loaded
+        self._unreadable: tuple[int, int, int] | None = (0, 0, 0)  # manifest last found bad
+        self._unsaved = False  # the last generation could not be published
         self._state: dict[str, str] = {}
         self._mark: tuple[int, int, int] | None = None  # the manifest as last read
         self._checked = 0.0
@@ -206,13 +210,28 @@ class DenseIndex:
             matrix = np.load(gen / "vectors.npy", mmap_mode="r")
             if matrix.shape != (len(ids), self.dim):
                 raise ValueError("ids and vectors disagree")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.debug("no dense index generation to load in %s: %s", self.path, exc)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            mark = self._manifest_mark()
+            if mark == self._unreadable:
+                pass  # told already
+            elif self.manifest.exists() or any(self.path.glob("gen-*")):
+                self._unreadable = mark
+                log.warning("the dense index in %s cannot be read (%s); semantic search finds "
+                            "nothing in it until the index writer rebuilds it from the store",
+                            self.path, exc)
+            else:
+                log.debug("no dense index generation to load in %s: %s", self.path, exc)
             return None
         snap = _Snapshot.of(ids, matrix)
         graph = None
-        if state.get("hnsw_rows") == str(len(ids)) and (gen / "hnsw.usearch").is_file():
-            graph = self._restore(gen / "hnsw.usearch")
+        self._graph_lost = False
+        if state.get("hnsw_rows") == str(len(ids)):
+            saved = gen / "hnsw.usearch"
+            graph = self._restore(saved) if saved.is_file() else None
+            if graph is None:  # built in memory; the writer publishes a new one
+                if not saved.is_file():
+                    log.warning("the HNSW index %s is missing; building it in memory", saved)
+                self._graph_lost = True
         return state, snap, graph
 
     def _load(self) -> None:
@@ -263,28 +282,42 @@ class DenseIndex:
         return True
 
     def _save(self) -> None:
-        """Publish the current snapshot (and graph) as a new generation (writer only)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Publish the current snapshot (and graph) as a new generation (writer only). When
+        it cannot be written (a full disk), nothing of it is left, readers keep the last
+        generation, and the next :meth:`sync` publishes again (:class:`SearchError`)."""
+        self._unsaved = True
         snap = self._snap
         number = int(self._state.get("number", "0")) + 1
         name = f"gen-{number:08d}"
         tmp = self.path / f"{name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        np.save(tmp / "vectors.npy", snap.matrix)
-        (tmp / "ids.json").write_text(json.dumps(list(snap.ids)))
+        staged = self.path / f"current.tmp-{os.getpid()}"
         state = {**self._state, "generation": name, "number": str(number)}
         state.pop("hnsw_rows", None)
-        graph: Any = self._hnsw
-        if graph is not None and self.approximate:
-            with self._hnsw_lock:
-                graph.save(str(tmp / "hnsw.usearch"))
-            state["hnsw_rows"] = str(len(snap.ids))
-        shutil.rmtree(self.path / name, ignore_errors=True)
-        tmp.rename(self.path / name)
-        staged = self.path / f"current.tmp-{os.getpid()}"
-        staged.write_text(json.dumps(state))
-        os.replace(staged, self.manifest)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            np.save(tmp / "vectors.npy", snap.matrix)
+            (tmp / "ids.json").write_text(json.dumps(list(snap.ids)))
+            graph: Any = self._hnsw
+            if graph is not None and self.approximate:
+                with self._hnsw_lock:
+                    graph.save(str(tmp / "hnsw.usearch"))
+                state["hnsw_rows"] = str(len(snap.ids))
+            shutil.rmtree(self.path / name, ignore_errors=True)
+            tmp.rename(self.path / name)
+            staged.write_text(json.dumps(state))
+            os.replace(staged, self.manifest)
+        except (OSError, RuntimeError, ValueError) as exc:  # usearch raises RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            staged.unlink(missing_ok=True)
+            if self._state_on_disk() != name:
+                shutil.rmtree(self.path / name, ignore_errors=True)
+            raise SearchError(
+                f"the dense index in {self.path} could not be written ({exc}); semantic "
+                "search keeps its last complete generation: make room and run `paperwire "
+                "index` (a running index writer retries by itself)") from exc
+        self._unsaved = self._graph_lost = False
         self._state = state
         self._mark = self._manifest_mark()
         # keep this generation and the one before (readers may still be loading it)
@@ -303,6 +336,14 @@ class DenseIndex:
         self._load()
         with self._sync_lock:
             return self._sync(store)
+
+    def _state_on_disk(self) -> str | None:
+        """The generation the manifest names (None when none can be read)."""
+        try:
+            name = json.loads(self.manifest.read_text()).get("generation")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return name if isinstance(name, str) else None
 
     def _sync(self, store: Store) -> int:
         key = hashlib.sha256(
@@ -369,6 +410,10 @@ class DenseIndex:
                            "number": self._state.get("number", "0")}
             self._update_hnsw(sorted(changes), first_new, reset=since is None,
                               dropped=set(given_up))
+            self._save()
+        elif self._unsaved or (self._graph_lost and self.approximate):
+            # the last generation was not published, or its graph is lost: publish again
+            self._hnsw_index()
             self._save()
         return changed
 

@@ -19,6 +19,7 @@ import shutil
 import threading
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,7 +30,7 @@ import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
 
 from paperwire import texts
-from paperwire.errors import SearchError
+from paperwire.errors import PaperwireError, SearchError
 from paperwire.models import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS, Paper
 from paperwire.search.query import ParsedQuery, parse_query
 from paperwire.search.terms import (
@@ -688,24 +689,37 @@ def _load_lexicon(path: Path) -> Lexicon:
         if data.get("schema") != TERMS_SCHEMA:
             return Lexicon()
         return Lexicon.of(data["expansions"], data["long_forms"], data["words"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("the search index's %s cannot be read (%s); searches go without "
+                    "acronyms and spelling corrections until the index writer rewrites it",
+                    path, _one_line(exc))
         return Lexicon()
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
 def _write_json(path: Path, data: dict[str, object]) -> None:
+    """``data`` as ``path``, whole or not at all (a full disk leaves the old file)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def _load_terms(path: Path) -> _Terms:
+def _load_terms(path: Path) -> _Terms | None:
+    """terms.json (empty terms when of another schema); None when it cannot be read."""
     try:
         data = json.loads(path.read_text())
         if data.get("schema") != TERMS_SCHEMA:
             return _Terms()
-        return _Terms(pairs=data["pairs"], vocab=data["vocab"])
+        return _Terms(pairs=dict(data["pairs"]), vocab=dict(data["vocab"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return _Terms()
+        return None
 
 
 class LexicalIndex:
@@ -722,6 +736,7 @@ class LexicalIndex:
         self._loading = False
         self._index: tantivy.Index | None = None
         self._mark: tuple[int, int, int] | None = None  # meta.json as last loaded
+        self._unreadable: tuple[int, int, int] | None = None  # meta.json last found damaged
         self._checked = 0.0
 
     def _meta_mark(self, name: str = "meta.json") -> tuple[int, int, int] | None:
@@ -761,14 +776,19 @@ class LexicalIndex:
             return None
         if self._state().get("schema") != str(SCHEMA_VERSION):
             return None  # another layout: the writer rebuilds it
+        mark = self._meta_mark()
         try:
             index = tantivy.Index.open(str(self.path))
-        except Exception as exc:  # a half-made index is not there yet
-            log.debug("search index in %s not readable yet: %s", self.path, exc)
+        except Exception as exc:  # damaged: served as no index until the writer rebuilds it
+            if mark != self._unreadable:
+                self._unreadable = mark
+                log.warning("the search index in %s cannot be read (%s); searches find "
+                            "nothing in it until the index writer rebuilds it from the store",
+                            self.path, _one_line(exc))
             return None
         for name, analyzer in ANALYZERS.items():
             index.register_tokenizer(name, analyzer)
-        self._mark = self._meta_mark()
+        self._mark = mark
         self._index = index
         return index
 
@@ -784,32 +804,55 @@ class LexicalIndex:
             return self._reader() is not None
         if mark == self._mark:
             return False
+        if self._state().get("schema") != str(SCHEMA_VERSION):
+            return False  # being rebuilt: keep the last view until the writer is done
+        try:
+            self._index.reload()
+        except Exception as exc:  # damaged since: keep the last view, tell once
+            if mark != self._unreadable:
+                self._unreadable = mark
+                log.warning("the search index in %s cannot be reloaded (%s); searches use "
+                            "the last readable state until the index writer rebuilds it",
+                            self.path, _one_line(exc))
+            return False
         self._mark = mark
-        self._index.reload()
         return True
 
     def _open(self) -> tantivy.Index:
-        """The index for writing: created when missing, rebuilt when of another layout."""
+        """The index for writing: created when missing; started afresh (for :meth:`sync` to
+        rebuild from the store) when of another layout, damaged, or missing its files."""
         if self._index is None:
             self.path.mkdir(parents=True, exist_ok=True)
+            if self._meta_mark() is None and self.state_file.exists():
+                self._discard("its meta.json is missing")
             try:
                 index = tantivy.Index(_schema(), path=str(self.path))
-            except ValueError as exc:
-                if "schema does not match" not in str(exc):
-                    raise SearchError(
-                        f"cannot open the search index in {self.path}: {exc}"
-                    ) from exc
-                # an index written by another version: start afresh, sync() rebuilds it
-                log.info("search index in %s has an older layout; rebuilding it", self.path)
-                shutil.rmtree(self.path)
-                self.path.mkdir(parents=True)
-                index = tantivy.Index(_schema(), path=str(self.path))
             except Exception as exc:
-                raise SearchError(f"cannot open the search index in {self.path}: {exc}") from exc
+                if "schema does not match" in str(exc):
+                    log.info("search index in %s has an older layout; rebuilding it", self.path)
+                    self._discard(None)
+                else:
+                    self._discard(_one_line(exc))
+                try:
+                    index = tantivy.Index(_schema(), path=str(self.path))
+                except Exception as again:
+                    raise SearchError(f"cannot create the search index in {self.path}: "
+                                      f"{_one_line(again)}") from again
             for name, analyzer in ANALYZERS.items():
                 index.register_tokenizer(name, analyzer)
             self._index = index
         return self._index
+
+    def _discard(self, damage: str | None) -> None:
+        """Start the folder afresh (state.json first, so no reader opens what follows
+        before it is complete); ``damage`` says what was wrong, for the log."""
+        if damage is not None:
+            log.warning("the search index in %s is damaged (%s); rebuilding it from the store",
+                        self.path, damage)
+        self._index = None
+        self.state_file.unlink(missing_ok=True)
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True, exist_ok=True)
 
     def _state(self) -> dict[str, str]:
         try:
@@ -828,12 +871,19 @@ class LexicalIndex:
         index = self._open()  # first: opening may discard an index of an older layout
         store_key = hashlib.sha256(store.engine.url.render_as_string().encode()).hexdigest()[:16]
         state = self._state()
+        damage = self._index_damage(index, state)
+        if damage is not None:  # readers keep their last view (no state.json) meanwhile
+            self._discard(damage)
+            index, state = self._open(), {}
         rebuild = (
             state.get("store") != store_key
             or state.get("schema") != str(SCHEMA_VERSION)
             or "watermark" not in state
             or not (self.terms_file.exists() and self.lexicon_file.exists())
         )
+        if not rebuild and (damage := self._terms_damage(state)) is not None:
+            log.warning("the search index's %s; rebuilding it from the store", damage)
+            rebuild = True
         newest = store.max_changed_at()
         since: datetime | None = None
         if not rebuild:
@@ -850,6 +900,10 @@ class LexicalIndex:
             log.info("search index busy, not syncing now: %s", exc)
             return 0
         terms = _Terms() if rebuild else _load_terms(self.terms_file)
+        if terms is None:
+            log.warning("the search index's terms.json cannot be read; rebuilding the index "
+                        "from the store")
+            terms, rebuild = _Terms(), True
         try:
             count = self._write(writer, store, None if rebuild else since, rebuild, terms)
             if not rebuild:
@@ -859,29 +913,77 @@ class LexicalIndex:
                     terms = _Terms()
                     count = self._write(writer, store, None, True, terms)
             writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
+        except BaseException as exc:
+            with suppress(Exception):
+                writer.rollback()
+            if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
+                raise self._unwritten(exc) from exc
             raise
-        index.reload()
-        terms.count(index.searcher())
-        _write_json(self.terms_file, {"schema": TERMS_SCHEMA, "pairs": terms.pairs,
-                                      "vocab": terms.vocab})
-        lexicon = terms.lexicon()
-        _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **lexicon.dump()})
-        self._lexicon, self._terms_mark = lexicon, self._meta_mark(self.lexicon_file.name)
-        state = {
-            "store": store_key,
-            "schema": str(SCHEMA_VERSION),
-            "watermark": (newest or datetime.min).isoformat(),
-        }
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.state_file)
+        try:
+            index.reload()
+            terms.count(index.searcher())
+            _write_json(self.terms_file, {"schema": TERMS_SCHEMA, "pairs": terms.pairs,
+                                          "vocab": terms.vocab})
+            lexicon = terms.lexicon()
+            _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **lexicon.dump()})
+            self._lexicon, self._terms_mark = lexicon, self._meta_mark(self.lexicon_file.name)
+            self._write_state({
+                "store": store_key,
+                "schema": str(SCHEMA_VERSION),
+                "watermark": (newest or datetime.min).isoformat(),
+                "docs": str(int(index.searcher().num_docs)),
+                "terms_bytes": str(self.terms_file.stat().st_size),
+                "lexicon_bytes": str(self.lexicon_file.stat().st_size),
+            })
+        except (OSError, ValueError) as exc:
+            raise self._unwritten(exc) from exc
         index.reload()
         self._mark = self._meta_mark()
         if count:
             log.info("search index: %d papers indexed", count)
         return count
+
+    def _unwritten(self, exc: BaseException) -> SearchError:
+        """A sync that could not write (a full disk, most often): tantivy's last commit and
+        the state before it stay what readers see; the next sync does it again."""
+        return SearchError(f"the search index in {self.path} could not be written "
+                           f"({_one_line(exc)}); searches keep its last complete state: make "
+                           "room and run `paperwire index` (a running index writer retries by "
+                           "itself)")
+
+    def _write_state(self, state: dict[str, str]) -> None:
+        _write_json(self.state_file, dict(state))
+
+    def _index_damage(self, index: tantivy.Index, state: dict[str, str]) -> str | None:
+        """What is wrong with the tantivy files of an index ``state`` describes (None when
+        nothing is seen): unreadable, or holding another number of papers than it was left
+        with (a segment or meta.json lost)."""
+        if state.get("schema") != str(SCHEMA_VERSION):
+            return None  # rebuilt anyway
+        try:
+            index.reload()
+            held = int(index.searcher().num_docs)
+        except Exception as exc:
+            return f"it cannot be read: {_one_line(exc)}"
+        docs = state.get("docs")
+        if docs is not None and docs != str(held):
+            return f"it holds {held:,} papers where it was left with {docs}"
+        return None
+
+    def _terms_damage(self, state: dict[str, str]) -> str | None:
+        """Whether terms.json or lexicon.json is not as the last sync wrote it (a stat)."""
+        for key, file in (("terms_bytes", self.terms_file),
+                          ("lexicon_bytes", self.lexicon_file)):
+            want = state.get(key)
+            if want is None:
+                continue
+            try:
+                size = file.stat().st_size
+            except OSError:
+                return f"{file.name} is missing"
+            if str(size) != want:
+                return f"{file.name} has {size:,} bytes where {int(want):,} were written"
+        return None
 
     @staticmethod
     def _write(writer: tantivy.IndexWriter, store: Store, since: datetime | None,
@@ -925,10 +1027,19 @@ class LexicalIndex:
                 writer.delete_documents_by_term("id", pid)
             writer.commit()
             writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
+        except BaseException as exc:
+            with suppress(Exception):
+                writer.rollback()
+            if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
+                raise self._unwritten(exc) from exc
             raise
         index.reload()
+        state = self._state()
+        if "docs" in state:  # what the next sync checks the index against
+            try:
+                self._write_state({**state, "docs": str(int(index.searcher().num_docs))})
+            except OSError as exc:
+                raise self._unwritten(exc) from exc
         return held
 
     def view(self) -> LexicalView | None:
