@@ -39,6 +39,15 @@ HNSW_CONNECTIVITY, HNSW_EXPANSION_ADD, HNSW_EXPANSION_SEARCH = 16, 128, 512
 REFRESH_SECONDS = 0.25  # how often a reader looks whether a new generation was published
 
 
+def _free_space(path: Path) -> str:
+    """``"; 12.3 MiB free on its disk"`` (see :func:`paperwire.search.lexical.free_space`)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    return f"; {st.f_bavail * st.f_frsize / 2**20:,.1f} MiB free on its disk"
+
+
 def embed_pending(
     store: Store, embedder: Embedder, on_progress: Callable[[int, int], None] | None = None
 ) -> int:
@@ -314,7 +323,8 @@ class DenseIndex:
             if self._state_on_disk() != name:
                 shutil.rmtree(self.path / name, ignore_errors=True)
             raise SearchError(
-                f"the dense index in {self.path} could not be written ({exc}); semantic "
+                f"the dense index in {self.path} could not be written "
+                f"({exc}{_free_space(self.path)}); semantic "
                 "search keeps its last complete generation: make room and run `paperwire "
                 "index` (a running index writer retries by itself)") from exc
         self._unsaved = self._graph_lost = False

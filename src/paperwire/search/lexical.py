@@ -14,9 +14,11 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import threading
+import traceback
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import suppress
@@ -696,6 +698,16 @@ def _load_lexicon(path: Path) -> Lexicon:
         return Lexicon()
 
 
+def free_space(path: Path) -> str:
+    """``"; 12.3 MiB free on its disk"`` for the file system of ``path`` (what a failed write
+    most often lacks, whatever the library's error says), or "" when unknown."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    return f"; {st.f_bavail * st.f_frsize / 2**20:,.1f} MiB free on its disk"
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
@@ -737,6 +749,7 @@ class LexicalIndex:
         self._index: tantivy.Index | None = None
         self._mark: tuple[int, int, int] | None = None  # meta.json as last loaded
         self._unreadable: tuple[int, int, int] | None = None  # meta.json last found damaged
+        self._described = False  # the index read is one a state.json described
         self._checked = 0.0
 
     def _meta_mark(self, name: str = "meta.json") -> tuple[int, int, int] | None:
@@ -790,6 +803,7 @@ class LexicalIndex:
             index.register_tokenizer(name, analyzer)
         self._mark = mark
         self._index = index
+        self._described = True
         return index
 
     def refresh(self, every: float = REFRESH_SECONDS) -> bool:
@@ -804,8 +818,8 @@ class LexicalIndex:
             return self._reader() is not None
         if mark == self._mark:
             return False
-        if self._state().get("schema") != str(SCHEMA_VERSION):
-            return False  # being rebuilt: keep the last view until the writer is done
+        if self._described and self._state().get("schema") != str(SCHEMA_VERSION):
+            return False  # rebuilt from nothing: keep the last view until the writer is done
         try:
             self._index.reload()
         except Exception as exc:  # damaged since: keep the last view, tell once
@@ -822,34 +836,38 @@ class LexicalIndex:
         """The index for writing: created when missing; started afresh (for :meth:`sync` to
         rebuild from the store) when of another layout, damaged, or missing its files."""
         if self._index is None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            if self._meta_mark() is None and self.state_file.exists():
-                self._discard("its meta.json is missing")
-            try:
-                index = tantivy.Index(_schema(), path=str(self.path))
-            except Exception as exc:
-                if "schema does not match" in str(exc):
-                    log.info("search index in %s has an older layout; rebuilding it", self.path)
-                    self._discard(None)
-                else:
-                    self._discard(_one_line(exc))
-                try:
-                    index = tantivy.Index(_schema(), path=str(self.path))
-                except Exception as again:
-                    raise SearchError(f"cannot create the search index in {self.path}: "
-                                      f"{_one_line(again)}") from again
-            for name, analyzer in ANALYZERS.items():
-                index.register_tokenizer(name, analyzer)
-            self._index = index
+            self._index = self._create()
         return self._index
 
+    def _create(self) -> tantivy.Index:
+        """The folder's index opened for writing (see :meth:`_open`); this object's readers
+        keep the one they have until the caller installs it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self._meta_mark() is None and self.state_file.exists():
+            self._discard("its meta.json is missing")
+        try:
+            index = tantivy.Index(_schema(), path=str(self.path))
+        except Exception as exc:
+            if "schema does not match" in str(exc):
+                log.info("search index in %s has an older layout; rebuilding it", self.path)
+                self._discard(None)
+            else:
+                self._discard(_one_line(exc))
+            try:
+                index = tantivy.Index(_schema(), path=str(self.path))
+            except Exception as again:
+                raise SearchError(f"cannot create the search index in {self.path}: "
+                                  f"{_one_line(again)}") from again
+        for name, analyzer in ANALYZERS.items():
+            index.register_tokenizer(name, analyzer)
+        return index
+
     def _discard(self, damage: str | None) -> None:
-        """Start the folder afresh (state.json first, so no reader opens what follows
-        before it is complete); ``damage`` says what was wrong, for the log."""
+        """Start the folder afresh (state.json first, so no reader opens what follows, nor
+        follows it, before it is complete); ``damage`` says what was wrong, for the log."""
         if damage is not None:
             log.warning("the search index in %s is damaged (%s); rebuilding it from the store",
                         self.path, damage)
-        self._index = None
         self.state_file.unlink(missing_ok=True)
         shutil.rmtree(self.path, ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -874,7 +892,7 @@ class LexicalIndex:
         damage = self._index_damage(index, state)
         if damage is not None:  # readers keep their last view (no state.json) meanwhile
             self._discard(damage)
-            index, state = self._open(), {}
+            index, state = self._create(), {}
         rebuild = (
             state.get("store") != store_key
             or state.get("schema") != str(SCHEMA_VERSION)
@@ -916,6 +934,10 @@ class LexicalIndex:
         except BaseException as exc:
             with suppress(Exception):
                 writer.rollback()
+            # the writer holds tantivy's lock until it is dropped: nothing may keep it alive
+            # (the error's traceback holds the frames that name it)
+            del writer
+            traceback.clear_frames(exc.__traceback__)
             if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
                 raise self._unwritten(exc) from exc
             raise
@@ -938,6 +960,7 @@ class LexicalIndex:
         except (OSError, ValueError) as exc:
             raise self._unwritten(exc) from exc
         index.reload()
+        self._index, self._described = index, True
         self._mark = self._meta_mark()
         if count:
             log.info("search index: %d papers indexed", count)
@@ -947,17 +970,17 @@ class LexicalIndex:
         """A sync that could not write (a full disk, most often): tantivy's last commit and
         the state before it stay what readers see; the next sync does it again."""
         return SearchError(f"the search index in {self.path} could not be written "
-                           f"({_one_line(exc)}); searches keep its last complete state: make "
-                           "room and run `paperwire index` (a running index writer retries by "
-                           "itself)")
+                           f"({_one_line(exc)}{free_space(self.path)}); searches keep its last "
+                           "complete state: make room and run `paperwire index` (a running "
+                           "index writer retries by itself)")
 
     def _write_state(self, state: dict[str, str]) -> None:
         _write_json(self.state_file, dict(state))
 
     def _index_damage(self, index: tantivy.Index, state: dict[str, str]) -> str | None:
         """What is wrong with the tantivy files of an index ``state`` describes (None when
-        nothing is seen): unreadable, or holding another number of papers than it was left
-        with (a segment or meta.json lost)."""
+        nothing is seen): unreadable, or holding fewer papers than it was left with (a
+        segment or meta.json lost)."""
         if state.get("schema") != str(SCHEMA_VERSION):
             return None  # rebuilt anyway
         try:
@@ -966,8 +989,10 @@ class LexicalIndex:
         except Exception as exc:
             return f"it cannot be read: {_one_line(exc)}"
         docs = state.get("docs")
-        if docs is not None and docs != str(held):
-            return f"it holds {held:,} papers where it was left with {docs}"
+        # fewer: a segment or meta.json lost; more is a commit whose state.json could not
+        # be written, which the sync from the state's watermark takes in again
+        if docs is not None and docs.isdigit() and held < int(docs):
+            return f"it holds {held:,} papers where it was left with {int(docs):,}"
         return None
 
     def _terms_damage(self, state: dict[str, str]) -> str | None:
@@ -1030,6 +1055,10 @@ class LexicalIndex:
         except BaseException as exc:
             with suppress(Exception):
                 writer.rollback()
+            # the writer holds tantivy's lock until it is dropped: nothing may keep it alive
+            # (the error's traceback holds the frames that name it)
+            del writer
+            traceback.clear_frames(exc.__traceback__)
             if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
                 raise self._unwritten(exc) from exc
             raise
