@@ -27,16 +27,15 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import select
-from test_dense_hybrid import PAPERS, HashingEmbedder
 
 from paperwire.cli import DEMO_DATA, EXIT_ERROR, main
 from paperwire.errors import SearchError
 from paperwire.importers import run_import
-from paperwire.search import lexical
 from paperwire.search.dense import DenseIndex, embed_pending
 from paperwire.search.lexical import LexicalIndex
 from paperwire.store import Store, db
 from paperwire.store.schema import papers
+from test_dense_hybrid import PAPERS, HashingEmbedder
 
 N = 1200
 BATCH = 100
@@ -377,7 +376,7 @@ def test_a_dense_save_whose_write_fails_leaves_nothing_and_is_retried(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
 
     monkeypatch.setattr(np, "save", enospc)
-    with pytest.raises(SearchError, match="dense index .* could not be written"):
+    with pytest.raises(SearchError, match=r"dense index .* could not be written"):
         writer.sync(store)
     assert sorted(p.name for p in folder.iterdir()) == before
     assert len(DenseIndex(folder, emb.name, emb.dim)) == 2

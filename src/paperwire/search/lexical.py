@@ -762,8 +762,8 @@ class LexicalIndex:
     def lexicon(self) -> Lexicon:
         """The acronyms and vocabulary the writer last published (re-read when changed)."""
         mark = self._meta_mark(self.lexicon_file.name)
-        if mark == self._terms_mark:
-            return self._lexicon
+        if mark == self._terms_mark or (mark is None and self._terms_mark is not None):
+            return self._lexicon  # (gone: the writer is rebuilding, and writes it again)
         if self._terms_mark is None or mark is None:  # the first one: read it now
             self._terms_mark = mark
             self._lexicon = _load_lexicon(self.lexicon_file) if mark else Lexicon()
@@ -897,11 +897,11 @@ class LexicalIndex:
             state.get("store") != store_key
             or state.get("schema") != str(SCHEMA_VERSION)
             or "watermark" not in state
-            or not (self.terms_file.exists() and self.lexicon_file.exists())
         )
         if not rebuild and (damage := self._terms_damage(state)) is not None:
             log.warning("the search index's %s; rebuilding it from the store", damage)
             rebuild = True
+        rebuild = rebuild or not (self.terms_file.exists() and self.lexicon_file.exists())
         newest = store.max_changed_at()
         since: datetime | None = None
         if not rebuild:
