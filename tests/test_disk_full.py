@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from paperwire.cli import DEMO_DATA, EXIT_ERROR, main
 from paperwire.errors import SearchError
@@ -34,7 +35,7 @@ from paperwire.importers import run_import
 from paperwire.search.dense import DenseIndex, embed_pending
 from paperwire.search.lexical import LexicalIndex
 from paperwire.store import Store, db
-from paperwire.store.schema import papers
+from paperwire.store.schema import cursors, papers
 from test_dense_hybrid import PAPERS, HashingEmbedder
 
 N = 1200
@@ -79,14 +80,15 @@ def dump(url: str) -> list[tuple[Any, ...]]:
     return rows
 
 
-def import_checkpoint(db_file: Path) -> dict[str, Any]:
-    con = sqlite3.connect(db_file)
+def import_checkpoint(url: str) -> dict[str, Any]:
+    store = Store.open(url, migrate=False)
     try:
-        [(value,)] = con.execute("SELECT value FROM cursors WHERE key LIKE 'import:%'").fetchall()
+        with store.engine.connect() as conn:
+            [value] = conn.execute(select(cursors.c.value).where(
+                cursors.c.key.like("import:%"))).scalars().all()
     finally:
-        con.close()
-    cp: dict[str, Any] = json.loads(value)
-    return cp
+        store.close()
+    return dict(value)
 
 
 def page_count(db_file: Path) -> int:
@@ -97,16 +99,18 @@ def page_count(db_file: Path) -> int:
         con.close()
 
 
-def assert_stopped_consistently(err: str, source: Path, db_file: Path, url: str,
-                                clean: list[tuple[Any, ...]]) -> int:
-    """The one error line names the cause, the database and where the import stopped; the
-    store holds exactly the papers of the lines before it, each whole, and the checkpoint
-    says so. Returns the checkpoint's line."""
+def assert_stopped_consistently(err: str, source: Path, where: str, url: str,
+                                clean: list[tuple[Any, ...]],
+                                says: str = "database or disk is full") -> int:
+    """The one error line names the cause, the database (``where``) and where the import
+    stopped; the store holds exactly the papers of the lines before it, each whole, and the
+    checkpoint says so. Returns the checkpoint's line."""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith(f"error: the database {db_file} is full"), err
-    assert "database or disk is full" in lines[0]
-    cp = import_checkpoint(db_file)
+    assert lines[0].startswith(f"error: the database {where} is full (no space left on its "
+                               "disk, or it reached its size limit): "), err
+    assert says in lines[0], err
+    cp = import_checkpoint(url)
     assert not cp["complete"] and cp["skipped"] == 0  # nothing passed off as a bad record
     assert 0 < cp["line"] < N
     assert f"the import stopped at {source}:{cp['line'] + 1}," in lines[0], err
@@ -148,12 +152,12 @@ def test_an_import_that_fills_the_database_stops_cleanly_and_resumes(
     code, out, err = run(capsys, "import", str(source), "--no-progress",
                          "--batch-size", str(BATCH))
     assert code == EXIT_ERROR
-    line = assert_stopped_consistently(err, source, db_file, url, clean)
+    line = assert_stopped_consistently(err, source, str(db_file), url, clean)
     # still full: the same import stops at the same place, nothing changed
     code, _, err_again = run(capsys, "import", str(source), "--no-progress",
                              "--batch-size", str(BATCH))
     assert code == EXIT_ERROR and err_again == err
-    assert import_checkpoint(db_file)["line"] == line
+    assert import_checkpoint(url)["line"] == line
 
     monkeypatch.setattr(db, "_sqlite_pragmas", plain)  # room is made
     code, out, err = run(capsys, "import", str(source), "--no-progress", "--json",
@@ -163,7 +167,7 @@ def test_an_import_that_fills_the_database_stops_cleanly_and_resumes(
     assert report["resumed"] == [{"path": str(source), "after_line": line}]
     assert report["papers"] == {"new": N, "changed": 0, "unchanged": 0, "missing": 0}
     assert dump(url) == clean
-    assert import_checkpoint(db_file)["complete"]
+    assert import_checkpoint(url)["complete"]
     assert LexicalIndex(tmp_path / "home" / "index" / "lexical").num_docs() == N
 
 
@@ -227,7 +231,7 @@ def test_an_import_on_a_full_disk_stops_cleanly_and_resumes(
     ballast = fill(small_disk, 600_000)  # about a third of the papers fit
     done = cli(home, url, "import", str(source), "--no-progress", "--batch-size", str(BATCH))
     assert done.returncode == EXIT_ERROR and done.stdout == ""
-    line = assert_stopped_consistently(done.stderr, source, db_file, url, clean)
+    line = assert_stopped_consistently(done.stderr, source, str(db_file), url, clean)
 
     ballast.unlink()
     done = cli(home, url, "import", str(source), "--no-progress", "--batch-size", str(BATCH))
@@ -235,6 +239,83 @@ def test_an_import_on_a_full_disk_stops_cleanly_and_resumes(
     assert f"resumed {source} at line {line + 1:,}" in done.stderr
     assert dump(url) == clean
     assert LexicalIndex(home / "index" / "lexical").num_docs() == N
+
+
+@pytest.fixture
+def pg_on_small_disk() -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL database of its own whose tablespace is a 48 MiB tmpfs (its WAL stays on
+    the server's own disk): (its URL, the disk). Skipped where the server is not on this host
+    or this process cannot mount one."""
+    import pwd
+    import tempfile
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from conftest import PG_URL
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        owner = pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("no postgres user on this host: the server is elsewhere")
+    name = f"pw_full_{uuid.uuid4().hex[:10]}"
+    disk = Path(tempfile.mkdtemp(prefix="pw-pg-full-"))  # under /tmp: the server reaches it
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                           f"size=48m,mode=0700,uid={owner.pw_uid},gid={owner.pw_gid}",
+                           "tmpfs", str(disk)], capture_output=True, text=True)
+    if done.returncode != 0:
+        disk.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 3})
+    try:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE TABLESPACE {name} LOCATION '{disk}'"))
+                conn.execute(text(f"CREATE DATABASE {name} TABLESPACE {name}"))
+        except Exception as exc:  # no server, or one on another host
+            pytest.skip(f"cannot make a database on a small disk: {str(exc).splitlines()[0]}")
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False), disk
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"DROP TABLESPACE IF EXISTS {name}"))
+        admin.dispose()
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+        disk.rmdir()
+
+
+@pytest.mark.postgres
+def test_an_import_that_fills_a_postgresql_disk_stops_cleanly_and_resumes(
+        tmp_path: Path, pg_on_small_disk: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The same on PostgreSQL: its tablespace's disk fills up mid-import (SQLSTATE 53100,
+    "could not extend file"); one line, a consistent store, and a resumed import ends with
+    the papers of a clean run."""
+    url, disk = pg_on_small_disk
+    source = write_jsonl(tmp_path / "papers.jsonl", N)
+    clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
+    use_home(monkeypatch, tmp_path / "clean-home", clean_url)
+    assert run(capsys, "import", str(source), "--no-progress", "--batch-size",
+               str(BATCH))[0] == 0
+    clean = dump(clean_url)
+    Store.open(url).close()  # migrated before the disk fills
+    ballast = fill(disk, 1_500_000)
+    use_home(monkeypatch, tmp_path / "home", url)
+    code, _, err = run(capsys, "import", str(source), "--no-progress", "--batch-size",
+                       str(BATCH))
+    assert code == EXIT_ERROR
+    where = make_url(url).render_as_string(hide_password=True)
+    line = assert_stopped_consistently(err, source, where, url, clean,
+                                       says="No space left on device")
+    ballast.unlink()
+    code, _, err = run(capsys, "import", str(source), "--no-progress", "--batch-size",
+                       str(BATCH))
+    assert code == 0, err
+    assert f"resumed {source} at line {line + 1:,}" in err
+    assert dump(url) == clean
 
 
 def two_imports(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
