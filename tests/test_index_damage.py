@@ -66,15 +66,23 @@ LEXICAL: dict[str, tuple[Callable[[Path], None], bool]] = {
 }
 
 
+@pytest.mark.parametrize("kind", ["the same writer", "a new writer"])
 @pytest.mark.parametrize("damage", list(LEXICAL))
 def test_a_damaged_lexical_index_is_served_whole_or_not_at_all_and_rebuilt(
-        store: Store, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+        store: Store, tmp_path: Path, damage: str, kind: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The writer that wrote the index and still has it open (serve's writer thread), or a
+    new one (``paperwire index``), rebuilds it."""
+    if kind == "the same writer" and damage == "a segment file truncated":
+        pytest.skip("a file cut short under a process that maps it is a SIGBUS there, as "
+                    "in any reader that maps it (tantivy maps its files)")
     clean = LexicalIndex(tmp_path / "clean")
     assert clean.sync(store) == N
     expected = answers(clean)
     assert all(expected[:4])
     folder = tmp_path / "lexical"
-    LexicalIndex(folder).sync(store)
+    first = LexicalIndex(folder)
+    first.sync(store)
     act, served_empty = LEXICAL[damage]
     act(folder)
 
@@ -86,7 +94,7 @@ def test_a_damaged_lexical_index_is_served_whole_or_not_at_all_and_rebuilt(
         else:  # the index is whole (its lexicon perhaps not: searches go without it)
             assert held == N and all(answers(reader)[:4])
 
-        writer = LexicalIndex(folder)
+        writer = first if kind == "the same writer" else LexicalIndex(folder)
         assert writer.sync(store) == N  # rebuilt from the store, whatever the watermark said
     if damage != "state.json truncated":  # (a missing state is a first sync: nothing to say)
         assert any(r.levelno == logging.WARNING for r in caplog.records), caplog.text
@@ -144,16 +152,21 @@ DENSE: dict[str, tuple[Callable[[Path], None], bool]] = {
 LIMIT = 100  # exact search up to this many vectors: the index here is approximate (HNSW)
 
 
+@pytest.mark.parametrize("kind", ["the same writer", "a new writer"])
 @pytest.mark.parametrize("damage", list(DENSE))
 def test_a_damaged_dense_index_is_served_whole_or_not_at_all_and_rebuilt(
-        store: Store, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+        store: Store, tmp_path: Path, damage: str, kind: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The writer that published it and holds it in memory (its pass: refresh, then sync),
+    or a new one, publishes it whole again."""
     emb = HashingEmbedder()
     query = emb.embed_query("large language models for reasoning")
     clean = DenseIndex(tmp_path / "clean", emb.name, emb.dim, LIMIT)
     assert clean.sync(store) == N
     expected = [pid for pid, _ in clean.search(query, 10, exact=True)]
     folder = tmp_path / "dense"
-    DenseIndex(folder, emb.name, emb.dim, LIMIT).sync(store)
+    first = DenseIndex(folder, emb.name, emb.dim, LIMIT)
+    first.sync(store)
     act, served_empty = DENSE[damage]
     act(folder)
 
@@ -164,7 +177,9 @@ def test_a_damaged_dense_index_is_served_whole_or_not_at_all_and_rebuilt(
         else:  # the vectors are whole; the graph is built again in memory meanwhile
             assert len(reader) == N
             assert [pid for pid, _ in reader.search(query, 10, exact=True)] == expected
-        writer = DenseIndex(folder, emb.name, emb.dim, LIMIT)
+        writer = first if kind == "the same writer" else DenseIndex(folder, emb.name,
+                                                                     emb.dim, LIMIT)
+        writer.refresh(every=0)  # as the index writer's pass does first
         writer.sync(store)
     assert any(r.levelno == logging.WARNING for r in caplog.records), caplog.text
 

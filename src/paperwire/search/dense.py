@@ -279,7 +279,9 @@ class DenseIndex:
             if mark == self._mark:
                 return False
             found = self._read_generation()
-            if found is None:  # e.g. replaced again while being read: next time
+            if found is None:  # damaged (or replaced again while being read): keep ours;
+                self._unsaved = True  # the writer publishes what it has again (readers: no-op)
+                self._mark = mark  # and look again when the manifest changes
                 return False
             self._mark = mark
             self._state, snap, graph = found
@@ -313,6 +315,7 @@ class DenseIndex:
                 with self._hnsw_lock:
                     graph.save(str(tmp / "hnsw.usearch"))
                 state["hnsw_rows"] = str(len(snap.ids))
+            state["bytes"] = json.dumps({f.name: f.stat().st_size for f in tmp.iterdir()})
             shutil.rmtree(self.path / name, ignore_errors=True)
             tmp.rename(self.path / name)
             staged.write_text(json.dumps(state))
@@ -346,6 +349,19 @@ class DenseIndex:
         self._load()
         with self._sync_lock:
             return self._sync(store)
+
+    def _published_intact(self) -> bool:
+        """Whether the files of the generation last published or loaded are still as they
+        were written (their sizes: a stat each; True when the manifest does not say)."""
+        gen, sizes = self._state.get("generation"), self._state.get("bytes")
+        if not gen or not sizes:
+            return True
+        try:
+            expected = json.loads(sizes)
+            return all((self.path / gen / name).stat().st_size == size
+                       for name, size in expected.items())
+        except (OSError, ValueError, AttributeError, TypeError):
+            return False
 
     def _state_on_disk(self) -> str | None:
         """The generation the manifest names (None when none can be read)."""
@@ -421,9 +437,14 @@ class DenseIndex:
             self._update_hnsw(sorted(changes), first_new, reset=since is None,
                               dropped=set(given_up))
             self._save()
-        elif self._unsaved or (self._graph_lost and self.approximate):
-            # the last generation was not published, or its graph is lost: publish again
-            self._hnsw_index()
+        elif (self._unsaved or (self._graph_lost and self.approximate)
+              or not self._published_intact()):
+            # the last generation was not published, or what is published cannot be read
+            # (whole, or its graph): publish again
+            log.warning("the dense index in %s: publishing its vectors again (what was "
+                        "published is missing, damaged or was not written)", self.path)
+            if self.approximate:
+                self._hnsw_index()
             self._save()
         return changed
 

@@ -979,13 +979,14 @@ class LexicalIndex:
 
     def _index_damage(self, index: tantivy.Index, state: dict[str, str]) -> str | None:
         """What is wrong with the tantivy files of an index ``state`` describes (None when
-        nothing is seen): unreadable, or holding fewer papers than it was left with (a
+        nothing is seen): unreadable as a reader opening it now would find it (the files,
+        not what this process has open), or holding fewer papers than it was left with (a
         segment or meta.json lost)."""
         if state.get("schema") != str(SCHEMA_VERSION):
             return None  # rebuilt anyway
         try:
             index.reload()
-            held = int(index.searcher().num_docs)
+            held = int(tantivy.Index.open(str(self.path)).searcher().num_docs)
         except Exception as exc:
             return f"it cannot be read: {_one_line(exc)}"
         docs = state.get("docs")
