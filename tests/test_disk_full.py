@@ -288,6 +288,7 @@ def pg_on_small_disk() -> Iterator[tuple[str, Path]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # making and dropping a database costs the server two checkpoints
 def test_an_import_that_fills_a_postgresql_disk_stops_cleanly_and_resumes(
         tmp_path: Path, pg_on_small_disk: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
