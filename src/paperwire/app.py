@@ -264,12 +264,17 @@ class Paperwire:
     # ---- bringing papers in --------------------------------------------------------------
 
     def import_files(self, paths: list[Path], fmt: str | None = None,
-                     progress: bool = False, batch_size: int = 1000) -> ImportReport:
+                     progress: bool = False, batch_size: int = 1000,
+                     sync: bool = True) -> ImportReport:
+        """Import files (:func:`paperwire.importers.run_import`), then take the new papers
+        into the BM25 index unless ``sync`` is False (the caller calls
+        :meth:`sync_lexical`)."""
         from paperwire.importers import run_import
 
         report = run_import(self.store, paths, fmt=fmt, progress=progress,
                             batch_size=batch_size)
-        self.sync_lexical()
+        if sync:
+            self.sync_lexical()
         return report
 
     def ingest(self, source: Source,

@@ -3,6 +3,7 @@
     PaperwireError                 base: the CLI prints its message as one line and exits 1
     ├── ConfigError                a setting is missing, unknown or malformed
     ├── StoreError                 the database cannot be reached or migrated
+    │   └── StoreFull              the database is full: its disk, or a size limit it has
     ├── ImportFormatError          a file's format cannot be detected or is not supported
     ├── ReadError                  an input file cannot be read on from a line (I/O, gzip, UTF-8)
     ├── RecordError                one record (of an import file, or of a live source's
@@ -42,6 +43,12 @@ class ConfigError(PaperwireError):
 
 class StoreError(PaperwireError):
     pass
+
+
+class StoreFull(StoreError):
+    """The database cannot grow: its disk is full, or it reached a size limit (SQLite's
+    SQLITE_FULL, PostgreSQL's disk_full). Not the fault of the data being written: a writer
+    stops (its transaction rolled back) rather than skipping records."""
 
 
 class FormulaError(PaperwireError):

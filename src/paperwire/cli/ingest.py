@@ -24,7 +24,7 @@ def _run_ingests(sources: list[Any], as_json: bool, progress: bool) -> None:
     """Run sources one after another with a progress line; print what each added."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from paperwire.errors import SourceError
+    from paperwire.errors import SearchError, SourceError
     from paperwire.ingest import IngestReport
 
     app = application()
@@ -49,7 +49,11 @@ def _run_ingests(sources: list[Any], as_json: bool, progress: bool) -> None:
                 reports.append(current)
                 failure = exc
                 break
-    app.sync_lexical()
+    unindexed: SearchError | None = None
+    try:
+        app.sync_lexical()
+    except SearchError as exc:  # what was ingested stands; said after the reports
+        unindexed = exc
     if as_json:
         emit_json({"ok": failure is None, "error": str(failure) if failure else None,
                    "runs": [r.to_dict() for r in reports]})
@@ -60,6 +64,8 @@ def _run_ingests(sources: list[Any], as_json: bool, progress: bool) -> None:
                 sys.stderr.write(terminal_text(f"skipped {where}: {why}") + "\n")
     if failure is not None:
         fail(f"{failure} (everything before it was kept; run again to resume)")
+    if unindexed is not None:
+        fail(f"the papers are stored, but {unindexed}")
 
 
 def ingest_arxiv(

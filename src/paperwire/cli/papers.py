@@ -45,8 +45,16 @@ def import_(
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise typer.BadParameter(f"{missing[0]} does not exist")
-    report = application().import_files(paths, fmt=fmt, progress=progress and not as_json,
-                                        batch_size=batch_size)
+    from paperwire.errors import SearchError
+
+    app = application()
+    report = app.import_files(paths, fmt=fmt, progress=progress and not as_json,
+                              batch_size=batch_size, sync=False)
+    try:
+        app.sync_lexical()
+        unindexed = None
+    except SearchError as exc:  # the import stands; say so after its report
+        unindexed = exc
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -62,6 +70,8 @@ def import_(
             lines.append(f"… and {report.truncated_count - 20:,} more cut to size")
         sys.stderr.write("".join(terminal_text(line) + "\n" for line in lines))
         sys.stdout.write(report.summary() + "\n")
+    if unindexed is not None:
+        fail(f"the papers are imported, but {unindexed}")
     if not report.ok:
         raise typer.Exit(EXIT_PARTIAL)
 

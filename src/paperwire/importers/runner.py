@@ -24,7 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from paperwire.errors import ImportFormatError, ReadError, RecordError, StoreError
+from paperwire.errors import ImportFormatError, ReadError, RecordError, StoreError, StoreFull
 from paperwire.importers.report import MAX_LISTED_PER_FILE, FileReport, ImportReport
 from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal, bounded
@@ -214,6 +214,7 @@ class _Sink:
         self.dates: dict[str, date] = {}
         self.checkpoint: _Checkpoint | None = None
         self.line = 0  # every record on this line or before is in pending, written or skipped
+        self.at = ""  # where the write being made begins (named when the database is full)
 
     def add(self, where: str, paper: Paper, signals: list[Signal],
             meta: PaperMeta | None = None) -> None:
@@ -234,7 +235,17 @@ class _Sink:
 
     def flush(self, complete: bool = False) -> None:
         """Write what is pending, with the checkpoint: done up to ``self.line``, and to the
-        end of the file when ``complete``."""
+        end of the file when ``complete``. A full database stops the run
+        (:class:`StoreFull`, naming the first record not written)."""
+        cp = self.checkpoint
+        self.at = f"{self.fr.path}:{cp.written + 1}" if cp else self.fr.path
+        try:
+            self._flush(complete)
+        except StoreFull as exc:
+            raise StoreFull(f"{exc}; the import stopped at {self.at}, everything before it is "
+                            "kept: make room and run the same import again to resume") from exc
+
+    def _flush(self, complete: bool) -> None:
         cp = self.checkpoint
         if cp is not None:
             cp.line, cp.complete = self.line, complete
@@ -251,12 +262,15 @@ class _Sink:
                 cp.written = cp.line
             return
         batch, self.pending = self.pending, []
+        self.at = batch[0][0]  # the first record a full database would stop the run at
         try:
             pc, sc = self.store.write_batch(
                 [p for _, p, _, _ in batch], [s for _, _, sigs, _ in batch for s in sigs],
                 metas=[m for _, _, _, m in batch if m is not None],
                 cursor=cp.after_batch(self.fr) if cp is not None else None,
             )
+        except StoreFull:
+            raise
         except StoreError as exc:
             if not self.store.ping():
                 raise StoreError(f"the database stopped answering: {exc}") from exc
@@ -281,6 +295,9 @@ class _Sink:
         for where, paper, sigs, meta in batch:
             try:
                 pc, sc = self.store.write_batch([paper], sigs, metas=[meta] if meta else [])
+            except StoreFull:  # the database's fault, not the record's: stop here
+                self.at = where
+                raise
             except StoreError as exc:
                 if not self.store.ping():
                     raise StoreError(f"the database stopped answering: {exc}") from exc

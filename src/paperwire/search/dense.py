@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from paperwire.embed import Embedder, paper_text
+from paperwire.errors import SearchError
 from paperwire.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,15 @@ HNSW_DTYPE = "f16"
 # 300 title queries, 2.6 ms a query (128: 0.940; 256: 0.969) — bench/search_bench.py
 HNSW_CONNECTIVITY, HNSW_EXPANSION_ADD, HNSW_EXPANSION_SEARCH = 16, 128, 512
 REFRESH_SECONDS = 0.25  # how often a reader looks whether a new generation was published
+
+
+def _free_space(path: Path) -> str:
+    """``"; 12.3 MiB free on its disk"`` (see :func:`paperwire.search.lexical.free_space`)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    return f"; {st.f_bavail * st.f_frsize / 2**20:,.1f} MiB free on its disk"
 
 
 def embed_pending(
@@ -180,6 +190,9 @@ class DenseIndex:
         self._snap = _Snapshot.of([], np.zeros((0, dim), dtype=np.float32))
         self._hnsw: object | None = None
         self._loaded = False
+        self._graph_lost = False  # the published generation's graph could not be loaded
+        self._unreadable: tuple[int, int, int] | None = (0, 0, 0)  # manifest last found bad
+        self._unsaved = False  # the last generation could not be published
         self._state: dict[str, str] = {}
         self._mark: tuple[int, int, int] | None = None  # the manifest as last read
         self._checked = 0.0
@@ -279,12 +292,27 @@ class DenseIndex:
                 snap = _Snapshot.of(json.loads((gen / "ids.json").read_text()), matrix)
             if matrix.shape != (len(snap), self.dim):
                 raise ValueError("ids and vectors disagree")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.debug("no dense index generation to load in %s: %s", self.path, exc)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            mark = self._manifest_mark()
+            if mark == self._unreadable:
+                pass  # told already
+            elif self.manifest.exists() or any(self.path.glob("gen-*")):
+                self._unreadable = mark
+                log.warning("the dense index in %s cannot be read (%s); semantic search finds "
+                            "nothing in it until the index writer rebuilds it from the store",
+                            self.path, exc)
+            else:
+                log.debug("no dense index generation to load in %s: %s", self.path, exc)
             return None
         graph = None
-        if state.get("hnsw_rows") == str(len(snap)) and (gen / "hnsw.usearch").is_file():
-            graph = self._restore(gen / "hnsw.usearch")
+        self._graph_lost = False
+        if state.get("hnsw_rows") == str(len(snap)):
+            saved = gen / "hnsw.usearch"
+            graph = self._restore(saved) if saved.is_file() else None
+            if graph is None:  # built in memory; the writer publishes a new one
+                if not saved.is_file():
+                    log.warning("the HNSW index %s is missing; building it in memory", saved)
+                self._graph_lost = True
         return state, snap, graph
 
     def _load(self) -> None:
@@ -323,7 +351,9 @@ class DenseIndex:
             if mark == self._mark:
                 return False
             found = self._read_generation()
-            if found is None:  # e.g. replaced again while being read: next time
+            if found is None:  # damaged (or replaced again while being read): keep ours;
+                self._unsaved = True  # the writer publishes what it has again (readers: no-op)
+                self._mark = mark  # and look again when the manifest changes
                 return False
             self._mark = mark
             self._state, snap, graph = found
@@ -335,30 +365,46 @@ class DenseIndex:
         return True
 
     def _save(self) -> None:
-        """Publish the current snapshot (and graph) as a new generation (writer only)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Publish the current snapshot (and graph) as a new generation (writer only). When
+        it cannot be written (a full disk), nothing of it is left, readers keep the last
+        generation, and the next :meth:`sync` publishes again (:class:`SearchError`)."""
+        self._unsaved = True
         snap = self._snap
         number = int(self._state.get("number", "0")) + 1
         name = f"gen-{number:08d}"
         tmp = self.path / f"{name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        np.save(tmp / "vectors.npy", snap.matrix)
-        for name_, array in (("owners", snap.owners), ("order", snap.order),
-                             ("keys", snap.keys)):
-            np.save(tmp / f"{name_}.npy", array)
+        staged = self.path / f"current.tmp-{os.getpid()}"
         state = {**self._state, "generation": name, "number": str(number)}
         state.pop("hnsw_rows", None)
-        graph: Any = self._hnsw
-        if graph is not None and self.approximate:
-            with self._hnsw_lock:
-                graph.save(str(tmp / "hnsw.usearch"))
-            state["hnsw_rows"] = str(len(snap))
-        shutil.rmtree(self.path / name, ignore_errors=True)
-        tmp.rename(self.path / name)
-        staged = self.path / f"current.tmp-{os.getpid()}"
-        staged.write_text(json.dumps(state))
-        os.replace(staged, self.manifest)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            np.save(tmp / "vectors.npy", snap.matrix)
+            for name_, array in (("owners", snap.owners), ("order", snap.order),
+                                 ("keys", snap.keys)):
+                np.save(tmp / f"{name_}.npy", array)
+            graph: Any = self._hnsw
+            if graph is not None and self.approximate:
+                with self._hnsw_lock:
+                    graph.save(str(tmp / "hnsw.usearch"))
+                state["hnsw_rows"] = str(len(snap))
+            state["bytes"] = json.dumps({f.name: f.stat().st_size for f in tmp.iterdir()})
+            shutil.rmtree(self.path / name, ignore_errors=True)
+            tmp.rename(self.path / name)
+            staged.write_text(json.dumps(state))
+            os.replace(staged, self.manifest)
+        except (OSError, RuntimeError, ValueError) as exc:  # usearch raises RuntimeError
+            shutil.rmtree(tmp, ignore_errors=True)
+            staged.unlink(missing_ok=True)
+            if self._state_on_disk() != name:
+                shutil.rmtree(self.path / name, ignore_errors=True)
+            raise SearchError(
+                f"the dense index in {self.path} could not be written "
+                f"({exc}{_free_space(self.path)}); semantic "
+                "search keeps its last complete generation: make room and run `paperwire "
+                "index` (a running index writer retries by itself)") from exc
+        self._unsaved = self._graph_lost = False
         self._state = state
         self._mark = self._manifest_mark()
         # keep this generation and the one before (readers may still be loading it)
@@ -377,6 +423,27 @@ class DenseIndex:
         self._load()
         with self._sync_lock:
             return self._sync(store)
+
+    def _published_intact(self) -> bool:
+        """Whether the files of the generation last published or loaded are still as they
+        were written (their sizes: a stat each; True when the manifest does not say)."""
+        gen, sizes = self._state.get("generation"), self._state.get("bytes")
+        if not gen or not sizes:
+            return True
+        try:
+            expected = json.loads(sizes)
+            return all((self.path / gen / name).stat().st_size == size
+                       for name, size in expected.items())
+        except (OSError, ValueError, AttributeError, TypeError):
+            return False
+
+    def _state_on_disk(self) -> str | None:
+        """The generation the manifest names (None when none can be read)."""
+        try:
+            name = json.loads(self.manifest.read_text()).get("generation")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return name if isinstance(name, str) else None
 
     def _sync(self, store: Store) -> int:
         key = hashlib.sha256(
@@ -443,6 +510,15 @@ class DenseIndex:
                            "number": self._state.get("number", "0")}
             self._update_hnsw(sorted(changes), first_new, reset=since is None,
                               dropped=set(given_up))
+            self._save()
+        elif (self._unsaved or (self._graph_lost and self.approximate)
+              or not self._published_intact()):
+            # the last generation was not published, or what is published cannot be read
+            # (whole, or its graph): publish again
+            log.warning("the dense index in %s: publishing its vectors again (what was "
+                        "published is missing, damaged or was not written)", self.path)
+            if self.approximate:
+                self._hnsw_index()
             self._save()
         return changed
 

@@ -14,12 +14,15 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import threading
+import traceback
 import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,7 +33,7 @@ import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzer, TextAnalyzerBuilder, Tokenizer
 
 from paperwire import texts
-from paperwire.errors import SearchError
+from paperwire.errors import PaperwireError, SearchError
 from paperwire.models import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS, Paper
 from paperwire.search.query import ParsedQuery, parse_query
 from paperwire.search.terms import (
@@ -101,7 +104,8 @@ NAME_WORDS = True
 # ranks (before issue 15's 3M papers).
 STOP_WORDS_RANKED = False
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
-TERMS_SCHEMA = "2"  # 2: pair counts instead of each paper's pairs
+TERMS_SCHEMA = "2"  # terms.json; 2: pair counts instead of each paper's pairs
+LEXICON_SCHEMA = "1"  # lexicon.json (the readers')
 
 # Analyzers, by the name the schema uses. Text: split on non-alphanumerics, drop tokens over
 # 40 bytes, lower-case, fold accents (naïve = naive), then English stemming for prose.
@@ -714,17 +718,39 @@ def _load_lexicon(path: Path) -> Lexicon:
     """The lexicon the writer derived from terms.json (an empty one when unreadable)."""
     try:
         data = json.loads(path.read_text())
-        if data.get("schema") != TERMS_SCHEMA:
+        if data.get("schema") != LEXICON_SCHEMA:
             return Lexicon()
         return Lexicon.of(data["expansions"], data["long_forms"], data["words"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("the search index's %s cannot be read (%s); searches go without "
+                    "acronyms and spelling corrections until the index writer rewrites it",
+                    path, _one_line(exc))
         return Lexicon()
 
 
+def free_space(path: Path) -> str:
+    """``"; 12.3 MiB free on its disk"`` for the file system of ``path`` (what a failed write
+    most often lacks, whatever the library's error says), or "" when unknown."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return ""
+    return f"; {st.f_bavail * st.f_frsize / 2**20:,.1f} MiB free on its disk"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
 def _write_json(path: Path, data: dict[str, object]) -> None:
+    """``data`` as ``path``, whole or not at all (a full disk leaves the old file)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _load_terms(path: Path) -> _Terms | None:
@@ -754,6 +780,8 @@ class LexicalIndex:
         self._loading = False
         self._index: tantivy.Index | None = None
         self._mark: tuple[int, int, int] | None = None  # meta.json as last loaded
+        self._unreadable: tuple[int, int, int] | None = None  # meta.json last found damaged
+        self._described = False  # the index read is one a state.json described
         self._checked = 0.0
 
     def _meta_mark(self, name: str = "meta.json") -> tuple[int, int, int] | None:
@@ -766,8 +794,8 @@ class LexicalIndex:
     def lexicon(self) -> Lexicon:
         """The acronyms and vocabulary the writer last published (re-read when changed)."""
         mark = self._meta_mark(self.lexicon_file.name)
-        if mark == self._terms_mark:
-            return self._lexicon
+        if mark == self._terms_mark or (mark is None and self._terms_mark is not None):
+            return self._lexicon  # (gone: the writer is rebuilding, and writes it again)
         if self._terms_mark is None or mark is None:  # the first one: read it now
             self._terms_mark = mark
             self._lexicon = _load_lexicon(self.lexicon_file) if mark else Lexicon()
@@ -793,15 +821,21 @@ class LexicalIndex:
             return None
         if self._state().get("schema") != str(SCHEMA_VERSION):
             return None  # another layout: the writer rebuilds it
+        mark = self._meta_mark()
         try:
             index = tantivy.Index.open(str(self.path))
-        except Exception as exc:  # a half-made index is not there yet
-            log.debug("search index in %s not readable yet: %s", self.path, exc)
+        except Exception as exc:  # damaged: served as no index until the writer rebuilds it
+            if mark != self._unreadable:
+                self._unreadable = mark
+                log.warning("the search index in %s cannot be read (%s); searches find "
+                            "nothing in it until the index writer rebuilds it from the store",
+                            self.path, _one_line(exc))
             return None
         for name, analyzer in ANALYZERS.items():
             index.register_tokenizer(name, analyzer)
-        self._mark = self._meta_mark()
+        self._mark = mark
         self._index = index
+        self._described = True
         return index
 
     def refresh(self, every: float = REFRESH_SECONDS) -> bool:
@@ -816,32 +850,59 @@ class LexicalIndex:
             return self._reader() is not None
         if mark == self._mark:
             return False
+        if self._described and self._state().get("schema") != str(SCHEMA_VERSION):
+            return False  # rebuilt from nothing: keep the last view until the writer is done
+        try:
+            self._index.reload()
+        except Exception as exc:  # damaged since: keep the last view, tell once
+            if mark != self._unreadable:
+                self._unreadable = mark
+                log.warning("the search index in %s cannot be reloaded (%s); searches use "
+                            "the last readable state until the index writer rebuilds it",
+                            self.path, _one_line(exc))
+            return False
         self._mark = mark
-        self._index.reload()
         return True
 
     def _open(self) -> tantivy.Index:
-        """The index for writing: created when missing, rebuilt when of another layout."""
+        """The index for writing: created when missing; started afresh (for :meth:`sync` to
+        rebuild from the store) when of another layout, damaged, or missing its files."""
         if self._index is None:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self._index = self._create()
+        return self._index
+
+    def _create(self) -> tantivy.Index:
+        """The folder's index opened for writing (see :meth:`_open`); this object's readers
+        keep the one they have until the caller installs it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self._meta_mark() is None and self.state_file.exists():
+            self._discard("its meta.json is missing")
+        try:
+            index = tantivy.Index(_schema(), path=str(self.path))
+        except Exception as exc:
+            if "schema does not match" in str(exc):
+                log.info("search index in %s has an older layout; rebuilding it", self.path)
+                self._discard(None)
+            else:
+                self._discard(_one_line(exc))
             try:
                 index = tantivy.Index(_schema(), path=str(self.path))
-            except ValueError as exc:
-                if "schema does not match" not in str(exc):
-                    raise SearchError(
-                        f"cannot open the search index in {self.path}: {exc}"
-                    ) from exc
-                # an index written by another version: start afresh, sync() rebuilds it
-                log.info("search index in %s has an older layout; rebuilding it", self.path)
-                shutil.rmtree(self.path)
-                self.path.mkdir(parents=True)
-                index = tantivy.Index(_schema(), path=str(self.path))
-            except Exception as exc:
-                raise SearchError(f"cannot open the search index in {self.path}: {exc}") from exc
-            for name, analyzer in ANALYZERS.items():
-                index.register_tokenizer(name, analyzer)
-            self._index = index
-        return self._index
+            except Exception as again:
+                raise SearchError(f"cannot create the search index in {self.path}: "
+                                  f"{_one_line(again)}") from again
+        for name, analyzer in ANALYZERS.items():
+            index.register_tokenizer(name, analyzer)
+        return index
+
+    def _discard(self, damage: str | None) -> None:
+        """Start the folder afresh (state.json first, so no reader opens what follows, nor
+        follows it, before it is complete); ``damage`` says what was wrong, for the log."""
+        if damage is not None:
+            log.warning("the search index in %s is damaged (%s); rebuilding it from the store",
+                        self.path, damage)
+        self.state_file.unlink(missing_ok=True)
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(parents=True, exist_ok=True)
 
     def _state(self) -> dict[str, str]:
         try:
@@ -860,14 +921,24 @@ class LexicalIndex:
         index = self._open()  # first: opening may discard an index of an older layout
         store_key = hashlib.sha256(store.engine.url.render_as_string().encode()).hexdigest()[:16]
         state = self._state()
-        kept = _load_terms(self.terms_file)
+        damage = self._index_damage(index, state)
+        if damage is not None:  # readers keep their last view (no state.json) meanwhile
+            self._discard(damage)
+            index, state = self._create(), {}
         rebuild = (
             state.get("store") != store_key
             or state.get("schema") != str(SCHEMA_VERSION)
             or "watermark" not in state
-            or kept is None
-            or not self.lexicon_file.exists()
         )
+        if not rebuild and (damage := self._terms_damage(state)) is not None:
+            log.warning("the search index's %s; rebuilding it from the store", damage)
+            rebuild = True
+        rebuild = rebuild or not (self.terms_file.exists() and self.lexicon_file.exists())
+        kept = None if rebuild else _load_terms(self.terms_file)
+        if not rebuild and kept is None:
+            log.warning("the search index's terms.json cannot be read or is of an older layout;"
+                        " rebuilding the index from the store")
+            rebuild = True
         newest = store.max_changed_at()
         since: datetime | None = None
         if not rebuild:
@@ -893,28 +964,84 @@ class LexicalIndex:
                     terms = _Terms()
                     count = self._write(index, writer, store, None, True, terms)
             writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
+        except BaseException as exc:
+            with suppress(Exception):
+                writer.rollback()
+            # the writer holds tantivy's lock until it is dropped: nothing may keep it alive
+            # (the error's traceback holds the frames that name it)
+            del writer
+            traceback.clear_frames(exc.__traceback__)
+            if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
+                raise self._unwritten(exc) from exc
             raise
+        try:
+            index.reload()
+            terms.count(index.searcher())
+            _write_json(self.terms_file, terms.dump())
+            lexicon = terms.lexicon()
+            _write_json(self.lexicon_file, {"schema": LEXICON_SCHEMA, **lexicon.dump()})
+            self._lexicon, self._terms_mark = lexicon, self._meta_mark(self.lexicon_file.name)
+            self._write_state({
+                "store": store_key,
+                "schema": str(SCHEMA_VERSION),
+                "watermark": (newest or datetime.min).isoformat(),
+                "docs": str(int(index.searcher().num_docs)),
+                "terms_bytes": str(self.terms_file.stat().st_size),
+                "lexicon_bytes": str(self.lexicon_file.stat().st_size),
+            })
+        except (OSError, ValueError) as exc:
+            raise self._unwritten(exc) from exc
         index.reload()
-        terms.count(index.searcher())
-        _write_json(self.terms_file, terms.dump())
-        lexicon = terms.lexicon()
-        _write_json(self.lexicon_file, {"schema": TERMS_SCHEMA, **lexicon.dump()})
-        self._lexicon, self._terms_mark = lexicon, self._meta_mark(self.lexicon_file.name)
-        state = {
-            "store": store_key,
-            "schema": str(SCHEMA_VERSION),
-            "watermark": (newest or datetime.min).isoformat(),
-        }
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(self.state_file)
-        index.reload()
+        self._index, self._described = index, True
         self._mark = self._meta_mark()
         if count:
             log.info("search index: %d papers indexed", count)
         return count
+
+    def _unwritten(self, exc: BaseException) -> SearchError:
+        """A sync that could not write (a full disk, most often): tantivy's last commit and
+        the state before it stay what readers see; the next sync does it again."""
+        return SearchError(f"the search index in {self.path} could not be written "
+                           f"({_one_line(exc)}{free_space(self.path)}); searches keep its last "
+                           "complete state: make room and run `paperwire index` (a running "
+                           "index writer retries by itself)")
+
+    def _write_state(self, state: dict[str, str]) -> None:
+        _write_json(self.state_file, dict(state))
+
+    def _index_damage(self, index: tantivy.Index, state: dict[str, str]) -> str | None:
+        """What is wrong with the tantivy files of an index ``state`` describes (None when
+        nothing is seen): unreadable as a reader opening it now would find it (the files,
+        not what this process has open), or holding fewer papers than it was left with (a
+        segment or meta.json lost)."""
+        if state.get("schema") != str(SCHEMA_VERSION):
+            return None  # rebuilt anyway
+        try:
+            index.reload()
+            held = int(tantivy.Index.open(str(self.path)).searcher().num_docs)
+        except Exception as exc:
+            return f"it cannot be read: {_one_line(exc)}"
+        docs = state.get("docs")
+        # fewer: a segment or meta.json lost; more is a commit whose state.json could not
+        # be written, which the sync from the state's watermark takes in again
+        if docs is not None and docs.isdigit() and held < int(docs):
+            return f"it holds {held:,} papers where it was left with {int(docs):,}"
+        return None
+
+    def _terms_damage(self, state: dict[str, str]) -> str | None:
+        """Whether terms.json or lexicon.json is not as the last sync wrote it (a stat)."""
+        for key, file in (("terms_bytes", self.terms_file),
+                          ("lexicon_bytes", self.lexicon_file)):
+            want = state.get(key)
+            if want is None:
+                continue
+            try:
+                size = file.stat().st_size
+            except OSError:
+                return f"{file.name} is missing"
+            if str(size) != want:
+                return f"{file.name} has {size:,} bytes where {int(want):,} were written"
+        return None
 
     @staticmethod
     def _write(index: tantivy.Index, writer: tantivy.IndexWriter, store: Store,
@@ -966,10 +1093,23 @@ class LexicalIndex:
                 writer.delete_documents_by_term("id", pid)
             writer.commit()
             writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
+        except BaseException as exc:
+            with suppress(Exception):
+                writer.rollback()
+            # the writer holds tantivy's lock until it is dropped: nothing may keep it alive
+            # (the error's traceback holds the frames that name it)
+            del writer
+            traceback.clear_frames(exc.__traceback__)
+            if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
+                raise self._unwritten(exc) from exc
             raise
         index.reload()
+        state = self._state()
+        if "docs" in state:  # what the next sync checks the index against
+            try:
+                self._write_state({**state, "docs": str(int(index.searcher().num_docs))})
+            except OSError as exc:
+                raise self._unwritten(exc) from exc
         return held
 
     def view(self) -> LexicalView | None:

@@ -163,9 +163,9 @@ class Lexicon:
     (both ways, plain dictionaries) and the words spelling correction may suggest.
 
     Built from how many papers define each (short token, long tokens) pair and the
-    vocabulary (word → papers containing it). Build once per published index state; every query question is a
-    dictionary lookup, except a correction, which scans the vocabulary's letter counts
-    (one vectorised pass) and only for words the index does not know."""
+    vocabulary (word → papers containing it). Build once per published index state; every
+    query question is a dictionary lookup, except a correction, which scans the vocabulary's
+    letter counts (one vectorised pass) and only for words the index does not know."""
 
     expansions: dict[str, str] = field(default_factory=dict)  # "llm" → "larg languag model"
     acronyms: dict[tuple[str, ...], str] = field(default_factory=dict)  # the reverse

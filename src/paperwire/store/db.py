@@ -3,6 +3,7 @@ by Alembic, automatically on open, so re-running is a no-op."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import logging
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from paperwire.errors import StoreError
+from paperwire.errors import StoreError, StoreFull
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,21 +35,53 @@ def first_line(exc: BaseException) -> str:
     return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 
 
-def _failure(fn: Callable[..., Any], exc: BaseException) -> StoreError:
+SQLITE_FULL = 13  # "database or disk is full": the disk, or PRAGMA max_page_count
+PG_DISK_FULL = "53100"  # SQLSTATE disk_full ("could not extend file": no space left)
+
+
+def is_full(exc: BaseException) -> bool:
+    """Whether a database error means the database cannot grow (its disk is full or it
+    reached its size limit) rather than anything about the data written."""
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, OSError):
+        return orig.errno == errno.ENOSPC
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == PG_DISK_FULL
+
+
+def where(engine: Engine) -> str:
+    """The database, as its owner knows it: a SQLite file's path, else the URL (no
+    password)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
+def _failure(fn: Callable[..., Any], exc: BaseException, owner: Any = None) -> StoreError:
+    engine = getattr(owner, "engine", None)
+    if is_full(exc):
+        at = f" {where(engine)}" if isinstance(engine, Engine) else ""
+        return StoreFull(f"the database{at} is full (no space left on its disk, or it reached "
+                         f"its size limit): {first_line(exc)}")
     return StoreError(f"the database failed in {fn.__qualname__}: {first_line(exc)}")
 
 
 def database_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """``fn`` raising :class:`StoreError` (one line naming the method and the database's own
     message) instead of any SQLAlchemy or driver error; generators too, while iterated. A
-    :class:`StoreError` the method raises itself goes through unchanged."""
+    full database raises :class:`StoreFull`, naming the database (the ``engine`` of the
+    method's object). A :class:`StoreError` the method raises itself goes through
+    unchanged."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
             try:
                 yield from fn(*args, **kwargs)
             except SQLAlchemyError as exc:
-                raise _failure(fn, exc) from exc
+                raise _failure(fn, exc, args[0] if args else None) from exc
         return cast(Callable[P, R], generator)
 
     @functools.wraps(fn)
@@ -56,7 +89,7 @@ def database_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except SQLAlchemyError as exc:
-            raise _failure(fn, exc) from exc
+            raise _failure(fn, exc, args[0] if args else None) from exc
     return call
 
 
@@ -124,6 +157,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
             log.info("database migrated from %s to %s", before or "empty", head_revision())
         return before, current_revision(engine)
     except OperationalError as exc:
+        if is_full(exc):
+            raise StoreFull(f"the database {where(engine)} is full (no space left on its "
+                            f"disk, or it reached its size limit): {first_line(exc)}") from exc
         raise StoreError(f"cannot reach the database {_safe(engine)}: {exc.orig}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"migrating {_safe(engine)} failed: {exc}") from exc
