@@ -24,6 +24,10 @@ from paperwire.errors import StoreError, StoreFull
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Pages each connection keeps in memory (SQLite's default is 2 MiB): an import into a store
+# of gigabytes touches B-tree pages all over the file (papers arrive in no id order), and
+# rereads them from the OS at every miss (bench/scale_bench.py; BENCHMARKS.md, issue 15).
+SQLITE_CACHE_KIB = 65536
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C", bound=type)
@@ -112,6 +116,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cur.close()
 
 
