@@ -96,8 +96,9 @@ def make_embedder(system: str, cache: Path) -> tuple[Any, int]:
         return SentenceTransformerEmbedder(), 32
     from paperwire.embed import OnnxEmbedder
 
-    precision, max_len, batch = system.split(":")
-    return OnnxEmbedder(cache, precision=precision, max_length=int(max_len)), int(batch)
+    precision, max_len, batch, *device = system.split(":")
+    return (OnnxEmbedder(cache, precision=precision, max_length=int(max_len),
+                         device=device[0] if device else "cpu"), int(batch))
 
 
 def child(mode: str, system: str, cache: Path, n: int, out: Path) -> dict[str, Any]:
@@ -161,7 +162,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--systems", nargs="+", default=SYSTEMS,
-                    help="st, or PRECISION:MAX_LENGTH:BATCH (e.g. int8:256:1)")
+                    help="st, or PRECISION:MAX_LENGTH:BATCH[:DEVICE] (e.g. int8:256:1; "
+                         "int8:256:64:cuda: the GPU bulk path, PAPERWIRE_EMBED_DEVICE=cuda)")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

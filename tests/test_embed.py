@@ -218,3 +218,90 @@ def test_constructor_checks_its_arguments(cache_dir: Path) -> None:
         OnnxEmbedder(cache_dir, precision="int4")
     with pytest.raises(ValueError, match="max_length"):
         OnnxEmbedder(cache_dir, max_length=1000)
+    with pytest.raises(ValueError, match="device"):
+        OnnxEmbedder(cache_dir, device="gpu")
+
+
+# -- the GPU bulk path (PAPERWIRE_EMBED_DEVICE=cuda) -----------------------------------------
+
+
+def _have_cuda() -> bool:
+    try:
+        import onnxruntime
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def test_embed_device_setting() -> None:
+    from paperwire.config import load_settings
+    from paperwire.errors import ConfigError
+
+    assert load_settings({}).embed_device == "cpu"
+    assert load_settings({"PAPERWIRE_EMBED_DEVICE": " CUDA "}).embed_device == "cuda"
+    with pytest.raises(ConfigError, match="PAPERWIRE_EMBED_DEVICE='gpu': must be one of cpu, "
+                                          "cuda"):
+        load_settings({"PAPERWIRE_EMBED_DEVICE": "gpu"})
+
+
+@needs_model
+@pytest.mark.skipif(_have_cuda(), reason="this ONNX Runtime has a CUDA provider")
+def test_cuda_without_a_cuda_provider_is_one_clear_error(cache_dir: Path) -> None:
+    from paperwire.embed import default_embedder
+
+    with pytest.raises(SearchError) as err:
+        default_embedder(cache_dir, device="cuda")
+    msg = str(err.value)
+    assert "PAPERWIRE_EMBED_DEVICE=cuda" in msg and "onnxruntime-gpu" in msg
+    assert "CPUExecutionProvider" in msg and "\n" not in msg
+
+
+@needs_model
+def test_gpu_bulk_vectors_keep_the_int8_name(int8: OnnxEmbedder, fp32: OnnxEmbedder) -> None:
+    """What the CUDA path computes (the fp32 graph in length-sorted batches of 64), run on the
+    CPU: the reference vectors, in input order whatever the lengths, which the int8 embedder
+    approximates as closely as ever (see test_matches_sentence_transformers; over 1,000
+    abstracts the min cosine is 0.99, BENCHMARKS.md), so the GPU embedder may store its
+    vectors under the int8 embedder's name."""
+    order = [(7 * i) % len(TEXTS) for i in range(len(TEXTS))] * 9  # mixed lengths, > 64
+    reference = np.array(REFERENCE["vectors_256"])[order]
+    bulk = fp32.embed([TEXTS[i] for i in order], batch_size=64)
+    assert _cos(bulk, reference).min() >= 0.9999
+    assert _cos(bulk, int8.embed([TEXTS[i] for i in order])).min() >= 0.97
+
+
+@needs_model
+@pytest.mark.skipif(_have_cuda(), reason="this ONNX Runtime has a CUDA provider")
+def test_index_on_cuda_without_one_fails_and_embeds_nothing(
+    cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``paperwire index`` with PAPERWIRE_EMBED_DEVICE=cuda where ONNX Runtime has no CUDA
+    provider: one error line and a failing exit code, never a silent run on the CPU."""
+    from paperwire.cli import main
+    from paperwire.store import Store
+
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text("".join(json.dumps({
+        "id": f"2607.{i:05d}", "title": f"Paper {i} on graph neural networks",
+        "summary": "We study message passing.", "authors": ["Ada Lovelace"],
+        "categories": "cs.LG"}) + "\n" for i in range(3)))
+
+    def cli(*args: str) -> tuple[int, str]:
+        with pytest.raises(SystemExit) as info:
+            main(list(args))
+        code = info.value.code
+        return (code if isinstance(code, int) else 1), capsys.readouterr().err
+
+    assert cli("import", "--no-progress", str(papers))[0] == 0
+    monkeypatch.setenv("PAPERWIRE_EMBED_DEVICE", "cuda")
+    code, err = cli("index", "--no-progress")
+    assert code != 0
+    assert "PAPERWIRE_EMBED_DEVICE=cuda" in err and "onnxruntime-gpu" in err
+    store = Store.open(cli_env["PAPERWIRE_DATABASE_URL"])
+    try:
+        assert not store.has_embeddings()
+    finally:
+        store.close()
+    monkeypatch.setenv("PAPERWIRE_EMBED_DEVICE", "cpu")
+    assert cli("index", "--no-progress") == (0, "")

@@ -165,6 +165,16 @@ def _bool(value: str) -> bool:
     raise ValueError("must be true or false")
 
 
+EMBED_DEVICES = ("cpu", "cuda")
+
+
+def _embed_device(value: str) -> str:
+    device = value.strip().lower()
+    if device not in EMBED_DEVICES:
+        raise ValueError(f"must be one of {', '.join(EMBED_DEVICES)}")
+    return device
+
+
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in LOG_LEVELS:
@@ -285,6 +295,13 @@ class Settings:
         metadata={"parse": _bool,
                   "doc": "show the local outbox at /dev/outbox in serve (the demo on loopback "
                          "always does)"},
+    )
+    embed_device: str = field(
+        default="cpu",
+        metadata={"parse": _embed_device,
+                  "doc": "cpu, or cuda: the index writer embeds papers on an NVIDIA GPU "
+                         "(ONNX Runtime's CUDA provider, onnxruntime-gpu) in large batches; "
+                         "queries stay on the CPU"},
     )
     log_level: str = field(
         default="INFO", metadata={"parse": _log_level, "doc": "DEBUG, INFO, WARNING or ERROR"}

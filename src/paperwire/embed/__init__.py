@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 
-def default_embedder(cache_dir: Path | str) -> OnnxEmbedder:
-    """The embedder Paperwire uses, with its ONNX files cached under ``cache_dir``."""
-    return OnnxEmbedder(cache_dir)
+def default_embedder(cache_dir: Path | str, device: str = "cpu") -> OnnxEmbedder:
+    """The embedder Paperwire uses, with its ONNX files cached under ``cache_dir``; with
+    ``device`` "cuda", its GPU twin for bulk embedding (same name and vectors, up to
+    rounding; a SearchError where ONNX Runtime has no working CUDA provider)."""
+    return OnnxEmbedder(cache_dir, device=device)

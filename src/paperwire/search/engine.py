@@ -94,6 +94,7 @@ class SearchEngine:
     def __post_init__(self) -> None:
         self.lexical = LexicalIndex(self.settings.index_dir / "lexical")
         self._dense: Any = None
+        self._bulk: Any = None  # the index writer's GPU embedder (PAPERWIRE_EMBED_DEVICE=cuda)
         self._dense_error: str | None = None
         self._vectors_seen = False
         # this process's index writer (paperwire.search.writer.IndexWriter), once one runs
@@ -169,9 +170,25 @@ class SearchEngine:
         loads."""
         return self._has_vectors() and self.dense_available()
 
-    def embedder_now(self) -> Any:
-        """The embedding model, loaded now if need be (the writer's corpus embedding)."""
-        return self._embedder()
+    def bulk_embedder(self) -> Any:
+        """The model for embedding the corpus (the index writer): the query embedder, or with
+        PAPERWIRE_EMBED_DEVICE=cuda its GPU twin (same name, so the same vectors up to
+        rounding), made once; SearchError where it cannot run."""
+        if self.settings.embed_device == "cpu":
+            return self._embedder()
+        if self._bulk is None:
+            with self._lazy_lock:
+                if self._bulk is None:
+                    from paperwire.embed import default_embedder
+
+                    bulk = default_embedder(self.settings.resolved_models_dir,
+                                            device=self.settings.embed_device)
+                    if bulk.name != self._embedder().name:
+                        raise SearchError(f"the {self.settings.embed_device} embedder "
+                                          f"({bulk.name}) is not the query embedder "
+                                          f"({self._embedder().name})")
+                    self._bulk = bulk
+        return self._bulk
 
     def _has_vectors(self) -> bool:
         """Whether any paper has a vector yet; until then the model is not even loaded."""

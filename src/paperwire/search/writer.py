@@ -131,7 +131,7 @@ class IndexWriter:
         with engine.store.advisory_lock(EMBED_LOCK) as mine:
             if not mine:
                 return 0
-            return embed_pending(engine.store, engine.embedder_now(), progress)
+            return embed_pending(engine.store, engine.bulk_embedder(), progress)
 
     def run_once(self, embed: bool = True,
                  on_progress: Callable[[int, int], None] | None = None) -> bool:
