@@ -103,6 +103,11 @@ NAME_WORDS = True
 # moves BM25 by a hair. A query of nothing but stop words ranks by them. True: every word
 # ranks (before issue 15's 3M papers).
 STOP_WORDS_RANKED = False
+# A query of nothing but free words (each one token) runs as one flat union of boosted term
+# queries: tantivy ranks that by block-max WAND (nested groups it scores paper by paper).
+# Same scores; at 3M papers the top 100 of a title query in 16 ms instead of 41 (BENCHMARKS.md,
+# issue 15). False: always the nested form.
+FLAT_WORDS = True
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "2"  # terms.json; 2: pair counts instead of each paper's pairs
 LEXICON_SCHEMA = "1"  # lexicon.json (the readers')
@@ -245,8 +250,14 @@ class _QueryBuilder:
             tokens.extend(toks)
             owner.extend([w] * len(toks))
         pairs: dict[tuple[str, str], set[str]] = {}
+        as_name: dict[str, bool] = {}
         for j in range(len(tokens) - 1):
-            pairs.setdefault((tokens[j], tokens[j + 1]), set()).update(owner[j:j + 2])
+            pair = (tokens[j], tokens[j + 1])
+            for t in pair:  # a phrase with a token no author has matches nothing: left out
+                if t not in as_name:
+                    as_name[t] = self.doc_freq("authors", t) > 0
+            if as_name[pair[0]] and as_name[pair[1]]:
+                pairs.setdefault(pair, set()).update(owner[j:j + 2])
         out: list[tuple[frozenset[str], Query]] = []
         boost = FIELD_BOOSTS["authors"]
         for pair, words in pairs.items():
@@ -454,6 +465,21 @@ class _QueryBuilder:
             return Query.term_query(self.schema, field, tokens[0])
         return Query.phrase_query(self.schema, field, list(tokens))
 
+    def flat_terms(self, text: str) -> list[Query] | None:
+        """:meth:`any_field`'s clauses as boosted term queries, for a word of one token
+        (None for a word of several: a phrase)."""
+        out: list[Query] = []
+        for field, boost in FIELD_BOOSTS.items():
+            if field == "authors" and not self.names_someone(text):
+                continue
+            tokens = ANALYZERS[FIELD_ANALYZER[field]].analyze(text)
+            if len(tokens) > 1:
+                return None
+            if tokens:
+                q = Query.term_query(self.schema, field, tokens[0])
+                out.append(Query.boost_query(q, boost) if boost != 1 else q)
+        return out
+
     def any_field(self, text: str, names: bool = False) -> Query | None:
         """``text`` in title, abstract or authors, each field with its boost; in authors
         only where it names someone (:meth:`names_someone`) unless ``names``."""
@@ -489,8 +515,11 @@ class _QueryBuilder:
         fixed = [self.corrections[t] for t in terms if t in self.corrections]
         words.extend(q for q in (self.any_field(t) for t in fixed) if q is not None)
         words.extend(self.concept(short, long) for short, long in concepts)
-        words.extend(q for _, q in (self.names(pq) if words_too else []))
+        named = self.names(pq) if words_too else []
+        words.extend(q for _, q in named)
         more = self.expansions(pq) if words_too else []
+        flat = self._flat(pq, terms, unranked, fixed) if (
+            FLAT_WORDS and words_too and not concepts and not named and not more) else None
         if concepts:  # only what the concepts leave out (an acronym's other long forms)
             held = {x for short, long in concepts for x in (short, short + "s", long)}
             words.extend(self.expansion(t) for t in more if t not in held)
@@ -545,7 +574,29 @@ class _QueryBuilder:
             if q is not None:
                 clauses.append((Occur.MustNot, q))
         hl = Query.boolean_query([(Occur.Should, q) for q in highlight]) if highlight else None
+        if flat is not None and len(clauses) == 1:  # nothing but the words: the same scores
+            return flat, hl
         return Query.boolean_query(clauses), hl
+
+    def _flat(self, pq: ParsedQuery, terms: Sequence[str], unranked: set[int],
+              fixed: Sequence[str]) -> Query | None:
+        """The words' query as one flat union of term queries, when each word is one token
+        and the query holds nothing else: the same BM25 scores as the nested form (a sum
+        over the same terms), but tantivy can then rank it by block-max WAND, skipping the
+        papers that cannot reach the top (FLAT_WORDS)."""
+        if (pq.phrases or pq.title_terms or pq.title_phrases or pq.authors or pq.categories
+                or pq.after is not None or pq.before is not None or pq.excluded_terms
+                or pq.excluded_phrases):
+            return None
+        parts: list[Query] = []
+        for text in [t for i, t in enumerate(terms) if i not in unranked] + list(fixed):
+            got = self.flat_terms(text)
+            if got is None:
+                return None
+            parts.extend(got)
+        if not parts:
+            return None
+        return Query.boolean_query([(Occur.Should, q) for q in parts])
 
 
 def _only_stop_words(text: str) -> bool:
