@@ -215,6 +215,20 @@ def vectors_part(n: int, hnsw: list[str]) -> None:
     print(out, flush=True)
 
 
+def _mark_vectors(home: Path, model: str, vecs: np.ndarray) -> None:
+    """One row in the store's embeddings table (the first paper's stand-in vector): the
+    search engine asks the store whether any paper has vectors before it uses the dense
+    index, and the stand-ins are otherwise only in the index."""
+    from paperwire.config import Settings
+    from paperwire.store import Store
+
+    store = Store.open(Settings(home=home).resolved_database_url)
+    paper, content_hash = next(iter(store.iter_changed_since(None, batch_size=1)))[0]
+    first = np.asarray(vecs[0], dtype="<f4").tobytes()
+    store.put_embeddings(model, [(paper.id, content_hash, first, b"")])
+    store.close()
+
+
 def publish_vectors(home: Path, corpus_path: Path, n: int) -> bool:
     """Publish the stand-in vectors as the home's dense index, one generation laid out as
     Paperwire's index writer lays it out (owner arrays, float32 rows, the f16 HNSW graph that part 3
@@ -251,6 +265,7 @@ def publish_vectors(home: Path, corpus_path: Path, n: int) -> bool:
     for name_, array in (("owners", owners), ("order", order), ("keys", owners[order])):
         np.save(gen / f"{name_}.npy", array)
     shutil.copyfile(graph, gen / "hnsw.usearch")
+    _mark_vectors(home, name, src)
     (folder / "current").write_text(json.dumps({"generation": gen.name, "number": "1",
                                                 "hnsw_rows": str(len(ids))}))
     return True
