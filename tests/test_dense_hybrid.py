@@ -201,6 +201,27 @@ def test_hnsw_recall_against_exact(tmp_path: Path) -> None:
     assert recall() >= 0.98
 
 
+def test_fill_in_scores_come_from_the_graph_in_memory(tmp_path: Path) -> None:
+    """An approximate index scores another retriever's candidates with the graph's own
+    float16 rows (in memory), not the float32 rows (a file mapped from disk at scale)."""
+    rng = np.random.default_rng(9)
+    data = l2_normalise(rng.normal(size=(300, 32)))
+    index = DenseIndex(tmp_path / "d", "synthetic", 32, exact_limit=100)
+    ids = [f"p{i}" for i in range(len(data))] + ["p7"]  # p7 has a second window
+    window = l2_normalise(data[7] + data[8])
+    index.publish(ids, np.vstack([data, window]))
+    query = l2_normalise(data[7] + 0.5 * data[42]).astype(np.float32)
+    index.search(query, 5)  # the graph is built (a writer loads or builds it the same way)
+    asked = ["p7", "p42", "p100", "nope"]
+    exact = {"p7": max(float(data[7] @ query), float(window @ query)),
+             "p42": float(data[42] @ query), "p100": float(data[100] @ query)}
+    # the float32 rows are no longer read: blank them, the scores stay
+    object.__setattr__(index._snap, "matrix", np.zeros_like(index._snap.matrix))
+    got = index.scores(query, asked)
+    assert set(got) == set(exact)
+    assert all(abs(got[p] - exact[p]) < 2e-3 for p in exact)
+
+
 def engine(store: Store, settings: Settings) -> SearchEngine:
     e = SearchEngine(store, settings, embedder=HashingEmbedder())
     store.write_batch(PAPERS)
