@@ -105,8 +105,8 @@ NAME_WORDS = True
 STOP_WORDS_RANKED = False
 # A query of nothing but free words (each one token) runs as one flat union of boosted term
 # queries: tantivy ranks that by block-max WAND (nested groups it scores paper by paper).
-# Same scores; at 3M papers the top 100 of a title query in 16 ms instead of 41 (BENCHMARKS.md,
-# issue 15). False: always the nested form.
+# Same scores; at 3M papers the top 100 of a title query in 18.7 ms instead of 31.0 at p50
+# (bench/scale_lexical.py, BENCHMARKS.md). False: always the nested form.
 FLAT_WORDS = True
 RARE_DF, RARE_RATIO = 2, 100  # "tranformer" is in 2 papers, "transformer" in 10,433
 TERMS_SCHEMA = "2"  # terms.json; 2: pair counts instead of each paper's pairs
