@@ -1016,15 +1016,11 @@ class LexicalIndex:
                     count = self._write(index, writer, store, None, True, terms)
             writer.wait_merging_threads()
         except BaseException as exc:
-            with suppress(Exception):
-                writer.rollback()
-            # the writer holds tantivy's lock until it is dropped: nothing may keep it alive
-            # (the error's traceback holds the frames that name it)
-            del writer
-            traceback.clear_frames(exc.__traceback__)
-            if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
-                raise self._unwritten(exc) from exc
-            raise
+            err = self._abandon(writer, exc)
+            del writer  # tantivy's lock is held until the writer is dropped
+            if err is exc:
+                raise
+            raise err from exc
         try:
             index.reload()
             terms.count(index.searcher())
@@ -1048,6 +1044,18 @@ class LexicalIndex:
         if count:
             log.info("search index: %d papers indexed", count)
         return count
+
+    def _abandon(self, writer: tantivy.IndexWriter, exc: BaseException) -> BaseException:
+        """Roll back a writer that failed with ``exc``, and return the error to raise (a
+        SearchError for one from outside the exception tree). The caller drops its own name
+        for the writer: the writer holds tantivy's lock until nothing refers to it, and the
+        traceback's frames would (they are cleared here)."""
+        with suppress(Exception):
+            writer.rollback()
+        traceback.clear_frames(exc.__traceback__)
+        if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
+            return self._unwritten(exc)
+        return exc
 
     def _unwritten(self, exc: BaseException) -> SearchError:
         """A sync that could not write (a full disk, most often): tantivy's last commit and
@@ -1145,15 +1153,11 @@ class LexicalIndex:
             writer.commit()
             writer.wait_merging_threads()
         except BaseException as exc:
-            with suppress(Exception):
-                writer.rollback()
-            # the writer holds tantivy's lock until it is dropped: nothing may keep it alive
-            # (the error's traceback holds the frames that name it)
-            del writer
-            traceback.clear_frames(exc.__traceback__)
-            if isinstance(exc, Exception) and not isinstance(exc, PaperwireError):
-                raise self._unwritten(exc) from exc
-            raise
+            err = self._abandon(writer, exc)
+            del writer  # tantivy's lock is held until the writer is dropped
+            if err is exc:
+                raise
+            raise err from exc
         index.reload()
         state = self._state()
         if "docs" in state:  # what the next sync checks the index against
