@@ -125,6 +125,41 @@ def test_a_reader_maps_the_published_vectors_and_keeps_them_past_new_generations
     assert mapped.shape == (4, emb.dim)  # the old mapping is still readable
 
 
+def test_a_reader_maps_the_published_graph_and_a_writer_changes_a_copy(
+        store: Store, tmp_path: Path) -> None:
+    """Past ``exact_limit`` a reader searches the published HNSW graph through a read-only
+    mapping of its file (usearch's view: no copy of the graph in each web process), and an
+    index writer that loaded a generation that way takes in new vectors on a copy of it."""
+    from usearch.index import Index
+
+    emb = HashingEmbedder()
+    words = ["graph", "protein", "traffic", "robot", "quantum", "language", "vision", "audio"]
+
+    def own(i: int) -> str:  # a word of its own per paper: no two papers share a vector
+        return "".join(chr(ord("a") + int(d)) for d in str(i))
+
+    store.write_batch([paper(f"2601.{i:05d}", f"{words[i % 8]} {words[i // 8 % 8]} {own(i)}",
+                             f"On {words[i // 64 % 8]} and {own(i * 7)}.")
+                       for i in range(1, 2001)])
+    embed_pending(store, emb)
+    DenseIndex(tmp_path / "dense", emb.name, emb.dim, exact_limit=100).sync(store)
+    reader = DenseIndex(tmp_path / "dense", emb.name, emb.dim, exact_limit=100)
+    query = emb.embed_query("quantum robot")
+    assert reader.search(query, 10) and reader.approximate
+    saved = next((tmp_path / "dense").glob("gen-*/hnsw.usearch"))
+    loaded = Index.restore(str(saved))
+    assert loaded is not None
+    assert reader._hnsw.memory_usage * 4 < loaded.memory_usage  # type: ignore[attr-defined]
+    writer = DenseIndex(tmp_path / "dense", emb.name, emb.dim, exact_limit=100)
+    assert len(writer) == 2000  # its graph: the mapping too, until it changes
+    store.write_batch([paper("2612.00001", "Cars and automobiles", "All about automobiles.")])
+    embed_pending(store, emb)
+    assert writer.sync(store) == 1
+    car = emb.embed([paper_text("Cars and automobiles", "All about automobiles.")])[0]
+    assert "2612.00001" in {pid for pid, _ in writer.search(car, 3)}
+    assert reader.refresh(every=0) and "2612.00001" in {pid for pid, _ in reader.search(car, 3)}
+
+
 def test_a_reader_holds_the_paper_ids_as_mapped_arrays_not_python_objects(
         store: Store, tmp_path: Path) -> None:
     """At millions of rows, the ids of a generation are three memory-mapped arrays (each

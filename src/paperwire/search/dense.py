@@ -36,6 +36,10 @@ HNSW_DTYPE = "f16"
 # expansion_search 512: recall@10 0.984 against the exact scan on 75k real arXiv vectors with
 # 300 title queries, 2.6 ms a query (128: 0.940; 256: 0.969) — bench/search_bench.py
 HNSW_CONNECTIVITY, HNSW_EXPANSION_ADD, HNSW_EXPANSION_SEARCH = 16, 128, 512
+# a reader maps the published graph from its file (usearch's view) instead of loading a copy:
+# processes on one host share it in the page cache and hold only the pages their searches
+# touch (a copy is made only where the graph changes: in the index writer)
+HNSW_MAPPED = True
 REFRESH_SECONDS = 0.25  # how often a reader looks whether a new generation was published
 
 
@@ -189,6 +193,7 @@ class DenseIndex:
         self.exact_limit = exact_limit
         self._snap = _Snapshot.of([], np.zeros((0, dim), dtype=np.float32))
         self._hnsw: object | None = None
+        self._hnsw_mapped = False  # the graph is the published file's mapping (read-only)
         self._loaded = False
         self._graph_lost = False  # the published generation's graph could not be loaded
         self._unreadable: tuple[int, int, int] | None = (0, 0, 0)  # manifest last found bad
@@ -246,7 +251,7 @@ class DenseIndex:
             self._loaded = True
             self._snap = _Snapshot.of(ids, matrix)
             with self._hnsw_lock:
-                self._hnsw = None
+                self._hnsw, self._hnsw_mapped = None, False
 
     # ---- persistence: generations, published by one manifest ---------------------------
     #
@@ -308,7 +313,7 @@ class DenseIndex:
         self._graph_lost = False
         if state.get("hnsw_rows") == str(len(snap)):
             saved = gen / "hnsw.usearch"
-            graph = self._restore(saved) if saved.is_file() else None
+            graph = self._restore(saved, HNSW_MAPPED) if saved.is_file() else None
             if graph is None:  # built in memory; the writer publishes a new one
                 if not saved.is_file():
                     log.warning("the HNSW index %s is missing; building it in memory", saved)
@@ -326,7 +331,7 @@ class DenseIndex:
             if found is not None:
                 self._state, self._snap, graph = found
                 with self._hnsw_lock:
-                    self._hnsw = graph
+                    self._hnsw, self._hnsw_mapped = graph, graph is not None and HNSW_MAPPED
             self._loaded = True
             self._checked = time.monotonic()
 
@@ -359,7 +364,7 @@ class DenseIndex:
             self._state, snap, graph = found
             with self._hnsw_lock:
                 self._snap = snap
-                self._hnsw = graph
+                self._hnsw, self._hnsw_mapped = graph, graph is not None and HNSW_MAPPED
         finally:
             self._sync_lock.release()
         return True
@@ -530,7 +535,7 @@ class DenseIndex:
         snap = self._snap
         if not self.approximate or reset:
             with self._hnsw_lock:
-                self._hnsw = None
+                self._hnsw, self._hnsw_mapped = None, False
             if not self.approximate:
                 return
         if self._hnsw is None:
@@ -541,6 +546,9 @@ class DenseIndex:
                          *range(first_new, len(snap))], dtype=np.uint64)
         index: Any = self._hnsw
         with self._hnsw_lock:
+            if self._hnsw_mapped:  # the published file's read-only mapping: changed as a copy
+                index = self._hnsw = index.copy()
+                self._hnsw_mapped = False
             for pos in replaced:
                 index.remove(pos)
             if len(keys):
@@ -568,15 +576,15 @@ class DenseIndex:
             return self._hnsw
         with self._hnsw_lock:
             if self._hnsw is None:
-                self._hnsw = self._restore_or_build(self._snap)
+                self._hnsw, self._hnsw_mapped = self._restore_or_build(self._snap), False
             return self._hnsw
 
     @staticmethod
-    def _restore(saved: Path) -> Any:
+    def _restore(saved: Path, mapped: bool = False) -> Any:
         from usearch.index import Index
 
         try:
-            restored: Any = Index.restore(str(saved))
+            restored: Any = Index.restore(str(saved), view=mapped)
         except (OSError, ValueError, RuntimeError) as exc:
             log.warning("cannot load the HNSW index %s: %s", saved, exc)
             return None
