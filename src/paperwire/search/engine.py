@@ -80,7 +80,12 @@ def _dense_text(q: ParsedQuery, view: LexicalView | None) -> str:
     return " ".join(fixes.get(w, w) for w in q.free_text().split())
 
 
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperwire-embed-query")
+# a search's side work, run while its BM25 ranking runs: the query's embedding (ONNX Runtime)
+# and the count of papers holding every word (tantivy); both leave the GIL while they work
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperwire-search")
+# the whole-index count of papers holding every word runs beside the ranking, not after it
+# (bench/scale_profile.py --switch COUNT_ALONGSIDE times both)
+COUNT_ALONGSIDE = True
 
 
 @dataclass
@@ -279,17 +284,23 @@ class SearchEngine:
 
     def _matches(self, q: ParsedQuery, ranked: list[tuple[str, float]],
                  lex_hits: dict[str, LexicalHit], cosine: dict[str, float],
-                 view: LexicalView | None, depth: int | None = None) -> tuple[set[str], int]:
+                 view: LexicalView | None, depth: int | None = None,
+                 counting: Future[int] | None = None) -> tuple[set[str], int]:
         """The candidates above the relevance floor (:func:`floor.matches`), and how many
         papers beyond the candidates match too: with the lexical list cut at ``depth``,
-        papers holding every word that BM25 ranked lower (counted, not read)."""
+        papers holding every word that BM25 ranked lower (counted, not read; ``counting``:
+        that count, already started)."""
         if view is None:
             return floor.matches(set(), lex_hits.keys(), cosine, self.floor), 0
         words = floor.required_words(q.terms)
         whole = view.with_every_word(q, words, (p for p, _ in ranked))
         beyond = 0
         if depth is not None and len(lex_hits) >= depth:
-            beyond = max(view.count_with_every_word(q, words) - len(whole), 0)
+            every = (counting.result() if counting is not None
+                     else view.count_with_every_word(q, words))
+            beyond = max(every - len(whole), 0)
+        elif counting is not None:
+            counting.cancel()  # not wanted; one already running is left to end
         return floor.matches(whole, lex_hits.keys(), cosine, self.floor), beyond
 
     def _dense_candidates(self, q: ParsedQuery, depth: int, vector: np.ndarray,
@@ -351,8 +362,14 @@ class SearchEngine:
             lex_hits = {h.paper_id: h for h in hits}
             den_rank: dict[str, int] = {}
         else:
+            # the whole-index count of papers holding every word is nearly always wanted
+            # (BM25's list is cut at ``depth`` for all but rare words): it runs meanwhile
+            counting = (_POOL.submit(view.count_with_every_word, q,
+                                     floor.required_words(q.terms))
+                        if view is not None and COUNT_ALONGSIDE else None)
             ranked, lex_hits, den_rank, cosine = self._ranked(q, mode, depth, view)
-            matched, beyond = self._matches(q, ranked, lex_hits, cosine, view, depth)
+            matched, beyond = self._matches(q, ranked, lex_hits, cosine, view, depth,
+                                            counting)
             ranked, rest = floor.split(ranked, matched)
         lex_rank = {pid: i for i, pid in enumerate(lex_hits, 1)}
         # in relevance order only the page is read (plus slack for papers deleted meanwhile);
