@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -266,9 +267,27 @@ def publish_vectors(home: Path, corpus_path: Path, n: int) -> bool:
         np.save(gen / f"{name_}.npy", array)
     shutil.copyfile(graph, gen / "hnsw.usearch")
     _mark_vectors(home, name, src)
-    (folder / "current").write_text(json.dumps({"generation": gen.name, "number": "1",
-                                                "hnsw_rows": str(len(ids))}))
+    (folder / "current").write_text(json.dumps({
+        "generation": gen.name, "number": "1", "hnsw_rows": str(len(ids)),
+        **_writer_state(home, name)}))
     return True
+
+
+def _writer_state(home: Path, model: str) -> dict[str, str]:
+    """The manifest's note of which store the vectors came from and up to when, as the index
+    writer writes it: a writer that runs on the home later (an app started in process, or
+    ``paperwire index``) then finds nothing new, instead of rebuilding the index from the
+    store, which holds one stand-in vector (:func:`_mark_vectors`)."""
+    from datetime import datetime
+
+    from paperwire.config import Settings
+    from paperwire.store import Store
+
+    store = Store.open(Settings(home=home).resolved_database_url)
+    url = store.engine.url.render_as_string()
+    store.close()
+    key = hashlib.sha256(f"{url}|{model}".encode()).hexdigest()[:16]
+    return {"store": key, "watermark": datetime.utcnow().isoformat()}
 
 
 def main() -> None:

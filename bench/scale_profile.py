@@ -9,7 +9,9 @@ Title queries as bench/scale_serve.py makes them; the first is a warm-up (it loa
 and the HNSW graph). Prints ms per search page and the functions by cumulative time. With
 ``--switch NAME`` (a True/False constant of paperwire.search.engine) no profile: each query
 runs with the switch at both values, in alternating order, and p50/p99 of each are printed
-(the other value is the baseline, in the same run).
+(the other value is the baseline, in the same run). With ``--shapes``, no profile either:
+p50/p99 of the search pages whose BM25 query holds a phrase (a hyphenated word, an acronym's
+long form, a name) beside those that hold none.
 """
 
 from __future__ import annotations
@@ -42,12 +44,16 @@ def main() -> None:
     ap.add_argument("--mode", default="hybrid")
     ap.add_argument("--lines", type=int, default=28)
     ap.add_argument("--switch", help="a True/False constant of paperwire.search.engine")
+    ap.add_argument("--shapes", action="store_true", help="phrase queries beside the others")
     args = ap.parse_args()
     engine = Paperwire(Settings(home=args.home)).engine
     items = sample(args.papers, args.queries)
     engine.search_page(items[0][1], mode=args.mode)
     if args.switch:
         switch(engine, [q for _, q in items[1:]], args.mode, args.switch)
+        return
+    if args.shapes:
+        shapes(engine, [q for _, q in items[1:]], args.mode)
         return
     profile = cProfile.Profile()
     t = time.perf_counter()
@@ -77,6 +83,25 @@ def switch(engine: object, queries: list[str], mode: str, name: str) -> None:
         got = np.array(times[value])
         print(f"| {value}{' (shipped)' if value == shipped else ' (baseline)'} | {len(got)} | "
               f"{np.percentile(got, 50):.2f} | {np.percentile(got, 99):.2f} |")
+
+
+def shapes(engine: object, queries: list[str], mode: str) -> None:
+    from paperwire.search.query import parse_query
+
+    view = engine.lexical.view()  # type: ignore[attr-defined]
+    times: dict[str, list[float]] = {"with a phrase": [], "words only": []}
+    for q in queries:
+        parsed = parse_query(q)
+        built, _ = view._builder(parsed).build(parsed)
+        shape = "with a phrase" if "PhraseQuery" in repr(built) else "words only"
+        t = time.perf_counter()
+        engine.search_page(q, mode=mode)  # type: ignore[attr-defined]
+        times[shape].append((time.perf_counter() - t) * 1000)
+    print(f"| BM25 query | {mode} search pages | p50 ms | p99 ms |\n|---|---:|---:|---:|")
+    for shape, got in times.items():
+        if got:
+            print(f"| {shape} | {len(got)} | {np.percentile(got, 50):.2f} | "
+                  f"{np.percentile(got, 99):.2f} |")
 
 
 if __name__ == "__main__":
