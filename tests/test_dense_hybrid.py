@@ -8,6 +8,9 @@ import hashlib
 import json
 import mmap
 import re
+import subprocess
+import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +21,12 @@ from paperwire.config import Settings
 from paperwire.embed import l2_normalise, paper_text
 from paperwire.models import Paper
 from paperwire.search import SearchEngine, SearchOptions
-from paperwire.search.dense import HNSW_EXPANSION_SEARCH, DenseIndex, embed_pending
+from paperwire.search.dense import (
+    HNSW_EXPANSION_SEARCH,
+    DenseIndex,
+    embed_pending,
+    usearch_index,
+)
 from paperwire.store import Store
 
 SYNONYMS = {"car": "automobile", "cars": "automobile", "automobiles": "automobile"}
@@ -130,8 +138,6 @@ def test_a_reader_maps_the_published_graph_and_a_writer_changes_a_copy(
     """Past ``exact_limit`` a reader searches the published HNSW graph through a read-only
     mapping of its file (usearch's view: no copy of the graph in each web process), and an
     index writer that loaded a generation that way takes in new vectors on a copy of it."""
-    from usearch.index import Index
-
     emb = HashingEmbedder()
     words = ["graph", "protein", "traffic", "robot", "quantum", "language", "vision", "audio"]
 
@@ -147,7 +153,7 @@ def test_a_reader_maps_the_published_graph_and_a_writer_changes_a_copy(
     query = emb.embed_query("quantum robot")
     assert reader.search(query, 10) and reader.approximate
     saved = next((tmp_path / "dense").glob("gen-*/hnsw.usearch"))
-    loaded = Index.restore(str(saved))
+    loaded = usearch_index().restore(str(saved))
     assert loaded is not None
     assert reader._hnsw.memory_usage * 4 < loaded.memory_usage  # type: ignore[attr-defined]
     writer = DenseIndex(tmp_path / "dense", emb.name, emb.dim, exact_limit=100)
@@ -158,6 +164,30 @@ def test_a_reader_maps_the_published_graph_and_a_writer_changes_a_copy(
     car = emb.embed([paper_text("Cars and automobiles", "All about automobiles.")])[0]
     assert "2612.00001" in {pid for pid, _ in writer.search(car, 3)}
     assert reader.refresh(every=0) and "2612.00001" in {pid for pid, _ in reader.search(car, 3)}
+
+
+def test_the_hnsw_graph_loaded_before_the_query_model_does_not_crash_the_process(
+        tmp_path: Path) -> None:
+    """usearch's native module first, ONNX Runtime after, in one process: a web process whose
+    first request reads the dense index (recommendations) and whose next embeds a query, or
+    an index writer with nothing to embed until papers arrive. ONNX Runtime imported after
+    usearch is a segmentation fault, so the dense index imports it first."""
+    code = textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        import numpy as np
+        from paperwire.search.dense import DenseIndex
+        index = DenseIndex(Path(sys.argv[1]), "m", 8, exact_limit=10)
+        rows = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        index.publish([f"p{i}" for i in range(50)], rows)
+        assert index.approximate and index.search(rows[3], 1)[0][0] == "p3"
+        import onnxruntime  # what loading the query model does
+        print("alive", onnxruntime.__version__)
+    """)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0 and "alive" in out.stdout, (out.returncode, out.stderr[-400:])
 
 
 def test_a_reader_holds_the_paper_ids_as_mapped_arrays_not_python_objects(

@@ -52,6 +52,17 @@ def _free_space(path: Path) -> str:
     return f"; {st.f_bavail * st.f_frsize / 2**20:,.1f} MiB free on its disk"
 
 
+def usearch_index() -> Any:
+    """usearch's ``Index`` class, imported after ONNX Runtime: ONNX Runtime imported after
+    usearch's native module crashes the process (a segmentation fault, with usearch 2.26 and
+    onnxruntime 1.32), and a process may load the HNSW graph before its first query embedding
+    (a writer with nothing to embed, a page of recommendations first)."""
+    import onnxruntime  # noqa: F401  # first: see above
+    from usearch.index import Index
+
+    return Index
+
+
 def embed_pending(
     store: Store, embedder: Embedder, on_progress: Callable[[int, int], None] | None = None
 ) -> int:
@@ -581,10 +592,8 @@ class DenseIndex:
 
     @staticmethod
     def _restore(saved: Path, mapped: bool = False) -> Any:
-        from usearch.index import Index
-
         try:
-            restored: Any = Index.restore(str(saved), view=mapped)
+            restored: Any = usearch_index().restore(str(saved), view=mapped)
         except (OSError, ValueError, RuntimeError) as exc:
             log.warning("cannot load the HNSW index %s: %s", saved, exc)
             return None
@@ -598,9 +607,7 @@ class DenseIndex:
     def _restore_or_build(self, snap: _Snapshot) -> Any:
         """The graph of the published generation when it covers ``snap``, else one built in
         memory (the writer saves it with its next generation; a reader never writes)."""
-        from usearch.index import Index
-
-        index = Index(ndim=self.dim, metric="cos", dtype=HNSW_DTYPE,
+        index = usearch_index()(ndim=self.dim, metric="cos", dtype=HNSW_DTYPE,
                       connectivity=HNSW_CONNECTIVITY, expansion_add=HNSW_EXPANSION_ADD,
                       expansion_search=HNSW_EXPANSION_SEARCH)
         if len(snap):
