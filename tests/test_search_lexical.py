@@ -431,6 +431,20 @@ def test_incremental_add_replace_delete(store: Store, tmp_path: Path) -> None:
     assert ix.delete([]) == 0
 
 
+def test_an_index_made_on_an_empty_store_takes_in_the_first_papers(
+    store: Store, tmp_path: Path
+) -> None:
+    """A writer that starts on an empty database (a fresh deployment) publishes an empty
+    index; the papers stored afterwards are taken in by its next pass (its watermark was the
+    earliest datetime, and stepping back from it overflowed on every pass since)."""
+    ix = LexicalIndex(tmp_path / "ix")
+    assert ix.sync(store) == 0
+    store.write_batch([paper("2501.00001", "Quantum error correction",
+                             published=date(2025, 1, 1), categories=("quant-ph",))], now=T0)
+    assert ix.sync(store) == 1
+    assert ids(ix, "quantum") == ["2501.00001"]
+
+
 def test_sync_notices_papers_removed_from_the_store(store: Store, tmp_path: Path) -> None:
     ix = LexicalIndex(tmp_path / "ix")
     store.write_batch([paper("2501.00001", "Alpha retrieval"), paper("2501.00002", "Beta")],

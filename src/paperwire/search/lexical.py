@@ -999,7 +999,8 @@ class LexicalIndex:
                     return 0
                 rebuild = True
             else:
-                since = watermark - SYNC_MARGIN
+                # an index made on an empty store has the earliest watermark
+                since = max(watermark, datetime.min + SYNC_MARGIN) - SYNC_MARGIN
         try:
             writer = index.writer(WRITER_HEAP, 1)
         except Exception as exc:  # tantivy raises ValueError on a busy lock

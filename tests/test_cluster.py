@@ -1,0 +1,214 @@
+"""The scale-out topology of ``scripts/cluster`` (docs/deploy.md), for real: supervisord keeping
+gunicorn (two web processes following the published indexes) and two ``paperwire worker``s (one
+of them the index writer) running on PostgreSQL, all on one ``PAPERWIRE_HOME``.
+
+Expected: the script starts it on a free port and returns once /healthz answers there; a paper
+imported afterwards is found through the port (the writer publishes, the web processes follow);
+a web process and the index writer killed with SIGKILL are back (new pids, the port answering)
+within 30 s, and a paper imported then is found too (a worker took the writer's place); ``stop``
+leaves no process of the topology behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from paperwire.models import Paper
+from paperwire.web.asgi import follower
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "cluster"
+VENV = ROOT / ".venv" / "bin"
+BACK_WITHIN = 30.0  # seconds for every killed process to be replaced (issue 16)
+FOUND_WITHIN = 30.0  # seconds for a new paper to be found through the port
+
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def of_home(home: Path) -> set[int]:
+    """Every live process whose environment names ``home`` as PAPERWIRE_HOME."""
+    mark = f"PAPERWIRE_HOME={home}".encode()
+    found = set()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if mark in environ.read_bytes().split(b"\0"):
+                found.add(int(environ.parent.name))
+        except OSError:
+            continue
+    return found - {os.getpid()}
+
+
+def holds(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open."""
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
+def wait_for(what: str, check: Callable[[], bool], within: float) -> float:
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > within:
+            raise AssertionError(f"{what}: not within {within:g} s")
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+def add_paper(env: dict[str, str], folder: Path, number: int, word: str) -> None:
+    path = folder / f"paper-{number}.jsonl"
+    path.write_text(json.dumps({
+        "id": f"2607.{number:05d}", "title": f"{word} routing for sparse retrieval",
+        "summary": f"We study {word} routing of queries (case {number}).",
+        "authors": ["Ada Lovelace"], "categories": "cs.IR"}) + "\n")
+    done = subprocess.run([sys.executable, "-m", "paperwire", "import", str(path)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_follower_app_runs_nothing_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What gunicorn serves (``paperwire.web.asgi:follower()``): the app from the environment,
+    with no scheduler and no index writer, not even on demand: a request that finds the store
+    ahead of the indexes leaves them to the writer."""
+    for name in os.environ:
+        if name.startswith("PAPERWIRE_") and not name.startswith("PAPERWIRE_TEST_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    monkeypatch.setenv("PAPERWIRE_HOME", str(home))
+    app = follower()
+    paperwire = app.state.paperwire
+    paperwire.store.write_batch([Paper(id="2607.00001", title="Zqword routing")],
+                                now=datetime(2026, 7, 1))
+    with TestClient(app) as client:
+        checks = client.get("/healthz").json()["checks"]
+        answer = client.get("/api/search", params={"q": "Zqword", "mode": "lexical"})
+    assert checks["scheduler"]["status"] == "off" and checks["index_writer"]["status"] == "off"
+    assert answer.status_code == 200 and answer.json()["total"] == 0  # no writer published
+    assert paperwire.indexer is False and paperwire.background is None
+    assert getattr(paperwire.engine, "_writer", None) is None
+    assert not (home / "index" / "writer.lock").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_cluster_start_kill_9_and_stop(pg_schema_url: str, tmp_path: Path,
+                                       models_dir: Path) -> None:
+    missing = [tool for tool in ("gunicorn", "supervisord") if not (VENV / tool).exists()]
+    assert not missing, f"{missing} not in .venv: run scripts/bootstrap dev (or deploy)"
+    home, port = tmp_path / "home", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")
+           or k.startswith("PAPERWIRE_TEST_")}
+    env.update(PAPERWIRE_HOME=str(home), PAPERWIRE_DATABASE_URL=pg_schema_url,
+               PAPERWIRE_MODELS_DIR=str(models_dir), PAPERWIRE_INDEX_INTERVAL_SECONDS="1",
+               PAPERWIRE_INGEST_SCHEDULE="digest=*/10 * * * *")  # nothing from the network
+    conf = home / "cluster" / "supervisord.conf"
+
+    def cluster(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
+                              timeout=timeout, cwd=tmp_path)
+
+    def pid_of(name: str) -> int:
+        done = subprocess.run([str(VENV / "supervisorctl"), "-c", str(conf), "pid", name],
+                              capture_output=True, text=True, timeout=30)
+        return int(done.stdout.strip()) if done.stdout.strip().isdigit() else 0
+
+    def found(word: str) -> Callable[[], bool]:
+        def check() -> bool:
+            answer = web.get("/api/search", params={"q": word, "mode": "lexical"})
+            return answer.status_code == 200 and answer.json()["total"] >= 1
+        return check
+
+    started = time.monotonic()
+    done = cluster("start", "--no-install", "--web", "2", "--workers", "2", "--port", str(port))
+    took = time.monotonic() - started
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"http://127.0.0.1:{port}" in done.stdout
+        web = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        health = web.get("/healthz")
+        assert health.status_code == 200, health.text
+        assert health.json()["database"] == "postgresql"
+        print(f"\nstarted in {took:.1f} s")
+
+        add_paper(env, tmp_path, 1, "Zqfirst")
+        print(f"first paper found in {wait_for('paper 1', found('Zqfirst'), FOUND_WITHIN):.1f} s")
+
+        master = pid_of("web")
+        webs = children(master)
+        assert len(webs) == 2, webs
+        workers = {pid_of("worker:worker-0"), pid_of("worker:worker-1")}
+        lock = home / "index" / "writer.lock"
+        writers = [pid for pid in workers if holds(pid, lock)]
+        assert len(writers) == 1, (workers, writers)  # one index writer, the other follows
+        gone_web, gone_worker = min(webs), writers[0]
+        os.kill(gone_web, signal.SIGKILL)
+        os.kill(gone_worker, signal.SIGKILL)
+
+        web_log = home / "cluster" / "logs" / "web.log"
+
+        def back() -> bool:
+            now_webs = children(master)
+            now_workers = {pid_of("worker:worker-0"), pid_of("worker:worker-1")}
+            if len(now_webs) != 2 or gone_web in now_webs or 0 in now_workers:
+                return False
+            if gone_worker in now_workers or len(now_workers) != 2:
+                return False
+            log = web_log.read_text()  # the new web process serves (uvicorn said so)
+            if not all(f"[{pid}] [INFO] Application startup complete" in log
+                       for pid in now_webs - webs):
+                return False
+            try:
+                return web.get("/healthz").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        print(f"back after kill -9 in {wait_for('processes back', back, BACK_WITHIN):.1f} s")
+        assert pid_of("web") == master  # gunicorn replaced its web process itself
+
+        add_paper(env, tmp_path, 2, "Zqsecond")  # the writer now is another process
+        print(f"paper after the kill found in "
+              f"{wait_for('paper 2', found('Zqsecond'), FOUND_WITHIN):.1f} s")
+        assert cluster("status").returncode == 0
+        before_stop = of_home(home)
+        assert len(before_stop) >= 6, before_stop  # supervisord, master, 2 web, 2 workers
+    finally:
+        stopped = cluster("stop")
+        left = of_home(home)
+        for pid in left:  # never leave a process of this test behind, even on a failure
+            os.kill(pid, signal.SIGKILL)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not left, f"processes left after stop: {left}"
+    assert cluster("status").returncode == 3  # not running
