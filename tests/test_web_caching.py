@@ -287,3 +287,24 @@ def active_account(store: Store, email: str, now: datetime) -> Account:
     confirmed = store.accounts.confirm_signin(account.id, "n", now)
     assert confirmed is not None
     return confirmed
+
+
+def test_a_vote_in_one_process_shows_at_once_in_another(client: TestClient, reader: TestClient,
+                                                        pw: Paperwire, db_url: str) -> None:
+    """Two web processes on one database (each its own Paperwire, store connections and
+    caches): the other one's shared answer moves with the next request."""
+    own_store = Store.open(db_url)
+    with TestClient(create_app(Paperwire(pw.settings, own_store, clock=pw.clock)),
+                    follow_redirects=False) as other:
+        urls = ("/?window=day", "/api/trending?window=day", "/feeds/trending.json?window=day")
+        before = {url: other.get(url) for url in urls}
+        assert all(other.get(url, headers={"If-None-Match": r.headers["etag"]}).status_code
+                   == 304 for url, r in before.items())
+        csrf = sign_in(client, pw, "ada@example.org")
+        client.post(f"/papers/{A.id}/vote", data={"csrf": csrf, "action": "vote", "next": "/"})
+        for url, old in before.items():
+            now = other.get(url, headers={"If-None-Match": old.headers["etag"]})
+            assert now.status_code == 200 and now.content != old.content, url
+            assert now.headers["etag"] == reader.get(url).headers["etag"], url
+        assert upvotes_of(other.get("/?window=day"), A.id) == "1"
+    own_store.close()
