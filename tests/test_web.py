@@ -351,7 +351,8 @@ def test_healthz_counts_the_papers_at_most_every_few_seconds(
 def test_static_css_is_served(client: TestClient) -> None:
     r = client.get("/static/style.css")
     assert r.status_code == 200 and "text/css" in r.headers["content-type"]
-    assert '<link rel="stylesheet" href="/static/style.css">' in client.get("/").text
+    # under its fingerprinted address (tests/test_web_caching.py)
+    assert '<link rel="stylesheet" href="/static/style.css?v=' in client.get("/").text
 
 
 def test_app_opens_its_own_store(settings: Settings, store: Store) -> None:

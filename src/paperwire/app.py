@@ -15,7 +15,7 @@ import secrets
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -30,12 +30,13 @@ from paperwire.digests.mailer import Mailer
 from paperwire.digests.render import Links
 from paperwire.digests.service import DigestContext
 from paperwire.errors import NotFound, TokenError
+from paperwire.memo import Memo, bucket
 from paperwire.metadata import Extras
 from paperwire.models import Paper, Signal, quote_id
 from paperwire.paper_ids import ARXIV, DOI, PaperRef, parse_ref
 from paperwire.recommend import service as recommend
 from paperwire.recommend.service import Suggestion
-from paperwire.records import Account, Subscriber
+from paperwire.records import Account, DataVersion, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
 
@@ -68,6 +69,9 @@ class Paperwire:
         self.indexer = True
         self._engine_lock = threading.Lock()
         self._key: bytes | None = None
+        # trending views and data days shared by every request of this process, keyed by
+        # the data version (so a write shows at once) and the interval of now
+        self.shared: Memo[Any] = Memo()
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Paperwire:
@@ -218,11 +222,21 @@ class Paperwire:
                  offset: int = 0) -> TrendingView:
         """The trending view of ``window`` as of ``requested`` (default: today), weighed by
         the settings' weights; ``order`` "top": the top of the period (undecayed total);
-        ``limit`` entries after the first ``offset``."""
-        return listings.trending_view(self.store, window, requested, now=self.now(),
-                                      limit=limit, category=category,
-                                      weights=self.settings.trending_weights,
-                                      order=order, offset=offset)
+        ``limit`` entries after the first ``offset``. Computed once per interval and data
+        version (:meth:`data_version`), then shared by every request of the process."""
+        now = self.now()
+        day = requested or now.date()
+        key = ("trending", window, day, category, order, self.data_version().token,
+               bucket(now))
+        ranked: TrendingView = self.shared.get(key, lambda: listings.trending_view(
+            self.store, window, day, now=now, limit=EVERY_ENTRY, category=category,
+            weights=self.settings.trending_weights, order=order))
+        return replace(ranked, entries=ranked.entries[offset:offset + limit], offset=offset)
+
+    def data_version(self) -> DataVersion:
+        """The version of what trending and its pages read (one query, every call): a
+        vote, an import or an ingest in any process changes it at once."""
+        return self.store.data_version()
 
     def daily_papers(self, period: daily.Period | None, sort: str = "publishedAt",
                      page: int = 0, limit: int = daily.DEFAULT_LIMIT,
@@ -237,8 +251,12 @@ class Paperwire:
         return daily.hub_papers(self.store, papers)
 
     def data_day(self) -> date | None:
-        """The newest day trending has data for (see :func:`paperwire.trending.data_day`)."""
-        return listings.data_day(self.store, self.settings.trending_weights)
+        """The newest day trending has data for (see :func:`paperwire.trending.data_day`),
+        computed once per data version."""
+        day: date | None = self.shared.get(
+            ("data_day", self.data_version().token),
+            lambda: listings.data_day(self.store, self.settings.trending_weights))
+        return day
 
     def trending_json(self, view: TrendingView) -> dict[str, Any]:
         return trending_json(view, self.settings.base_url,
@@ -617,6 +635,7 @@ class Paperwire:
 SESSION_LIFETIME = timedelta(days=30)
 FEEDBACK_ACTIONS = ("up", "down", "save")  # a digest item's 👍 / 👎 / save
 REACTIONS = ("vote", "save")
+EVERY_ENTRY = 10**9  # the shared trending view ranks every entry; a request takes its page
 
 
 @dataclass(frozen=True)

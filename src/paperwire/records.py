@@ -24,6 +24,17 @@ class WriteCounts:
         self.missing += other.missing
 
 
+@dataclass(frozen=True)
+class DataVersion:
+    """What the shared read path (trending, its pages, API and feeds) is computed from, as
+    the store keeps it (:meth:`Store.data_version`): ``token``, a random value every write
+    of papers, signals or paper metadata replaces; ``changed``, that write's time (None
+    and "" before the first one)."""
+
+    token: str
+    changed: datetime | None
+
+
 STATUSES = ("pending", "active", "unsubscribed", "suppressed")
 FREQUENCIES = ("daily", "weekly")
 MODES = ("personal", "trending")  # personal = interest matches + trending; trending = trending only

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from paperwire.records import Subscriber
+from paperwire.store import version as version_sql
 from paperwire.store.db import store_errors
 from paperwire.store.schema import (
     deliveries,
@@ -504,6 +505,7 @@ class DigestStore:
                                  index_elements=[signals.c.paper_id, signals.c.source,
                                                  signals.c.day],
                                  set_={"value": signals.c.value + 1.0, "observed_at": now}))
+                version_sql.touch(conn, now)
                 return True
         except IntegrityError:  # the subscriber was deleted meanwhile
             return False

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from paperwire.errors import NotFound
 from paperwire.models import clean_text
 from paperwire.records import READING_STATES, LibraryEntry, Rating
+from paperwire.store import version as version_sql
 from paperwire.store.db import store_errors
 from paperwire.store.schema import accounts, library, library_tags, papers, ratings, signals, votes
 
@@ -38,7 +39,9 @@ def _insert(engine_or_conn: Engine | Connection, table: Any) -> Any:
 
 def bump(conn: Connection, paper_id: str, source: str, day: date, delta: int,
          now: datetime) -> None:
-    """Add ``delta`` to the paper's ``source`` signal of ``day`` (a row at 0 is removed)."""
+    """Add ``delta`` to the paper's ``source`` signal of ``day`` (a row at 0 is removed);
+    the data has a new version (``store/version.py``)."""
+    version_sql.touch(conn, now)
     if delta > 0:
         conn.execute(
             _insert(conn, signals)

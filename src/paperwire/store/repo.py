@@ -30,9 +30,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from paperwire.errors import StoreError
 from paperwire.metadata import PaperMeta
 from paperwire.models import Paper, Signal, bounded, merge
-from paperwire.records import WriteCounts
+from paperwire.records import DataVersion, WriteCounts
 from paperwire.store import db
 from paperwire.store import meta as meta_sql
+from paperwire.store import version as version_sql
 from paperwire.store.accounts import AccountStore
 from paperwire.store.digests import DigestStore
 from paperwire.store.library import LibraryStore
@@ -206,9 +207,12 @@ class Store:
                 with self.engine.begin() as conn:
                     pc = self._upsert_papers(conn, batch, now)
                     sc = self._upsert_signals(conn, sigs, now)
+                    mc = WriteCounts()
                     if metas:
                         mc = meta_sql.upsert(conn, metas, now)
                         log.debug("paper metadata: %s", mc)
+                    if any(c.new or c.changed for c in (pc, sc, mc)):
+                        version_sql.touch(conn, now)
                     if cursor is not None:
                         self._put_cursor(conn, cursor[0], _value(cursor[1], pc, sc), now)
                 return pc, sc
@@ -313,6 +317,7 @@ class Store:
                             changed_at=bindparam("changed_at"))
                 )
                 conn.execute(stmt, changes)
+                version_sql.touch(conn, now)
             counts.changed = len(changes)
             counts.missing = len(dates) - seen
             if cursor is not None:
@@ -372,6 +377,7 @@ class Store:
             conn.execute(papers.delete().where(papers.c.id == old_id))
             conn.execute(update(papers).where(papers.c.id == new_id).values(changed_at=now))
             self._put_cursor(conn, ALIAS_KEY + old_id, {"paper": new_id}, now)
+            version_sql.touch(conn, now)
         return True
 
     def alias_of(self, paper_id: str) -> str | None:
@@ -604,6 +610,12 @@ class Store:
                         conn.invalidate()
         finally:
             conn.close()
+
+    def data_version(self) -> DataVersion:
+        """The version of what trending and its pages read (``store/version.py``): one
+        primary-key lookup; every write of papers, signals or paper metadata changes it."""
+        with self.engine.connect() as conn:
+            return version_sql.read(conn)
 
     def max_changed_at(self) -> datetime | None:
         with self.engine.connect() as conn:

@@ -8,7 +8,7 @@ import html
 import re
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from paperwire import trending
@@ -18,6 +18,7 @@ from paperwire.models import shorten
 from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS
 from paperwire.web import health, paging, schemas
+from paperwire.web.caching import shared
 from paperwire.web.common import (
     RELATED,
     App,
@@ -140,6 +141,7 @@ def api_similar(
 @router.get("/api/trending", response_model=schemas.TrendingPage,
             responses=schemas.errors(400, 503))
 def api_trending(
+    request: Request,
     app: App,
     window: str = schemas.one_of("week", trending.WINDOWS, "The window ranked"),
     date: str | None = schemas.day("The last day of the window (default: today)"),
@@ -149,9 +151,20 @@ def api_trending(
                                        "total)"),
     limit: str | None = schemas.whole_number("Entries per page: default 30, at most 100"),
     cursor: str | None = Query(default=None, description=CURSOR),
-) -> dict[str, Any]:
+) -> Response:
     """Trending papers with the reason and the parts of each score (as the CLI's --json):
-    a page of ``limit`` (default 30, at most 100) with ``total`` and ``next_cursor``."""
+    a page of ``limit`` (default 30, at most 100) with ``total`` and ``next_cursor``.
+    Shared and validated: an ``ETag``, and a 304 for a current ``If-None-Match``."""
+    def render() -> Response:
+        page = trending_page(app, window, date, cat, order, limit, cursor)
+        return JSONResponse(schemas.TrendingPage.model_validate(page).model_dump(mode="json"))
+
+    return shared(request, app, render)
+
+
+def trending_page(app: App, window: str, date: str | None, cat: str | None,
+                  order: str | None, limit: str | None, cursor: str | None) -> dict[str, Any]:
+    """The body of ``/api/trending`` for its parameters (checked: a 400 otherwise)."""
     count = parse_limit(limit) if limit else TRENDING_PAGE
     scope = ("trending", window, date or "", cat or "", order or "", str(count))
     offset = paging.decode(app.key, scope, cursor)

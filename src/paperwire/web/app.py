@@ -25,6 +25,7 @@ from paperwire.digests.mailqueue import MailQueue
 from paperwire.web import (
     account_routes,
     api,
+    caching,
     digest_routes,
     docs_routes,
     errors,
@@ -71,7 +72,8 @@ def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
                   docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.paperwire, app.state.mail_queue, app.state.dev_outbox = (
         paperwire, queue, dev_outbox)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.cache = caching.SharedCache.of(paperwire.settings)
+    app.mount("/static", caching.FingerprintedStatic(directory=HERE / "static"), name="static")
     app.mount(docs_routes.ASSETS_PATH, StaticFiles(directory=docs_routes.ASSETS),
               name="docs-assets")
     # this app's own copies of the routers' routes (the Hub's first: its /papers/{id}.md and
@@ -86,6 +88,7 @@ def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
     for route in app.routes:  # HEAD wherever GET: the same headers, no body
         if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
             route.methods.add("HEAD")
+    app.add_middleware(caching.PrivateWithSession)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
     app.add_middleware(HeadersOnlyForHead)
     app.add_middleware(SecurityHeaders)

@@ -29,6 +29,7 @@ from paperwire.paper_ids import INVALID, PaperRef, parse_ref
 from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS, Sort, check_day
 from paperwire.web.auth import csrf_token, signed_in, signin_path
+from paperwire.web.caching import static_url
 
 HERE = Path(__file__).parent
 TRENDING_LIMIT = 30
@@ -36,7 +37,6 @@ MAX_PAGE = 1000
 SEARCH_LIMIT, SEARCH_MAX = 20, 100
 RELATED = 10  # papers below the relevance floor shown after the last matches (page, API)
 SIMILAR_LIMIT = 5
-FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n(?=[ \t]+\S)")
@@ -191,7 +191,7 @@ def _templates() -> Jinja2Templates:
                        author_search=author_search, linkify=linkify)
     env.globals.update(paragraphs=paragraphs, ordered_categories=ordered_categories,
                        csrf_token=csrf_token, signed_in=signed_in, signin_path=signin_path,
-                       here=here)
+                       here=here, static_url=static_url)
     return Jinja2Templates(env=env)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from paperwire.web.caching import static_url
 from paperwire.web.middleware import DOCS_POLICY
 
 ASSETS = Path(str(files("fastapi_offline") / "static"))
@@ -41,6 +42,6 @@ def swagger_ui() -> HTMLResponse:
     """Swagger UI: every operation, its parameters and responses, and "try it out"."""
     head = f'<link rel="stylesheet" href="{ASSETS_PATH}/swagger-ui.css">'
     body = (f'<div id="swagger-ui"></div>\n<script src="{ASSETS_PATH}/swagger-ui-bundle.js">'
-            '</script>\n<script src="/static/docs.js"></script>')
+            f'</script>\n<script src="{static_url("docs.js")}"></script>')
     html = _PAGE.format(title="API", assets=ASSETS_PATH, head=head, body=body)
     return HTMLResponse(html, headers=_HEADERS)

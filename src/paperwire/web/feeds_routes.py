@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from paperwire.errors import PageError
 from paperwire.web import feeds
+from paperwire.web.caching import shared
 from paperwire.web.common import (
-    FEED_HEADERS,
     App,
     category_feed_path,
     parse_category,
@@ -24,26 +24,33 @@ from paperwire.web.common import (
 
 router = APIRouter(include_in_schema=False)
 CATEGORY_FEED_LIMIT = 50
+# a search's and a category's feeds (trending's are shared and validated: see .caching)
+FEED_HEADERS = {"Cache-Control": "public, max-age=900"}
 
 
 @router.get("/feeds/trending.atom")
-def feed_atom(app: App, window: str = "week", date: str | None = None,
+def feed_atom(request: Request, app: App, window: str = "week", date: str | None = None,
               cat: str | None = None) -> Response:
-    view = trending_for(app, window, date, cat)
-    body = feeds.atom_feed(view, app.settings.base_url, pinned=parse_date(date),
-                           extras=app.extras(p for _, p in view.entries))
-    return Response(body, media_type=feeds.ATOM_TYPE, headers=FEED_HEADERS)
+    def render() -> Response:
+        view = trending_for(app, window, date, cat)
+        body = feeds.atom_feed(view, app.settings.base_url, pinned=parse_date(date),
+                               extras=app.extras(p for _, p in view.entries))
+        return Response(body, media_type=feeds.ATOM_TYPE)
+
+    return shared(request, app, render)
 
 
 @router.get("/feeds/trending.json")
-def feed_json(app: App, window: str = "week", date: str | None = None,
+def feed_json(request: Request, app: App, window: str = "week", date: str | None = None,
               cat: str | None = None) -> Response:
-    view = trending_for(app, window, date, cat)
-    feed = feeds.json_feed(view, app.settings.base_url, pinned=parse_date(date),
-                           extras=app.extras(p for _, p in view.entries))
-    body = json.dumps(feed, ensure_ascii=False, indent=1)
-    return Response(body.encode("utf-8"), media_type=feeds.JSON_FEED_TYPE,
-                    headers=FEED_HEADERS)
+    def render() -> Response:
+        view = trending_for(app, window, date, cat)
+        feed = feeds.json_feed(view, app.settings.base_url, pinned=parse_date(date),
+                               extras=app.extras(p for _, p in view.entries))
+        body = json.dumps(feed, ensure_ascii=False, indent=1)
+        return Response(body.encode("utf-8"), media_type=feeds.JSON_FEED_TYPE)
+
+    return shared(request, app, render)
 
 
 @router.get("/feeds/search.atom")

@@ -19,6 +19,7 @@ from paperwire.search import Hit
 from paperwire.search.lexical import marked_authors
 from paperwire.search.query import FIRST_DAY, SORTS
 from paperwire.web import charts, feeds
+from paperwire.web.caching import shared
 from paperwire.web.common import (
     RELATED,
     SIMILAR_LIMIT,
@@ -46,7 +47,15 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 def home(request: Request, app: App, window: str = "week", date: str | None = None,
          cat: str | None = None, order: str | None = None, p: str | None = None) -> Response:
-    """Trending (or the top of the period) of a window as of a day, page ``p`` (from 1)."""
+    """Trending (or the top of the period) of a window as of a day, page ``p`` (from 1):
+    shared and validated for readers not signed in (see :mod:`.caching`)."""
+    return shared(request, app, lambda: home_page(request, app, window, date, cat, order, p),
+                  per_reader=True)
+
+
+def home_page(request: Request, app: App, window: str, date: str | None, cat: str | None,
+              order: str | None, p: str | None) -> Response:
+    """The home page as rendered for this request (its reader's action bars)."""
     view = trending_for(app, window, date, cat, order, p)
     latest = [] if view.entries else app.latest(20, category=view.category)
 

@@ -1,0 +1,242 @@
+"""HTTP caching of the read path: validators, 304s, the shared rendered responses, and
+fingerprinted static files.
+
+A shared response (trending for someone not signed in, its JSON API and its feeds) carries a
+weak ``ETag`` made of the release (code, templates, static files, the settings that shape a
+page), the store's data version (:meth:`Paperwire.data_version`, read on every request, so a
+vote or an import in any process changes it at once), today's date (the default day of
+trending) and the address; ``Last-Modified`` is the newest of the data's write time and
+today's midnight. A matching ``If-None-Match`` (or, without one, an ``If-Modified-Since`` not
+older) is a 304 with no body, nothing rendered. Otherwise the body is rendered once per
+ETag and interval (:data:`paperwire.memo.INTERVAL_SECONDS`) and shared between requests. The
+``Cache-Control`` is ``public, no-cache``: shared caches may keep it but must revalidate, so
+none serves a stale answer; ``Vary: Cookie`` keeps a signed-in reader off the anonymous copy.
+
+A page that shows a reader's own state (upvotes, saves, the CSRF token of its forms) gets
+``private, no-cache`` and no ETag when a session cookie comes with the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperwire.app import Paperwire
+from paperwire.config import Settings
+from paperwire.memo import Memo, bucket
+from paperwire.records import DataVersion
+from paperwire.web.auth import SESSION_COOKIE
+
+SHARED = "public, no-cache"
+PRIVATE = "private, no-cache"
+IMMUTABLE = "public, max-age=31536000, immutable"
+STATIC_SHORT = "public, max-age=300"  # a static file asked for without its fingerprint
+VERSION_PARAM = "v"
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A response as rendered once: what a later request gets a fresh copy of."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+
+    def response(self) -> Response:
+        fresh = Response(self.body, status_code=self.status)
+        fresh.raw_headers = list(self.headers)  # a new list: middlewares change theirs
+        return fresh
+
+
+# ---- static files ----------------------------------------------------------------------
+
+
+@cache
+def fingerprint(name: str) -> str:
+    """The first 12 hex digits of the SHA-256 of the static file ``name`` (read once per
+    process: static files change only with a release)."""
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """The fingerprinted address of the static file ``name`` (templates' ``static_url``)."""
+    return f"/static/{name}?{VERSION_PARAM}={fingerprint(name)}"
+
+
+class FingerprintedStatic(StaticFiles):
+    """Static files; one asked for with its current fingerprint (:func:`static_url`) may
+    be kept a year (``immutable``), any other request (no or an old fingerprint) five
+    minutes."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given = query.get(VERSION_PARAM, [""])[0]
+            current = _fingerprint_of(path)
+            fixed = current is not None and given == current
+            response.headers["Cache-Control"] = IMMUTABLE if fixed else STATIC_SHORT
+        return response
+
+
+def _fingerprint_of(path: str) -> str | None:
+    try:
+        return fingerprint(path)
+    except OSError:
+        return None
+
+
+# ---- validators ------------------------------------------------------------------------
+
+
+def release(settings: Settings) -> str:
+    """What besides the data shapes a shared response: the package's version, its
+    templates and static files, and the settings pages show."""
+    digest = hashlib.sha256()
+    try:
+        digest.update(version("paperwire").encode())
+    except PackageNotFoundError:  # run from a source tree
+        digest.update(b"source")
+    for path in sorted((*HERE.glob("templates/**/*.html"), *STATIC.glob("*"))):
+        digest.update(path.name.encode() + path.read_bytes())
+    shown = (settings.base_url, sorted(settings.trending_weights.items()),
+             list(settings.arxiv_categories))
+    digest.update(repr(shown).encode())
+    return digest.hexdigest()[:16]
+
+
+def entity_tag(release_id: str, data: DataVersion, today: date, address: str) -> str:
+    """The weak ETag of a shared response (weak: gzip'd or not, the same entity)."""
+    parts = "\n".join((release_id, data.token, today.isoformat(), address))
+    return 'W/"' + hashlib.sha256(parts.encode()).hexdigest()[:32] + '"'
+
+
+def last_modified(data: DataVersion, now: datetime) -> datetime | None:
+    """The newest of the data's last write and today's midnight, to the second; None when
+    that second is not over yet (a later write in it would carry the same date)."""
+    midnight = datetime.combine(now.date(), time())
+    newest = max(data.changed, midnight) if data.changed else midnight
+    newest = newest.replace(microsecond=0)
+    return newest if newest + timedelta(seconds=1) <= now else None
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.replace(tzinfo=UTC), usegmt=True)
+
+
+def _tags(header: str) -> Iterable[str]:
+    return (t.strip().removeprefix("W/") for t in header.split(","))
+
+
+def not_modified(request: Request, etag: str, modified: datetime | None) -> bool:
+    """Whether the client's copy is current: ``If-None-Match`` names ``etag`` (weakly
+    compared) or, only when that header is absent, ``If-Modified-Since`` is not older than
+    ``modified``."""
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        return etag.removeprefix("W/") in _tags(match)
+    since = request.headers.get("if-modified-since")
+    if since is None or modified is None:
+        return False
+    try:
+        given = parsedate_to_datetime(since)
+    except (TypeError, ValueError):
+        return False
+    if given.tzinfo is None:
+        return False
+    return given.astimezone(UTC).replace(tzinfo=None) >= modified
+
+
+# ---- shared and per-reader responses ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedCache:
+    """One web app's shared responses (``create_app`` keeps one in ``app.state.cache``)."""
+
+    release: str
+    rendered: Memo[Rendered]
+
+    @classmethod
+    def of(cls, settings: Settings, size: int = 256) -> SharedCache:
+        return cls(release(settings), Memo(size))
+
+
+def personal(request: Request) -> bool:
+    """Whether this request comes with a session cookie: its page may show the reader's
+    own state, so it is neither shared nor validated."""
+    return SESSION_COOKIE in request.cookies
+
+
+def private(response: Response) -> Response:
+    response.headers["Cache-Control"] = PRIVATE
+    response.headers.add_vary_header("Cookie")
+    return response
+
+
+def shared(request: Request, app: Paperwire, render: Callable[[], Response],
+           per_reader: bool = False) -> Response:
+    """``render()``'s response as a shared, validated one (see the module's text); with
+    ``per_reader`` (a page that shows a signed-in reader's state) a request with a session
+    cookie gets it rendered for itself, private and unvalidated."""
+    if per_reader and personal(request):
+        return private(render())
+    cache: SharedCache = request.app.state.cache
+    data, now = app.data_version(), app.now()
+    address = request.url.path + "?" + request.url.query
+    etag = entity_tag(cache.release, data, now.date(), address)
+    modified = last_modified(data, now)
+    headers = {"ETag": etag, "Cache-Control": SHARED, "Vary": "Cookie"}
+    if modified is not None:
+        headers["Last-Modified"] = http_date(modified)
+    if not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+
+    def once() -> Rendered:
+        response = render()
+        response.headers.update(headers)
+        return Rendered(response.status_code, bytes(response.body),
+                        tuple(response.raw_headers))
+
+    return cache.rendered.get((etag, bucket(now)), once).response()
+
+
+class PrivateWithSession:
+    """ASGI middleware: a response to a request with a session cookie that says nothing of
+    caching gets ``private, no-cache`` (a paper's page, a search, the library show the
+    reader's upvotes and saves and carry the session's CSRF token), and every one not
+    public ``Vary: Cookie``; no shared cache keeps it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or SESSION_COOKIE not in Request(scope).cookies:
+            await self.app(scope, receive, send)
+            return
+
+        async def with_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = PRIVATE
+                if "public" not in headers["cache-control"]:
+                    headers.add_vary_header("Cookie")
+            await send(message)
+
+        await self.app(scope, receive, with_private)
