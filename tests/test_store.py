@@ -134,3 +134,29 @@ def test_parse_arxiv_id() -> None:
     assert parse_arxiv_id("not an id") is None
     assert paper("hep-th/9901001").abs_url == "https://arxiv.org/abs/hep-th/9901001"
     assert paper("beir:42").abs_url is None
+
+
+def test_a_new_cursor_written_by_many_at_once_is_written_once(store: Store) -> None:
+    """Two workers' schedulers starting on a new database write the same new schedule key at
+    the same moment: every write succeeds (an upsert, not a read then an insert that the
+    other's insert beats), and one of the values is kept."""
+    import threading
+
+    barrier = threading.Barrier(20)
+    errors: list[BaseException] = []
+
+    def write(i: int) -> None:
+        barrier.wait()
+        try:
+            store.set_cursor("schedule:arxiv", {"last_run": f"2026-12-04T00:00:{i:02d}"})
+        except BaseException as exc:  # what each writer met, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    got = store.get_cursor("schedule:arxiv")
+    assert got is not None and got["last_run"].startswith("2026-12-04T00:00:")

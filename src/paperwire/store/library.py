@@ -32,7 +32,8 @@ MAX_NOTE_CHARS = 20_000
 RATING_SOURCES = ("web", "digest")
 
 
-def _insert(engine_or_conn: Engine | Connection, table: Any) -> Any:
+def upsert_insert(engine_or_conn: Engine | Connection, table: Any) -> Any:
+    """An INSERT of the connection's dialect, which has ``on_conflict_do_update``."""
     return (postgresql.insert(table) if engine_or_conn.dialect.name == "postgresql"
             else sqlite.insert(table))
 
@@ -44,7 +45,7 @@ def bump(conn: Connection, paper_id: str, source: str, day: date, delta: int,
     version_sql.touch(conn, now)
     if delta > 0:
         conn.execute(
-            _insert(conn, signals)
+            upsert_insert(conn, signals)
             .values(paper_id=paper_id, source=source, day=day, value=float(delta),
                     observed_at=now)
             .on_conflict_do_update(
@@ -106,7 +107,7 @@ class LibraryStore:
         try:
             with self.engine.begin() as conn:
                 added = conn.execute(
-                    _insert(conn, votes).values(account_id=account_id, paper_id=paper_id,
+                    upsert_insert(conn, votes).values(account_id=account_id, paper_id=paper_id,
                                                 created_at=now)
                     .on_conflict_do_nothing().returning(votes.c.paper_id)).first()
                 if added is None:
@@ -166,7 +167,7 @@ class LibraryStore:
     def _save(self, conn: Connection, account_id: int, paper_id: str, now: datetime) -> bool:
         self._check_paper(conn, paper_id)
         added = conn.execute(
-            _insert(conn, library).values(account_id=account_id, paper_id=paper_id,
+            upsert_insert(conn, library).values(account_id=account_id, paper_id=paper_id,
                                           saved_at=now, updated_at=now)
             .on_conflict_do_nothing().returning(library.c.paper_id)).first()
         if added is None:
@@ -304,7 +305,7 @@ class LibraryStore:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    _insert(conn, ratings).values(account_id=account_id, paper_id=paper_id,
+                    upsert_insert(conn, ratings).values(account_id=account_id, paper_id=paper_id,
                                                   value=value, source=source, created_at=now)
                     .on_conflict_do_update(
                         index_elements=[ratings.c.account_id, ratings.c.paper_id],

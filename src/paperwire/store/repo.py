@@ -36,7 +36,7 @@ from paperwire.store import meta as meta_sql
 from paperwire.store import version as version_sql
 from paperwire.store.accounts import AccountStore
 from paperwire.store.digests import DigestStore
-from paperwire.store.library import LibraryStore
+from paperwire.store.library import LibraryStore, upsert_insert
 from paperwire.store.schema import (
     cursors,
     digest_clicks,
@@ -325,13 +325,12 @@ class Store:
         return counts
 
     def _put_cursor(self, conn: Any, key: str, value: dict[str, Any], now: datetime) -> None:
-        found = conn.execute(select(cursors.c.key).where(cursors.c.key == key)).first()
-        if found:
-            conn.execute(
-                update(cursors).where(cursors.c.key == key).values(value=value, updated_at=now)
-            )
-        else:
-            conn.execute(cursors.insert().values(key=key, value=value, updated_at=now))
+        # one statement (an upsert): two processes writing a new key at once (two workers'
+        # schedulers starting on a new database) both succeed, the later value kept
+        stmt = upsert_insert(conn, cursors).values(key=key, value=value, updated_at=now)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[cursors.c.key],
+            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}))
 
     def set_cursor(self, key: str, value: dict[str, Any], now: datetime | None = None) -> None:
         with self.engine.begin() as conn:
