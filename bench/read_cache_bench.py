@@ -5,9 +5,8 @@ with the caches emptied before each request, served from the shared answer, and 
     .venv/bin/python bench/read_cache_bench.py [--requests 30] [--extra-signals 0]
 
 Loads the bundled demo data (the real slice ``paperwire demo`` serves) into a new SQLite
-home; ``--extra-signals N`` adds N older synthetic signals spread over two years (the data
-version counts every row of the signals table, so it shows what that count costs as the
-table grows). Requests go through the real app (Starlette's TestClient: every middleware,
+home; ``--extra-signals N`` adds N older synthetic signals spread over two years (what an
+uncached trending view costs grows with them; the data version stays one row's read). Requests go through the real app (Starlette's TestClient: every middleware,
 no network). "uncached" empties the process's trending views and rendered answers before
 each request (the cost before issue 16, plus the data-version query); "shared" is a repeat
 request with no validator; "304" sends the current ETag. A signed-in reader's page is
