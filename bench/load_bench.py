@@ -2,7 +2,7 @@
 readers, Locust as the load generator; errors, p50/p95/p99 and throughput per route.
 
     .venv/bin/python bench/load_bench.py [--papers 500000] [--web 2] [--workers 1]
-        [--users 40] [--seconds 60] [--port 8790] [--keep-data]
+        [--users 40] [--seconds 60] [--port 8790] [--keep-data] [--prepare]
 
 1. **Data** (made once, kept in ``bench/out/load``): a PostgreSQL database of its own
    (``paperwire_load`` on 127.0.0.1:5432) holding the first ``--papers`` lines of
@@ -195,6 +195,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--port", type=int, default=8790)
     ap.add_argument("--keep-data", action="store_true", help="reuse the imported database")
+    ap.add_argument("--prepare", action="store_true", help="only import the data")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     env = {"PAPERWIRE_HOME": str(OUT / "home"), "PAPERWIRE_DATABASE_URL": f"{PG}/{DATABASE}",
@@ -204,6 +205,8 @@ def main() -> None:
           f"workers, {args.users} visitors for {args.seconds} s; {time.strftime('%Y-%m-%d')}, "
           f"{os.cpu_count()} CPUs", flush=True)
     prepare(args.papers, env, args.keep_data)
+    if args.prepare:
+        return
     visitors = load_data(args.papers)
     exe = locust()
     cluster = [str(ROOT / "scripts" / "cluster")]
