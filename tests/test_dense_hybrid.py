@@ -353,3 +353,27 @@ def test_similar_without_vectors_falls_back_to_words(store: Store, settings: Set
     plain = SearchEngine(store, settings)  # nothing embedded: BM25 on the title
     plain.sync(embed=False)
     assert [h.paper.id for h in plain.similar(["2601.00003"], limit=2)] == ["2601.00001"]
+
+
+@pytest.mark.parametrize("embed", [False, True], ids=["by words", "by vectors"])
+def test_similar_papers_are_ranked_once_per_index_generation(
+        store: Store, settings: Settings, embed: bool) -> None:
+    """A paper page asks for its similar papers on every view: the ranking is kept, and a new
+    generation of the index it read (a paper taken in) is a new question, answered anew."""
+    e = engine(store, settings) if embed else SearchEngine(store, settings)
+    if not embed:
+        store.write_batch(PAPERS)
+    e.sync(embed=embed)
+    first = [h.paper.id for h in e.similar(["2601.00001"], limit=3)]
+    searched: list[str] = []
+    ranking = e._similar_ranking
+    e._similar_ranking = lambda *a: searched.append("ranked") or ranking(*a)  # type: ignore[method-assign]
+    assert [h.paper.id for h in e.similar(["2601.00001"], limit=3)] == first
+    assert searched == []  # the same generation: not ranked again
+    twin = paper("2601.00009", "Automobile detection in traffic cameras",
+                 "Detecting automobiles on roads from cameras.")
+    store.write_batch([twin])
+    e.sync(embed=embed)
+    e.lexical.refresh(every=0)
+    again = [h.paper.id for h in e.similar(["2601.00001"], limit=3)]
+    assert searched == ["ranked"] and again[0] == twin.id

@@ -346,6 +346,12 @@ class DenseIndex:
             self._loaded = True
             self._checked = time.monotonic()
 
+    def generation(self) -> tuple[int, int, int] | None:
+        """Which published generation the searches read (its manifest as last taken in, or
+        written by this process): a new value whenever a new one is."""
+        self.refresh()
+        return self._mark
+
     def refresh(self, every: float = REFRESH_SECONDS) -> bool:
         """Follow what the writer published: when the manifest changed (a stat, at most once
         every ``every`` seconds), load the new generation and swap it in. Never writes.

@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperwire-search")
 # the whole-index count of papers holding every word runs beside the ranking, not after it
 # (bench/scale_profile.py --switch COUNT_ALONGSIDE times both)
 COUNT_ALONGSIDE = True
+SIMILAR_CACHE = 4096  # similar-paper rankings kept (a few hundred bytes each)
 
 
 @dataclass
@@ -106,6 +108,9 @@ class SearchEngine:
         self._writer: Any = None
         # request threads share one engine: one model and one dense index, made once
         self._lazy_lock = threading.RLock()
+        # similar papers' rankings, per question and index generation (see similar())
+        self._similar: OrderedDict[tuple[Any, ...], list[tuple[str, float]]] = OrderedDict()
+        self._similar_lock = threading.Lock()
 
     # ---- the dense side is loaded lazily: lexical search never pays for the model ----------
 
@@ -429,8 +434,28 @@ class SearchEngine:
         given = self.store.get_papers(ids)
         if not given and not (text and text.strip()):
             return []
+        # a paper page asks this for every view: the ranking is kept per question and per
+        # generation of the indexes it read (a new generation is a new key), papers re-read
+        by_vectors = self._has_vectors() and self.dense_available()
+        key = (tuple(sorted(given)), text or "", limit, self.lexical.generation(),
+               self.dense().generation() if by_vectors else None)
+        with self._similar_lock:
+            ranked = self._similar.get(key)
+            if ranked is not None:
+                self._similar.move_to_end(key)
+        if ranked is None:
+            ranked = self._similar_ranking(given, text, limit, by_vectors)
+            with self._similar_lock:
+                self._similar[key] = ranked
+                while len(self._similar) > SIMILAR_CACHE:
+                    self._similar.popitem(last=False)
+        papers = self.store.get_papers(pid for pid, _ in ranked)
+        return [Hit(papers[pid], score) for pid, score in ranked if pid in papers]
+
+    def _similar_ranking(self, given: dict[str, Paper], text: str | None, limit: int,
+                         by_vectors: bool) -> list[tuple[str, float]]:
         exclude = set(given)
-        if self._has_vectors() and self.dense_available():
+        if by_vectors:
             from paperwire.embed import l2_normalise, paper_text
 
             emb, dense = self._embedder(), self.dense()
@@ -449,8 +474,7 @@ class SearchEngine:
             hits = self.lexical.search(literal_query(words), limit=limit + len(exclude),
                                        highlight=False)
             ranked = [(h.paper_id, h.score) for h in hits if h.paper_id not in exclude][:limit]
-        papers = self.store.get_papers(pid for pid, _ in ranked)
-        return [Hit(papers[pid], score) for pid, score in ranked if pid in papers]
+        return ranked
 
     def _trending_scores(self, ids: set[str]) -> dict[str, float]:
         """The month-window trending score of each paper, as of the newest signal day."""

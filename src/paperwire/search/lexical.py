@@ -915,6 +915,12 @@ class LexicalIndex:
         self._mark = mark
         return True
 
+    def generation(self) -> tuple[int, int, int] | None:
+        """Which committed state the searches read (``meta.json`` as last taken in): a new
+        value whenever a new state is. None without an index."""
+        self.refresh()
+        return self._mark if self._index is not None else None
+
     def _open(self) -> tantivy.Index:
         """The index for writing: created when missing; started afresh (for :meth:`sync` to
         rebuild from the store) when of another layout, damaged, or missing its files."""
