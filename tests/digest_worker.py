@@ -1,7 +1,7 @@
 """One digest worker process, for tests: ``deliver.run`` of one day with a given holder name,
 lease and batch size, against a real SMTP server; prints its report as one JSON line.
 
-    python tests/digest_worker.py DB_URL HOME SMTP_URL DAY HOLDER LEASE_SECONDS BATCH
+    python tests/digest_worker.py DB_URL HOME SMTP_URL DAY HOLDER LEASE_SECONDS BATCH [RATE]
 
 A holder whose host part is not this host's name is a worker "elsewhere": its claims are
 only taken over once they are LEASE_SECONDS old (a holder of this host that died is taken
@@ -26,9 +26,9 @@ from paperwire.store import Store
 
 
 def main(db_url: str, home: str, smtp_url: str, day: str, holder: str, lease: str,
-         batch: str) -> None:
+         batch: str, rate: str = "0") -> None:
     settings = Settings(home=Path(home), database_url=db_url, secret_key="w" * 32,
-                        base_url="https://papers.example.org", digest_send_rate=0)
+                        base_url="https://papers.example.org", digest_send_rate=float(rate))
     store = Store.open(db_url)
     ctx = DigestContext(store, settings)
     print("ready", flush=True)
@@ -42,4 +42,4 @@ def main(db_url: str, home: str, smtp_url: str, day: str, holder: str, lease: st
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:8])
+    main(*sys.argv[1:9])

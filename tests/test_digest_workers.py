@@ -58,12 +58,12 @@ def seed(url: str, n: int, sizes: int = 6) -> dict[str, int]:
 
 
 def ready(db_url: str, home: Path, server: FaultySmtpServer, holder: str = "",
-          lease: float = 600, batch: int = 20) -> subprocess.Popen[str]:
+          lease: float = 600, batch: int = 20, rate: float = 0) -> subprocess.Popen[str]:
     """A worker process, set up and waiting for :func:`go`."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), db_url, str(home), f"{server.url}?timeout=10",
-         DAY.isoformat(), holder, str(lease), str(batch)],
+         DAY.isoformat(), holder, str(lease), str(batch), str(rate)],
         cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -206,6 +206,33 @@ def test_a_killed_workers_claims_are_taken_over_after_the_lease(
         assert first["Message-ID"] == again["Message-ID"] == digest_message_id(
             ids[address], DAY, BASE)
         assert bodies(first) == bodies(again)
+
+
+@pytest.mark.slow
+@pg_only
+def test_a_slow_batch_renews_its_claims_so_no_one_takes_them_over(
+    db_url: str, tmp_path: Path, smtp_server: FaultySmtpServer
+) -> None:
+    """A worker sending 4 a second claims a batch of 30 (7.5 s, more than twice the 3 s
+    lease); a fast one starts once the lease has run out, sends the other 30 and looks for
+    more. The slow one's claims were renewed as it went, so the fast one leaves them alone:
+    no digest is sent twice."""
+    ids = seed(db_url, 60)
+    home = tmp_path / "home"
+    slow = ready(db_url, home, smtp_server, "elsewhere-1:1:slow", lease=3.0, batch=30, rate=4)
+    fast = ready(db_url, home, smtp_server, "elsewhere-2:1:fast", lease=3.0, batch=30)
+    go(slow)
+    deadline = time.monotonic() + 60
+    while not smtp_server.received and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(3.5)
+    go(fast)
+    fast_report, slow_report = report_of(fast), report_of(slow)
+    got = copies_by_address(smtp_server)
+    assert sorted(got) == sorted(ids)
+    assert all(len(copies) == 1 for copies in got.values()), sorted(
+        a for a, c in got.items() if len(c) > 1)
+    assert slow_report["sent"] == fast_report["sent"] == 30
 
 
 TOKENS = re.compile(r"(?:t|token)=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

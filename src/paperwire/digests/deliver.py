@@ -5,9 +5,15 @@ One run:
    weekday for weekly digests), add a ``pending`` ledger row for (subscriber, local date);
 2. *expire*: pending rows past their cut-off (a day after the due time; three for weekly)
    become ``expired``;
-3. *send*: claim each due row with a conditional UPDATE (``pending`` → ``sending``; a
-   ``sending`` row whose claimer died or went stale is claimed again), compose it once and keep
-   its papers in the row, send, and record the outcome right after the server's reply.
+3. *send*: claim the next batch of due rows in one UPDATE (``pending`` → ``sending``; a
+   ``sending`` row whose claimer died or whose claim is older than the lease is claimed
+   again), compose them and keep their papers in the rows (one transaction), then send each
+   and record its outcome right after the server's reply.
+
+Several runs (processes, hosts) can share a day: on PostgreSQL the claim picks its rows
+``FOR UPDATE SKIP LOCKED``, so each worker takes a different batch without waiting. Digests
+with the same papers are rendered once per run (:class:`SharedBodies`), each mail with its own
+links; the send rate (``digest_send_rate``) is the deployment's, counted in the store.
 
 Outcomes: 250 → ``sent``; a 4xx, a dropped connection or a timeout → ``pending`` again after an
 exponential backoff (1, 2, 4 … minutes, at most an hour) until the cut-off; a 5xx → ``failed``
@@ -196,7 +202,7 @@ def run(
     report = RunReport()
     report.planned = plan(ctx, clock(), day)
     report.expired += ctx.store.digests.expire(clock())
-    sending = _Sending(ctx, mailer, holder, clock, report)
+    sending = _Sending(ctx, mailer, holder, clock, report, lease)
     seen: set[int] = set()
     while report.paused is None:
         claimed = claim_due(ctx, holder, clock, lease, batch)  # due → claim
@@ -233,9 +239,11 @@ class _Sending:
     bodies rendered so far and the count of systemic failures in a row."""
 
     def __init__(self, ctx: DigestContext, mailer: Mailer, holder: str,
-                 clock: Callable[[], datetime], report: RunReport) -> None:
+                 clock: Callable[[], datetime], report: RunReport, lease: timedelta) -> None:
         self.ctx, self.mailer, self.holder, self.clock = ctx, mailer, holder, clock
         self.report = report
+        self.renew_after = lease.total_seconds() / 2  # a batch's claims, renewed this often
+        self.renewed = time.monotonic()
         digests = ctx.store.digests
         self.pacer = Pacer(ctx.settings.digest_send_rate,
                            take=lambda second, n: digests.take_limit(SEND_RATE_KEY, second, n))
@@ -247,11 +255,13 @@ class _Sending:
         """Compose the claimed rows (their compositions saved in one transaction), then send
         them one by one; rows left when the run pauses or is interrupted are given back."""
         left = list(claimed)
+        self.renewed = time.monotonic()
         try:
             ready = self._prepare(claimed)
             for d in claimed:
                 if self.report.paused is not None:
                     break
+                self._keep_claims(left, ready)
                 left.remove(d)
                 if d.id not in ready:
                     continue
@@ -267,6 +277,17 @@ class _Sending:
                         "next run")
         finally:
             _give_back(self.ctx, left, self.holder)
+
+    def _keep_claims(self, left: list[Delivery], ready: dict[int, Digest]) -> None:
+        """Renew the claims on the rows not sent yet when half the lease has passed (a slow
+        send rate): a row another worker took over meanwhile is not sent by this one."""
+        if time.monotonic() - self.renewed < self.renew_after:
+            return
+        mine = self.ctx.store.digests.renew(left, self.holder, self.clock())
+        self.renewed = time.monotonic()
+        for d in left:
+            if d.id not in mine and ready.pop(d.id, None) is not None:
+                self.report.lost_claims += 1
 
     def _prepare(self, claimed: list[Delivery]) -> dict[int, Digest]:
         """Each claimed row's digest, by delivery id: composed now (and saved, for resends)

@@ -1,8 +1,10 @@
 """SQL for subscribers, the delivery ledger and the papers each subscriber was sent.
 
 Reached as ``store.digests``. The ledger holds one row per (subscriber, digest date); a run
-*claims* a row with a conditional UPDATE (the optimistic lock: the row changes hands only if it
-is still in the state the run saw), so two workers never send the same digest.
+*claims* rows with a conditional UPDATE (a row changes hands only if it is still due), a batch
+at a time with :meth:`DigestStore.claim_due` (on PostgreSQL the rows are picked ``FOR UPDATE
+SKIP LOCKED``, so concurrent workers take disjoint batches), so two workers never send the
+same digest.
 """
 
 from __future__ import annotations
@@ -12,7 +14,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -482,6 +496,18 @@ class DigestStore:
                      for c in ours])
         return kept
 
+    def renew(self, rows: Sequence[Delivery], holder: str, now: datetime) -> set[int]:
+        """Renew ``holder``'s claims on ``rows`` (their lease starts again at ``now``); the
+        ids of the rows still claimed by it."""
+        if not rows:
+            return set()
+        with self.engine.begin() as conn:
+            return {r[0] for r in conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([d.id for d in rows]),
+                       deliveries.c.claimed_by == holder, deliveries.c.state == "sending")
+                .values(claimed_at=now).returning(deliveries.c.id))}
+
     def release(self, rows: Sequence[Delivery], holder: str) -> int:
         """Give claimed rows that were never tried back to ``pending``, as they were before
         the claim (one statement)."""
@@ -497,8 +523,15 @@ class DigestStore:
 
     def mark_sent(self, d: Delivery, holder: str, now: datetime, code: int | None) -> bool:
         """Record that ``d`` was delivered and reset its subscriber's count of permanent
-        failures, in one transaction (one commit per message: the ledger's durable point)."""
+        failures, in one transaction: one commit per message, so a killed worker can only
+        resend the message in flight. On PostgreSQL the commit does not wait for its WAL
+        flush (``synchronous_commit = off`` for this transaction only): the worker's kill
+        loses nothing (the server has the commit); a crash of the database server itself may
+        lose the last fraction of a second of ``sent`` marks, whose mails are then sent again
+        with the same Message-ID. It saves a disk flush per message (4 ms of 5 here)."""
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SET LOCAL synchronous_commit = off"))
             ok = conn.execute(
                 update(deliveries).where(deliveries.c.id == d.id,
                                          deliveries.c.claimed_by == holder,
