@@ -207,13 +207,24 @@ def run(
     while report.paused is None:
         claimed = claim_due(ctx, holder, clock, lease, batch)  # due → claim
         again = [d for d in claimed if d.id in seen]  # given back earlier in this run
-        _give_back(ctx, again, holder)
-        claimed = [d for d in claimed if d.id not in seen]
+        claimed, later = one_per_subscriber([d for d in claimed if d.id not in seen])
+        _give_back(ctx, again + later, holder)
         if not claimed:
             break
         seen.update(d.id for d in claimed)
         sending.send_batch(claimed, on_progress, len(seen))  # → send
     return report
+
+
+def one_per_subscriber(rows: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    """Each subscriber's row of the earliest date, and the others: a subscriber's next
+    digest is composed once the one before it is sent (its period starts where that one's
+    ended)."""
+    first: dict[int, Delivery] = {}
+    for d in sorted(rows, key=lambda d: d.digest_date):
+        first.setdefault(d.subscriber_id, d)
+    return ([d for d in rows if first[d.subscriber_id] is d],
+            [d for d in rows if first[d.subscriber_id] is not d])
 
 
 def claim_due(ctx: DigestContext, holder: str, clock: Callable[[], datetime],
