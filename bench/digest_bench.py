@@ -2,6 +2,7 @@
 measured in the same run.
 
     .venv/bin/python bench/digest_bench.py [--subscribers 10000] [--database-url URL]
+        [--workers M] [--fresh-schema]
 
 Imports the bundled demo data (src/paperwire/demo_data) into a fresh store (SQLite in a
 temporary folder unless --database-url names an empty PostgreSQL schema), adds N confirmed
@@ -18,11 +19,21 @@ and the interest matches (``service._matches``) are shown too.
 The baseline sends one pre-rendered digest N times with plain ``smtplib`` over one connection
 to the same sink: the ratio is our time per message over the bare SMTP time per message.
 Peak memory is ``ru_maxrss`` of this process.
+
+``--workers M`` runs the day's digests in M worker processes instead (each a plain
+``deliver.run`` with its own SMTP connection, sharing the ledger through the database: use
+PostgreSQL). The day is planned here first (each worker's own plan then finds it done); the
+workers start together and the run's time is from their start to the last one's end; phases
+are the workers' sums, their shares of M times the run's time. ``--fresh-schema``
+creates a schema of its own in the ``--database-url`` PostgreSQL database and drops it after.
 """
 
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
+import json
 import platform
 import random
 import resource
@@ -31,12 +42,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -146,6 +161,91 @@ def baseline(port: int, message: EmailMessage, n: int) -> float:
     return time.perf_counter() - t0
 
 
+def timed_run(ctx: service.DigestContext, port: int, timer: Timer,
+              ) -> tuple[deliver.RunReport, float, EmailMessage | None]:
+    """One ``deliver.run`` of DAY to the sink at ``port``, its phases timed in ``timer``."""
+    originals = (deliver.plan, deliver.gather, deliver.message_for)
+    inside = (service.trending_view, service._matches)
+    deliver.plan = timer.wrap("plan", deliver.plan)
+    deliver.gather = timer.wrap("compose", deliver.gather)
+    deliver.message_for = timer.wrap("render", deliver.message_for)
+    service.trending_view = timer.wrap("trending", service.trending_view)
+    service._matches = timer.wrap("matches", service._matches)
+    try:
+        with SmtpMailer(parse_smtp_url(f"smtp://127.0.0.1:{port}")) as inner:
+            mailer = TimedMailer(inner, timer)
+            t0 = time.perf_counter()
+            report = deliver.run(ctx, mailer, lambda: NOW, DAY)
+            return report, time.perf_counter() - t0, mailer.sample
+    finally:
+        deliver.plan, deliver.gather, deliver.message_for = originals
+        service.trending_view, service._matches = inside
+
+
+def worker_main(url: str, home: Path, port: int) -> None:
+    """A worker process of ``--workers``: waits for a line on stdin, runs, prints JSON."""
+    settings = Settings(home=home, database_url=url, base_url="https://papers.example.org",
+                        digest_send_rate=0)
+    store = Store.open(url)
+    ctx = service.DigestContext(store, settings)
+    ctx.engine()  # the lexical index the parent built, opened before the start
+    print("ready", flush=True)
+    sys.stdin.readline()
+    timer = Timer()
+    report, seconds, sample = timed_run(ctx, port, timer)
+    store.close()
+    print(json.dumps({"sent": report.sent, "summary": report.summary(), "seconds": seconds,
+                      "phases": timer.seconds, "calls": timer.calls,
+                      "sample": sample.as_string() if sample else None}), flush=True)
+
+
+def run_workers(m: int, url: str, home: Path, port: int
+                ) -> tuple[deliver.RunReport, float, Timer, EmailMessage | None]:
+    """M worker processes over the planned day: the summed report, the wall time from
+    their start to the last one's end, the summed phases and a sample message."""
+    procs = [subprocess.Popen([sys.executable, __file__, "--worker-of", url, "--home", str(home),
+                               "--port", str(port)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(m)]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    t0 = time.perf_counter()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    wall = time.perf_counter() - t0
+    report, timer = deliver.RunReport(), Timer()
+    for r in results:
+        report.sent += r["sent"]
+        print(f"  worker: {r['summary']} in {r['seconds']:.1f} s")
+        for k, v in r["phases"].items():
+            timer.seconds[k] = timer.seconds.get(k, 0.0) + v
+            timer.calls[k] = timer.calls.get(k, 0) + r["calls"][k]
+    # the baseline's message: the first subscriber's digest, as in a run in this process
+    samples = [email.message_from_string(r["sample"], policy=email.policy.SMTP)
+               for r in results if r["sample"]]
+    parsed = min(samples, key=lambda msg: str(msg["To"]), default=None)
+    assert parsed is None or isinstance(parsed, EmailMessage)
+    return report, wall, timer, parsed
+
+
+@contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """A new schema in the PostgreSQL database of ``url`` (dropped after): its URL."""
+    name = f"digest_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
 def mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -155,8 +255,26 @@ def main() -> None:
     ap.add_argument("--subscribers", type=int, default=10_000)
     ap.add_argument("--database-url", default="", help="an empty database (default: SQLite)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="run in M worker processes (0: in this process)")
+    ap.add_argument("--fresh-schema", action="store_true",
+                    help="use a new schema of --database-url (PostgreSQL), dropped after")
+    ap.add_argument("--worker-of", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--home", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    n = args.subscribers
+    if args.worker_of:
+        worker_main(args.worker_of, Path(args.home), args.port)
+        return
+    if args.fresh_schema:
+        with fresh_schema(args.database_url) as url:
+            bench(args, url)
+    else:
+        bench(args, args.database_url)
+
+
+def bench(args: argparse.Namespace, database_url: str) -> None:
+    n, m = args.subscribers, args.workers
     rng = random.Random(args.seed)
     started = time.perf_counter()
     sink = subprocess.Popen([sys.executable, "-c", SINK], stdin=subprocess.PIPE,
@@ -165,8 +283,9 @@ def main() -> None:
     port = int(sink.stdout.readline())
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'paperwire.db'}"
-        settings = Settings(home=Path(tmp) / "home", database_url=url,
+        url = database_url or f"sqlite:///{Path(tmp) / 'paperwire.db'}"
+        home = Path(tmp) / "home"
+        settings = Settings(home=home, database_url=url,
                             base_url="https://papers.example.org", digest_send_rate=0)
         store = Store.open(url)
         t0 = time.perf_counter()
@@ -181,29 +300,19 @@ def main() -> None:
         t0 = time.perf_counter()
         ctx.engine()  # the lexical index, built once (not per message)
         t_index = time.perf_counter() - t0
+        ctx.key  # noqa: B018  (the signing key, made once in the shared home)
         rss_before = mib()
 
-        timer = Timer()
-        originals = (deliver.plan, deliver.gather, deliver.message_for)
-        inside = (service.trending_view, service._matches)
-        deliver.plan = timer.wrap("plan", deliver.plan)
-        deliver.gather = timer.wrap("compose", deliver.gather)
-        deliver.message_for = timer.wrap("render", deliver.message_for)
-        service.trending_view = timer.wrap("trending", service.trending_view)
-        service._matches = timer.wrap("matches", service._matches)
-        try:
-            with SmtpMailer(parse_smtp_url(f"smtp://127.0.0.1:{port}")) as inner:
-                mailer = TimedMailer(inner, timer)
-                t0 = time.perf_counter()
-                report = deliver.run(ctx, mailer, lambda: NOW, DAY)
-                t_run = time.perf_counter() - t0
-        finally:
-            deliver.plan, deliver.gather, deliver.message_for = originals
-            service.trending_view, service._matches = inside
+        if m:
+            deliver.plan(ctx, NOW, DAY)  # the day's rows, before the workers start
+            report, t_run, timer, sample = run_workers(m, url, home, port)
+        else:
+            timer = Timer()
+            report, t_run, sample = timed_run(ctx, port, timer)
         rss_run = mib()
-        assert mailer.sample is not None
-        sample_size = len(mailer.sample.as_bytes())
-        t_base = baseline(port, mailer.sample, n)
+        assert sample is not None
+        sample_size = len(sample.as_bytes())
+        t_base = baseline(port, sample, n)
         store.close()
 
     sink.stdin.close()
@@ -211,11 +320,13 @@ def main() -> None:
     sink.wait(10)
 
     per = {k: timer.seconds.get(k, 0.0) for k in ("plan", "compose", "render", "send")}
-    ledger = t_run - sum(per.values())
+    busy = t_run * max(1, m)  # worker-seconds: the phases are summed over the workers
+    ledger = busy - sum(per.values()) if m else t_run - sum(per.values())
     ours_ms, base_ms = t_run / max(1, report.sent) * 1000, t_base / n * 1000
+    where = f"{url.split(':')[0]}, {m} worker processes" if m else url.split(":")[0]
     print(f"digest bench: {n} subscribers ({mix['trending-only']} trending-only, "
           f"{mix['categories']} categories, {mix['queries']} queries), digest of {DAY}, "
-          f"{url.split(':')[0]}, Python {platform.python_version()}")
+          f"{where}, Python {platform.python_version()}")
     print(f"setup: demo import {t_import:.1f} s, subscribers {t_subs:.1f} s, "
           f"lexical index {t_index:.1f} s")
     print(f"run:   {report.summary()} in {t_run:.1f} s = {report.sent / t_run:.0f} msg/s "
@@ -224,18 +335,20 @@ def main() -> None:
     for name in ("plan", "compose", "render", "send"):
         calls = timer.calls.get(name, 0)
         each = f"{per[name] / calls * 1000:7.2f} ms/call" if calls else ""
-        print(f"  {name:<8}{per[name]:8.1f} s  {per[name] / t_run * 100:5.1f}%  {each}")
+        print(f"  {name:<8}{per[name]:8.1f} s  {per[name] / busy * 100:5.1f}%  {each}")
         if name == "compose":
             for part in ("trending", "matches"):
                 sec, calls = timer.seconds.get(part, 0.0), timer.calls.get(part, 0)
                 each = f"{sec / calls * 1000:7.2f} ms/call" if calls else ""
-                print(f"    {part:<10}{sec:6.1f} s  {sec / t_run * 100:5.1f}%  {each}"
+                print(f"    {part:<10}{sec:6.1f} s  {sec / busy * 100:5.1f}%  {each}"
                       f"  (within compose)")
-    print(f"  {'ledger':<8}{ledger:8.1f} s  {ledger / t_run * 100:5.1f}%  "
-          f"{ledger / max(1, report.sent) * 1000:7.2f} ms/msg  (claims, compositions, outcomes)")
+    print(f"  {'ledger':<8}{ledger:8.1f} s  {ledger / busy * 100:5.1f}%  "
+          f"{ledger / max(1, report.sent) * 1000:7.2f} ms/msg  (claims, compositions, outcomes"
+          f"{'; and waiting, with several workers' if m > 1 else ''})")
     print(f"baseline: smtplib sendmail of one pre-rendered digest ({sample_size / 1024:.1f} KiB) "
           f"x {n}: {t_base:.1f} s = {n / t_base:.0f} msg/s ({base_ms:.2f} ms/msg)")
-    print(f"ratio: {ours_ms / base_ms:.1f}x the baseline's time per message; "
+    print(f"ratio: {ours_ms / base_ms:.1f}x the baseline's time per message (wall, "
+          f"{report.sent / t_run:.0f} against {n / t_base:.0f} msg/s); "
           f"send alone {per['send'] / max(1, report.sent) * 1000 / base_ms:.2f}x")
     print(f"peak memory (ru_maxrss): {rss_before:.0f} MiB before the run, "
           f"{rss_run:.0f} MiB after; total wall {time.perf_counter() - started:.0f} s")

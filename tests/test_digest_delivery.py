@@ -744,3 +744,21 @@ def test_cli_preview_shows_the_digest_and_records_nothing(
     assert filled.digests.sent_paper_ids(sub.id) == set()
     code, _, err = run_cli(capsys, "digest", "preview", "nobody@example.org")
     assert code == 1 and err.startswith("error: no subscriber")
+
+
+def test_two_due_days_of_one_subscriber_are_composed_in_order(
+    ctx: DigestContext, mailer: SmtpMailer
+) -> None:
+    """A subscriber whose digest of one day is still due when the next day's is (a retry, a
+    run that did not happen): both are claimed in one batch, but the later one is composed
+    once the earlier one is sent, so its period starts the day after the earlier one's."""
+    sub = add(ctx.store, "trend@example.org", mode="trending", size=4)
+    assert send(ctx, mailer, NOON - timedelta(days=4), DAY - timedelta(days=4)).sent == 1
+    ctx.store.digests.ensure_deliveries(
+        [(sub.id, DAY - timedelta(days=1), NOON + timedelta(days=1))], NOON)
+    assert send(ctx, mailer, NOON, DAY).sent == 2
+    earlier = ctx.store.digests.get_delivery(sub.id, DAY - timedelta(days=1))
+    later = ctx.store.digests.get_delivery(sub.id, DAY)
+    assert earlier is not None and later is not None
+    assert earlier.period == (DAY - timedelta(days=4), DAY - timedelta(days=2))
+    assert later.period == (DAY - timedelta(days=1), DAY - timedelta(days=1))

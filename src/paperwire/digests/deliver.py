@@ -5,9 +5,15 @@ One run:
    weekday for weekly digests), add a ``pending`` ledger row for (subscriber, local date);
 2. *expire*: pending rows past their cut-off (a day after the due time; three for weekly)
    become ``expired``;
-3. *send*: claim each due row with a conditional UPDATE (``pending`` → ``sending``; a
-   ``sending`` row whose claimer died or went stale is claimed again), compose it once and keep
-   its papers in the row, send, and record the outcome right after the server's reply.
+3. *send*: claim the next batch of due rows in one UPDATE (``pending`` → ``sending``; a
+   ``sending`` row whose claimer died or whose claim is older than the lease is claimed
+   again), compose them and keep their papers in the rows (one transaction), then send each
+   and record its outcome right after the server's reply.
+
+Several runs (processes, hosts) can share a day: on PostgreSQL the claim picks its rows
+``FOR UPDATE SKIP LOCKED``, so each worker takes a different batch without waiting. Digests
+with the same papers are rendered once per run (:class:`SharedBodies`), each mail with its own
+links; the send rate (``digest_send_rate``) is the deployment's, counted in the store.
 
 Outcomes: 250 → ``sent``; a 4xx, a dropped connection or a timeout → ``pending`` again after an
 exponential backoff (1, 2, 4 … minutes, at most an hour) until the cut-off; a 5xx → ``failed``
@@ -22,15 +28,17 @@ from a kill after the server accepted the message and before ``sent`` was record
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from paperwire.digests.mailer import Mailer, SendStatus
 from paperwire.digests.service import (
     DigestContext,
+    SharedBodies,
     gather,
     items_of,
     message_for,
@@ -38,15 +46,17 @@ from paperwire.digests.service import (
     stored_digest,
 )
 from paperwire.errors import DeliveryError
-from paperwire.records import Subscriber
-from paperwire.store.digests import Delivery
+from paperwire.records import Digest, Subscriber
+from paperwire.store.digests import Composition, Delivery
 from paperwire.store.leases import dead_local_holder, new_holder
 
 log = logging.getLogger(__name__)
-CLAIM_STALE_AFTER = timedelta(minutes=10)
+CLAIM_STALE_AFTER = timedelta(minutes=10)  # the lease: a claim older than this is retaken
+CLAIM_BATCH = 50  # rows claimed (and composed) at a time
 PAUSE_AFTER_SYSTEMIC = 5  # failures in a row that are not about one address
 SUPPRESS_AFTER = 3  # permanent failures in a row for one address
 MAX_BACKOFF = timedelta(hours=1)
+SEND_RATE_KEY = "digest-send-rate"  # the deployment's sends this second (send_limits)
 FIRST_DIGEST_DAY = date(1991, 8, 14)  # arXiv's first day: nothing to send before it
 
 
@@ -138,19 +148,31 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Pacer:
-    """At most ``rate`` sends a second (0: no limit)."""
+    """At most ``rate`` sends a second (0: no limit), evenly spaced in this process; with
+    ``take`` (the store's shared counter: ``take(second, limit)`` is False once ``limit`` were
+    taken in that second), at most ``rate`` a second over every worker of the deployment."""
 
-    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, rate: float, sleep: Callable[[float], None] = time.sleep,
+                 take: Callable[[datetime, int], bool] | None = None) -> None:
         self.gap = 1.0 / rate if rate > 0 else 0.0
+        self.per_second = math.ceil(rate) if rate > 0 else 0
         self.sleep = sleep
+        self.take = take
         self.next = 0.0
 
     def wait(self) -> None:
-        if self.gap:
-            now = time.monotonic()
-            if self.next > now:
-                self.sleep(self.next - now)
-            self.next = max(now, self.next) + self.gap
+        if not self.gap:
+            return
+        now = time.monotonic()
+        if self.next > now:
+            self.sleep(self.next - now)
+        self.next = max(now, self.next) + self.gap
+        while self.take is not None:
+            wall = time.time()
+            second = datetime.fromtimestamp(int(wall), UTC).replace(tzinfo=None)
+            if self.take(second, self.per_second):
+                return
+            self.sleep(int(wall) + 1 - wall)  # this second's sends are spent: the next one
 
 
 def run(
@@ -160,131 +182,238 @@ def run(
     day: date | None = None,
     holder: str | None = None,
     on_progress: Callable[[RunReport, int], None] | None = None,
+    *,
+    lease: timedelta = CLAIM_STALE_AFTER,
+    batch: int = CLAIM_BATCH,
 ) -> RunReport:
     """Plan, expire and send everything due now (or, with ``day``, that day's digests).
     Raises nothing for delivery problems: they are in the report (``paused`` when the run
     stopped early). A ``day`` no digest can be for is a DeliveryError before anything is
     planned. An exception while one digest is being delivered never leaves its row claimed:
     it is retried later (after a backoff) and the run goes on; an interruption (Ctrl-C,
-    SystemExit) gives the row back at once and ends the run."""
+    SystemExit) gives the unsent rows back at once and ends the run.
+
+    Several runs (processes, hosts) may work through the same day at once: each claims
+    ``batch`` due rows at a time, and a row claimed by a run that died is claimed again once
+    its claim is ``lease`` old (at once when the dead process was on this host)."""
     if day is not None:
         check_digest_day(day, clock())
     holder = holder or new_holder()
-    digests = ctx.store.digests
     report = RunReport()
     report.planned = plan(ctx, clock(), day)
-    report.expired += digests.expire(clock())
-    pacer = Pacer(ctx.settings.digest_send_rate)
-    systemic = 0
+    report.expired += ctx.store.digests.expire(clock())
+    sending = _Sending(ctx, mailer, holder, clock, report, lease)
     seen: set[int] = set()
     while report.paused is None:
-        now = clock()
-        dead = [h for h in digests.sending_holders() if h != holder and dead_local_holder(h)]
-        batch = [d for d in digests.claimable(now, now - CLAIM_STALE_AFTER, 200, dead)
-                 if d.id not in seen]
-        if not batch:
+        claimed = claim_due(ctx, holder, clock, lease, batch)  # due → claim
+        again = [d for d in claimed if d.id in seen]  # given back earlier in this run
+        claimed, later = one_per_subscriber([d for d in claimed if d.id not in seen])
+        _give_back(ctx, again + later, holder)
+        if not claimed:
             break
-        for row in batch:
-            seen.add(row.id)
-            claimed = digests.claim(row, holder, clock())
-            if claimed is None:
-                report.lost_claims += 1  # another worker took it: fine
-                continue
-            outcome = _deliver_guarded(ctx, mailer, claimed, holder, clock, pacer, report)
-            systemic = systemic + 1 if outcome == "systemic" else 0
-            if on_progress:
-                on_progress(report, len(seen))
-            if systemic >= PAUSE_AFTER_SYSTEMIC:
-                report.paused = (f"{systemic} failures in a row were not about one address "
-                                 f"(last: {report.errors[-1] if report.errors else '?'}); "
-                                 "the rest waits for the next run")
-                break
+        seen.update(d.id for d in claimed)
+        sending.send_batch(claimed, on_progress, len(seen))  # → send
     return report
 
 
-def _deliver_guarded(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
-                     clock: Callable[[], datetime], pacer: Pacer, report: RunReport) -> str:
-    """:func:`_deliver_one`, never leaving ``d`` claimed by this run whatever is raised."""
+def one_per_subscriber(rows: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    """Each subscriber's row of the earliest date, and the others: a subscriber's next
+    digest is composed once the one before it is sent (its period starts where that one's
+    ended)."""
+    first: dict[int, Delivery] = {}
+    for d in sorted(rows, key=lambda d: d.digest_date):
+        first.setdefault(d.subscriber_id, d)
+    return ([d for d in rows if first[d.subscriber_id] is d],
+            [d for d in rows if first[d.subscriber_id] is not d])
+
+
+def claim_due(ctx: DigestContext, holder: str, clock: Callable[[], datetime],
+              lease: timedelta, batch: int) -> list[Delivery]:
+    """Claim the next ``batch`` due rows: pending ones, and those whose claimer died (a
+    process of this host that is gone) or whose claim is older than ``lease``."""
+    digests = ctx.store.digests
+    now = clock()
+    dead = [h for h in digests.sending_holders() if h != holder and dead_local_holder(h)]
+    return digests.claim_due(holder, now, now - lease, batch, dead)
+
+
+def _give_back(ctx: DigestContext, rows: Sequence[Delivery], holder: str) -> None:
+    """Put claimed rows this run will not try back to ``pending``, as they were."""
     try:
-        return _deliver_one(ctx, mailer, d, holder, clock, pacer, report)
-    except Exception as exc:  # a bug or a database error in one digest: retry it later
-        log.exception("digest %s (subscriber %s, %s) failed", d.id, d.subscriber_id,
-                      d.digest_date)
+        ctx.store.digests.release(rows, holder)
+    except Exception:  # the claims go stale, and are retaken
+        log.exception("could not release %d digests", len(rows))
+
+
+class _Sending:
+    """One run's sending state: the mailer, the pacer (the deployment's send rate), the
+    bodies rendered so far and the count of systemic failures in a row."""
+
+    def __init__(self, ctx: DigestContext, mailer: Mailer, holder: str,
+                 clock: Callable[[], datetime], report: RunReport, lease: timedelta) -> None:
+        self.ctx, self.mailer, self.holder, self.clock = ctx, mailer, holder, clock
+        self.report = report
+        self.renew_after = lease.total_seconds() / 2  # a batch's claims, renewed this often
+        self.renewed = time.monotonic()
+        digests = ctx.store.digests
+        self.pacer = Pacer(ctx.settings.digest_send_rate,
+                           take=lambda second, n: digests.take_limit(SEND_RATE_KEY, second, n))
+        self.shared = SharedBodies()
+        self.systemic = 0
+
+    def send_batch(self, claimed: list[Delivery],
+                   on_progress: Callable[[RunReport, int], None] | None, seen: int) -> None:
+        """Compose the claimed rows (their compositions saved in one transaction), then send
+        them one by one; rows left when the run pauses or is interrupted are given back."""
+        left = list(claimed)
+        self.renewed = time.monotonic()
+        try:
+            ready = self._prepare(claimed)
+            for d in claimed:
+                if self.report.paused is not None:
+                    break
+                self._keep_claims(left, ready)
+                left.remove(d)
+                if d.id not in ready:
+                    continue
+                outcome = self._send_guarded(d, ready[d.id])
+                self.systemic = self.systemic + 1 if outcome == "systemic" else 0
+                if on_progress:
+                    on_progress(self.report, seen - len(left))
+                if self.systemic >= PAUSE_AFTER_SYSTEMIC:
+                    errors = self.report.errors
+                    self.report.paused = (
+                        f"{self.systemic} failures in a row were not about one address "
+                        f"(last: {errors[-1] if errors else '?'}); the rest waits for the "
+                        "next run")
+        finally:
+            _give_back(self.ctx, left, self.holder)
+
+    def _keep_claims(self, left: list[Delivery], ready: dict[int, Digest]) -> None:
+        """Renew the claims on the rows not sent yet when half the lease has passed (a slow
+        send rate): a row another worker took over meanwhile is not sent by this one."""
+        if time.monotonic() - self.renewed < self.renew_after:
+            return
+        mine = self.ctx.store.digests.renew(left, self.holder, self.clock())
+        self.renewed = time.monotonic()
+        for d in left:
+            if d.id not in mine and ready.pop(d.id, None) is not None:
+                self.report.lost_claims += 1
+
+    def _prepare(self, claimed: list[Delivery]) -> dict[int, Digest]:
+        """Each claimed row's digest, by delivery id: composed now (and saved, for resends)
+        or rebuilt from the ledger. Rows expired, skipped or failed here are finished."""
+        subs = self.ctx.store.digests.get_many(d.subscriber_id for d in claimed)
+        ready: dict[int, Digest] = {}
+        fresh: list[tuple[Composition, Digest]] = []
+        for d in claimed:
+            try:
+                got = self._digest_of(d, subs.get(d.subscriber_id))
+            except Exception as exc:
+                self._failed(d, exc)
+                self.systemic += 1
+                continue
+            if isinstance(got, tuple):
+                fresh.append(got)
+            elif got is not None:
+                ready[d.id] = got
+        kept = self.ctx.store.digests.save_compositions(self.holder, [c for c, _ in fresh])
+        for comp, digest in fresh:
+            items = kept.get(comp.delivery.id)
+            if items is None:
+                self.report.lost_claims += 1
+            elif items != comp.items:  # another digest of theirs holds some of these now
+                ready[comp.delivery.id] = stored_digest(
+                    self.ctx, digest.subscriber, comp.delivery.digest_date, digest.period,
+                    items, digest.note)
+            else:
+                ready[comp.delivery.id] = digest
+        return ready
+
+    def _digest_of(self, d: Delivery, sub: Subscriber | None
+                   ) -> Digest | tuple[Composition, Digest] | None:
+        """``d``'s stored digest, a fresh composition to save, or None (finished here)."""
+        ctx, digests, report = self.ctx, self.ctx.store.digests, self.report
+        if self.clock() >= d.expires_at:  # e.g. a dead run's claim found only days later
+            digests.finish(d, self.holder, "expired", self.clock(),
+                           error="not delivered before the cut-off")
+            report.expired += 1
+            return None
+        if sub is None or sub.status != "active":
+            digests.finish(d, self.holder, "skipped", self.clock(), error="no longer subscribed")
+            report.skipped += 1
+            return None
+        if d.items is not None and d.period is not None:
+            return stored_digest(ctx, sub, d.digest_date, d.period, d.items, d.note)
+        digest = gather(ctx, sub, d.digest_date)
+        if digest.empty and sub.skip_empty:
+            digests.finish(d, self.holder, "skipped", self.clock(),
+                           error="nothing new (skipped by choice)")
+            report.skipped += 1
+            return None
+        comp = Composition(d, items_of(digest), digest.note, digest.period,
+                           message_id_for(ctx, sub, d.digest_date))
+        return comp, digest
+
+    def _send_guarded(self, d: Delivery, digest: Digest) -> str:
+        """:meth:`_send_one`, never leaving ``d`` claimed by this run whatever is raised."""
+        try:
+            return self._send_one(d, digest)
+        except Exception as exc:  # a bug or a database error in one digest: retry it later
+            self._failed(d, exc)
+            return "systemic"  # several in a row pause the run
+        except BaseException:  # interrupted: give the row back now, for the next run
+            try:
+                self.ctx.store.digests.finish(d, self.holder, "pending", self.clock(),
+                                              error="interrupted", next_attempt_at=self.clock())
+            except Exception:
+                log.exception("could not release digest %s", d.id)
+            raise
+
+    def _failed(self, d: Delivery, exc: Exception) -> None:
+        """``d`` raised ``exc``: retry it after a backoff (or expire it)."""
+        log.error("digest %s (subscriber %s, %s) failed", d.id, d.subscriber_id,
+                  d.digest_date, exc_info=exc)
         detail = f"{type(exc).__name__}: {exc}"
-        report.errors.append(detail)
-        now = clock()
+        self.report.errors.append(detail)
+        now = self.clock()
         retry_at = now + backoff(d.attempts)
         try:
             if retry_at >= d.expires_at:
-                ctx.store.digests.finish(d, holder, "expired", now, error=detail)
-                report.expired += 1
+                self.ctx.store.digests.finish(d, self.holder, "expired", now, error=detail)
+                self.report.expired += 1
             else:
-                ctx.store.digests.finish(d, holder, "pending", now, error=detail,
-                                         next_attempt_at=retry_at)
-                report.retrying += 1
+                self.ctx.store.digests.finish(d, self.holder, "pending", now, error=detail,
+                                              next_attempt_at=retry_at)
+                self.report.retrying += 1
         except Exception:  # the database is gone too: the claim goes stale, and is retaken
             log.exception("could not release digest %s", d.id)
             raise exc from None
-        return "systemic"  # several in a row pause the run
-    except BaseException:  # interrupted: give the row back now, for the next run
-        try:
-            ctx.store.digests.finish(d, holder, "pending", clock(), error="interrupted",
-                                     next_attempt_at=clock())
-        except Exception:
-            log.exception("could not release digest %s", d.id)
-        raise
 
-
-def _deliver_one(ctx: DigestContext, mailer: Mailer, d: Delivery, holder: str,
-                 clock: Callable[[], datetime], pacer: Pacer, report: RunReport) -> str:
-    digests = ctx.store.digests
-    if clock() >= d.expires_at:  # e.g. a dead run's claim found only days later
-        digests.finish(d, holder, "expired", clock(), error="not delivered before the cut-off")
-        report.expired += 1
-        return "expired"
-    sub = digests.get(d.subscriber_id)
-    if sub is None or sub.status != "active":
-        digests.finish(d, holder, "skipped", clock(), error="no longer subscribed")
-        report.skipped += 1
-        return "skipped"
-    if d.items is None or d.period is None:
-        digest = gather(ctx, sub, d.digest_date)
-        if digest.empty and sub.skip_empty:
-            digests.finish(d, holder, "skipped", clock(), error="nothing new (skipped by choice)")
-            report.skipped += 1
-            return "skipped"
-        items = items_of(digest)
-        kept = digests.save_composition(d, holder, items, digest.note, digest.period,
-                                        message_id_for(ctx, sub, d.digest_date))
-        if kept is None:
-            report.lost_claims += 1
-            return "lost"
-        if kept != items:  # another digest of theirs holds some of these papers now
-            digest = stored_digest(ctx, sub, d.digest_date, digest.period, kept, digest.note)
-    else:
-        digest = stored_digest(ctx, sub, d.digest_date, d.period, d.items, d.note)
-    message = message_for(ctx, digest, clock())
-    pacer.wait()
-    result = mailer.send(message)
-    now = clock()
-    if result.status is SendStatus.SENT:
-        digests.finish(d, holder, "sent", now, code=result.code)
-        digests.record_outcome(sub.id, hard_failure=False, suppress_after=SUPPRESS_AFTER)
-        report.sent += 1
-        return "sent"
-    report.errors.append(result.detail)
-    if result.status is SendStatus.REJECTED and not result.systemic:
-        digests.finish(d, holder, "failed", now, code=result.code, error=result.detail)
-        if digests.record_outcome(sub.id, hard_failure=True, suppress_after=SUPPRESS_AFTER):
-            report.suppressed += 1
-        report.failed += 1
-        return "failed"
-    retry_at = now + backoff(d.attempts)
-    if retry_at >= d.expires_at:
-        digests.finish(d, holder, "expired", now, code=result.code, error=result.detail)
-        report.expired += 1
-    else:
-        digests.finish(d, holder, "pending", now, code=result.code, error=result.detail,
-                       next_attempt_at=retry_at)
-        report.retrying += 1
-    return "systemic" if result.systemic else "retry"
+    def _send_one(self, d: Delivery, digest: Digest) -> str:
+        digests, report, holder = self.ctx.store.digests, self.report, self.holder
+        message = message_for(self.ctx, digest, self.clock(), self.shared)
+        self.pacer.wait()
+        result = self.mailer.send(message)
+        now = self.clock()
+        if result.status is SendStatus.SENT:
+            digests.mark_sent(d, holder, now, result.code)
+            report.sent += 1
+            return "sent"
+        report.errors.append(result.detail)
+        sub_id = d.subscriber_id
+        if result.status is SendStatus.REJECTED and not result.systemic:
+            digests.finish(d, holder, "failed", now, code=result.code, error=result.detail)
+            if digests.record_outcome(sub_id, hard_failure=True, suppress_after=SUPPRESS_AFTER):
+                report.suppressed += 1
+            report.failed += 1
+            return "failed"
+        retry_at = now + backoff(d.attempts)
+        if retry_at >= d.expires_at:
+            digests.finish(d, holder, "expired", now, code=result.code, error=result.detail)
+            report.expired += 1
+        else:
+            digests.finish(d, holder, "pending", now, code=result.code, error=result.detail,
+                           next_attempt_at=retry_at)
+            report.retrying += 1
+        return "systemic" if result.systemic else "retry"

@@ -13,6 +13,7 @@ resources, and it reads fine when a client strips the styles.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import textwrap
@@ -25,6 +26,7 @@ from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 import jinja2
+import markupsafe
 
 from paperwire import texts
 from paperwire.metadata import TLDR_LABELS, Extras
@@ -69,6 +71,9 @@ class Links:
 # --- templates ----------------------------------------------------------------------------
 
 
+# The filters are pure and a day's digests show the same few hundred papers again and again:
+# each title, excerpt and TL;DR is converted and wrapped once per process (bounded caches).
+@functools.lru_cache(maxsize=8192)
 def _wrapped(text: str, width: int = 76, indent: str = "") -> str:
     """Plain text wrapped at ``width`` (words never broken), each line led by ``indent``."""
     return "\n".join(textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent,
@@ -86,8 +91,15 @@ _TEMPLATES = jinja2.Environment(
 _TEMPLATES.filters["wrapped"] = _wrapped
 # titles and excerpts keep their TeX until shown: simple math as Unicode, the rest as MathML
 # in the HTML part; readable plain text in the text part
-_TEMPLATES.filters["tex_mail"] = lambda text: texts.to_html(text, mail=True)
-_TEMPLATES.filters["tex_plain"] = texts.to_plain
+
+
+@functools.lru_cache(maxsize=8192)
+def _tex_mail(text: str) -> markupsafe.Markup:
+    return texts.to_html(text, mail=True)
+
+
+_TEMPLATES.filters["tex_mail"] = _tex_mail
+_TEMPLATES.filters["tex_plain"] = functools.lru_cache(maxsize=8192)(texts.to_plain)
 
 
 def render(name: str, **context: object) -> str:
@@ -315,10 +327,52 @@ def _digest_bodies(digest: Digest, links: Links,
     return render("digest.txt", **context), render("digest.html", **context)
 
 
+def _slot(name: str) -> str:
+    return f"https://slot.invalid/{name}x"
+
+
+def slotted_links(links: Links) -> tuple[Links, dict[str, str]]:
+    """``links`` with every subscriber's own URL (its signed unsubscribe, preferences,
+    click and feedback links) replaced by a placeholder URL, and each placeholder's real
+    URL. Bodies rendered with the placeholders are the same for every subscriber who gets
+    the same papers: :func:`fill_slots` then puts one subscriber's links in."""
+    real: dict[str, str] = {_slot("u"): links.unsubscribe, _slot("p"): links.preferences}
+    papers = {}
+    for i, (pid, url) in enumerate(links.paper_links.items()):
+        papers[pid] = _slot(f"c{i}")
+        real[papers[pid]] = url
+    feedback = {}
+    for i, (pid, url) in enumerate(links.feedback.items()):
+        feedback[pid] = _slot(f"f{i}")
+        real[feedback[pid]] = url
+    shape = replace(links, unsubscribe=_slot("u"), preferences=_slot("p"), paper_links=papers,
+                    feedback=feedback)
+    return shape, real
+
+
+def fill_slots(bodies: tuple[str, str], real: Mapping[str, str]) -> tuple[str, str]:
+    """The text and HTML bodies with each placeholder of :func:`slotted_links` replaced by
+    its real URL (HTML-escaped in the HTML, as the template escapes it)."""
+    text, html = bodies
+    for slot, url in real.items():
+        text = text.replace(slot, url)
+        html = html.replace(slot, str(markupsafe.escape(url)))
+    return text, html
+
+
+def digest_bodies(digest: Digest, links: Links,
+                  extras: Mapping[str, Extras] | None = None) -> tuple[str, str]:
+    """The text and the HTML of the digest mail (see :func:`render_digest`)."""
+    return _digest_bodies(digest, links, extras or {})
+
+
 def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime,
-                  extras: Mapping[str, Extras] | None = None) -> EmailMessage:
+                  extras: Mapping[str, Extras] | None = None,
+                  bodies: tuple[str, str] | None = None) -> EmailMessage:
     """The digest mail for ``digest.subscriber``, dated ``now`` (naive means UTC). ``extras``
-    (per paper id) add each paper's TL;DR line and code link."""
+    (per paper id) add each paper's TL;DR line and code link. ``bodies``, when given, are
+    :func:`digest_bodies` of this digest made earlier (the mail of a subscriber who gets the
+    same papers as another, with this subscriber's links filled in)."""
     for what in ("paper_base", "unsubscribe", "preferences", "web"):
         _check_url(getattr(links, what), f"links.{what}")
     for paper_id, url in links.paper_links.items():
@@ -336,7 +390,7 @@ def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime
     if urlsplit(links.unsubscribe).scheme.lower() == "https":  # RFC 8058 wants HTTPS
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Precedence"] = "bulk"
-    _attach_bodies(msg, *_digest_bodies(digest, links, extras or {}))
+    _attach_bodies(msg, *(bodies or _digest_bodies(digest, links, extras or {})))
     return msg
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -15,9 +15,17 @@ from urllib.parse import urlencode
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period, quoted
-from paperwire.digests.render import Links, digest_message_id, render_digest
+from paperwire.digests.render import (
+    Links,
+    digest_bodies,
+    digest_message_id,
+    fill_slots,
+    render_digest,
+    slotted_links,
+)
 from paperwire.errors import QueryError, TokenError
 from paperwire.listings import extras_for, trending_view
+from paperwire.metadata import Extras
 from paperwire.models import Paper, parse_arxiv_id, quote_id, shorten
 from paperwire.recommend import service as recommend
 from paperwire.records import Digest, DigestItem, Subscriber
@@ -46,6 +54,9 @@ class DigestContext:
     _engine: SearchEngine | None = field(default=None, repr=False)
     _key: bytes | None = field(default=None, repr=False)
     _trending: dict[tuple[date, int], TrendingView] = field(default_factory=dict, repr=False)
+    _period_facts: dict[tuple[date, date], tuple[int, date | None]] = field(
+        default_factory=dict, repr=False)
+    _extras: dict[str, Extras] = field(default_factory=dict, repr=False)
     # a web request's context: the app's engine, which only follows what the writer published
     _follow_only: bool = field(default=False, repr=False)
 
@@ -63,6 +74,22 @@ class DigestContext:
                                                 limit=limit,
                                                 weights=self.settings.trending_weights)
         return self._trending[key]
+
+    def period_facts(self, period: tuple[date, date]) -> tuple[int, date | None]:
+        """How many papers were first released in ``period``, and the newest first-version
+        day up to its end: read once per context (a run), like the trending list."""
+        if period not in self._period_facts:
+            self._period_facts[period] = (self.store.count_published_between(*period),
+                                          self.store.latest_published_day(period[1]))
+        return self._period_facts[period]
+
+    def extras(self, papers: Iterable[Paper]) -> dict[str, Extras]:
+        """:func:`extras_for` the papers, each read once per context (a run)."""
+        papers = list(papers)
+        missing = [p for p in papers if p.id not in self._extras]
+        if missing:
+            self._extras.update(extras_for(self.store, missing))
+        return {p.id: self._extras[p.id] for p in papers}
 
     def engine(self) -> SearchEngine:
         """The engine, brought up to date: a request's context only follows what the index
@@ -248,9 +275,9 @@ def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
     already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
     if sub.mode == "personal":
         matches = [*matches, *_learned(ctx, sub, period, already)]
-    new = ctx.store.count_published_between(*period)
+    new, last_paper_day = ctx.period_facts(period)
     return compose(sub, day, period, view.entries, matches, already, new,
-                   last_paper_day=ctx.store.latest_published_day(period[1]),
+                   last_paper_day=last_paper_day,
                    trending_as_of=view.as_of, problems=problems)
 
 
@@ -275,11 +302,50 @@ def link_day(day: date, now: datetime) -> date:
     return day if day >= today - timedelta(days=7) else today
 
 
-def message_for(ctx: DigestContext, digest: Digest, now: datetime) -> EmailMessage:
+ContentKey = tuple[object, ...]
+
+
+def content_key(digest: Digest) -> ContentKey:
+    """What a digest's bodies depend on apart from its subscriber's own links: two digests
+    with the same key have the same text and HTML once those links are filled in."""
+    return (digest.day, digest.period, digest.note, digest.subscriber.frequency,
+            tuple((it.paper.id, it.why, it.kind) for it in digest.items))
+
+
+class SharedBodies:
+    """The bodies of the digests a run has rendered, by :func:`content_key`, with every
+    subscriber's own links left as placeholders: a digest with the same papers as one
+    before it (every trending-only subscriber of the same size, say) is rendered once, and
+    each mail only gets its own links filled in. Holds at most ``limit`` contents."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._bodies: dict[ContentKey, tuple[str, str]] = {}
+        self.rendered = 0  # template renders (misses)
+
+    def bodies(self, ctx: DigestContext, digest: Digest, links: Links) -> tuple[str, str]:
+        shape, real = slotted_links(links)
+        key = content_key(digest)
+        template = self._bodies.get(key)
+        if template is None:
+            template = digest_bodies(digest, shape, ctx.extras(it.paper for it in digest.items))
+            self.rendered += 1
+            if len(self._bodies) >= self.limit:
+                self._bodies.pop(next(iter(self._bodies)))
+            self._bodies[key] = template
+        return fill_slots(template, real)
+
+
+def message_for(ctx: DigestContext, digest: Digest, now: datetime,
+                shared: SharedBodies | None = None) -> EmailMessage:
+    """The digest's mail; with ``shared``, its bodies are rendered once per content."""
     made = datetime.combine(link_day(digest.day, now), datetime.min.time())
-    return render_digest(digest, from_addr=ctx.settings.mail_from,
-                         links=ctx.links(digest.subscriber, made, digest), now=now,
-                         extras=extras_for(ctx.store, (it.paper for it in digest.items)))
+    links = ctx.links(digest.subscriber, made, digest)
+    if shared is None:
+        return render_digest(digest, from_addr=ctx.settings.mail_from, links=links, now=now,
+                             extras=extras_for(ctx.store, (it.paper for it in digest.items)))
+    return render_digest(digest, from_addr=ctx.settings.mail_from, links=links, now=now,
+                         bodies=shared.bodies(ctx, digest, links))
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:

@@ -1,8 +1,10 @@
 """SQL for subscribers, the delivery ledger and the papers each subscriber was sent.
 
 Reached as ``store.digests``. The ledger holds one row per (subscriber, digest date); a run
-*claims* a row with a conditional UPDATE (the optimistic lock: the row changes hands only if it
-is still in the state the run saw), so two workers never send the same digest.
+*claims* rows with a conditional UPDATE (a row changes hands only if it is still due), a batch
+at a time with :meth:`DigestStore.claim_due` (on PostgreSQL the rows are picked ``FOR UPDATE
+SKIP LOCKED``, so concurrent workers take disjoint batches), so two workers never send the
+same digest.
 """
 
 from __future__ import annotations
@@ -12,7 +14,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +46,17 @@ from paperwire.store.schema import (
 MAX_CONFIRMATIONS_PER_DAY = 3  # per mailbox (``user+tag@x`` counts as ``user@x``)
 PREFERENCE_FIELDS = ("frequency", "weekday", "hour", "timezone", "categories", "queries",
                      "papers", "size", "mode", "skip_empty")
+
+
+@dataclass(frozen=True)
+class Composition:
+    """A claimed delivery's composed digest, to be saved with :meth:`save_compositions`."""
+
+    delivery: Delivery
+    items: list[dict[str, str]]
+    note: str | None
+    period: tuple[date, date]
+    message_id: str
 
 
 @dataclass(frozen=True)
@@ -337,6 +362,47 @@ class DigestStore:
                 .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)).all()
         return [_delivery(r) for r in rows]
 
+    def claim_due(self, holder: str, now: datetime, stale_before: datetime, limit: int,
+                  dead_holders: Sequence[str] = ()) -> list[Delivery]:
+        """Claim up to ``limit`` of the rows :meth:`claimable` would list, in one statement:
+        ``pending`` → ``sending`` under ``holder``. On PostgreSQL the rows are picked
+        ``FOR UPDATE SKIP LOCKED``, so concurrent workers each take a different batch
+        without waiting on one another; on SQLite the statement holds the write lock. The
+        claim is re-checked by the UPDATE itself, so a row changes hands only once."""
+        def due(t: Any) -> Any:
+            return or_(and_(t.c.state == "pending", t.c.next_attempt_at <= now),
+                       and_(t.c.state == "sending",
+                            or_(t.c.claimed_at < stale_before,
+                                t.c.claimed_by.in_(list(dead_holders)))))
+
+        rows = deliveries.alias("due")  # not correlated with the updated table
+        pick = (select(rows.c.id).where(due(rows))
+                .order_by(rows.c.next_attempt_at, rows.c.id).limit(limit))
+        if self.engine.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        # picked once (a CTE): an IN subquery may be re-run per updated row, and each run
+        # would skip the rows this statement has just updated and lock further ones
+        picked = pick.cte("picked")
+        if self.engine.dialect.name == "postgresql":
+            picked = picked.prefix_with("MATERIALIZED")
+        stmt = (update(deliveries)
+                .where(deliveries.c.id.in_(select(picked.c.id)), due(deliveries))
+                .values(state="sending", claimed_by=holder, claimed_at=now,
+                        attempts=deliveries.c.attempts + 1)
+                .returning(*deliveries.c))
+        with self.engine.begin() as conn:
+            claimed = [_delivery(r) for r in conn.execute(stmt)]
+        return sorted(claimed, key=lambda d: (d.next_attempt_at, d.id))
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, Subscriber]:
+        """The subscribers with these ids, in one query (the unknown ones left out)."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(subscribers).where(subscribers.c.id.in_(wanted))).all()
+        return {r.id: _subscriber(r) for r in rows}
+
     def sending_holders(self) -> list[str]:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(
@@ -391,6 +457,92 @@ class DigestStore:
                 .values(items=items, note=note, period_start=period[0], period_end=period[1],
                         message_id=message_id))
         return items
+
+    def save_compositions(self, holder: str, composed: Sequence[Composition]
+                          ) -> dict[int, list[dict[str, str]]]:
+        """:meth:`save_composition` for a batch, in one transaction: returns the items kept
+        per delivery id, leaving out the deliveries whose claim was lost."""
+        if not composed:
+            return {}
+        ids = [c.delivery.id for c in composed]
+        with self.engine.begin() as conn:
+            mine = {r[0] for r in conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids), deliveries.c.claimed_by == holder,
+                       deliveries.c.state == "sending")
+                .values(claimed_at=deliveries.c.claimed_at).returning(deliveries.c.id))}
+            ours = [c for c in composed if c.delivery.id in mine]
+            reserved = [{"subscriber_id": c.delivery.subscriber_id, "paper_id": it["id"],
+                         "digest_date": c.delivery.digest_date} for c in ours for it in c.items]
+            held: dict[tuple[int, str], date] = {}
+            if reserved:
+                conn.execute(self._insert_ignore(sent_papers), reserved)
+                held = {(r[0], r[1]): r[2] for r in conn.execute(
+                    select(sent_papers.c.subscriber_id, sent_papers.c.paper_id,
+                           sent_papers.c.digest_date)
+                    .where(sent_papers.c.subscriber_id.in_(
+                        {c.delivery.subscriber_id for c in ours}),
+                           sent_papers.c.paper_id.in_({r["paper_id"] for r in reserved})))}
+            kept = {c.delivery.id: [it for it in c.items
+                                    if held.get((c.delivery.subscriber_id, it["id"]))
+                                    == c.delivery.digest_date] for c in ours}
+            if ours:
+                conn.execute(
+                    update(deliveries).where(deliveries.c.id == bindparam("did"))
+                    .values(items=bindparam("v_items"), note=bindparam("v_note"),
+                            period_start=bindparam("v_start"), period_end=bindparam("v_end"),
+                            message_id=bindparam("v_mid")),
+                    [{"did": c.delivery.id, "v_items": kept[c.delivery.id], "v_note": c.note,
+                      "v_start": c.period[0], "v_end": c.period[1], "v_mid": c.message_id}
+                     for c in ours])
+        return kept
+
+    def renew(self, rows: Sequence[Delivery], holder: str, now: datetime) -> set[int]:
+        """Renew ``holder``'s claims on ``rows`` (their lease starts again at ``now``); the
+        ids of the rows still claimed by it."""
+        if not rows:
+            return set()
+        with self.engine.begin() as conn:
+            return {r[0] for r in conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([d.id for d in rows]),
+                       deliveries.c.claimed_by == holder, deliveries.c.state == "sending")
+                .values(claimed_at=now).returning(deliveries.c.id))}
+
+    def release(self, rows: Sequence[Delivery], holder: str) -> int:
+        """Give claimed rows that were never tried back to ``pending``, as they were before
+        the claim (one statement)."""
+        if not rows:
+            return 0
+        with self.engine.begin() as conn:
+            return int(conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([d.id for d in rows]),
+                       deliveries.c.claimed_by == holder, deliveries.c.state == "sending")
+                .values(state="pending", claimed_by=None,
+                        attempts=deliveries.c.attempts - 1)).rowcount or 0)
+
+    def mark_sent(self, d: Delivery, holder: str, now: datetime, code: int | None) -> bool:
+        """Record that ``d`` was delivered and reset its subscriber's count of permanent
+        failures, in one transaction: one commit per message, so a killed worker can only
+        resend the message in flight. On PostgreSQL the commit does not wait for its WAL
+        flush (``synchronous_commit = off`` for this transaction only): the worker's kill
+        loses nothing (the server has the commit); a crash of the database server itself may
+        lose the last fraction of a second of ``sent`` marks, whose mails are then sent again
+        with the same Message-ID. It saves a disk flush per message (4 ms of 5 here)."""
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SET LOCAL synchronous_commit = off"))
+            ok = conn.execute(
+                update(deliveries).where(deliveries.c.id == d.id,
+                                         deliveries.c.claimed_by == holder,
+                                         deliveries.c.state == "sending")
+                .values(state="sent", last_code=code, last_error=None, claimed_by=None,
+                        sent_at=now)).rowcount
+            conn.execute(update(subscribers).where(subscribers.c.id == d.subscriber_id,
+                                                   subscribers.c.hard_failures != 0)
+                         .values(hard_failures=0))
+        return bool(ok)
 
     def finish(self, d: Delivery, holder: str, state: str, now: datetime, *,
                code: int | None = None, error: str | None = None,
