@@ -6,12 +6,13 @@ with the caches emptied before each request, served from the shared answer, and 
 
 Loads the bundled demo data (the real slice ``paperwire demo`` serves) into a new SQLite
 home; ``--extra-signals N`` adds N older synthetic signals spread over two years (what an
-uncached trending view costs grows with them; the data version stays one row's read). Requests go through the real app (Starlette's TestClient: every middleware,
-no network). "uncached" empties the process's trending views and rendered answers before
-each request (the cost before issue 16, plus the data-version query); "shared" is a repeat
-request with no validator; "304" sends the current ETag. A signed-in reader's page is
-rendered for them each time over the shared trending view. Prints a Markdown table of the
-median milliseconds per request and the ratio to "uncached".
+uncached trending view costs grows with them; the data version stays one row's read).
+Requests go through the real app (Starlette's TestClient: every middleware, no network).
+"uncached" empties the process's trending views and rendered answers before each request
+(the cost before issue 16, plus the data-version query); "shared" is a repeat request with
+no validator; "304" sends the current ETag. A signed-in reader's page is rendered for them
+each time over the shared trending view. Prints a Markdown table of the median milliseconds
+per request and the ratio to "uncached".
 """
 
 from __future__ import annotations
