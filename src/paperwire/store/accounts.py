@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from paperwire.records import Account
-from paperwire.store.db import store_errors
+from paperwire.store.db import dialect_insert, store_errors
 from paperwire.store.library import bump_account
 from paperwire.store.schema import accounts, sessions, subscribers
 
@@ -38,8 +37,7 @@ class AccountStore:
         self.engine = engine
 
     def _insert_ignore(self) -> Any:
-        ins = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        return ins(accounts).on_conflict_do_nothing()
+        return dialect_insert(self.engine, accounts).on_conflict_do_nothing()
 
     def get(self, account_id: int) -> Account | None:
         with self.engine.connect() as conn:

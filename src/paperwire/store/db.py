@@ -15,7 +15,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
@@ -31,6 +32,13 @@ SQLITE_CACHE_KIB = 65536
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C", bound=type)
+
+
+def dialect_insert(bind: Engine | Connection, table: Any) -> Any:
+    """An INSERT into ``table`` in the dialect of ``bind``: one that has
+    ``on_conflict_do_update`` / ``on_conflict_do_nothing`` (upserts), on SQLite and PostgreSQL."""
+    return (postgresql.insert(table) if bind.dialect.name == "postgresql"
+            else sqlite.insert(table))
 
 
 def first_line(exc: BaseException) -> str:

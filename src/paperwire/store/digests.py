@@ -27,12 +27,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from paperwire.records import Subscriber
 from paperwire.store import version as version_sql
-from paperwire.store.db import store_errors
+from paperwire.store.db import dialect_insert, store_errors
 from paperwire.store.schema import (
     deliveries,
     digest_clicks,
@@ -118,9 +117,7 @@ class DigestStore:
         self.engine = engine
 
     def _insert_ignore(self, table: Any) -> Any:
-        if self.engine.dialect.name == "postgresql":
-            return postgresql.insert(table).on_conflict_do_nothing()
-        return sqlite.insert(table).on_conflict_do_nothing()
+        return dialect_insert(self.engine, table).on_conflict_do_nothing()
 
     # ---- subscribers -------------------------------------------------------------------
 
@@ -144,8 +141,7 @@ class DigestStore:
         """Count one more under ``key`` in the window starting ``window_start`` unless that
         makes more than ``limit``: a single conditional upsert, atomic on SQLite and on
         PostgreSQL (the row is the lock), so concurrent callers can never overshoot."""
-        ins = (postgresql.insert(send_limits) if self.engine.dialect.name == "postgresql"
-               else sqlite.insert(send_limits))
+        ins = dialect_insert(self.engine, send_limits)
         stmt = ins.values(key=key, window_start=window_start, count=1).on_conflict_do_update(
             index_elements=[send_limits.c.key],
             set_={"count": case((send_limits.c.window_start == window_start,
@@ -649,8 +645,7 @@ class DigestStore:
                     .returning(digest_clicks.c.paper_id)).first()
                 if first is None:
                     return False
-                ins = (postgresql.insert(signals) if self.engine.dialect.name == "postgresql"
-                       else sqlite.insert(signals))
+                ins = dialect_insert(self.engine, signals)
                 conn.execute(ins.values(paper_id=paper_id, source=source, day=day, value=1.0,
                                         observed_at=now)
                              .on_conflict_do_update(

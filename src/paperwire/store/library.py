@@ -13,29 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from paperwire.errors import NotFound
 from paperwire.models import clean_text
 from paperwire.records import READING_STATES, LibraryEntry, Rating
 from paperwire.store import version as version_sql
-from paperwire.store.db import store_errors
+from paperwire.store.db import dialect_insert, store_errors
 from paperwire.store.schema import accounts, library, library_tags, papers, ratings, signals, votes
 
 UPVOTE, SAVE = "upvote", "save"  # the trending sources of local upvotes and saves
 MAX_TAGS, MAX_TAG_CHARS = 20, 64
 MAX_NOTE_CHARS = 20_000
 RATING_SOURCES = ("web", "digest")
-
-
-def upsert_insert(engine_or_conn: Engine | Connection, table: Any) -> Any:
-    """An INSERT of the connection's dialect, which has ``on_conflict_do_update``."""
-    return (postgresql.insert(table) if engine_or_conn.dialect.name == "postgresql"
-            else sqlite.insert(table))
 
 
 def bump(conn: Connection, paper_id: str, source: str, day: date, delta: int,
@@ -45,7 +37,7 @@ def bump(conn: Connection, paper_id: str, source: str, day: date, delta: int,
     version_sql.touch(conn, now)
     if delta > 0:
         conn.execute(
-            upsert_insert(conn, signals)
+            dialect_insert(conn, signals)
             .values(paper_id=paper_id, source=source, day=day, value=float(delta),
                     observed_at=now)
             .on_conflict_do_update(
@@ -107,7 +99,7 @@ class LibraryStore:
         try:
             with self.engine.begin() as conn:
                 added = conn.execute(
-                    upsert_insert(conn, votes).values(account_id=account_id, paper_id=paper_id,
+                    dialect_insert(conn, votes).values(account_id=account_id, paper_id=paper_id,
                                                 created_at=now)
                     .on_conflict_do_nothing().returning(votes.c.paper_id)).first()
                 if added is None:
@@ -167,7 +159,7 @@ class LibraryStore:
     def _save(self, conn: Connection, account_id: int, paper_id: str, now: datetime) -> bool:
         self._check_paper(conn, paper_id)
         added = conn.execute(
-            upsert_insert(conn, library).values(account_id=account_id, paper_id=paper_id,
+            dialect_insert(conn, library).values(account_id=account_id, paper_id=paper_id,
                                           saved_at=now, updated_at=now)
             .on_conflict_do_nothing().returning(library.c.paper_id)).first()
         if added is None:
@@ -305,7 +297,7 @@ class LibraryStore:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    upsert_insert(conn, ratings).values(account_id=account_id, paper_id=paper_id,
+                    dialect_insert(conn, ratings).values(account_id=account_id, paper_id=paper_id,
                                                   value=value, source=source, created_at=now)
                     .on_conflict_do_update(
                         index_elements=[ratings.c.account_id, ratings.c.paper_id],

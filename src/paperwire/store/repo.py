@@ -36,7 +36,7 @@ from paperwire.store import meta as meta_sql
 from paperwire.store import version as version_sql
 from paperwire.store.accounts import AccountStore
 from paperwire.store.digests import DigestStore
-from paperwire.store.library import LibraryStore, upsert_insert
+from paperwire.store.library import LibraryStore
 from paperwire.store.schema import (
     cursors,
     digest_clicks,
@@ -327,7 +327,7 @@ class Store:
     def _put_cursor(self, conn: Any, key: str, value: dict[str, Any], now: datetime) -> None:
         # one statement (an upsert): two processes writing a new key at once (two workers'
         # schedulers starting on a new database) both succeed, the later value kept
-        stmt = upsert_insert(conn, cursors).values(key=key, value=value, updated_at=now)
+        stmt = db.dialect_insert(conn, cursors).values(key=key, value=value, updated_at=now)
         conn.execute(stmt.on_conflict_do_update(
             index_elements=[cursors.c.key],
             set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}))

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from paperwire.records import DataVersion
+from paperwire.store.db import dialect_insert
 from paperwire.store.schema import cursors
 
 KEY = "version:data"
@@ -21,8 +20,7 @@ KEY = "version:data"
 
 def touch(conn: Connection, now: datetime) -> None:
     """Give the data a new version (in the caller's transaction, after its writes)."""
-    insert: Any = (postgresql.insert(cursors) if conn.dialect.name == "postgresql"
-                   else sqlite.insert(cursors))
+    insert = dialect_insert(conn, cursors)
     value = {"version": secrets.token_hex(8)}
     conn.execute(insert.values(key=KEY, value=value, updated_at=now)
                  .on_conflict_do_update(index_elements=[cursors.c.key],
