@@ -614,8 +614,9 @@ class DenseIndex:
         """The graph of the published generation when it covers ``snap``, else one built in
         memory (the writer saves it with its next generation; a reader never writes)."""
         index = usearch_index()(ndim=self.dim, metric="cos", dtype=HNSW_DTYPE,
-                      connectivity=HNSW_CONNECTIVITY, expansion_add=HNSW_EXPANSION_ADD,
-                      expansion_search=HNSW_EXPANSION_SEARCH)
+                                connectivity=HNSW_CONNECTIVITY,
+                                expansion_add=HNSW_EXPANSION_ADD,
+                                expansion_search=HNSW_EXPANSION_SEARCH)
         if len(snap):
             log.info("building the HNSW index over %d vectors", len(snap))
             index.add(np.arange(len(snap), dtype=np.uint64), snap.matrix)

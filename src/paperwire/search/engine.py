@@ -14,7 +14,6 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from markupsafe import Markup
 from paperwire import trending
 from paperwire.config import Settings
 from paperwire.errors import SearchError
+from paperwire.memo import Memo
 from paperwire.models import Paper
 from paperwire.search import floor, fusion
 from paperwire.search.lexical import LexicalHit, LexicalIndex, LexicalView
@@ -109,8 +109,7 @@ class SearchEngine:
         # request threads share one engine: one model and one dense index, made once
         self._lazy_lock = threading.RLock()
         # similar papers' rankings, per question and index generation (see similar())
-        self._similar: OrderedDict[tuple[Any, ...], list[tuple[str, float]]] = OrderedDict()
-        self._similar_lock = threading.Lock()
+        self._similar: Memo[list[tuple[str, float]]] = Memo(SIMILAR_CACHE)
 
     # ---- the dense side is loaded lazily: lexical search never pays for the model ----------
 
@@ -439,16 +438,8 @@ class SearchEngine:
         by_vectors = self._has_vectors() and self.dense_available()
         key = (tuple(sorted(given)), text or "", limit, self.lexical.generation(),
                self.dense().generation() if by_vectors else None)
-        with self._similar_lock:
-            ranked = self._similar.get(key)
-            if ranked is not None:
-                self._similar.move_to_end(key)
-        if ranked is None:
-            ranked = self._similar_ranking(given, text, limit, by_vectors)
-            with self._similar_lock:
-                self._similar[key] = ranked
-                while len(self._similar) > SIMILAR_CACHE:
-                    self._similar.popitem(last=False)
+        ranked = self._similar.get(
+            key, lambda: self._similar_ranking(given, text, limit, by_vectors))
         papers = self.store.get_papers(pid for pid, _ in ranked)
         return [Hit(papers[pid], score) for pid, score in ranked if pid in papers]
 
