@@ -13,9 +13,10 @@ readers, Locust as the load generator; errors, p50/p95/p99 and throughput per ro
    hybrid default falls back to it).
 2. **Topology**: ``scripts/cluster start --web N --workers M`` (gunicorn with N uvicorn
    workers, M ``paperwire worker``s; no schedule, so the workers only keep the index).
-3. **Baseline, in the same run**: 100 searches one at a time; the web processes' CPU time per
-   search (from ``/proc``) gives the search capacity of this machine, cores ÷ CPU seconds a
-   query; the issue's target is 80% of it.
+3. **Baseline, in the same run**: each route asked alone, one request at a time (p50 of 30);
+   then 100 searches one at a time: the web processes' CPU time per search (from ``/proc``)
+   gives the search capacity of this machine, cores ÷ CPU seconds a query; the issue's
+   target is 80% of it.
 4. **Load**: Locust (bench/locustfile.py; installed on first use into its own environment,
    ``bench/out/locust-venv``, so that gevent stays out of Paperwire's) with ``--users``
    visitors for ``--seconds``; the generator shares the machine's 2 cores with the servers.
@@ -33,6 +34,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -147,11 +149,30 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def baseline(base: str, titles: list[str], env: dict[str, str]) -> float:
-    """CPU seconds the web processes spend on one title search, asked one at a time."""
+def baseline(base: str, data: dict[str, Any], env: dict[str, str]) -> float:
+    """Before the load, in the same run: each route asked alone, one request at a time (p50
+    of 30, printed), and the CPU seconds the web processes spend on one title search (100
+    asked one at a time), returned."""
+    titles, papers = data["titles"], data["papers"]
+    alone = {
+        "home": lambda i: ("/", {}),
+        "/api/trending": lambda i: ("/api/trending", {}),
+        "paper page": lambda i: (f"/papers/{papers[i]}", {}),
+        "/api/papers/{id}": lambda i: (f"/api/papers/{papers[i]}", {}),
+        "search (title)": lambda i: ("/search", {"q": titles[i]}),
+    }
     with httpx.Client(base_url=base, timeout=60) as client:
         for q in titles[:10]:  # warm-up: every web process's first searches load the index
             client.get("/search", params={"q": q})
+        print("\n| route asked alone (one request at a time) | p50 ms |\n|---|---:|")
+        for name, request in alone.items():
+            times = []
+            for i in range(200, 230):  # papers and titles the load does not start from
+                path, params = request(i)
+                t = time.perf_counter()
+                client.get(path, params=params).raise_for_status()
+                times.append((time.perf_counter() - t) * 1000)
+            print(f"| {name} | {statistics.median(times):.1f} |", flush=True)
         pids = web_pids(env)
         before = cpu_seconds(pids)
         for q in titles[10:110]:
@@ -215,7 +236,7 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{args.port}"
         data: dict[str, Any] = json.loads(visitors.read_text())
-        per_search = baseline(base, data["titles"], env)
+        per_search = baseline(base, data, env)
         prefix = OUT / "locust"
         sh([str(exe), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--only-summary",
             "-u", str(args.users), "-r", str(max(args.users // 5, 1)), "-t", f"{args.seconds}s",
