@@ -7,10 +7,15 @@ imported afterwards is found through the port (the writer publishes, the web pro
 a web process and the index writer killed with SIGKILL are back (new pids, the port answering)
 within 30 s, and a paper imported then is found too (a worker took the writer's place); ``stop``
 leaves no process of the topology behind.
+
+And the digests of the same topology with three workers: 300 due at once, sent to a real SMTP
+server (tests/smtp_server.py) while one worker is killed with SIGKILL mid-run; each goes out
+once (see the test), and the killed worker is back within 30 s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,16 +23,25 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from paperwire.cli import DEMO_DATA
+from paperwire.clock import utcnow
+from paperwire.digests.render import digest_message_id
+from paperwire.importers import run_import
 from paperwire.models import Paper
+from paperwire.records import Subscriber
+from paperwire.store import Store
+from paperwire.store.digests import Delivery
 from paperwire.web.asgi import follower
+from smtp_server import FaultySmtpServer, Received
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster"
@@ -86,6 +100,47 @@ def wait_for(what: str, check: Callable[[], bool], within: float) -> float:
     return time.monotonic() - start
 
 
+def cluster_env(home: Path, db_url: str, models_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of ``scripts/cluster start`` for a test: this process's, without its
+    PAPERWIRE_* settings (but the tests' own), with the test's home, database and models."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")
+           or k.startswith("PAPERWIRE_TEST_")}
+    env.update(PAPERWIRE_HOME=str(home), PAPERWIRE_DATABASE_URL=db_url,
+               PAPERWIRE_MODELS_DIR=str(models_dir), **settings)
+    return env
+
+
+def run_cluster(env: dict[str, str], cwd: Path, *args: str,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+def supervisorctl(home: Path, *args: str) -> str:
+    """What supervisorctl answers (its exit status says nothing useful here)."""
+    conf = home / "cluster" / "supervisord.conf"
+    return subprocess.run([str(VENV / "supervisorctl"), "-c", str(conf), *args],
+                          capture_output=True, text=True, timeout=30).stdout
+
+
+def supervised_pid(home: Path, name: str) -> int:
+    """The pid of supervisord's process ``name`` (``web``, ``worker:worker-0``); 0: none."""
+    answer = supervisorctl(home, "pid", name).strip()
+    return int(answer) if answer.isdigit() else 0
+
+
+def stop_cluster(env: dict[str, str], cwd: Path, home: Path
+                 ) -> tuple[subprocess.CompletedProcess[str], set[int]]:
+    """``scripts/cluster stop``, then SIGKILL to whatever of ``home`` is left (never leave a
+    process of a test behind, even on a failure): the stop's result and the pids left."""
+    stopped = run_cluster(env, cwd, "stop")
+    left = of_home(home)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return stopped, left
+
+
 def add_paper(env: dict[str, str], folder: Path, number: int, word: str) -> None:
     path = folder / f"paper-{number}.jsonl"
     path.write_text(json.dumps({
@@ -129,21 +184,14 @@ def test_cluster_start_kill_9_and_stop(pg_schema_url: str, tmp_path: Path,
     missing = [tool for tool in ("gunicorn", "supervisord") if not (VENV / tool).exists()]
     assert not missing, f"{missing} not in .venv: run scripts/bootstrap dev (or deploy)"
     home, port = tmp_path / "home", free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")
-           or k.startswith("PAPERWIRE_TEST_")}
-    env.update(PAPERWIRE_HOME=str(home), PAPERWIRE_DATABASE_URL=pg_schema_url,
-               PAPERWIRE_MODELS_DIR=str(models_dir), PAPERWIRE_INDEX_INTERVAL_SECONDS="1",
-               PAPERWIRE_INGEST_SCHEDULE="digest=*/10 * * * *")  # nothing from the network
-    conf = home / "cluster" / "supervisord.conf"
+    env = cluster_env(home, pg_schema_url, models_dir, PAPERWIRE_INDEX_INTERVAL_SECONDS="1",
+                      PAPERWIRE_INGEST_SCHEDULE="digest=*/10 * * * *")  # nothing from the network
 
-    def cluster(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True,
-                              timeout=timeout, cwd=tmp_path)
+    def cluster(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cluster(env, tmp_path, *args)
 
     def pid_of(name: str) -> int:
-        done = subprocess.run([str(VENV / "supervisorctl"), "-c", str(conf), "pid", name],
-                              capture_output=True, text=True, timeout=30)
-        return int(done.stdout.strip()) if done.stdout.strip().isdigit() else 0
+        return supervised_pid(home, name)
 
     def found(word: str) -> Callable[[], bool]:
         def check() -> bool:
@@ -205,10 +253,194 @@ def test_cluster_start_kill_9_and_stop(pg_schema_url: str, tmp_path: Path,
         before_stop = of_home(home)
         assert len(before_stop) >= 6, before_stop  # supervisord, master, 2 web, 2 workers
     finally:
-        stopped = cluster("stop")
-        left = of_home(home)
-        for pid in left:  # never leave a process of this test behind, even on a failure
-            os.kill(pid, signal.SIGKILL)
+        stopped, left = stop_cluster(env, tmp_path, home)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert not left, f"processes left after stop: {left}"
     assert cluster("status").returncode == 3  # not running
+
+
+SUBSCRIBERS = 300  # a few hundred digests, due now
+SEND_RATE = 30  # digests a second, for the whole deployment: the day takes 10 s or more
+DELIVERED_WITHIN = 60.0  # seconds from the kill to every digest sent
+pg_only = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    return dict(item.decode(errors="replace").partition("=")[::2]
+                for item in raw.split(b"\0") if item)
+
+
+def seed_digest_day(db_url: str) -> dict[str, int]:
+    """Two days of real papers and upvotes (June 2026) and SUBSCRIBERS trending-only daily
+    subscribers due at 00:00 UTC, so due now; their ids by address. Today's trending-only
+    digest holds the papers trending last (``gather`` says that no newer ones came), so
+    every subscriber gets a digest with papers in it (and ``skip_empty`` is off anyway)."""
+    store = Store.open(db_url)
+    try:
+        run_import(store, [DEMO_DATA / "hf-daily-2026-06-08.json.gz",
+                           DEMO_DATA / "hf-daily-2026-06-09.json.gz"], progress=False)
+        store.digests.add_many(
+            [Subscriber(id=0, email=f"reader{i:04d}@example.org", mode="trending", hour=0,
+                        size=3 + i % 4, skip_empty=False) for i in range(SUBSCRIBERS)],
+            datetime(2026, 5, 1))
+        # the digest job last ran an hour ago: each worker's first tick runs it at once
+        # (a job never run would wait for its next firing)
+        store.set_cursor("schedule:digest",
+                         {"last_run": (utcnow() - timedelta(hours=1)).isoformat()})
+        return {s.email: s.id for s in store.digests.active()}
+    finally:
+        store.close()
+
+
+def before_midnight() -> None:
+    """Wait for the next UTC day when this one has less than three minutes left: a worker
+    starting after midnight would plan (and send) tomorrow's digests too."""
+    now = utcnow()
+    left = (datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
+            - now).total_seconds()
+    if left < 180:
+        time.sleep(left + 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pg_only
+def test_three_workers_send_each_digest_once_with_one_killed_mid_run(
+    db_url: str, tmp_path: Path, models_dir: Path, smtp_server: FaultySmtpServer
+) -> None:
+    """``scripts/cluster start --web 2 --workers 3`` on PostgreSQL with 300 digests due and a
+    real SMTP server (30 sends a second for the deployment). The workers share the day through
+    the delivery ledger; one of them is killed with SIGKILL while it is sending (it has sent
+    some, and holds claimed rows), next to another that is sending too.
+
+    Expected: its claimed rows are claimed again at once by the other workers (the claimer is a
+    dead process of this host), so every row is ``sent`` within a minute of the kill;
+    supervisord has the killed worker running again (a new pid) within 30 s; every subscriber
+    got the digest, each address one Message-ID (the deterministic one of subscriber and day),
+    300 in all; an address got it twice at most once, and only one of the killed worker's
+    claimed rows: it sends one message at a time, so at most the one the server had accepted
+    and the worker had not yet marked ``sent`` goes out again (the same mail)."""
+    missing = [tool for tool in ("gunicorn", "supervisord") if not (VENV / tool).exists()]
+    assert not missing, f"{missing} not in .venv: run scripts/bootstrap dev (or deploy)"
+    before_midnight()
+    ids = seed_digest_day(db_url)
+    today = utcnow().date()
+    home, port = tmp_path / "home", free_port()
+    env = cluster_env(home, db_url, models_dir,
+                      PAPERWIRE_INGEST_SCHEDULE="digest=* * * * *",
+                      PAPERWIRE_SMTP_URL=f"{smtp_server.url}?timeout=10",
+                      PAPERWIRE_DIGEST_SEND_RATE=str(SEND_RATE))
+    store = Store.open(db_url)
+    # the rows each holder was seen claiming, and those of them it then sent
+    claimed_by: dict[int, str] = {}
+    sent_by: dict[str, set[int]] = {}
+
+    def look() -> list[Delivery]:
+        rows = store.digests.deliveries_for()
+        for d in rows:
+            if d.state == "sending" and d.claimed_by:
+                claimed_by[d.id] = d.claimed_by
+            elif d.state == "sent" and d.id in claimed_by:
+                sent_by.setdefault(claimed_by[d.id], set()).add(d.id)
+        return rows
+
+    def worker_of(holder: str) -> str | None:
+        """The supervisord name of the live worker of this cluster that is ``holder``."""
+        pid = holder.split(":")[1]
+        environ = environ_of(int(pid)) if pid.isdigit() else {}
+        name = environ.get("SUPERVISOR_PROCESS_NAME", "")
+        if environ.get("PAPERWIRE_HOME") != str(home) or not name.startswith("worker-"):
+            return None
+        return name
+
+    # the workers start sending while the script still waits for the web processes
+    starting = subprocess.Popen(
+        [str(SCRIPT), "start", "--no-install", "--web", "2", "--workers", "3",
+         "--port", str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    began = time.monotonic()
+    try:
+        victim = victim_name = None
+        in_flight: set[int] = set()
+        while victim is None:
+            assert time.monotonic() - began < 120, (
+                f"no worker was caught sending beside another: {Counter(d.state for d in look())}"
+                f", sent by {[len(s) for s in sent_by.values()]}")
+            rows = look()
+            holding = Counter(d.claimed_by for d in rows if d.state == "sending")
+            assert rows == [] or any(d.state != "sent" for d in rows), (
+                "the day was over before a worker could be killed mid-run")
+            for holder, held in holding.items():
+                name = holder and worker_of(holder)
+                if (holder and name and held >= 10 and len(sent_by.get(holder, ())) >= 3
+                        and len(holding) >= 2):
+                    os.kill(int(holder.split(":")[1]), signal.SIGKILL)
+                    victim, victim_name = holder, name
+                    # what it held a moment ago: the message it was sending is one of them
+                    # (it claims no more rows before these are done)
+                    in_flight = {d.subscriber_id for d in rows
+                                 if d.state == "sending" and d.claimed_by == holder}
+                    break
+            else:
+                time.sleep(0.1)
+        killed_at = time.monotonic()
+        victim_pid = int(victim.split(":")[1])
+        wait_for("the killed worker gone", lambda: not Path(f"/proc/{victim_pid}").exists(), 5)
+        rows = look()  # the others may have claimed its rows already
+        sent_before = len(sent_by[victim])
+        print(f"\nkilled {victim_name} ({victim_pid}) {killed_at - began:.1f} s after start, "
+              f"having sent {sent_before}, holding {len(in_flight)}; "
+              f"{Counter(d.state for d in rows)}")
+
+        def back() -> bool:
+            pid = supervised_pid(home, f"worker:{victim_name}")
+            return pid not in (0, victim_pid) and "RUNNING" in supervisorctl(
+                home, "status", f"worker:{victim_name}")
+
+        print(f"the killed worker running again in "
+              f"{wait_for('the killed worker back', back, BACK_WITHIN):.1f} s")
+
+        def states() -> Counter[str]:
+            return Counter(d.state for d in look())
+
+        while (now := states()) != {"sent": SUBSCRIBERS}:
+            assert time.monotonic() - killed_at < DELIVERED_WITHIN, (
+                f"not every digest sent within {DELIVERED_WITHIN:g} s of the kill: {now}; "
+                f"rows still claimed by: {Counter(d.claimed_by for d in look() if d.claimed_by)}"
+                f" (killed: {victim})")
+            time.sleep(0.2)
+        print(f"every digest sent {time.monotonic() - killed_at:.1f} s after the kill "
+              f"({time.monotonic() - began:.1f} s after start)")
+        out, _ = starting.communicate(timeout=120)
+        assert starting.returncode == 0, out
+    finally:
+        if starting.poll() is None:
+            starting.kill()
+            starting.wait(30)
+        stopped, left = stop_cluster(env, tmp_path, home)
+        store.close()
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not left, f"processes left after stop: {left}"
+
+    got: dict[str, list[Received]] = {}
+    for r in smtp_server.received:
+        assert len(r.rcpt_tos) == 1
+        got.setdefault(r.rcpt_tos[0], []).append(r)
+    assert sorted(got) == sorted(ids), "not every subscriber got the digest"
+    base = f"http://127.0.0.1:{port}"
+    for address, copies in got.items():
+        assert {r.message["Message-ID"] for r in copies} == {
+            digest_message_id(ids[address], today, base)}, address
+    assert len({r.message["Message-ID"] for r in smtp_server.received}) == SUBSCRIBERS
+    twice = {a: len(c) for a, c in got.items() if len(c) > 1}
+    assert len(twice) <= 1 and set(twice.values()) <= {2}, twice
+    assert {ids[a] for a in twice} <= in_flight, (twice, "not one of the killed worker's")
+    senders = [h for h, sent in sent_by.items() if sent]
+    connections = {r.peer for r in smtp_server.received}
+    print(f"sent by {len(senders)} worker runs ({sorted(len(sent_by[h]) for h in senders)}),"
+          f" over {len(connections)} SMTP connections; sent twice: {twice or 'none'}")
+    assert len(senders) >= 2 and len(connections) >= 2, (senders, connections)
