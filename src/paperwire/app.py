@@ -217,6 +217,12 @@ class Paperwire:
         """Papers like the stored papers ``ids`` and/or ``text``."""
         return self.searcher().similar(ids, text=text, limit=limit)
 
+    def index_version(self) -> str:
+        """The generations of the search indexes that :meth:`similar` reads (see
+        ``SearchEngine.generations``): with :meth:`data_version`, what a page listing
+        similar papers was made from."""
+        return self.searcher().generations()
+
     def trending(self, window: str = "week", requested: date | None = None, limit: int = 20,
                  category: str | None = None, order: str = "trending",
                  offset: int = 0) -> TrendingView:

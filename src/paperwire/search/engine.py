@@ -436,12 +436,20 @@ class SearchEngine:
         # a paper page asks this for every view: the ranking is kept per question and per
         # generation of the indexes it read (a new generation is a new key), papers re-read
         by_vectors = self._has_vectors() and self.dense_available()
-        key = (tuple(sorted(given)), text or "", limit, self.lexical.generation(),
-               self.dense().generation() if by_vectors else None)
+        key = (tuple(sorted(given)), text or "", limit, *self._generations(by_vectors))
         ranked = self._similar.get(
             key, lambda: self._similar_ranking(given, text, limit, by_vectors))
         papers = self.store.get_papers(pid for pid, _ in ranked)
         return [Hit(papers[pid], score) for pid, score in ranked if pid in papers]
+
+    def generations(self) -> str:
+        """Which generations of the indexes :meth:`similar` reads now (the lexical one, and
+        the dense one once papers have vectors and the model loads): a new value whenever
+        a similar list may change without the store's data version moving."""
+        return repr(self._generations(self._has_vectors() and self.dense_available()))
+
+    def _generations(self, by_vectors: bool) -> tuple[Any, Any]:
+        return (self.lexical.generation(), self.dense().generation() if by_vectors else None)
 
     def _similar_ranking(self, given: dict[str, Paper], text: str | None, limit: int,
                          by_vectors: bool) -> list[tuple[str, float]]:
