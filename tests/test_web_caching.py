@@ -379,3 +379,30 @@ def test_a_paper_page_moves_with_the_data_and_the_search_index(
     assert similar_ids(fresh)[0] == twin.id
     writer.close()
     web.close()
+
+
+def test_a_paper_record_reads_each_table_once_and_is_shared(reader: TestClient,
+                                                            pw: Paperwire) -> None:
+    """``/api/papers/{id}``: the paper, its signals and its metadata, one query each (the
+    Hub's fields come from the same rows); then shared and validated like trending's API."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    url = f"/api/papers/{A.id}"
+    event.listen(pw.store.engine, "before_cursor_execute", record)
+    try:
+        first = reader.get(url)
+        assert first.status_code == 200 and first.json()["upvotes"] == 100
+        read = [s for s in seen if "FROM cursors" not in s]  # all but the data version
+        assert len(read) == 3, read
+        assert first.headers["cache-control"] == "public, no-cache"
+        seen.clear()
+        again = reader.get(url)
+        assert again.json() == first.json() and len(seen) == 1 and "FROM cursors" in seen[0]
+        assert reader.get(url, headers={
+            "If-None-Match": first.headers["etag"]}).status_code == 304
+    finally:
+        event.remove(pw.store.engine, "before_cursor_execute", record)
+    assert reader.get("/api/papers/2607.77777").status_code == 404

@@ -256,6 +256,12 @@ class Paperwire:
         """``papers`` with their upvotes and the day Hugging Face listed them."""
         return daily.hub_papers(self.store, papers)
 
+    def hub_paper(self, paper: Paper, signals: list[Signal],
+                  extras: Extras | None) -> daily.HubPaper:
+        """:meth:`hub_papers` of one paper whose signals and extras are already read (no
+        query)."""
+        return daily.hub_paper(paper, signals, extras)
+
     def data_day(self) -> date | None:
         """The newest day trending has data for (see :func:`paperwire.trending.data_day`),
         computed once per data version."""

@@ -14,10 +14,10 @@ those bytes as they are: a shared hit compresses nothing). The ``Cache-Control``
 ``public, no-cache``: shared caches may keep it but must revalidate, so none serves a stale
 answer; ``Vary: Cookie`` keeps a signed-in reader off the anonymous copy.
 
-A paper's page is shared the same way for readers not signed in; its ETag also names the
-generations of the search indexes its similar papers come from
-(:meth:`Paperwire.index_version`), and the pages of many papers are kept
-(:data:`PAPER_PAGES`, apart from the few trending answers).
+A paper's page is shared the same way for readers not signed in, and its JSON record
+(``/api/papers/{id}``) for everyone; the page's ETag also names the generations of the
+search indexes its similar papers come from (:meth:`Paperwire.index_version`). The answers
+of many papers are kept (:data:`PAPER_PAGES`), apart from the few trending answers.
 
 A page that shows a reader's own state (upvotes, saves, the CSRF token of its forms) gets
 ``private, no-cache`` and no ETag when a session cookie comes with the request.
@@ -58,7 +58,7 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 GZIP_LEVEL = 6  # the gzip middleware's (web/app.py)
 SHARED_ANSWERS = 256  # trending's pages, API answers and feeds kept
-PAPER_PAGES = 4096  # papers' pages kept (about 3 kB each, gzip'd)
+PAPER_PAGES = 4096  # papers' pages and API records kept (a few kB each, gzip'd)
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class SharedCache:
 
     release: str
     rendered: Memo[Rendered]  # trending's pages, its API and feeds
-    papers: Memo[Rendered]  # papers' pages
+    papers: Memo[Rendered]  # papers' pages and API records
 
     @classmethod
     def of(cls, settings: Settings, size: int = SHARED_ANSWERS,
@@ -228,18 +228,20 @@ def private(response: Response) -> Response:
 
 
 def shared(request: Request, app: Paperwire, render: Callable[[], Response],
-           per_reader: bool = False, paper: bool = False) -> Response:
+           per_reader: bool = False, indexes: bool = False,
+           per_paper: bool = False) -> Response:
     """``render()``'s response as a shared, validated one (see the module's text); with
     ``per_reader`` (a page that shows a signed-in reader's state) a request with a session
-    cookie gets it rendered for itself, private and unvalidated. ``paper``: a paper's page
-    (similar papers: the indexes' generations are part of its ETag; kept among papers')."""
+    cookie gets it rendered for itself, private and unvalidated. ``indexes``: it shows
+    search results (similar papers), so the indexes' generations are part of its ETag;
+    ``per_paper``: one of many papers' answers, kept among those."""
     if per_reader and personal(request):
         return private(render())
     cache: SharedCache = request.app.state.cache
     data, now = app.data_version(), app.now()
     address = request.url.path + "?" + request.url.query
-    indexes = app.index_version() if paper else ""
-    etag = entity_tag(cache.release, data, now.date(), address, indexes)
+    generations = app.index_version() if indexes else ""
+    etag = entity_tag(cache.release, data, now.date(), address, generations)
     modified = last_modified(data, now)
     headers = {"ETag": etag, "Cache-Control": SHARED, "Vary": "Cookie"}
     if modified is not None:
@@ -252,7 +254,7 @@ def shared(request: Request, app: Paperwire, render: Callable[[], Response],
         response.headers.update(headers)
         return Rendered.of(response)
 
-    memo = cache.papers if paper else cache.rendered
+    memo = cache.papers if per_paper else cache.rendered
     takes_gzip = "gzip" in request.headers.get("accept-encoding", "")
     return memo.get((etag, bucket(now)), once).response(takes_gzip)
 

@@ -186,7 +186,7 @@ def paper_page(request: Request, app: App, paper_id: str) -> Response:
     """A paper: its record, signals, chart and similar papers; shared and validated for
     readers not signed in (see :mod:`.caching`), as the home page."""
     return shared(request, app, lambda: paper_view(request, app, paper_id),
-                  per_reader=True, paper=True)
+                  per_reader=True, indexes=True, per_paper=True)
 
 
 def paper_view(request: Request, app: App, paper_id: str) -> Response:
