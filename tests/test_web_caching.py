@@ -320,10 +320,11 @@ def similar_ids(response: httpx.Response) -> list[str]:
 
 
 def test_a_paper_page_is_shared_for_readers_not_signed_in(
-        client: TestClient, reader: TestClient, pw: Paperwire) -> None:
+        client: TestClient, reader: TestClient, pw: Paperwire, clock: Clock) -> None:
     """The second anonymous view of a paper's page is the shared one (nothing rendered:
-    a hit of the memo of papers' pages), validated with an ETag, gzip'd once; a signed-in
-    reader's view is rendered for them, private, and never shared."""
+    a hit of the memo of papers' pages), validated with an ETag, gzip'd once, and kept
+    while its tag holds (it shows nothing of the hour); a signed-in reader's view is
+    rendered for them, private, and never shared."""
     papers = client.app.state.cache.papers  # type: ignore[attr-defined]
     url = f"/papers/{A.id}"
     first = reader.get(url, headers={"Accept-Encoding": "gzip"})
@@ -342,11 +343,14 @@ def test_a_paper_page_is_shared_for_readers_not_signed_in(
     assert int(plain.headers["content-length"]) == len(plain.content)
     assert reader.get(url, headers={"If-None-Match": etag}).status_code == 304
     assert (papers.misses, papers.hits) == (1, 2)  # a 304 renders and looks up nothing
+    clock.now += timedelta(minutes=10)  # the same day and data: the same page, still kept
+    later = reader.get(url, headers={"Accept-Encoding": "gzip"})
+    assert later.headers["etag"] == etag and (papers.misses, papers.hits) == (1, 3)
     csrf = sign_in(client, pw, "ada@example.org")
     mine = client.get(url, headers={"If-None-Match": etag})
     assert mine.status_code == 200 and mine.headers["cache-control"].startswith("private")
     assert "etag" not in mine.headers and f'value="{csrf}"' in mine.text
-    assert (papers.misses, papers.hits) == (1, 2)
+    assert (papers.misses, papers.hits) == (1, 3)
     assert csrf not in reader.get(url).text
 
 
@@ -406,3 +410,27 @@ def test_a_paper_record_reads_each_table_once_and_is_shared(reader: TestClient,
     finally:
         event.remove(pw.store.engine, "before_cursor_execute", record)
     assert reader.get("/api/papers/2607.77777").status_code == 404
+
+
+def test_a_shared_paper_page_reads_only_the_data_version(pw: Paperwire) -> None:
+    """In a web process that follows the index writer, a hit of a paper's page asks the
+    store one thing, the data version: whether papers have vectors yet (which index its
+    similar papers come from) is asked again at most once a second while they have none."""
+    pw.engine.sync(modes=("lexical",), embed=False)
+    web = Paperwire(pw.settings, pw.store, clock=pw.clock)
+    web.indexer = False
+    reader = TestClient(create_app(web))
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    url = f"/papers/{A.id}"
+    assert reader.get(url).status_code == 200
+    event.listen(pw.store.engine, "before_cursor_execute", record)
+    try:
+        for _ in range(3):
+            assert reader.get(url).status_code == 200
+        assert len(seen) == 3 and all("FROM cursors" in s for s in seen), seen
+    finally:
+        event.remove(pw.store.engine, "before_cursor_execute", record)

@@ -8,7 +8,8 @@ vote or an import in any process changes it at once), today's date (the default 
 trending) and the address; ``Last-Modified`` is the newest of the data's write time and
 today's midnight. A matching ``If-None-Match`` (or, without one, an ``If-Modified-Since`` not
 older) is a 304 with no body, nothing rendered. Otherwise the body is rendered once per
-ETag and interval (:data:`paperwire.memo.INTERVAL_SECONDS`) and shared between requests,
+ETag and interval (:data:`paperwire.memo.INTERVAL_SECONDS`; a paper's, once per ETag) and
+shared between requests,
 kept gzip'd when it is large enough for the gzip middleware (a client that takes gzip gets
 those bytes as they are: a shared hit compresses nothing). The ``Cache-Control`` is
 ``public, no-cache``: shared caches may keep it but must revalidate, so none serves a stale
@@ -63,27 +64,30 @@ PAPER_PAGES = 4096  # papers' pages and API records kept (a few kB each, gzip'd)
 
 @dataclass(frozen=True)
 class Rendered:
-    """A response as rendered once: what a later request gets a fresh copy of. A body of
-    at least ``GZIP_MIN_BYTES`` is kept gzip'd (``packed``), once."""
+    """A response as rendered once: what a later request gets a fresh copy of, with that
+    request's validators. A body of at least ``GZIP_MIN_BYTES`` is kept gzip'd
+    (``packed``), once."""
 
     status: int
     body: bytes
-    headers: tuple[tuple[bytes, bytes], ...]  # without Content-Length
+    headers: tuple[tuple[bytes, bytes], ...]  # without Content-Length and the validators
     packed: bool = False
 
     @classmethod
     def of(cls, response: Response) -> Rendered:
         body = bytes(response.body)
-        headers = tuple((k, v) for k, v in response.raw_headers if k != b"content-length")
+        headers = tuple((k, v) for k, v in response.raw_headers if k not in _PER_REQUEST)
         if len(body) < GZIP_MIN_BYTES:
             return cls(response.status_code, body, headers)
         return cls(response.status_code, gzip.compress(body, GZIP_LEVEL, mtime=0), headers,
                    packed=True)
 
-    def response(self, takes_gzip: bool = False) -> Response:
-        """A fresh response: the gzip'd bytes as they are for a client that takes gzip
-        (``Content-Encoding: gzip``, so the middleware leaves them), else the plain body."""
-        headers = list(self.headers)  # a new list: middlewares change theirs
+    def response(self, validators: dict[str, str], takes_gzip: bool = False) -> Response:
+        """A fresh response with ``validators`` (ETag, Cache-Control, Vary, …): the gzip'd
+        bytes as they are for a client that takes gzip (``Content-Encoding: gzip``, so the
+        middleware leaves them), else the plain body."""
+        headers = [*self.headers, *((k.lower().encode("latin-1"), v.encode("latin-1"))
+                                    for k, v in validators.items())]
         body = self.body
         if self.packed and takes_gzip:
             headers = [(k, v + b", Accept-Encoding" if k == b"vary" else v)
@@ -95,6 +99,9 @@ class Rendered:
         fresh = Response(body, status_code=self.status)
         fresh.raw_headers = headers
         return fresh
+
+
+_PER_REQUEST = {b"content-length", b"etag", b"cache-control", b"vary", b"last-modified"}
 
 
 # ---- static files ----------------------------------------------------------------------
@@ -249,14 +256,12 @@ def shared(request: Request, app: Paperwire, render: Callable[[], Response],
     if not_modified(request, etag, modified):
         return Response(status_code=304, headers=headers)
 
-    def once() -> Rendered:
-        response = render()
-        response.headers.update(headers)
-        return Rendered.of(response)
-
+    # a paper's answer shows nothing of the hour: kept as long as its tag holds; trending's
+    # (its decay) are made again each interval
+    key = etag if per_paper else (etag, bucket(now))
     memo = cache.papers if per_paper else cache.rendered
-    takes_gzip = "gzip" in request.headers.get("accept-encoding", "")
-    return memo.get((etag, bucket(now)), once).response(takes_gzip)
+    kept = memo.get(key, lambda: Rendered.of(render()))
+    return kept.response(headers, "gzip" in request.headers.get("accept-encoding", ""))
 
 
 class PrivateWithSession:
