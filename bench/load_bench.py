@@ -14,7 +14,8 @@ readers, Locust as the load generator; errors, p50/p95/p99 and throughput per ro
    search is lexical (the hybrid default falls back to it).
 2. **Topology**: ``scripts/cluster start --web N --workers M`` (gunicorn with N uvicorn
    workers, M ``paperwire worker``s; no schedule, so the workers only keep the index).
-3. **Baseline, in the same run**: each route asked alone, one request at a time (p50 of 30);
+3. **Baseline, in the same run**: each route asked alone, one request at a time (p50 of 30;
+   a paper's page and record first as never asked for, then again: the shared copy);
    then 100 searches one at a time: the web processes' CPU time per search (from ``/proc``)
    gives the search capacity of this machine, cores ÷ CPU seconds a query; the issue's
    target is 80% of it.
@@ -160,7 +161,9 @@ def baseline(base: str, data: dict[str, Any], env: dict[str, str]) -> float:
         "home": lambda i: ("/", {}),
         "/api/trending": lambda i: ("/api/trending", {}),
         "paper page": lambda i: (f"/papers/{papers[i]}", {}),
+        "paper page, seen before (shared)": lambda i: (f"/papers/{papers[i]}", {}),
         "/api/papers/{id}": lambda i: (f"/api/papers/{papers[i]}", {}),
+        "/api/papers/{id}, seen before": lambda i: (f"/api/papers/{papers[i]}", {}),
         "search (title)": lambda i: ("/search", {"q": titles[i]}),
     }
     with httpx.Client(base_url=base, timeout=60) as client:
