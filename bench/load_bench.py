@@ -2,24 +2,27 @@
 readers, Locust as the load generator; errors, p50/p95/p99 and throughput per route.
 
     .venv/bin/python bench/load_bench.py [--papers 500000] [--web 2] [--workers 1]
-        [--users 40] [--seconds 60] [--port 8790] [--keep-data] [--prepare]
+        [--users 40] [--seconds 60] [--processes 1] [--port 8790] [--keep-data] [--prepare]
+        [--database paperwire_load] [--out bench/out/load]
 
-1. **Data** (made once, kept in ``bench/out/load``): a PostgreSQL database of its own
-   (``paperwire_load`` on 127.0.0.1:5432) holding the first ``--papers`` lines of
-   bench/scale_corpus.py's corpus (synthetic papers recombined from the real 75k) and the
-   bundled demo's 20 days of real Hugging Face daily papers with their upvotes (so that
-   trending has signals), imported with ``paperwire import`` (the BM25 index built at its
-   end). No vectors: embedding 500k abstracts takes hours here, so search is lexical (the
-   hybrid default falls back to it).
+1. **Data** (made once, kept in ``--out``, default ``bench/out/load``): a PostgreSQL database
+   of its own (``--database``, default ``paperwire_load``, on 127.0.0.1:5432) holding the
+   first ``--papers`` lines of bench/scale_corpus.py's corpus (synthetic papers recombined
+   from the real 75k) and the bundled demo's 20 days of real Hugging Face daily papers with
+   their upvotes (so that trending has signals), imported with ``paperwire import`` (the
+   BM25 index built at its end). No vectors: embedding 500k abstracts takes hours here, so
+   search is lexical (the hybrid default falls back to it).
 2. **Topology**: ``scripts/cluster start --web N --workers M`` (gunicorn with N uvicorn
    workers, M ``paperwire worker``s; no schedule, so the workers only keep the index).
-3. **Baseline, in the same run**: each route asked alone, one request at a time (p50 of 30);
+3. **Baseline, in the same run**: each route asked alone, one request at a time (p50 of 30;
+   a paper's page and record first as never asked for, then again: the shared copy);
    then 100 searches one at a time: the web processes' CPU time per search (from ``/proc``)
    gives the search capacity of this machine, cores ÷ CPU seconds a query; the issue's
    target is 80% of it.
 4. **Load**: Locust (bench/locustfile.py; installed on first use into its own environment,
-   ``bench/out/locust-venv``, so that gevent stays out of Paperwire's) with ``--users``
-   visitors for ``--seconds``; the generator shares the machine's 2 cores with the servers.
+   ``bench/out/load/locust-venv``, so that gevent stays out of Paperwire's) with ``--users``
+   visitors for ``--seconds``, in ``--processes`` Locust processes (``FastHttpUser``s: the
+   generator shares the machine's 2 cores with the servers, so it must cost them little).
 5. Prints the table per route, the aggregate of home, trending and paper pages, and search
    against its target; stops the topology.
 """
@@ -158,7 +161,9 @@ def baseline(base: str, data: dict[str, Any], env: dict[str, str]) -> float:
         "home": lambda i: ("/", {}),
         "/api/trending": lambda i: ("/api/trending", {}),
         "paper page": lambda i: (f"/papers/{papers[i]}", {}),
+        "paper page, seen before (shared)": lambda i: (f"/papers/{papers[i]}", {}),
         "/api/papers/{id}": lambda i: (f"/api/papers/{papers[i]}", {}),
+        "/api/papers/{id}, seen before": lambda i: (f"/api/papers/{papers[i]}", {}),
         "search (title)": lambda i: ("/search", {"q": titles[i]}),
     }
     with httpx.Client(base_url=base, timeout=60) as client:
@@ -208,22 +213,31 @@ def report(prefix: Path, per_search_cpu: float) -> None:
 
 
 def main() -> None:
+    global OUT, DATABASE  # this run's places (options), read by the steps above
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--papers", type=int, default=500_000)
     ap.add_argument("--web", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--users", type=int, default=40)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--processes", type=int, default=1,
+                    help="Locust processes generating the load (its --processes)")
     ap.add_argument("--port", type=int, default=8790)
+    ap.add_argument("--database", default=DATABASE,
+                    help="the PostgreSQL database of the data (dropped and made again)")
+    ap.add_argument("--out", type=Path, default=OUT,
+                    help="where the corpus, the home and Locust's figures are kept")
     ap.add_argument("--keep-data", action="store_true", help="reuse the imported database")
     ap.add_argument("--prepare", action="store_true", help="only import the data")
     args = ap.parse_args()
+    OUT, DATABASE = args.out.resolve(), args.database
     OUT.mkdir(parents=True, exist_ok=True)
     env = {"PAPERWIRE_HOME": str(OUT / "home"), "PAPERWIRE_DATABASE_URL": f"{PG}/{DATABASE}",
            "PAPERWIRE_INGEST_SCHEDULE": "", "PAPERWIRE_LOG_LEVEL": "WARNING",
            "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{args.port}"}
     print(f"# load test, {args.papers:,} papers, {args.web} web processes, {args.workers} "
-          f"workers, {args.users} visitors for {args.seconds} s; {time.strftime('%Y-%m-%d')}, "
+          f"workers, {args.users} visitors for {args.seconds} s in {args.processes} Locust "
+          f"processes; {time.strftime('%Y-%m-%d')}, "
           f"{os.cpu_count()} CPUs", flush=True)
     prepare(args.papers, env, args.keep_data)
     if args.prepare:
@@ -240,6 +254,7 @@ def main() -> None:
         prefix = OUT / "locust"
         sh([str(exe), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--only-summary",
             "-u", str(args.users), "-r", str(max(args.users // 5, 1)), "-t", f"{args.seconds}s",
+            *(["--processes", str(args.processes)] if args.processes > 1 else []),
             "--host", base, "--csv", str(prefix)], {"LOAD_DATA": str(visitors)}, check=False)
         report(prefix, per_search)
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -308,3 +309,128 @@ def test_a_vote_in_one_process_shows_at_once_in_another(client: TestClient, read
             assert now.headers["etag"] == reader.get(url).headers["etag"], url
         assert upvotes_of(other.get("/?window=day"), A.id) == "1"
     own_store.close()
+
+
+def similar_ids(response: httpx.Response) -> list[str]:
+    """The papers a paper's page lists as similar (none when it shows no such section)."""
+    if "Similar papers" not in response.text:
+        return []
+    section = response.text.split("Similar papers", 1)[1].split("</section>", 1)[0]
+    return re.findall(r'<a class="title" href="/papers/([^"]+)"', section)
+
+
+def test_a_paper_page_is_shared_for_readers_not_signed_in(
+        client: TestClient, reader: TestClient, pw: Paperwire, clock: Clock) -> None:
+    """The second anonymous view of a paper's page is the shared one (nothing rendered:
+    a hit of the memo of papers' pages), validated with an ETag, gzip'd once, and kept
+    while its tag holds (it shows nothing of the hour); a signed-in reader's view is
+    rendered for them, private, and never shared."""
+    papers = client.app.state.cache.papers  # type: ignore[attr-defined]
+    url = f"/papers/{A.id}"
+    first = reader.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and A.title in first.text
+    assert (papers.misses, papers.hits) == (1, 0)
+    assert first.headers["cache-control"] == "public, no-cache"
+    assert first.headers["content-encoding"] == "gzip"
+    assert [v.strip() for v in first.headers["vary"].lower().split(",")] == [
+        "cookie", "accept-encoding"]
+    etag = first.headers["etag"]
+    again = reader.get(url, headers={"Accept-Encoding": "gzip"})
+    assert (papers.misses, papers.hits) == (1, 1)
+    assert again.content == first.content and again.headers["etag"] == etag
+    plain = reader.get(url, headers={"Accept-Encoding": "identity"})  # unpacked for it
+    assert plain.content == first.content and "content-encoding" not in plain.headers
+    assert int(plain.headers["content-length"]) == len(plain.content)
+    assert reader.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert (papers.misses, papers.hits) == (1, 2)  # a 304 renders and looks up nothing
+    clock.now += timedelta(minutes=10)  # the same day and data: the same page, still kept
+    later = reader.get(url, headers={"Accept-Encoding": "gzip"})
+    assert later.headers["etag"] == etag and (papers.misses, papers.hits) == (1, 3)
+    csrf = sign_in(client, pw, "ada@example.org")
+    mine = client.get(url, headers={"If-None-Match": etag})
+    assert mine.status_code == 200 and mine.headers["cache-control"].startswith("private")
+    assert "etag" not in mine.headers and f'value="{csrf}"' in mine.text
+    assert (papers.misses, papers.hits) == (1, 3)
+    assert csrf not in reader.get(url).text
+
+
+def test_a_paper_page_moves_with_the_data_and_the_search_index(
+        settings: Settings, store: Store, clock: Clock) -> None:
+    """A web process that follows the index writer: a write gives a fresh page at once,
+    and so does a new generation of the index alone (its similar papers), with the data
+    version unchanged."""
+    store.write_batch(PAPERS[:3], [], now=START - timedelta(hours=1))
+    writer = Paperwire(settings, store, clock=clock)
+    writer.engine.sync(modes=("lexical",), embed=False)
+    web = Paperwire(settings, store, clock=clock)
+    web.indexer = False  # a follower, as in a scaled-out deployment
+    reader = TestClient(create_app(web), follow_redirects=False)
+    url = f"/papers/{A.id}"
+    first = reader.get(url)
+    assert first.status_code == 200 and A.id not in similar_ids(first)
+    assert set(similar_ids(first)) <= {p.id for p in PAPERS[1:3]}
+    twin = replace(paper(99), id="2607.99999", title=A.title)
+    store.write_batch([twin], [], now=START)  # the data moves: a new page at once
+    moved = reader.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert moved.status_code == 200 and moved.headers["etag"] != first.headers["etag"]
+    assert twin.id not in similar_ids(moved)  # not indexed yet
+    version = store.data_version()
+    writer.engine.sync(modes=("lexical",), embed=False)  # only the index moves
+    assert store.data_version() == version
+    time.sleep(0.25)  # a follower looks for a new generation every 0.1 s
+    fresh = reader.get(url, headers={"If-None-Match": moved.headers["etag"]})
+    assert fresh.status_code == 200 and fresh.headers["etag"] != moved.headers["etag"]
+    assert similar_ids(fresh)[0] == twin.id
+    writer.close()
+    web.close()
+
+
+def test_a_paper_record_reads_each_table_once_and_is_shared(reader: TestClient,
+                                                            pw: Paperwire) -> None:
+    """``/api/papers/{id}``: the paper, its signals and its metadata, one query each (the
+    Hub's fields come from the same rows); then shared and validated like trending's API."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    url = f"/api/papers/{A.id}"
+    event.listen(pw.store.engine, "before_cursor_execute", record)
+    try:
+        first = reader.get(url)
+        assert first.status_code == 200 and first.json()["upvotes"] == 100
+        read = [s for s in seen if "FROM cursors" not in s]  # all but the data version
+        assert len(read) == 3, read
+        assert first.headers["cache-control"] == "public, no-cache"
+        seen.clear()
+        again = reader.get(url)
+        assert again.json() == first.json() and len(seen) == 1 and "FROM cursors" in seen[0]
+        assert reader.get(url, headers={
+            "If-None-Match": first.headers["etag"]}).status_code == 304
+    finally:
+        event.remove(pw.store.engine, "before_cursor_execute", record)
+    assert reader.get("/api/papers/2607.77777").status_code == 404
+
+
+def test_a_shared_paper_page_reads_only_the_data_version(pw: Paperwire) -> None:
+    """In a web process that follows the index writer, a hit of a paper's page asks the
+    store one thing, the data version: whether papers have vectors yet (which index its
+    similar papers come from) is asked again at most once a second while they have none."""
+    pw.engine.sync(modes=("lexical",), embed=False)
+    web = Paperwire(pw.settings, pw.store, clock=pw.clock)
+    web.indexer = False
+    reader = TestClient(create_app(web))
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    url = f"/papers/{A.id}"
+    assert reader.get(url).status_code == 200
+    event.listen(pw.store.engine, "before_cursor_execute", record)
+    try:
+        for _ in range(3):
+            assert reader.get(url).status_code == 200
+        assert len(seen) == 3 and all("FROM cursors" in s for s in seen), seen
+    finally:
+        event.remove(pw.store.engine, "before_cursor_execute", record)

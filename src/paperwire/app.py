@@ -217,6 +217,12 @@ class Paperwire:
         """Papers like the stored papers ``ids`` and/or ``text``."""
         return self.searcher().similar(ids, text=text, limit=limit)
 
+    def index_version(self) -> str:
+        """The generations of the search indexes that :meth:`similar` reads (see
+        ``SearchEngine.generations``): with :meth:`data_version`, what a page listing
+        similar papers was made from."""
+        return self.searcher().generations()
+
     def trending(self, window: str = "week", requested: date | None = None, limit: int = 20,
                  category: str | None = None, order: str = "trending",
                  offset: int = 0) -> TrendingView:
@@ -249,6 +255,12 @@ class Paperwire:
     def hub_papers(self, papers: Iterable[Paper]) -> list[daily.HubPaper]:
         """``papers`` with their upvotes and the day Hugging Face listed them."""
         return daily.hub_papers(self.store, papers)
+
+    def hub_paper(self, paper: Paper, signals: list[Signal],
+                  extras: Extras | None) -> daily.HubPaper:
+        """:meth:`hub_papers` of one paper whose signals and extras are already read (no
+        query)."""
+        return daily.hub_paper(paper, signals, extras)
 
     def data_day(self) -> date | None:
         """The newest day trending has data for (see :func:`paperwire.trending.data_day`),

@@ -140,14 +140,18 @@ def hub_papers(store: Store, papers: Iterable[Paper],
     papers = list(papers)
     signals = store.signals_for_papers([p.id for p in papers])
     extras = listings.extras_for(store, papers)
-    out = []
-    for p in papers:
-        own = signals.get(p.id, [])
-        days = [s.day for s in own if within is None or within.start <= s.day <= within.end]
-        if within is None:  # listed on Hugging Face's daily papers
-            days = [s.day for s in own if s.source == HF_SOURCE]
-        out.append(HubPaper(p, upvotes(own), min(days, default=None), extras.get(p.id)))
-    return out
+    return [hub_paper(p, signals.get(p.id, []), extras.get(p.id), within) for p in papers]
+
+
+def hub_paper(paper: Paper, signals: list[Signal], extras: Extras | None = None,
+              within: Period | None = None) -> HubPaper:
+    """``paper`` from its signals and extras, already read: its upvotes and the first day
+    it was listed (in ``within``; without, on Hugging Face's daily papers)."""
+    if within is None:
+        days = [s.day for s in signals if s.source == HF_SOURCE]
+    else:
+        days = [s.day for s in signals if within.start <= s.day <= within.end]
+    return HubPaper(paper, upvotes(signals), min(days, default=None), extras)
 
 
 def daily_papers(store: Store, period: Period | None, sort: str = "publishedAt",

@@ -88,6 +88,7 @@ _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperwire-search")
 # (bench/scale_profile.py --switch COUNT_ALONGSIDE times both)
 COUNT_ALONGSIDE = True
 SIMILAR_CACHE = 4096  # similar-paper rankings kept (a few hundred bytes each)
+VECTORS_CHECK_SECONDS = 1.0  # how often a store without vectors is asked again
 
 
 @dataclass
@@ -104,6 +105,7 @@ class SearchEngine:
         self._bulk: Any = None  # the index writer's GPU embedder (PAPERWIRE_EMBED_DEVICE=cuda)
         self._dense_error: str | None = None
         self._vectors_seen = False
+        self._vectors_checked: float | None = None  # when the store was last asked
         # this process's index writer (paperwire.search.writer.IndexWriter), once one runs
         self._writer: Any = None
         # request threads share one engine: one model and one dense index, made once
@@ -151,6 +153,7 @@ class SearchEngine:
         deadline = monotonic() + wait
         while True:
             if writer.run_once(embed=embed, on_progress=on_progress):
+                self.recheck_vectors()  # what this pass embedded counts at once
                 return True
             if monotonic() >= deadline:
                 log.info("another process is the index writer: following what it publishes")
@@ -199,10 +202,22 @@ class SearchEngine:
                     self._bulk = bulk
         return self._bulk
 
+    def recheck_vectors(self) -> None:
+        """Let the next :meth:`_has_vectors` ask the store (vectors may have been written)."""
+        self._vectors_checked = None
+
     def _has_vectors(self) -> bool:
-        """Whether any paper has a vector yet; until then the model is not even loaded."""
+        """Whether any paper has a vector yet; until then the model is not even loaded.
+        Once seen, always; until then the store is asked at most every
+        ``VECTORS_CHECK_SECONDS`` (a store without vectors would otherwise be asked by every
+        search and every paper's page), and at once after :meth:`recheck_vectors` (the index
+        writer's passes)."""
         if not self._vectors_seen:
-            self._vectors_seen = self.store.has_embeddings()
+            now = monotonic()
+            if self._vectors_checked is None or now - self._vectors_checked >= \
+                    VECTORS_CHECK_SECONDS:
+                self._vectors_seen = self.store.has_embeddings()
+                self._vectors_checked = now
         return self._vectors_seen
 
     def dense_available(self) -> bool:
@@ -436,12 +451,20 @@ class SearchEngine:
         # a paper page asks this for every view: the ranking is kept per question and per
         # generation of the indexes it read (a new generation is a new key), papers re-read
         by_vectors = self._has_vectors() and self.dense_available()
-        key = (tuple(sorted(given)), text or "", limit, self.lexical.generation(),
-               self.dense().generation() if by_vectors else None)
+        key = (tuple(sorted(given)), text or "", limit, *self._generations(by_vectors))
         ranked = self._similar.get(
             key, lambda: self._similar_ranking(given, text, limit, by_vectors))
         papers = self.store.get_papers(pid for pid, _ in ranked)
         return [Hit(papers[pid], score) for pid, score in ranked if pid in papers]
+
+    def generations(self) -> str:
+        """Which generations of the indexes :meth:`similar` reads now (the lexical one, and
+        the dense one once papers have vectors and the model loads): a new value whenever
+        a similar list may change without the store's data version moving."""
+        return repr(self._generations(self._has_vectors() and self.dense_available()))
+
+    def _generations(self, by_vectors: bool) -> tuple[Any, Any]:
+        return (self.lexical.generation(), self.dense().generation() if by_vectors else None)
 
     def _similar_ranking(self, given: dict[str, Paper], text: str | None, limit: int,
                          by_vectors: bool) -> list[tuple[str, float]]:

@@ -98,6 +98,7 @@ class IndexWriter:
             self._started += 1
         try:
             count = engine.lexical.sync(engine.store)
+            engine.recheck_vectors()  # the vectors embedded since count at once
             if engine.dense_wanted():
                 dense = engine.dense()
                 dense.refresh(every=0)  # start from what the last writer published

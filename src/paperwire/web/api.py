@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from paperwire import trending
 from paperwire.app import list_extras
 from paperwire.errors import PageError
-from paperwire.models import shorten
+from paperwire.models import Paper, shorten
 from paperwire.search import MODES, Hit, SearchOptions
 from paperwire.search.query import SORTS
 from paperwire.web import health, paging, schemas
@@ -178,16 +178,27 @@ def trending_page(app: App, window: str, date: str | None, cat: str | None,
 
 @router.get("/api/papers/{paper_id:path}", response_model=schemas.PaperOut,
             responses=schemas.errors(301, 404, 503))
-def api_paper(app: App, paper_id: str) -> dict[str, Any] | Response:
+def api_paper(request: Request, app: App, paper_id: str) -> Response:
     """One stored paper and its dated signals. A versioned or prefixed arXiv id (``v2``,
-    ``arXiv:``) is a 301 to the canonical id."""
-    found = find_paper(app, paper_id, "/api")
-    if isinstance(found, Response):
-        return found
+    ``arXiv:``) is a 301 to the canonical id. Shared and validated: an ``ETag``, and a 304
+    for a current ``If-None-Match``."""
+    def render() -> Response:
+        found = find_paper(app, paper_id, "/api")
+        if isinstance(found, Response):
+            return found
+        return JSONResponse(schemas.PaperOut.model_validate(paper_record(app, found))
+                            .model_dump(mode="json"))
+
+    return shared(request, app, render, per_paper=True)
+
+
+def paper_record(app: App, found: Paper) -> dict[str, Any]:
+    """The body of ``/api/papers/{id}`` for a stored paper: its signals and metadata read
+    once each (two queries)."""
     found_sigs = app.signals(found.id)
     signals = [{"day": s.day.isoformat(), "source": s.source, "value": s.value}
                for s in found_sigs]
-    hub = hub_fields(app.hub_papers([found])[0])  # what huggingface_hub's PaperInfo reads
-    meta = app.paper_extras(found, found_sigs).as_json()
+    extras = app.paper_extras(found, found_sigs)
+    hub = hub_fields(app.hub_paper(found, found_sigs, extras))  # what PaperInfo reads
     return {**hub, **paper_json(found, app.settings.base_url), "signals": signals,
-            "meta": meta}
+            "meta": extras.as_json()}

@@ -8,9 +8,17 @@ vote or an import in any process changes it at once), today's date (the default 
 trending) and the address; ``Last-Modified`` is the newest of the data's write time and
 today's midnight. A matching ``If-None-Match`` (or, without one, an ``If-Modified-Since`` not
 older) is a 304 with no body, nothing rendered. Otherwise the body is rendered once per
-ETag and interval (:data:`paperwire.memo.INTERVAL_SECONDS`) and shared between requests. The
-``Cache-Control`` is ``public, no-cache``: shared caches may keep it but must revalidate, so
-none serves a stale answer; ``Vary: Cookie`` keeps a signed-in reader off the anonymous copy.
+ETag and interval (:data:`paperwire.memo.INTERVAL_SECONDS`; a paper's, once per ETag) and
+shared between requests,
+kept gzip'd when it is large enough for the gzip middleware (a client that takes gzip gets
+those bytes as they are: a shared hit compresses nothing). The ``Cache-Control`` is
+``public, no-cache``: shared caches may keep it but must revalidate, so none serves a stale
+answer; ``Vary: Cookie`` keeps a signed-in reader off the anonymous copy.
+
+A paper's page is shared the same way for readers not signed in, and its JSON record
+(``/api/papers/{id}``) for everyone; the page's ETag also names the generations of the
+search indexes its similar papers come from (:meth:`Paperwire.index_version`). The answers
+of many papers are kept (:data:`PAPER_PAGES`), apart from the few trending answers.
 
 A page that shows a reader's own state (upvotes, saves, the CSRF token of its forms) gets
 ``private, no-cache`` and no ETag when a session cookie comes with the request.
@@ -18,6 +26,7 @@ A page that shows a reader's own state (upvotes, saves, the CSRF token of its fo
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +48,7 @@ from paperwire.config import Settings
 from paperwire.memo import Memo, bucket
 from paperwire.records import DataVersion
 from paperwire.web.auth import SESSION_COOKIE
+from paperwire.web.middleware import GZIP_MIN_BYTES
 
 SHARED = "public, no-cache"
 PRIVATE = "private, no-cache"
@@ -47,20 +57,51 @@ STATIC_SHORT = "public, max-age=300"  # a static file asked for without its fing
 VERSION_PARAM = "v"
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+GZIP_LEVEL = 6  # the gzip middleware's (web/app.py)
+SHARED_ANSWERS = 256  # trending's pages, API answers and feeds kept
+PAPER_PAGES = 4096  # papers' pages and API records kept (a few kB each, gzip'd)
 
 
 @dataclass(frozen=True)
 class Rendered:
-    """A response as rendered once: what a later request gets a fresh copy of."""
+    """A response as rendered once: what a later request gets a fresh copy of, with that
+    request's validators. A body of at least ``GZIP_MIN_BYTES`` is kept gzip'd
+    (``packed``), once."""
 
     status: int
     body: bytes
-    headers: tuple[tuple[bytes, bytes], ...]
+    headers: tuple[tuple[bytes, bytes], ...]  # without Content-Length and the validators
+    packed: bool = False
 
-    def response(self) -> Response:
-        fresh = Response(self.body, status_code=self.status)
-        fresh.raw_headers = list(self.headers)  # a new list: middlewares change theirs
+    @classmethod
+    def of(cls, response: Response) -> Rendered:
+        body = bytes(response.body)
+        headers = tuple((k, v) for k, v in response.raw_headers if k not in _PER_REQUEST)
+        if len(body) < GZIP_MIN_BYTES:
+            return cls(response.status_code, body, headers)
+        return cls(response.status_code, gzip.compress(body, GZIP_LEVEL, mtime=0), headers,
+                   packed=True)
+
+    def response(self, validators: dict[str, str], takes_gzip: bool = False) -> Response:
+        """A fresh response with ``validators`` (ETag, Cache-Control, Vary, …): the gzip'd
+        bytes as they are for a client that takes gzip (``Content-Encoding: gzip``, so the
+        middleware leaves them), else the plain body."""
+        headers = [*self.headers, *((k.lower().encode("latin-1"), v.encode("latin-1"))
+                                    for k, v in validators.items())]
+        body = self.body
+        if self.packed and takes_gzip:
+            headers = [(k, v + b", Accept-Encoding" if k == b"vary" else v)
+                       for k, v in headers]
+            headers.append((b"content-encoding", b"gzip"))
+        elif self.packed:
+            body = gzip.decompress(body)
+        headers.append((b"content-length", str(len(body)).encode()))
+        fresh = Response(body, status_code=self.status)
+        fresh.raw_headers = headers
         return fresh
+
+
+_PER_REQUEST = {b"content-length", b"etag", b"cache-control", b"vary", b"last-modified"}
 
 
 # ---- static files ----------------------------------------------------------------------
@@ -120,9 +161,11 @@ def release(settings: Settings) -> str:
     return digest.hexdigest()[:16]
 
 
-def entity_tag(release_id: str, data: DataVersion, today: date, address: str) -> str:
-    """The weak ETag of a shared response (weak: gzip'd or not, the same entity)."""
-    parts = "\n".join((release_id, data.token, today.isoformat(), address))
+def entity_tag(release_id: str, data: DataVersion, today: date, address: str,
+               indexes: str = "") -> str:
+    """The weak ETag of a shared response (weak: gzip'd or not, the same entity);
+    ``indexes``: the search indexes' generations, for a page that shows their results."""
+    parts = "\n".join((release_id, data.token, today.isoformat(), address, indexes))
     return 'W/"' + hashlib.sha256(parts.encode()).hexdigest()[:32] + '"'
 
 
@@ -170,11 +213,13 @@ class SharedCache:
     """One web app's shared responses (``create_app`` keeps one in ``app.state.cache``)."""
 
     release: str
-    rendered: Memo[Rendered]
+    rendered: Memo[Rendered]  # trending's pages, its API and feeds
+    papers: Memo[Rendered]  # papers' pages and API records
 
     @classmethod
-    def of(cls, settings: Settings, size: int = 256) -> SharedCache:
-        return cls(release(settings), Memo(size))
+    def of(cls, settings: Settings, size: int = SHARED_ANSWERS,
+           papers: int = PAPER_PAGES) -> SharedCache:
+        return cls(release(settings), Memo(size), Memo(papers))
 
 
 def personal(request: Request) -> bool:
@@ -190,16 +235,20 @@ def private(response: Response) -> Response:
 
 
 def shared(request: Request, app: Paperwire, render: Callable[[], Response],
-           per_reader: bool = False) -> Response:
+           per_reader: bool = False, indexes: bool = False,
+           per_paper: bool = False) -> Response:
     """``render()``'s response as a shared, validated one (see the module's text); with
     ``per_reader`` (a page that shows a signed-in reader's state) a request with a session
-    cookie gets it rendered for itself, private and unvalidated."""
+    cookie gets it rendered for itself, private and unvalidated. ``indexes``: it shows
+    search results (similar papers), so the indexes' generations are part of its ETag;
+    ``per_paper``: one of many papers' answers, kept among those."""
     if per_reader and personal(request):
         return private(render())
     cache: SharedCache = request.app.state.cache
     data, now = app.data_version(), app.now()
     address = request.url.path + "?" + request.url.query
-    etag = entity_tag(cache.release, data, now.date(), address)
+    generations = app.index_version() if indexes else ""
+    etag = entity_tag(cache.release, data, now.date(), address, generations)
     modified = last_modified(data, now)
     headers = {"ETag": etag, "Cache-Control": SHARED, "Vary": "Cookie"}
     if modified is not None:
@@ -207,13 +256,12 @@ def shared(request: Request, app: Paperwire, render: Callable[[], Response],
     if not_modified(request, etag, modified):
         return Response(status_code=304, headers=headers)
 
-    def once() -> Rendered:
-        response = render()
-        response.headers.update(headers)
-        return Rendered(response.status_code, bytes(response.body),
-                        tuple(response.raw_headers))
-
-    return cache.rendered.get((etag, bucket(now)), once).response()
+    # a paper's answer shows nothing of the hour: kept as long as its tag holds; trending's
+    # (its decay) are made again each interval
+    key = etag if per_paper else (etag, bucket(now))
+    memo = cache.papers if per_paper else cache.rendered
+    kept = memo.get(key, lambda: Rendered.of(render()))
+    return kept.response(headers, "gzip" in request.headers.get("accept-encoding", ""))
 
 
 class PrivateWithSession:

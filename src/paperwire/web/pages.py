@@ -183,6 +183,14 @@ def similar_page(request: Request, app: App, paper_id: str, page_no: str = Query
 
 @router.get("/papers/{paper_id:path}")
 def paper_page(request: Request, app: App, paper_id: str) -> Response:
+    """A paper: its record, signals, chart and similar papers; shared and validated for
+    readers not signed in (see :mod:`.caching`), as the home page."""
+    return shared(request, app, lambda: paper_view(request, app, paper_id),
+                  per_reader=True, indexes=True, per_paper=True)
+
+
+def paper_view(request: Request, app: App, paper_id: str) -> Response:
+    """The paper's page as rendered for this request (its reader's action bars)."""
     found = find_paper(app, paper_id, "")
     if isinstance(found, Response):
         return found
