@@ -2,7 +2,8 @@
 readers, Locust as the load generator; errors, p50/p95/p99 and throughput per route.
 
     .venv/bin/python bench/load_bench.py [--papers 500000] [--web 2] [--workers 1]
-        [--users 40] [--seconds 60] [--processes 1] [--port 8790] [--keep-data] [--prepare]
+        [--users 40] [--seconds 60] [--processes 1] [--phases pages,search,all]
+        [--popular 0.8] [--port 8790] [--keep-data] [--prepare]
         [--database paperwire_load] [--out bench/out/load]
 
 1. **Data** (made once, kept in ``--out``, default ``bench/out/load``): a PostgreSQL database
@@ -22,7 +23,12 @@ readers, Locust as the load generator; errors, p50/p95/p99 and throughput per ro
 4. **Load**: Locust (bench/locustfile.py; installed on first use into its own environment,
    ``bench/out/load/locust-venv``, so that gevent stays out of Paperwire's) with ``--users``
    visitors for ``--seconds``, in ``--processes`` Locust processes (``FastHttpUser``s: the
-   generator shares the machine's 2 cores with the servers, so it must cost them little).
+   generator shares the machine's 2 cores with the servers, so it must cost them little),
+   once per ``--phases`` (default: the pages alone, the searches alone, then the whole mix:
+   on 2 cores both targets cannot hold at once, since search at 80% of its capacity takes
+   80% of the cores by definition). ``--popular``: the share of paper visits that go to the
+   papers on the trending pages (read from ``/api/trending`` once the topology runs); the
+   rest go to the long tail, each paper's first view a cold page.
 5. Prints the table per route, the aggregate of home, trending and paper pages, and search
    against its target; stops the topology.
 """
@@ -55,6 +61,8 @@ DATABASE = "paperwire_load"
 LOCUST = "locust==2.47.0"
 PAGES = ("home", "trending window", "paper page")  # the issue's ≥ 1,000 requests/s group
 SEARCHES = ("search (title)", "search (free text)", "/api/search")
+PHASES = {"pages": "Pages alone (Locust --tags pages)", "search": "Searches alone (--tags search)",
+          "all": "The whole mix"}
 
 
 def sh(cmd: list[str], env: dict[str, str] | None = None, check: bool = True) -> str:
@@ -123,6 +131,18 @@ def load_data(n: int) -> Path:
     path.write_text(json.dumps({"titles": latency_queries(arxiv_papers(), 300),
                                 "texts": rng.sample(texts, 300), "papers": papers}))
     return path
+
+
+def trending_ids(base: str) -> list[str]:
+    """The papers listed on the trending pages (every window's first 100): the ones a
+    reader of the home page opens."""
+    ids: list[str] = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for window in ("day", "week", "month"):
+            answer = client.get("/api/trending", params={"window": window, "limit": "100"})
+            answer.raise_for_status()
+            ids += [e["id"] for e in answer.json()["entries"] if e["id"] not in ids]
+    return ids
 
 
 def locust() -> Path:
@@ -203,11 +223,13 @@ def report(prefix: Path, per_search_cpu: float) -> None:
     pages, pages_p99 = group(PAGES)
     searches, search_p99 = group(SEARCHES)
     target = 0.8 * (os.cpu_count() or 1) / per_search_cpu if per_search_cpu > 0 else 0.0
-    print(f"\nhome, trending and paper pages: {pages:,.1f} requests/s, worst p99 "
-          f"{pages_p99:.0f} ms (target ≥ 1,000/s, p99 ≤ 100 ms)")
-    print(f"search: {searches:,.1f} requests/s, worst p99 {search_p99:.0f} ms; one search "
-          f"costs {per_search_cpu * 1000:.1f} ms of web CPU (baseline, one at a time), so "
-          f"the target is 80% of {os.cpu_count()} cores ÷ that = {target:,.1f}/s")
+    if pages:
+        print(f"\nhome, trending and paper pages: {pages:,.1f} requests/s, worst p99 "
+              f"{pages_p99:.0f} ms (target ≥ 1,000/s, p99 ≤ 100 ms)")
+    if searches:
+        print(f"search: {searches:,.1f} requests/s, worst p99 {search_p99:.0f} ms; one search "
+              f"costs {per_search_cpu * 1000:.1f} ms of web CPU (baseline, one at a time), so "
+              f"the target is 80% of {os.cpu_count()} cores ÷ that = {target:,.1f}/s")
     errors = sum(int(r["Failure Count"]) for r in rows if r["Name"] != "Aggregated")
     print(f"errors: {errors:,}")
 
@@ -222,6 +244,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--processes", type=int, default=1,
                     help="Locust processes generating the load (its --processes)")
+    ap.add_argument("--popular", type=float, default=0.8,
+                    help="share of paper visits to papers on the trending pages (the rest: "
+                         "the long tail, drawn evenly from the corpus)")
+    ap.add_argument("--phases", default="pages,search,all",
+                    help="the runs, one after another, each --seconds long: pages (home, "
+                         "trending, feeds, paper pages, the API's reads), search, all (the mix)")
     ap.add_argument("--port", type=int, default=8790)
     ap.add_argument("--database", default=DATABASE,
                     help="the PostgreSQL database of the data (dropped and made again)")
@@ -230,6 +258,8 @@ def main() -> None:
     ap.add_argument("--keep-data", action="store_true", help="reuse the imported database")
     ap.add_argument("--prepare", action="store_true", help="only import the data")
     args = ap.parse_args()
+    if not args.phases or set(args.phases.split(",")) - PHASES.keys():
+        ap.error(f"--phases: a comma-separated list of {', '.join(PHASES)}")
     OUT, DATABASE = args.out.resolve(), args.database
     OUT.mkdir(parents=True, exist_ok=True)
     env = {"PAPERWIRE_HOME": str(OUT / "home"), "PAPERWIRE_DATABASE_URL": f"{PG}/{DATABASE}",
@@ -250,13 +280,20 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{args.port}"
         data: dict[str, Any] = json.loads(visitors.read_text())
+        data["trending"], data["popular"] = trending_ids(base), args.popular
+        visitors.write_text(json.dumps(data))
         per_search = baseline(base, data, env)
-        prefix = OUT / "locust"
-        sh([str(exe), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--only-summary",
-            "-u", str(args.users), "-r", str(max(args.users // 5, 1)), "-t", f"{args.seconds}s",
-            *(["--processes", str(args.processes)] if args.processes > 1 else []),
-            "--host", base, "--csv", str(prefix)], {"LOAD_DATA": str(visitors)}, check=False)
-        report(prefix, per_search)
+        for phase in args.phases.split(","):
+            print(f"\n## {PHASES[phase]} for {args.seconds} s", flush=True)
+            prefix = OUT / f"locust-{phase}"
+            sh([str(exe), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
+                "--only-summary", "-u", str(args.users), "-r", str(max(args.users // 5, 1)),
+                "-t", f"{args.seconds}s",
+                *(["--processes", str(args.processes)] if args.processes > 1 else []),
+                *(["--tags", phase] if phase != "all" else []),
+                "--host", base, "--csv", str(prefix)], {"LOAD_DATA": str(visitors)},
+               check=False)
+            report(prefix, per_search)
     finally:
         sh([*cluster, "stop"], env, check=False)
 

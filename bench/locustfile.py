@@ -4,8 +4,13 @@ and the topology; see its docstring).
 A visitor reads what a reader of the service reads, in a fixed mix: the home page (trending,
 this week), the other trending windows, trending in the API and the feeds, searches (real
 arXiv title queries and SciFact's free-text claims), paper pages and their API records.
-``LOAD_DATA`` names a JSON file: ``{"titles": [...], "texts": [...], "papers": [...]}``.
-Each request is named by its route, so Locust's figures come per route. Visitors are
+``LOAD_DATA`` names a JSON file: ``{"titles": [...], "texts": [...], "papers": [...],
+"trending": [...], "popular": 0.8}``: a paper visited is, with probability ``popular``, one
+listed on the trending pages (the papers a reader of the home page opens), else one of the
+long tail (``papers``, drawn evenly from the whole corpus: each one's first view is a cold
+page). Each request is named by its route, so Locust's figures come per route, and tagged
+``pages`` (home, trending, feeds, paper pages and the API's reads) or ``search``, so that a run
+can ask for one group alone (Locust's ``--tags``). Visitors are
 ``FastHttpUser``s (geventhttpclient: a fraction of the CPU a request of ``HttpUser`` costs, so
 the generator takes little of the cores it shares with the servers); like a browser they ask
 for gzip.
@@ -19,7 +24,7 @@ import random
 from pathlib import Path
 from urllib.parse import urlencode
 
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, between, tag, task
 
 DATA = json.loads(Path(os.environ["LOAD_DATA"]).read_text(encoding="utf-8"))
 WINDOWS = ("day", "week", "month")
@@ -34,44 +39,56 @@ class Reader(FastHttpUser):
         self.rng = random.Random(id(self))
 
     def _paper(self) -> str:
+        popular = DATA.get("trending") or DATA["papers"]
+        if self.rng.random() < DATA.get("popular", 0.0):
+            return str(self.rng.choice(popular))
         return str(self.rng.choice(DATA["papers"]))
 
     def _get(self, path: str, name: str, **params: str) -> None:
         self.client.get(path + ("?" + urlencode(params) if params else ""), name=name)
 
     @task(20)
+    @tag("pages")
     def home(self) -> None:
         self._get("/", "home")
 
     @task(10)
+    @tag("pages")
     def trending_window(self) -> None:
         self._get("/", "trending window", window=self.rng.choice(WINDOWS))
 
     @task(8)
+    @tag("pages")
     def api_trending(self) -> None:
         self._get("/api/trending", "/api/trending", window=self.rng.choice(WINDOWS))
 
     @task(4)
+    @tag("pages")
     def feed(self) -> None:
         path = self.rng.choice(("/feeds/trending.atom", "/feeds/trending.json"))
         self._get(path, "feeds")
 
     @task(12)
+    @tag("search")
     def search_title(self) -> None:
         self._get("/search", "search (title)", q=self.rng.choice(DATA["titles"]))
 
     @task(6)
+    @tag("search")
     def search_text(self) -> None:
         self._get("/search", "search (free text)", q=self.rng.choice(DATA["texts"]))
 
     @task(4)
+    @tag("search")
     def api_search(self) -> None:
         self._get("/api/search", "/api/search", q=self.rng.choice(DATA["titles"]))
 
     @task(20)
+    @tag("pages")
     def paper_page(self) -> None:
         self._get(f"/papers/{self._paper()}", "paper page")
 
     @task(5)
+    @tag("pages")
     def api_paper(self) -> None:
         self._get(f"/api/papers/{self._paper()}", "/api/papers/{id}")
