@@ -26,9 +26,13 @@ readers, Locust as the load generator; errors, p50/p95/p99 and throughput per ro
    generator shares the machine's 2 cores with the servers, so it must cost them little),
    once per ``--phases`` (default: the pages alone, the searches alone, then the whole mix:
    on 2 cores both targets cannot hold at once, since search at 80% of its capacity takes
-   80% of the cores by definition). ``--popular``: the share of paper visits that go to the
-   papers on the trending pages (read from ``/api/trending`` once the topology runs); the
-   rest go to the long tail, each paper's first view a cold page.
+   80% of the cores by definition). The pages phase offers the pages' target rate (1,000
+   requests/s over all visitors, Locust's ``constant_throughput``) and the search phase 80%
+   of the search capacity measured in step 3, so that each phase's latencies are those at
+   its target rate; the mix goes as fast as it is answered. ``--popular``: the share of
+   paper visits that go to the papers on the trending pages (read from ``/api/trending``
+   once the topology runs); the rest go to the long tail, each paper's first view a cold
+   page.
 5. Prints the table per route, the aggregate of home, trending and paper pages, and search
    against its target; stops the topology.
 """
@@ -60,6 +64,7 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 DATABASE = "paperwire_load"
 LOCUST = "locust==2.47.0"
 PAGES = ("home", "trending window", "paper page")  # the issue's ≥ 1,000 requests/s group
+PAGES_TARGET = 1000.0  # requests/s offered in the pages phase
 SEARCHES = ("search (title)", "search (free text)", "/api/search")
 PHASES = {"pages": "Pages alone (Locust --tags pages)", "search": "Searches alone (--tags search)",
           "all": "The whole mix"}
@@ -283,15 +288,21 @@ def main() -> None:
         data["trending"], data["popular"] = trending_ids(base), args.popular
         visitors.write_text(json.dumps(data))
         per_search = baseline(base, data, env)
+        search_target = 0.8 * (os.cpu_count() or 1) / per_search if per_search > 0 else 0.0
+        offered = {"pages": PAGES_TARGET, "search": search_target, "all": 0.0}
         for phase in args.phases.split(","):
-            print(f"\n## {PHASES[phase]} for {args.seconds} s", flush=True)
+            rate = offered[phase]
+            print(f"\n## {PHASES[phase]} for {args.seconds} s, offered "
+                  + (f"{rate:,.0f} requests/s (the target)" if rate else "as fast as answered"),
+                  flush=True)
             prefix = OUT / f"locust-{phase}"
             sh([str(exe), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
                 "--only-summary", "-u", str(args.users), "-r", str(max(args.users // 5, 1)),
                 "-t", f"{args.seconds}s",
                 *(["--processes", str(args.processes)] if args.processes > 1 else []),
                 *(["--tags", phase] if phase != "all" else []),
-                "--host", base, "--csv", str(prefix)], {"LOAD_DATA": str(visitors)},
+                "--host", base, "--csv", str(prefix)],
+               {"LOAD_DATA": str(visitors), "LOAD_RATE": f"{rate / args.users:.6f}"},
                check=False)
             report(prefix, per_search)
     finally:

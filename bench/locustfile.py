@@ -10,7 +10,8 @@ listed on the trending pages (the papers a reader of the home page opens), else 
 long tail (``papers``, drawn evenly from the whole corpus: each one's first view is a cold
 page). Each request is named by its route, so Locust's figures come per route, and tagged
 ``pages`` (home, trending, feeds, paper pages and the API's reads) or ``search``, so that a run
-can ask for one group alone (Locust's ``--tags``). Visitors are
+can ask for one group alone (Locust's ``--tags``). ``LOAD_RATE``: requests a second per
+visitor (the offered rate), instead of each visitor asking again at once. Visitors are
 ``FastHttpUser``s (geventhttpclient: a fraction of the CPU a request of ``HttpUser`` costs, so
 the generator takes little of the cores it shares with the servers); like a browser they ask
 for gzip.
@@ -24,15 +25,20 @@ import random
 from pathlib import Path
 from urllib.parse import urlencode
 
-from locust import FastHttpUser, between, tag, task
+from locust import FastHttpUser, between, constant_throughput, tag, task
 
 DATA = json.loads(Path(os.environ["LOAD_DATA"]).read_text(encoding="utf-8"))
 WINDOWS = ("day", "week", "month")
 HEADERS = {"Accept-Encoding": "gzip"}
 
 
+RATE = float(os.environ.get("LOAD_RATE") or 0)  # requests a second per visitor; 0: at once
+
+
 class Reader(FastHttpUser):
-    wait_time = between(0.0, 0.05)
+    # at most RATE requests a second each (the offered load is users × RATE, whatever the
+    # answers' speed, so latency is measured at that rate), or one after another
+    wait_time = constant_throughput(RATE) if RATE > 0 else between(0.0, 0.05)
     default_headers = HEADERS
 
     def on_start(self) -> None:
