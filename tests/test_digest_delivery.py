@@ -762,3 +762,30 @@ def test_two_due_days_of_one_subscriber_are_composed_in_order(
     assert earlier is not None and later is not None
     assert earlier.period == (DAY - timedelta(days=4), DAY - timedelta(days=2))
     assert later.period == (DAY - timedelta(days=1), DAY - timedelta(days=1))
+
+
+# -- one run's shortcuts: each interest searched once --------------------------------------
+
+
+def test_a_runs_interest_searches_are_each_subscribers_own(ctx: DigestContext) -> None:
+    """The interest searches a run keeps (one per query, period and categories, at the
+    engine's depth) give every subscriber the hits their own search would: asked in an
+    order where a cache that ignored the limit or the categories would answer wrongly."""
+    from paperwire.search.query import SearchOptions
+
+    period = (date(2026, 6, 1), date(2026, 6, 9))
+    engine = ctx.engine()
+    longest = 0
+    for q in ("language models", "reinforcement learning", "diffusion"):
+        for cats, limit in (((), 12), ((), 45), (("cs.CL",), 45), ((), 10), (("cs.LG",), 30),
+                            (("cs.CL",), 15), ((), 100)):
+            kept = ctx.interest_hits(q, period, cats, limit)
+            alone = engine.search(q, "hybrid", SearchOptions(
+                after=period[0], before=period[1], limit=limit, categories=cats))
+            assert [(h.paper.id, h.score) for h in kept] == \
+                [(h.paper.id, h.score) for h in alone], (q, cats, limit)
+            longest = max(longest, len(kept))
+    assert longest > 45  # enough matches that the limits cut the lists
+    for cat, limit in (("cs.CL", 5), ("cs.CL", 40), ("cs.LG", 40), ("cs.CL", 20)):
+        assert ctx.published(period, cat, limit) == ctx.store.published_between(
+            *period, cat, limit)

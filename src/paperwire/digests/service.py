@@ -33,7 +33,7 @@ from paperwire.store import Store
 from paperwire.trending import TrendingView
 
 if TYPE_CHECKING:
-    from paperwire.search.engine import SearchEngine
+    from paperwire.search.engine import Hit, SearchEngine
 
 log = logging.getLogger(__name__)
 LEARNED_CANDIDATES = 2000  # the period's newest papers the reader's model ranks
@@ -57,6 +57,9 @@ class DigestContext:
     _period_facts: dict[tuple[date, date], tuple[int, date | None]] = field(
         default_factory=dict, repr=False)
     _extras: dict[str, Extras] = field(default_factory=dict, repr=False)
+    _searches: dict[tuple[object, ...], list[Hit]] = field(default_factory=dict, repr=False)
+    _published: dict[tuple[date, date, str], tuple[int, list[Paper]]] = field(
+        default_factory=dict, repr=False)
     # a web request's context: the app's engine, which only follows what the writer published
     _follow_only: bool = field(default=False, repr=False)
 
@@ -90,6 +93,39 @@ class DigestContext:
         if missing:
             self._extras.update(extras_for(self.store, missing))
         return {p.id: self._extras[p.id] for p in papers}
+
+    def interest_hits(self, query: str, period: tuple[date, date],
+                      categories: tuple[str, ...], limit: int) -> list[Hit]:
+        """The engine's hybrid search for ``query`` over the papers first released in
+        ``period`` (in ``categories``, when any), its best ``limit``: searched once per run
+        for every subscriber with that interest. A search ranks the same candidates
+        (``params.depth`` from each retriever, or ``limit`` when more) whatever its limit
+        up to that depth, so the hits for a smaller limit are the first of a larger one's:
+        one search at the depth serves every limit up to it; searched again when the engine's
+        settings or indexes change (:meth:`SearchEngine.state`). A QueryError is raised each
+        time it is asked."""
+        from paperwire.search.query import MAX_LIMIT, SearchOptions
+
+        engine = self.engine()
+        full = max(limit, engine.params.depth)  # the candidates a search of ``limit`` ranks
+        key = (query, period, tuple(categories), full, engine.state())
+        hits = self._searches.get(key)
+        if hits is None:
+            opts = SearchOptions(after=period[0], before=period[1],
+                                 limit=min(full, MAX_LIMIT), categories=categories)
+            hits = engine.search(query, "hybrid", opts)
+            self._searches[key] = hits
+        return hits[:limit]
+
+    def published(self, period: tuple[date, date], category: str, limit: int) -> list[Paper]:
+        """:meth:`Store.published_between` of ``category`` (its newest ``limit``), read once
+        per run: a smaller limit is the first papers of a larger one's list."""
+        key = (period[0], period[1], category)
+        got = self._published.get(key)
+        if got is None or got[0] < limit:
+            got = (limit, self.store.published_between(period[0], period[1], category, limit))
+            self._published[key] = got
+        return got[1][:limit]
 
     def engine(self) -> SearchEngine:
         """The engine, brought up to date: a request's context only follows what the index
@@ -183,6 +219,8 @@ def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[in
 def example_ids(ctx: DigestContext, given: Sequence[str]) -> tuple[dict[str, Paper], list[str]]:
     """The stored papers a subscriber's example ids name (as typed: ``2606.01234v2``,
     ``arXiv:…``, an abs or pdf URL), and the ones not stored here."""
+    if not given:
+        return {}, []
     wanted: dict[str, str] = {}
     for raw in given:
         parsed = parse_arxiv_id(raw)
@@ -211,10 +249,8 @@ def _matches(ctx: DigestContext, sub: Subscriber,
 
     depth = max(10, sub.size * 3)
     for q in sub.queries:
-        opts = SearchOptions(after=start, before=end, limit=min(depth, 100),
-                             categories=sub.categories)
         try:
-            hits = ctx.engine().search(q, "hybrid", opts)
+            hits = ctx.interest_hits(q, period, sub.categories, min(depth, 100))
         except QueryError as exc:
             log.warning("subscriber %s: interest %r skipped: %s", sub.id, q, exc)
             problems.append(f"Your interest {quoted(q)} was skipped: {exc}.")
@@ -239,7 +275,7 @@ def _matches(ctx: DigestContext, sub: Subscriber,
                 offer(i, h.paper, f"Like {quoted(example.title)}", 0.9)
     if not sub.queries:  # categories alone: the category's new papers, trending ones first
         for cat in sub.categories:
-            for i, p in enumerate(ctx.store.published_between(start, end, cat, depth), 1):
+            for i, p in enumerate(ctx.published(period, cat, depth), 1):
                 offer(i, p, f"New in {cat}", 0.5)
     return list(best.values()), problems
 
