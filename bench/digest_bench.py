@@ -12,8 +12,9 @@ minimal aiosmtpd server in a child process that accepts and discards every messa
 cost is not counted in this process, and disk speed plays no part).
 
 Phases are timed around the real run's calls: *compose* = ``service.gather`` (store reads,
-search, :func:`compose`), *render* = ``service.message_for``, *send* = ``mailer.send``, *plan*
-= ``deliver.plan``; *ledger* is the rest of the run (claims, saving compositions, outcomes).
+search, :func:`compose`) and ``service.known_for`` (a batch's histories, read at once),
+*render* = ``service.message_for``, *send* = ``mailer.send``, *plan* = ``deliver.plan``;
+*ledger* is the rest of the run (claims, saving compositions, outcomes).
 Within compose, the week's trending list (``listings.trending_view``, computed per subscriber)
 and the interest matches (``service._matches``) are shown too.
 The baseline sends one pre-rendered digest N times with plain ``smtplib`` over one connection
@@ -104,14 +105,17 @@ class Timer:
     seconds: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
 
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(self, name: str, fn: Callable[..., Any], count: bool = True
+             ) -> Callable[..., Any]:
+        """``fn`` timed under ``name``; with ``count=False`` its calls are not counted
+        (a batch's part of a per-message phase)."""
         def timed(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
-                self.calls[name] = self.calls.get(name, 0) + 1
+                self.calls[name] = self.calls.get(name, 0) + count
 
         return timed
 
@@ -164,10 +168,11 @@ def baseline(port: int, message: EmailMessage, n: int) -> float:
 def timed_run(ctx: service.DigestContext, port: int, timer: Timer,
               ) -> tuple[deliver.RunReport, float, EmailMessage | None]:
     """One ``deliver.run`` of DAY to the sink at ``port``, its phases timed in ``timer``."""
-    originals = (deliver.plan, deliver.gather, deliver.message_for)
+    originals = (deliver.plan, deliver.gather, deliver.known_for, deliver.message_for)
     inside = (service.trending_view, service._matches)
     deliver.plan = timer.wrap("plan", deliver.plan)
     deliver.gather = timer.wrap("compose", deliver.gather)
+    deliver.known_for = timer.wrap("compose", deliver.known_for, count=False)
     deliver.message_for = timer.wrap("render", deliver.message_for)
     service.trending_view = timer.wrap("trending", service.trending_view)
     service._matches = timer.wrap("matches", service._matches)
@@ -178,7 +183,7 @@ def timed_run(ctx: service.DigestContext, port: int, timer: Timer,
             report = deliver.run(ctx, mailer, lambda: NOW, DAY)
             return report, time.perf_counter() - t0, mailer.sample
     finally:
-        deliver.plan, deliver.gather, deliver.message_for = originals
+        deliver.plan, deliver.gather, deliver.known_for, deliver.message_for = originals
         service.trending_view, service._matches = inside
 
 

@@ -28,7 +28,7 @@ from paperwire.listings import extras_for, trending_view
 from paperwire.metadata import Extras
 from paperwire.models import Paper, parse_arxiv_id, quote_id, shorten
 from paperwire.recommend import service as recommend
-from paperwire.records import Digest, DigestItem, Subscriber
+from paperwire.records import Account, Digest, DigestItem, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
 
@@ -281,13 +281,13 @@ def _matches(ctx: DigestContext, sub: Subscriber,
 
 
 def _learned(ctx: DigestContext, sub: Subscriber, period: tuple[date, date],
-             already: Collection[str]) -> list[Match]:
+             already: Collection[str], known: Known | None = None) -> list[Match]:
     """The period's new papers that the model of the subscriber's account (the same
     address, active) ranks above its relevance floor, best first: "Recommended because you
     saved …". None without such an account or before it liked enough papers."""
     from paperwire.search.fusion import RRF_K  # on the interests' scale, to be fused
 
-    account = ctx.store.accounts.by_email(sub.email)
+    account = known.account if known is not None else ctx.store.accounts.by_email(sub.email)
     if account is None or not account.active or not recommend.reader(
             ctx.store, account.id).enough:
         return []
@@ -300,17 +300,46 @@ def _learned(ctx: DigestContext, sub: Subscriber, period: tuple[date, date],
             for i, (s, why) in enumerate(found, 1)]
 
 
-def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
-    """Compose ``sub``'s digest for ``day`` from what the store holds now."""
-    period = digest_period(sub, day, ctx.store.digests.last_period_end(sub.id, before=day))
+@dataclass(frozen=True)
+class Known:
+    """What :func:`gather` reads about one subscriber's history for one digest date, read
+    for a batch of subscribers at once (:func:`known_for`)."""
+
+    last_period_end: date | None  # the end of the period of their last digest sent before
+    already: set[str]  # every paper any of their other digests holds
+    account: Account | None  # the account with their address, if any
+
+
+def known_for(ctx: DigestContext, wanted: Iterable[tuple[Subscriber, date]]
+              ) -> dict[tuple[int, date], Known]:
+    """:class:`Known` for each (subscriber, digest date), by (subscriber id, date): three
+    queries for the lot (the ledger's periods, the papers sent, the accounts) instead of
+    three per subscriber. The same as :func:`gather` reads alone, as long as none of these
+    subscribers' digests is saved in between."""
+    wanted = list(wanted)
+    history = ctx.store.digests.histories((sub.id, day) for sub, day in wanted)
+    accounts = ctx.store.accounts.by_emails(
+        {sub.email for sub, _ in wanted if sub.mode == "personal"})
+    return {(sub.id, day): Known(*history[(sub.id, day)], accounts.get(sub.email))
+            for sub, day in wanted}
+
+
+def gather(ctx: DigestContext, sub: Subscriber, day: date, known: Known | None = None
+           ) -> Digest:
+    """Compose ``sub``'s digest for ``day`` from what the store holds now; ``known``: its
+    history read beforehand with others' (:func:`known_for`), else read here."""
+    last_end = (known.last_period_end if known is not None
+                else ctx.store.digests.last_period_end(sub.id, before=day))
+    period = digest_period(sub, day, last_end)
     view = ctx.trending(period[1], limit=max(100, sub.size * 5))
     personal = sub.mode == "personal" and sub.has_interests
     matches, problems = _matches(ctx, sub, period) if personal else ([], [])
     # every paper any other digest holds, earlier or later: a backfill of an earlier day
     # after a later one must not repeat what the later one sent
-    already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
+    already = (known.already if known is not None
+               else ctx.store.digests.sent_paper_ids(sub.id, other_than=day))
     if sub.mode == "personal":
-        matches = [*matches, *_learned(ctx, sub, period, already)]
+        matches = [*matches, *_learned(ctx, sub, period, already, known)]
     new, last_paper_day = ctx.period_facts(period)
     return compose(sub, day, period, view.entries, matches, already, new,
                    last_paper_day=last_paper_day,
