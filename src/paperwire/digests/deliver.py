@@ -43,7 +43,7 @@ from paperwire.digests.service import (
     gather,
     items_of,
     known_for,
-    message_for,
+    mail_for,
     message_id_for,
     stored_digest,
 )
@@ -409,7 +409,7 @@ class _Sending:
 
     def _send_one(self, d: Delivery, digest: Digest) -> str:
         digests, report, holder = self.ctx.store.digests, self.report, self.holder
-        message = message_for(self.ctx, digest, self.clock(), self.shared)
+        message = mail_for(self.ctx, digest, self.clock(), self.shared)
         self.pacer.wait()
         result = self.mailer.send(message)
         now = self.clock()

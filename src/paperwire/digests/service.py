@@ -3,22 +3,26 @@ digest for a day (then :func:`compose` decides), rebuild a stored one, and make 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period, quoted
+from paperwire.digests.mailer import Flattened
 from paperwire.digests.render import (
     Links,
     digest_bodies,
     digest_message_id,
+    encode_digest,
     fill_slots,
     render_digest,
     slotted_links,
@@ -411,6 +415,29 @@ def message_for(ctx: DigestContext, digest: Digest, now: datetime,
                              extras=extras_for(ctx.store, (it.paper for it in digest.items)))
     return render_digest(digest, from_addr=ctx.settings.mail_from, links=links, now=now,
                          bodies=shared.bodies(ctx, digest, links))
+
+
+def mail_for(ctx: DigestContext, digest: Digest, now: datetime, shared: SharedBodies
+             ) -> EmailMessage | Flattened:
+    """The digest's mail as the runner sends it: :func:`message_for`'s, written straight to
+    the bytes SMTP sends (:func:`encode_digest`), its bodies rendered once per content;
+    the :class:`EmailMessage` itself for an address that is not ASCII."""
+    made = datetime.combine(link_day(digest.day, now), datetime.min.time())
+    links = ctx.links(digest.subscriber, made, digest)
+    bodies = shared.bodies(ctx, digest, links)
+    sender = ctx.settings.mail_from
+    data = encode_digest(digest, from_addr=sender, links=links, now=now, bodies=bodies)
+    envelope = _envelope_sender(sender)
+    if data is None or envelope is None:
+        return render_digest(digest, from_addr=sender, links=links, now=now, bodies=bodies)
+    return Flattened(envelope, (digest.subscriber.email,), data)
+
+
+@functools.lru_cache(maxsize=16)
+def _envelope_sender(from_header: str) -> str | None:
+    """The address of a From header (the envelope sender the mailer takes from it)."""
+    found = [addr for _, addr in getaddresses([from_header]) if addr]
+    return found[0] if found else None
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:
