@@ -12,8 +12,9 @@ minimal aiosmtpd server in a child process that accepts and discards every messa
 cost is not counted in this process, and disk speed plays no part).
 
 Phases are timed around the real run's calls: *compose* = ``service.gather`` (store reads,
-search, :func:`compose`), *render* = ``service.message_for``, *send* = ``mailer.send``, *plan*
-= ``deliver.plan``; *ledger* is the rest of the run (claims, saving compositions, outcomes).
+search, :func:`compose`) and ``service.known_for`` (a batch's histories, read at once),
+*render* = ``service.mail_for``, *send* = ``mailer.send``, *plan* = ``deliver.plan``;
+*ledger* is the rest of the run (claims, saving compositions, outcomes).
 Within compose, the week's trending list (``listings.trending_view``, computed per subscriber)
 and the interest matches (``service._matches``) are shown too.
 The baseline sends one pre-rendered digest N times with plain ``smtplib`` over one connection
@@ -31,8 +32,6 @@ creates a schema of its own in the ``--database-url`` PostgreSQL database and dr
 from __future__ import annotations
 
 import argparse
-import email
-import email.policy
 import json
 import platform
 import random
@@ -58,7 +57,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from paperwire.config import Settings  # noqa: E402
 from paperwire.digests import deliver, service  # noqa: E402
-from paperwire.digests.mailer import SendResult, SmtpMailer  # noqa: E402
+from paperwire.digests.mailer import Flattened, SendResult, SmtpMailer  # noqa: E402
 from paperwire.importers import run_import  # noqa: E402
 from paperwire.records import Subscriber  # noqa: E402
 from paperwire.smtp_url import parse_smtp_url  # noqa: E402
@@ -104,27 +103,35 @@ class Timer:
     seconds: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
 
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(self, name: str, fn: Callable[..., Any], count: bool = True
+             ) -> Callable[..., Any]:
+        """``fn`` timed under ``name``; with ``count=False`` its calls are not counted
+        (a batch's part of a per-message phase)."""
         def timed(*args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
-                self.calls[name] = self.calls.get(name, 0) + 1
+                self.calls[name] = self.calls.get(name, 0) + count
 
         return timed
+
+
+Sample = tuple[str, bytes]  # a message's recipient and its bytes, as the mailer sends them
 
 
 class TimedMailer:
     def __init__(self, inner: SmtpMailer, timer: Timer) -> None:
         self.inner = inner
         self.send_timed = timer.wrap("send", inner.send)
-        self.sample: EmailMessage | None = None
+        self.sample: Sample | None = None
 
-    def send(self, message: EmailMessage) -> SendResult:
+    def send(self, message: EmailMessage | Flattened) -> SendResult:
         if self.sample is None:
-            self.sample = message
+            self.sample = ((message.recipients[0], message.data)
+                           if isinstance(message, Flattened)
+                           else (str(message["To"]), message.as_bytes()))
         result: SendResult = self.send_timed(message)
         return result
 
@@ -150,10 +157,10 @@ def subscribers(n: int, rng: random.Random) -> tuple[list[Subscriber], dict[str,
     return subs, mix
 
 
-def baseline(port: int, message: EmailMessage, n: int) -> float:
+def baseline(port: int, sample: Sample, n: int) -> float:
     """Seconds for n sends of one pre-rendered message with bare smtplib."""
-    raw = message.as_bytes()
-    sender, rcpt = "digest@paperwire.localhost", str(message["To"])
+    rcpt, raw = sample
+    sender = "digest@paperwire.localhost"
     t0 = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as conn:
         for _ in range(n):
@@ -162,13 +169,14 @@ def baseline(port: int, message: EmailMessage, n: int) -> float:
 
 
 def timed_run(ctx: service.DigestContext, port: int, timer: Timer,
-              ) -> tuple[deliver.RunReport, float, EmailMessage | None]:
+              ) -> tuple[deliver.RunReport, float, Sample | None]:
     """One ``deliver.run`` of DAY to the sink at ``port``, its phases timed in ``timer``."""
-    originals = (deliver.plan, deliver.gather, deliver.message_for)
+    originals = (deliver.plan, deliver.gather, deliver.known_for, deliver.mail_for)
     inside = (service.trending_view, service._matches)
     deliver.plan = timer.wrap("plan", deliver.plan)
     deliver.gather = timer.wrap("compose", deliver.gather)
-    deliver.message_for = timer.wrap("render", deliver.message_for)
+    deliver.known_for = timer.wrap("compose", deliver.known_for, count=False)
+    deliver.mail_for = timer.wrap("render", deliver.mail_for)
     service.trending_view = timer.wrap("trending", service.trending_view)
     service._matches = timer.wrap("matches", service._matches)
     try:
@@ -178,7 +186,7 @@ def timed_run(ctx: service.DigestContext, port: int, timer: Timer,
             report = deliver.run(ctx, mailer, lambda: NOW, DAY)
             return report, time.perf_counter() - t0, mailer.sample
     finally:
-        deliver.plan, deliver.gather, deliver.message_for = originals
+        deliver.plan, deliver.gather, deliver.known_for, deliver.mail_for = originals
         service.trending_view, service._matches = inside
 
 
@@ -196,11 +204,12 @@ def worker_main(url: str, home: Path, port: int) -> None:
     store.close()
     print(json.dumps({"sent": report.sent, "summary": report.summary(), "seconds": seconds,
                       "phases": timer.seconds, "calls": timer.calls,
-                      "sample": sample.as_string() if sample else None}), flush=True)
+                      "sample": [sample[0], sample[1].decode("latin-1")] if sample else None}),
+          flush=True)
 
 
 def run_workers(m: int, url: str, home: Path, port: int
-                ) -> tuple[deliver.RunReport, float, Timer, EmailMessage | None]:
+                ) -> tuple[deliver.RunReport, float, Timer, Sample | None]:
     """M worker processes over the planned day: the summed report, the wall time from
     their start to the last one's end, the summed phases and a sample message."""
     procs = [subprocess.Popen([sys.executable, __file__, "--worker-of", url, "--home", str(home),
@@ -223,11 +232,9 @@ def run_workers(m: int, url: str, home: Path, port: int
             timer.seconds[k] = timer.seconds.get(k, 0.0) + v
             timer.calls[k] = timer.calls.get(k, 0) + r["calls"][k]
     # the baseline's message: the first subscriber's digest, as in a run in this process
-    samples = [email.message_from_string(r["sample"], policy=email.policy.SMTP)
+    samples = [(r["sample"][0], r["sample"][1].encode("latin-1"))
                for r in results if r["sample"]]
-    parsed = min(samples, key=lambda msg: str(msg["To"]), default=None)
-    assert parsed is None or isinstance(parsed, EmailMessage)
-    return report, wall, timer, parsed
+    return report, wall, timer, min(samples, default=None)
 
 
 @contextmanager
@@ -311,7 +318,7 @@ def bench(args: argparse.Namespace, database_url: str) -> None:
             report, t_run, sample = timed_run(ctx, port, timer)
         rss_run = mib()
         assert sample is not None
-        sample_size = len(sample.as_bytes())
+        sample_size = len(sample[1])
         t_base = baseline(port, sample, n)
         store.close()
 

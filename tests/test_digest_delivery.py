@@ -762,3 +762,66 @@ def test_two_due_days_of_one_subscriber_are_composed_in_order(
     assert earlier is not None and later is not None
     assert earlier.period == (DAY - timedelta(days=4), DAY - timedelta(days=2))
     assert later.period == (DAY - timedelta(days=1), DAY - timedelta(days=1))
+
+
+# -- one run's shortcuts: each interest searched once, histories read per batch ------------
+
+
+def test_a_runs_interest_searches_are_each_subscribers_own(ctx: DigestContext) -> None:
+    """The interest searches a run keeps (one per query, period and categories, at the
+    engine's depth) give every subscriber the hits their own search would: asked in an
+    order where a cache that ignored the limit or the categories would answer wrongly."""
+    from paperwire.search.query import SearchOptions
+
+    period = (date(2026, 6, 1), date(2026, 6, 9))
+    engine = ctx.engine()
+    longest = 0
+    for q in ("language models", "reinforcement learning", "diffusion"):
+        for cats, limit in (((), 12), ((), 45), (("cs.CL",), 45), ((), 10), (("cs.LG",), 30),
+                            (("cs.CL",), 15), ((), 100)):
+            kept = ctx.interest_hits(q, period, cats, limit)
+            alone = engine.search(q, "hybrid", SearchOptions(
+                after=period[0], before=period[1], limit=limit, categories=cats))
+            assert [(h.paper.id, h.score) for h in kept] == \
+                [(h.paper.id, h.score) for h in alone], (q, cats, limit)
+            longest = max(longest, len(kept))
+    assert longest > 45  # enough matches that the limits cut the lists
+    for cat, limit in (("cs.CL", 5), ("cs.CL", 40), ("cs.LG", 40), ("cs.CL", 20)):
+        assert ctx.published(period, cat, limit) == ctx.store.published_between(
+            *period, cat, limit)
+
+
+def test_a_batch_reads_its_histories_at_once_as_each_would_alone(
+    ctx: DigestContext, mailer: SmtpMailer
+) -> None:
+    """:func:`known_for` (the histories of a batch, three queries) gives each subscriber the
+    last period and the papers sent that its own reads give, and so the same digest: for a
+    backfill between two sent days (the papers of the later one count, the period of the
+    earlier) and for the next day (the period of the later)."""
+    from paperwire.digests.service import gather, known_for
+
+    people = add_people(ctx.store, ["trend@example.org", "cl@example.org",
+                                    "vision@example.org", "agents@example.org"])
+    fresh = add(ctx.store, "new@example.org", queries=("language models",), size=7)
+    ctx.store.accounts.add("agents@example.org", NOON)
+    assert send(ctx, mailer, NOON, DAY).sent == len(people) + 1
+    later = DAY + timedelta(days=2)
+    assert send(ctx, mailer, NOON + timedelta(days=2), later).sent == len(people) + 1
+    subs = [*people.values(), fresh]
+    for day in (DAY + timedelta(days=1), later + timedelta(days=1)):
+        known = known_for(ctx, [(sub, day) for sub in subs])
+        for sub in subs:
+            k = known[(sub.id, day)]
+            assert k.last_period_end == ctx.store.digests.last_period_end(sub.id, before=day)
+            assert k.already == ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
+            assert k.account == ctx.store.accounts.by_email(sub.email)
+            alone = DigestContext(ctx.store, ctx.settings, searcher=ctx.engine)  # reads alone
+            assert gather(ctx, sub, day, k) == gather(alone, sub, day), (sub.email, day)
+    after = known[(people["cl@example.org"].id, later + timedelta(days=1))]
+    assert after.last_period_end == later - timedelta(days=1)
+    between = known_for(ctx, [(people["cl@example.org"], DAY + timedelta(days=1))])
+    first = between[(people["cl@example.org"].id, DAY + timedelta(days=1))]
+    assert first.last_period_end == DAY - timedelta(days=1)  # not the later day's period
+    assert first.already >= ctx.store.digests.sent_paper_ids(
+        people["cl@example.org"].id, before=later + timedelta(days=1))  # both days' papers
+    assert known[(people["agents@example.org"].id, later + timedelta(days=1))].account

@@ -94,10 +94,10 @@ def test_an_exception_in_one_digest_releases_its_claim_and_the_run_goes_on(
     real_gather = deliver.gather
     victim = people["cl@example.org"]
 
-    def flaky(c: DigestContext, sub: object, day: date) -> object:
+    def flaky(c: DigestContext, sub: object, day: date, *known: object) -> object:
         if getattr(sub, "id", None) == victim.id:
             raise RuntimeError("boom")
-        return real_gather(c, sub, day)  # type: ignore[arg-type]
+        return real_gather(c, sub, day, *known)  # type: ignore[arg-type]
 
     monkeypatch.setattr(deliver, "gather", flaky)
     report = send(ctx, mailer, NOON)

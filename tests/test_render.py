@@ -14,7 +14,9 @@ import pytest
 
 from paperwire.digests.render import (
     Links,
+    digest_bodies,
     digest_message_id,
+    encode_digest,
     excerpt,
     format_authors,
     render_confirmation,
@@ -503,3 +505,60 @@ def test_every_template_ships_in_the_package() -> None:
                  if not any(fnmatch(f, pat) and f.count("/") == pat.count("/")
                             for pat in patterns)]
     assert unshipped == []
+
+
+# -- the digest written straight to the bytes SMTP sends -----------------------------------
+
+
+def _split(raw: bytes) -> tuple[bytes, EmailMessage]:
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    return raw.split(b"\r\n\r\n", 1)[0], parsed
+
+
+@pytest.mark.parametrize(
+    ("digest", "links"),
+    [
+        (default_digest(), LINKS),
+        (make_digest(DigestItem(replace(SPARSE, title="Ünïcode — ½ a title that is long enough "
+                                        "to be folded in the Subject header line"), "w", "match"),
+                     email="o'brien+tag@example.org"), LINKS),
+        (make_digest(DigestItem(replace(SPARSE, title="Foo\r\nBcc: evil@example.com"), "w\x00y",
+                                "match"), email="a..b@example.org"), LINKS),
+        (make_digest(note="Nothing new for you today = nothing trending.  ", frequency="weekly",
+                     email="x" * 70 + "@example.org"), replace(LINKS, web="https://ex.org/")),
+        (default_digest(), replace(LINKS, unsubscribe="http://papers.example.org/u?t=1")),
+    ],
+)
+def test_the_encoded_digest_is_the_rendered_mail(digest: Digest, links: Links) -> None:
+    """:func:`encode_digest` writes what flattening :func:`render_digest`'s message writes:
+    the header lines byte for byte (folded and encoded where the policy folds them), the
+    same two parts with the same headers, each decoding to the same text."""
+    rendered = render_digest(digest, from_addr=FROM, links=links, now=NOW)
+    boundary = "===============0123456789012345678=="
+    rendered.set_boundary(boundary)
+    made = digest_bodies(digest, links)
+    encoded = encode_digest(digest, from_addr=FROM, links=links, now=NOW, bodies=made,
+                            boundary=boundary)
+    assert encoded is not None
+    head, parsed = _split(encoded)
+    want_head, want = _split(rendered.as_bytes())
+    assert head == want_head
+    assert bodies(parsed) == bodies(want)
+    for got_part, want_part in zip(parsed.walk(), want.walk(), strict=True):
+        assert list(got_part.items()) == list(want_part.items())
+    body = encoded.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 78  # the head is as rendered
+    assert b"\n" not in encoded.replace(b"\r\n", b"")
+
+
+def test_the_encoded_digest_refuses_what_rendering_refuses() -> None:
+    for bad in (replace(LINKS, unsubscribe="javascript:alert(1)"),
+                replace(LINKS, paper_links={"x": "https://a.org/b c"})):
+        with pytest.raises(ValueError):
+            encode_digest(default_digest(), from_addr=FROM, links=bad, now=NOW, bodies=("", ""))
+    with pytest.raises(ValueError):
+        encode_digest(make_digest(email="a@b.org\r\nBcc: e@x.org"), from_addr=FROM, links=LINKS,
+                      now=NOW, bodies=("", ""))
+    assert encode_digest(make_digest(email="zoë@example.org"), from_addr=FROM, links=LINKS,
+                         now=NOW, bodies=("", "")) is None  # SMTPUTF8: the EmailMessage's way

@@ -38,10 +38,12 @@ from zoneinfo import ZoneInfo
 from paperwire.digests.mailer import Mailer, SendStatus
 from paperwire.digests.service import (
     DigestContext,
+    Known,
     SharedBodies,
     gather,
     items_of,
-    message_for,
+    known_for,
+    mail_for,
     message_id_for,
     stored_digest,
 )
@@ -304,11 +306,13 @@ class _Sending:
         """Each claimed row's digest, by delivery id: composed now (and saved, for resends)
         or rebuilt from the ledger. Rows expired, skipped or failed here are finished."""
         subs = self.ctx.store.digests.get_many(d.subscriber_id for d in claimed)
+        known = self._known(claimed, subs)
         ready: dict[int, Digest] = {}
         fresh: list[tuple[Composition, Digest]] = []
         for d in claimed:
             try:
-                got = self._digest_of(d, subs.get(d.subscriber_id))
+                got = self._digest_of(d, subs.get(d.subscriber_id),
+                                      known.get((d.subscriber_id, d.digest_date)))
             except Exception as exc:
                 self._failed(d, exc)
                 self.systemic += 1
@@ -330,7 +334,20 @@ class _Sending:
                 ready[comp.delivery.id] = digest
         return ready
 
-    def _digest_of(self, d: Delivery, sub: Subscriber | None
+    def _known(self, claimed: list[Delivery], subs: dict[int, Subscriber]
+               ) -> dict[tuple[int, date], Known]:
+        """The histories of the rows to compose, read for the batch at once (none saved in
+        between: the batch's compositions are saved together after). Should that fail,
+        each digest reads its own (and fails alone)."""
+        wanted = [(subs[d.subscriber_id], d.digest_date) for d in claimed
+                  if d.subscriber_id in subs and (d.items is None or d.period is None)]
+        try:
+            return known_for(self.ctx, wanted)
+        except Exception:
+            log.exception("could not read the histories of %d subscribers", len(wanted))
+            return {}
+
+    def _digest_of(self, d: Delivery, sub: Subscriber | None, known: Known | None = None
                    ) -> Digest | tuple[Composition, Digest] | None:
         """``d``'s stored digest, a fresh composition to save, or None (finished here)."""
         ctx, digests, report = self.ctx, self.ctx.store.digests, self.report
@@ -345,7 +362,7 @@ class _Sending:
             return None
         if d.items is not None and d.period is not None:
             return stored_digest(ctx, sub, d.digest_date, d.period, d.items, d.note)
-        digest = gather(ctx, sub, d.digest_date)
+        digest = gather(ctx, sub, d.digest_date, known)
         if digest.empty and sub.skip_empty:
             digests.finish(d, self.holder, "skipped", self.clock(),
                            error="nothing new (skipped by choice)")
@@ -392,7 +409,7 @@ class _Sending:
 
     def _send_one(self, d: Delivery, digest: Digest) -> str:
         digests, report, holder = self.ctx.store.digests, self.report, self.holder
-        message = message_for(self.ctx, digest, self.clock(), self.shared)
+        message = mail_for(self.ctx, digest, self.clock(), self.shared)
         self.pacer.wait()
         result = self.mailer.send(message)
         now = self.clock()

@@ -77,10 +77,21 @@ class SendResult:
         return self.status is SendStatus.SENT
 
 
+@dataclass(frozen=True)
+class Flattened:
+    """A mail already written as the bytes SMTP sends (headers and body, CRLF line ends,
+    not dot-stuffed) and its envelope: the sender is its From address, the recipients its
+    To addresses. The digest runner sends these (see :func:`render.encode_digest`)."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
 class Mailer(Protocol):
     """What the digest runner sends through."""
 
-    def send(self, message: EmailMessage) -> SendResult: ...
+    def send(self, message: EmailMessage | Flattened) -> SendResult: ...
 
     def close(self) -> None: ...
 
@@ -193,17 +204,25 @@ class SmtpMailer:
         finally:
             conn.close()
 
-    def send(self, message: EmailMessage) -> SendResult:
-        """Deliver ``message``. Raises only :class:`ValueError` for a message without From (and
-        no ``envelope_from``) or To; every delivery failure is a :class:`SendResult`."""
-        sender = self.envelope_from or next(iter(_addresses(message, "From")), None)
+    def send(self, message: EmailMessage | Flattened) -> SendResult:
+        """Deliver ``message`` (a :class:`Flattened` one as its bytes are). Raises only
+        :class:`ValueError` for a message without From (and no ``envelope_from``) or To;
+        every delivery failure is a :class:`SendResult`."""
+        if isinstance(message, Flattened):
+            sender: str | None = self.envelope_from or message.sender
+            recipients = list(message.recipients)
+        else:
+            sender = self.envelope_from or next(iter(_addresses(message, "From")), None)
+            recipients = _addresses(message, "To")
         if not sender:
             raise ValueError("the message has no From address and no envelope_from was given")
-        recipients = _addresses(message, "To")
         if not recipients:
             raise ValueError("the message has no To address")
         international = not sender.isascii() or not all(r.isascii() for r in recipients)
-        payload = _flatten(message, international)
+        if isinstance(message, Flattened):
+            payload = message.data
+        else:
+            payload = _flatten(message, international)
         for attempt in (1, 2):
             reused = self._conn is not None
             try:

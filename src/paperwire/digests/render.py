@@ -13,8 +13,10 @@ resources, and it reads fine when a client strips the styles.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
+import random
 import re
 import textwrap
 from collections.abc import Iterable, Mapping
@@ -350,14 +352,17 @@ def slotted_links(links: Links) -> tuple[Links, dict[str, str]]:
     return shape, real
 
 
+_SLOT = re.compile(r"https://slot\.invalid/[a-wyz0-9]+x")  # the names hold no x
+
+
 def fill_slots(bodies: tuple[str, str], real: Mapping[str, str]) -> tuple[str, str]:
     """The text and HTML bodies with each placeholder of :func:`slotted_links` replaced by
-    its real URL (HTML-escaped in the HTML, as the template escapes it)."""
+    its real URL (HTML-escaped in the HTML, as the template escapes it): one pass over
+    each body."""
     text, html = bodies
-    for slot, url in real.items():
-        text = text.replace(slot, url)
-        html = html.replace(slot, str(markupsafe.escape(url)))
-    return text, html
+    escaped = {slot: str(markupsafe.escape(url)) for slot, url in real.items()}
+    return (_SLOT.sub(lambda m: real.get(m.group(0), m.group(0)), text),
+            _SLOT.sub(lambda m: escaped.get(m.group(0), m.group(0)), html))
 
 
 def digest_bodies(digest: Digest, links: Links,
@@ -392,6 +397,82 @@ def render_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime
     msg["Precedence"] = "bulk"
     _attach_bodies(msg, *(bodies or _digest_bodies(digest, links, extras or {})))
     return msg
+
+
+# --- the digest mail as SMTP sends it -----------------------------------------------------
+
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[a-z0-9-]+(?:\.[a-z0-9-]+)*")
+_PLAIN_MESSAGE_ID = re.compile(r"<[A-Za-z0-9_-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*>")
+_BOUNDARY_DIGITS = random.SystemRandom()
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(name: str, value: str) -> bytes:
+    """The header line (folded, CRLF) as :data:`POLICY` writes ``msg[name] = value``; kept
+    per value (the From, Subject, Date and List-Id lines repeat over a run)."""
+    line: str = POLICY.header_factory(name, value).fold(policy=POLICY)
+    return line.encode("ascii")
+
+
+def _header(name: str, value: str, plain: re.Pattern[str]) -> bytes:
+    """A subscriber's own header line: written as it is when ``plain`` (a form the policy
+    writes unchanged) and short, else folded by the policy."""
+    if len(name) + 2 + len(value) <= 78 and plain.fullmatch(value):
+        return f"{name}: {value}\r\n".encode("ascii")
+    return _folded(name, value)
+
+
+def _qp(body: str) -> bytes:
+    """``body`` as :meth:`EmailMessage.set_content` takes it (UTF-8, each line ended by one
+    newline), quoted-printable with CRLF line ends: the same text once decoded, though
+    the soft line breaks may fall elsewhere (binascii's encoder, not email's)."""
+    lines = body.encode("utf-8").splitlines()
+    return binascii.b2a_qp(b"\n".join(lines) + b"\n", istext=True).replace(b"\n", b"\r\n")
+
+
+def encode_digest(digest: Digest, *, from_addr: str, links: Links, now: datetime,
+                  bodies: tuple[str, str], boundary: str | None = None) -> bytes | None:
+    """The mail of :func:`render_digest` (with its ``bodies``) as the SMTP mailer sends it:
+    the same header lines byte for byte (the boundary aside) and the same parts, each
+    decoding to the same text, written directly. Flattening an :class:`EmailMessage`
+    (parsing each header, then folding it again) costs more than making the digest.
+    None when the addresses are not ASCII (SMTPUTF8): :func:`render_digest` then."""
+    for what in ("paper_base", "unsubscribe", "preferences", "web"):
+        _check_url(getattr(links, what), f"links.{what}")
+    for paper_id, url in links.paper_links.items():
+        _check_url(url, f"links.paper_links[{paper_id!r}]")
+    to = _check_address(digest.subscriber.email)
+    sender = _check_header(from_addr, "from_addr")
+    if not (to.isascii() and sender.isascii()):
+        return None
+    host = mail_host(links.web)
+    message_id = digest_message_id(digest.subscriber.id, digest.day, links.web)
+    boundary = boundary or f"==============={_BOUNDARY_DIGITS.randrange(10 ** 19):019d}=="
+    head = [
+        _folded("From", sender),
+        _header("To", to, _PLAIN_ADDRESS),
+        _folded("Subject", one_line(_digest_subject(digest))),
+        _folded("Date", format_datetime(_as_utc(now))),
+        _header("Message-ID", _check_header(message_id, "message_id"), _PLAIN_MESSAGE_ID),
+        _folded("Auto-Submitted", "auto-generated"),
+        _folded("List-Id", f"Paperwire digest <digest.{host}>"),
+        f"List-Unsubscribe: <{links.unsubscribe}>\r\n".encode("ascii"),
+    ]
+    if urlsplit(links.unsubscribe).scheme.lower() == "https":
+        head.append(_folded("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    head.append(_folded("Precedence", "bulk"))
+    head.append(f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n"
+                f" boundary=\"{boundary}\"\r\n\r\n".encode("ascii"))
+    text, html = bodies
+    dash = f"--{boundary}\r\n".encode("ascii")
+    part = b"Content-Type: text/%s; charset=\"utf-8\"\r\n" \
+           b"Content-Transfer-Encoding: quoted-printable\r\n"
+    return b"".join([
+        *head,
+        dash, part % b"plain", b"\r\n", _qp(text), b"\r\n",
+        dash, part % b"html", b"MIME-Version: 1.0\r\n\r\n", _qp(html),
+        f"\r\n--{boundary}--\r\n".encode("ascii"),
+    ])
 
 
 # --- confirmation -------------------------------------------------------------------------

@@ -3,22 +3,26 @@ digest for a day (then :func:`compose` decides), rebuild a stored one, and make 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from paperwire.config import Settings
 from paperwire.digests import tokens
 from paperwire.digests.compose import Match, compose, digest_period, quoted
+from paperwire.digests.mailer import Flattened
 from paperwire.digests.render import (
     Links,
     digest_bodies,
     digest_message_id,
+    encode_digest,
     fill_slots,
     render_digest,
     slotted_links,
@@ -28,12 +32,12 @@ from paperwire.listings import extras_for, trending_view
 from paperwire.metadata import Extras
 from paperwire.models import Paper, parse_arxiv_id, quote_id, shorten
 from paperwire.recommend import service as recommend
-from paperwire.records import Digest, DigestItem, Subscriber
+from paperwire.records import Account, Digest, DigestItem, Subscriber
 from paperwire.store import Store
 from paperwire.trending import TrendingView
 
 if TYPE_CHECKING:
-    from paperwire.search.engine import SearchEngine
+    from paperwire.search.engine import Hit, SearchEngine
 
 log = logging.getLogger(__name__)
 LEARNED_CANDIDATES = 2000  # the period's newest papers the reader's model ranks
@@ -57,6 +61,9 @@ class DigestContext:
     _period_facts: dict[tuple[date, date], tuple[int, date | None]] = field(
         default_factory=dict, repr=False)
     _extras: dict[str, Extras] = field(default_factory=dict, repr=False)
+    _searches: dict[tuple[object, ...], list[Hit]] = field(default_factory=dict, repr=False)
+    _published: dict[tuple[date, date, str], tuple[int, list[Paper]]] = field(
+        default_factory=dict, repr=False)
     # a web request's context: the app's engine, which only follows what the writer published
     _follow_only: bool = field(default=False, repr=False)
 
@@ -90,6 +97,39 @@ class DigestContext:
         if missing:
             self._extras.update(extras_for(self.store, missing))
         return {p.id: self._extras[p.id] for p in papers}
+
+    def interest_hits(self, query: str, period: tuple[date, date],
+                      categories: tuple[str, ...], limit: int) -> list[Hit]:
+        """The engine's hybrid search for ``query`` over the papers first released in
+        ``period`` (in ``categories``, when any), its best ``limit``: searched once per run
+        for every subscriber with that interest. A search ranks the same candidates
+        (``params.depth`` from each retriever, or ``limit`` when more) whatever its limit
+        up to that depth, so the hits for a smaller limit are the first of a larger one's:
+        one search at the depth serves every limit up to it; searched again when the engine's
+        settings or indexes change (:meth:`SearchEngine.state`). A QueryError is raised each
+        time it is asked."""
+        from paperwire.search.query import MAX_LIMIT, SearchOptions
+
+        engine = self.engine()
+        full = max(limit, engine.params.depth)  # the candidates a search of ``limit`` ranks
+        key = (query, period, tuple(categories), full, engine.state())
+        hits = self._searches.get(key)
+        if hits is None:
+            opts = SearchOptions(after=period[0], before=period[1],
+                                 limit=min(full, MAX_LIMIT), categories=categories)
+            hits = engine.search(query, "hybrid", opts)
+            self._searches[key] = hits
+        return hits[:limit]
+
+    def published(self, period: tuple[date, date], category: str, limit: int) -> list[Paper]:
+        """:meth:`Store.published_between` of ``category`` (its newest ``limit``), read once
+        per run: a smaller limit is the first papers of a larger one's list."""
+        key = (period[0], period[1], category)
+        got = self._published.get(key)
+        if got is None or got[0] < limit:
+            got = (limit, self.store.published_between(period[0], period[1], category, limit))
+            self._published[key] = got
+        return got[1][:limit]
 
     def engine(self) -> SearchEngine:
         """The engine, brought up to date: a request's context only follows what the index
@@ -183,6 +223,8 @@ def read_click(key: bytes, token: str, paper_id: str, now: datetime) -> tuple[in
 def example_ids(ctx: DigestContext, given: Sequence[str]) -> tuple[dict[str, Paper], list[str]]:
     """The stored papers a subscriber's example ids name (as typed: ``2606.01234v2``,
     ``arXiv:…``, an abs or pdf URL), and the ones not stored here."""
+    if not given:
+        return {}, []
     wanted: dict[str, str] = {}
     for raw in given:
         parsed = parse_arxiv_id(raw)
@@ -211,10 +253,8 @@ def _matches(ctx: DigestContext, sub: Subscriber,
 
     depth = max(10, sub.size * 3)
     for q in sub.queries:
-        opts = SearchOptions(after=start, before=end, limit=min(depth, 100),
-                             categories=sub.categories)
         try:
-            hits = ctx.engine().search(q, "hybrid", opts)
+            hits = ctx.interest_hits(q, period, sub.categories, min(depth, 100))
         except QueryError as exc:
             log.warning("subscriber %s: interest %r skipped: %s", sub.id, q, exc)
             problems.append(f"Your interest {quoted(q)} was skipped: {exc}.")
@@ -239,19 +279,19 @@ def _matches(ctx: DigestContext, sub: Subscriber,
                 offer(i, h.paper, f"Like {quoted(example.title)}", 0.9)
     if not sub.queries:  # categories alone: the category's new papers, trending ones first
         for cat in sub.categories:
-            for i, p in enumerate(ctx.store.published_between(start, end, cat, depth), 1):
+            for i, p in enumerate(ctx.published(period, cat, depth), 1):
                 offer(i, p, f"New in {cat}", 0.5)
     return list(best.values()), problems
 
 
 def _learned(ctx: DigestContext, sub: Subscriber, period: tuple[date, date],
-             already: Collection[str]) -> list[Match]:
+             already: Collection[str], known: Known | None = None) -> list[Match]:
     """The period's new papers that the model of the subscriber's account (the same
     address, active) ranks above its relevance floor, best first: "Recommended because you
     saved …". None without such an account or before it liked enough papers."""
     from paperwire.search.fusion import RRF_K  # on the interests' scale, to be fused
 
-    account = ctx.store.accounts.by_email(sub.email)
+    account = known.account if known is not None else ctx.store.accounts.by_email(sub.email)
     if account is None or not account.active or not recommend.reader(
             ctx.store, account.id).enough:
         return []
@@ -264,17 +304,46 @@ def _learned(ctx: DigestContext, sub: Subscriber, period: tuple[date, date],
             for i, (s, why) in enumerate(found, 1)]
 
 
-def gather(ctx: DigestContext, sub: Subscriber, day: date) -> Digest:
-    """Compose ``sub``'s digest for ``day`` from what the store holds now."""
-    period = digest_period(sub, day, ctx.store.digests.last_period_end(sub.id, before=day))
+@dataclass(frozen=True)
+class Known:
+    """What :func:`gather` reads about one subscriber's history for one digest date, read
+    for a batch of subscribers at once (:func:`known_for`)."""
+
+    last_period_end: date | None  # the end of the period of their last digest sent before
+    already: set[str]  # every paper any of their other digests holds
+    account: Account | None  # the account with their address, if any
+
+
+def known_for(ctx: DigestContext, wanted: Iterable[tuple[Subscriber, date]]
+              ) -> dict[tuple[int, date], Known]:
+    """:class:`Known` for each (subscriber, digest date), by (subscriber id, date): three
+    queries for the lot (the ledger's periods, the papers sent, the accounts) instead of
+    three per subscriber. The same as :func:`gather` reads alone, as long as none of these
+    subscribers' digests is saved in between."""
+    wanted = list(wanted)
+    history = ctx.store.digests.histories((sub.id, day) for sub, day in wanted)
+    accounts = ctx.store.accounts.by_emails(
+        {sub.email for sub, _ in wanted if sub.mode == "personal"})
+    return {(sub.id, day): Known(*history[(sub.id, day)], accounts.get(sub.email))
+            for sub, day in wanted}
+
+
+def gather(ctx: DigestContext, sub: Subscriber, day: date, known: Known | None = None
+           ) -> Digest:
+    """Compose ``sub``'s digest for ``day`` from what the store holds now; ``known``: its
+    history read beforehand with others' (:func:`known_for`), else read here."""
+    last_end = (known.last_period_end if known is not None
+                else ctx.store.digests.last_period_end(sub.id, before=day))
+    period = digest_period(sub, day, last_end)
     view = ctx.trending(period[1], limit=max(100, sub.size * 5))
     personal = sub.mode == "personal" and sub.has_interests
     matches, problems = _matches(ctx, sub, period) if personal else ([], [])
     # every paper any other digest holds, earlier or later: a backfill of an earlier day
     # after a later one must not repeat what the later one sent
-    already = ctx.store.digests.sent_paper_ids(sub.id, other_than=day)
+    already = (known.already if known is not None
+               else ctx.store.digests.sent_paper_ids(sub.id, other_than=day))
     if sub.mode == "personal":
-        matches = [*matches, *_learned(ctx, sub, period, already)]
+        matches = [*matches, *_learned(ctx, sub, period, already, known)]
     new, last_paper_day = ctx.period_facts(period)
     return compose(sub, day, period, view.entries, matches, already, new,
                    last_paper_day=last_paper_day,
@@ -346,6 +415,29 @@ def message_for(ctx: DigestContext, digest: Digest, now: datetime,
                              extras=extras_for(ctx.store, (it.paper for it in digest.items)))
     return render_digest(digest, from_addr=ctx.settings.mail_from, links=links, now=now,
                          bodies=shared.bodies(ctx, digest, links))
+
+
+def mail_for(ctx: DigestContext, digest: Digest, now: datetime, shared: SharedBodies
+             ) -> EmailMessage | Flattened:
+    """The digest's mail as the runner sends it: :func:`message_for`'s, written straight to
+    the bytes SMTP sends (:func:`encode_digest`), its bodies rendered once per content;
+    the :class:`EmailMessage` itself for an address that is not ASCII."""
+    made = datetime.combine(link_day(digest.day, now), datetime.min.time())
+    links = ctx.links(digest.subscriber, made, digest)
+    bodies = shared.bodies(ctx, digest, links)
+    sender = ctx.settings.mail_from
+    data = encode_digest(digest, from_addr=sender, links=links, now=now, bodies=bodies)
+    envelope = _envelope_sender(sender)
+    if data is None or envelope is None:
+        return render_digest(digest, from_addr=sender, links=links, now=now, bodies=bodies)
+    return Flattened(envelope, (digest.subscriber.email,), data)
+
+
+@functools.lru_cache(maxsize=16)
+def _envelope_sender(from_header: str) -> str | None:
+    """The address of a From header (the envelope sender the mailer takes from it)."""
+    found = [addr for _, addr in getaddresses([from_header]) if addr]
+    return found[0] if found else None
 
 
 def message_id_for(ctx: DigestContext, sub: Subscriber, day: date) -> str:

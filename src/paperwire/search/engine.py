@@ -425,6 +425,13 @@ class SearchEngine:
             for pid, score, match in page
         ], total
 
+    def state(self) -> tuple[object, ...]:
+        """What a search's answer depends on besides its question and the stored papers: the
+        fusion and floor settings and the generations of the indexes it reads (the dense
+        one once loaded). A caller keeping answers keys them by this too."""
+        dense = self._dense.generation() if self._dense is not None else None
+        return (self.params, self.floor, self.lexical.generation(), dense)
+
     def spelling(self, query: str | ParsedQuery) -> dict[str, str]:
         """The query's words no paper contains, each with the corpus word it is also
         searched as (see :meth:`LexicalView.spelling`): what a page says it showed."""

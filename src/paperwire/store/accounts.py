@@ -10,6 +10,7 @@ trending signals (:func:`paperwire.store.library.bump_account`).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,18 @@ class AccountStore:
             row = conn.execute(select(accounts)
                                .where(accounts.c.email == email.strip().lower())).first()
         return _account(row) if row else None
+
+    def by_emails(self, emails: Iterable[str]) -> dict[str, Account]:
+        """:meth:`by_email` for many addresses in one query: the accounts found, by the
+        address as given."""
+        wanted: dict[str, list[str]] = {}
+        for email in emails:
+            wanted.setdefault(email.strip().lower(), []).append(email)
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(accounts).where(accounts.c.email.in_(list(wanted))))
+            return {given: _account(row) for row in rows for given in wanted[row.email]}
 
     def all(self) -> list[Account]:
         with self.engine.connect() as conn:

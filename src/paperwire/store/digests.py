@@ -611,6 +611,33 @@ class DigestStore:
         with self.engine.connect() as conn:
             return {r[0] for r in conn.execute(q)}
 
+    def histories(self, wanted: Iterable[tuple[int, date]]
+                  ) -> dict[tuple[int, date], tuple[date | None, set[str]]]:
+        """For each (subscriber id, digest date): :meth:`last_period_end` before that date
+        and :meth:`sent_paper_ids` other than it, as one call each would give, read for
+        many subscribers at once (two queries per distinct date)."""
+        by_day: dict[date, list[int]] = {}
+        for sid, day in dict.fromkeys(wanted):
+            by_day.setdefault(day, []).append(sid)
+        found: dict[tuple[int, date], tuple[date | None, set[str]]] = {}
+        with self.engine.connect() as conn:
+            for day, ids in by_day.items():
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    ends = {r[0]: r[1] for r in conn.execute(
+                        select(deliveries.c.subscriber_id, func.max(deliveries.c.period_end))
+                        .where(deliveries.c.subscriber_id.in_(chunk),
+                               deliveries.c.state == "sent", deliveries.c.digest_date < day)
+                        .group_by(deliveries.c.subscriber_id))}
+                    sent: dict[int, set[str]] = {sid: set() for sid in chunk}
+                    for sid, pid in conn.execute(
+                            select(sent_papers.c.subscriber_id, sent_papers.c.paper_id)
+                            .where(sent_papers.c.subscriber_id.in_(chunk),
+                                   sent_papers.c.digest_date != day)):
+                        sent[sid].add(pid)
+                    found.update({(sid, day): (ends.get(sid), sent[sid]) for sid in chunk})
+        return found
+
     def last_period_end(self, subscriber_id: int, before: date) -> date | None:
         """The end of the period the subscriber's last delivered digest before ``before``
         covered: the next digest starts the day after."""
