@@ -48,7 +48,7 @@ from paperwire.digests.service import (
     message_id_for,
     stored_digest,
 )
-from paperwire.errors import DeliveryError
+from paperwire.errors import DeliveryError, StoreError
 from paperwire.records import Digest, Subscriber
 from paperwire.store.digests import Composition, Delivery
 from paperwire.store.leases import dead_local_holder, ended_here, new_holder, running
@@ -250,12 +250,21 @@ def claim_due(ctx: DigestContext, holder: str, clock: Callable[[], datetime],
     return digests.claim_due(holder, now, now - lease, batch, dead)
 
 
+def _log_failure(exc: BaseException, what: str, *args: object) -> None:
+    """Log ``what`` at ERROR: a database error as one line (an outage, e.g. PostgreSQL
+    restarting, is the news, not the stack); anything else with its traceback (a bug)."""
+    if isinstance(exc, StoreError):
+        log.error(f"{what}: %s", *args, exc)
+    else:
+        log.error(what, *args, exc_info=exc)
+
+
 def _give_back(ctx: DigestContext, rows: Sequence[Delivery], holder: str) -> None:
     """Put claimed rows this run will not try back to ``pending``, as they were."""
     try:
         ctx.store.digests.release(rows, holder)
-    except Exception:  # the claims go stale, and are retaken
-        log.exception("could not release %d digests", len(rows))
+    except Exception as exc:  # the claims go stale, and are retaken
+        _log_failure(exc, "could not release %d digests", len(rows))
 
 
 class _Sending:
@@ -379,14 +388,14 @@ class _Sending:
             try:
                 self.ctx.store.digests.finish(d, self.holder, "pending", self.clock(),
                                               error="interrupted", next_attempt_at=self.clock())
-            except Exception:
-                log.exception("could not release digest %s", d.id)
+            except Exception as exc:
+                _log_failure(exc, "could not release digest %s", d.id)
             raise
 
     def _failed(self, d: Delivery, exc: Exception) -> None:
         """``d`` raised ``exc``: retry it after a backoff (or expire it)."""
-        log.error("digest %s (subscriber %s, %s) failed", d.id, d.subscriber_id,
-                  d.digest_date, exc_info=exc)
+        _log_failure(exc, "digest %s (subscriber %s, %s) failed", d.id, d.subscriber_id,
+                     d.digest_date)
         detail = f"{type(exc).__name__}: {exc}"
         self.report.errors.append(detail)
         now = self.clock()
@@ -399,8 +408,8 @@ class _Sending:
                 self.ctx.store.digests.finish(d, self.holder, "pending", now, error=detail,
                                               next_attempt_at=retry_at)
                 self.report.retrying += 1
-        except Exception:  # the database is gone too: the claim goes stale, and is retaken
-            log.exception("could not release digest %s", d.id)
+        except Exception as again:  # the database is gone too: the claim is retaken later
+            _log_failure(again, "could not release digest %s", d.id)
             raise exc from None
 
     def _send_one(self, d: Delivery, digest: Digest) -> str:
