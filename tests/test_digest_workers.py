@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from paperwire.cli import DEMO_DATA
 from paperwire.config import Settings
@@ -34,6 +35,7 @@ from paperwire.importers import run_import
 from paperwire.records import Subscriber
 from paperwire.store import Store
 from smtp_server import FaultySmtpServer
+from tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = Path(__file__).with_name("digest_worker.py")
@@ -58,12 +60,14 @@ def seed(url: str, n: int, sizes: int = 6) -> dict[str, int]:
 
 
 def ready(db_url: str, home: Path, server: FaultySmtpServer, holder: str = "",
-          lease: float = 600, batch: int = 20, rate: float = 0) -> subprocess.Popen[str]:
-    """A worker process, set up and waiting for :func:`go`."""
+          lease: float = 600, batch: int = 20, rate: float = 0, until: float = 0,
+          ) -> subprocess.Popen[str]:
+    """A worker process, set up and waiting for :func:`go` (with ``until``, one running
+    again and again, like the scheduler, until the day is done: tests/digest_worker.py)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), db_url, str(home), f"{server.url}?timeout=10",
-         DAY.isoformat(), holder, str(lease), str(batch), str(rate)],
+         DAY.isoformat(), holder, str(lease), str(batch), str(rate), str(until)],
         cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -233,6 +237,59 @@ def test_a_slow_batch_renews_its_claims_so_no_one_takes_them_over(
     assert all(len(copies) == 1 for copies in got.values()), sorted(
         a for a, c in got.items() if len(c) > 1)
     assert slow_report["sent"] == fast_report["sent"] == 30
+
+
+@pytest.mark.slow
+@pg_only
+def test_after_a_database_outage_the_next_run_takes_back_the_rows_its_worker_held(
+    db_url: str, tmp_path: Path, smtp_server: FaultySmtpServer
+) -> None:
+    """PostgreSQL goes away while a worker waits for the SMTP server's reply to a digest of a
+    claimed batch (a TCP proxy cut: a restart of the server, as far as the worker can tell),
+    so recording that digest as sent fails and the run ends with the batch still claimed.
+    The worker lives on and runs again, like the scheduler; once the database is back, its
+    next run takes those rows back at once (the run that claimed them has ended in this very
+    process) rather than after the 10-minute lease. The digest in flight at the outage is the
+    only one sent twice, the same mail. The outage is logged one line at a time, without a
+    traceback."""
+    ids = seed(db_url, 120)
+    upstream = make_url(db_url)
+    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy:
+        url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+        smtp_server.stall("data", 1.5, to="reader0030@example.org", times=1)
+        worker = ready(url, tmp_path / "home", smtp_server, batch=50, until=40)
+        go(worker)
+        deadline = time.monotonic() + 60
+        while (not any(r.rcpt_tos == ("reader0029@example.org",)
+                       for r in smtp_server.received) and time.monotonic() < deadline):
+            time.sleep(0.005)
+        time.sleep(0.5)  # reader0030's reply is 1 s away: the database goes, for 3 s
+        proxy.cut()
+        time.sleep(3.0)
+        proxy.restore()
+        t0 = time.monotonic()
+        out, err = worker.communicate(timeout=120)
+        took = time.monotonic() - t0
+    assert worker.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert int(str(report["runs"])) > 1, report  # the outage ended a run
+    # the outage is logged (the worker has no logging set up: Python's last-resort handler
+    # writes warnings and errors to stderr), one line per event, without a traceback
+    assert "digest" in err and "the database failed" in err, err
+    assert "Traceback" not in err, err
+    store = Store.open(db_url)
+    assert store.digests.count_deliveries(DAY) == {"sent": 120}
+    store.close()
+    assert took < 20, f"the held rows waited {took:.0f} s"
+    got = copies_by_address(smtp_server)
+    assert sorted(got) == sorted(ids)
+    twice = {a: c for a, c in got.items() if len(c) > 1}
+    assert set(twice) <= {"reader0030@example.org"}, sorted(twice)
+    for address, (first, again) in twice.items():
+        assert first["Message-ID"] == again["Message-ID"] == digest_message_id(
+            ids[address], DAY, BASE)
+        assert bodies(first) == bodies(again)
 
 
 TOKENS = re.compile(r"(?:t|token)=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

@@ -21,8 +21,11 @@ exponential backoff (1, 2, 4 … minutes, at most an hour) until the cut-off; a 
 (authentication refused, server gone) pauses the run rather than burning through the list.
 
 A kill at any point loses nothing: a row claimed by a dead process is claimed again by the next
-run and the same mail (same papers, same Message-ID) is sent. The only duplicate possible comes
-from a kill after the server accepted the message and before ``sent`` was recorded.
+run and the same mail (same papers, same Message-ID) is sent. So is a row left claimed by a run
+that ended on a database error (PostgreSQL restarted mid-run): the next run of the same process
+(the worker's next tick) takes it back at once; other processes, after the lease. The only
+duplicate possible comes from a kill (or a database outage) after the server accepted the
+message and before ``sent`` was recorded.
 """
 
 from __future__ import annotations
@@ -47,10 +50,10 @@ from paperwire.digests.service import (
     message_id_for,
     stored_digest,
 )
-from paperwire.errors import DeliveryError
+from paperwire.errors import DeliveryError, StoreError
 from paperwire.records import Digest, Subscriber
 from paperwire.store.digests import Composition, Delivery
-from paperwire.store.leases import dead_local_holder, new_holder
+from paperwire.store.leases import dead_local_holder, ended_here, new_holder, running
 
 log = logging.getLogger(__name__)
 CLAIM_STALE_AFTER = timedelta(minutes=10)  # the lease: a claim older than this is retaken
@@ -197,10 +200,17 @@ def run(
 
     Several runs (processes, hosts) may work through the same day at once: each claims
     ``batch`` due rows at a time, and a row claimed by a run that died is claimed again once
-    its claim is ``lease`` old (at once when the dead process was on this host)."""
+    its claim is ``lease`` old (at once when the dead process was on this host, or when the
+    run that claimed it ended in this process, e.g. on a database error)."""
     if day is not None:
         check_digest_day(day, clock())
-    holder = holder or new_holder()
+    with running(holder or new_holder()) as holder:
+        return _run(ctx, mailer, clock, day, holder, on_progress, lease, batch)
+
+
+def _run(ctx: DigestContext, mailer: Mailer, clock: Callable[[], datetime], day: date | None,
+         holder: str, on_progress: Callable[[RunReport, int], None] | None,
+         lease: timedelta, batch: int) -> RunReport:
     report = RunReport()
     report.planned = plan(ctx, clock(), day)
     report.expired += ctx.store.digests.expire(clock())
@@ -232,19 +242,31 @@ def one_per_subscriber(rows: list[Delivery]) -> tuple[list[Delivery], list[Deliv
 def claim_due(ctx: DigestContext, holder: str, clock: Callable[[], datetime],
               lease: timedelta, batch: int) -> list[Delivery]:
     """Claim the next ``batch`` due rows: pending ones, and those whose claimer died (a
-    process of this host that is gone) or whose claim is older than ``lease``."""
+    process of this host that is gone), whose claimer was a run of this process that has
+    ended (on a database error: it could not give them back), or whose claim is older than
+    ``lease``."""
     digests = ctx.store.digests
     now = clock()
-    dead = [h for h in digests.sending_holders() if h != holder and dead_local_holder(h)]
+    dead = [h for h in digests.sending_holders()
+            if h != holder and (dead_local_holder(h) or ended_here(h))]
     return digests.claim_due(holder, now, now - lease, batch, dead)
+
+
+def _log_failure(exc: BaseException, what: str, *args: object) -> None:
+    """Log ``what`` at ERROR: a database error as one line (an outage, e.g. PostgreSQL
+    restarting, is the news, not the stack); anything else with its traceback (a bug)."""
+    if isinstance(exc, StoreError):
+        log.error(f"{what}: %s", *args, exc)
+    else:
+        log.error(what, *args, exc_info=exc)
 
 
 def _give_back(ctx: DigestContext, rows: Sequence[Delivery], holder: str) -> None:
     """Put claimed rows this run will not try back to ``pending``, as they were."""
     try:
         ctx.store.digests.release(rows, holder)
-    except Exception:  # the claims go stale, and are retaken
-        log.exception("could not release %d digests", len(rows))
+    except Exception as exc:  # the claims go stale, and are retaken
+        _log_failure(exc, "could not release %d digests", len(rows))
 
 
 class _Sending:
@@ -383,14 +405,14 @@ class _Sending:
             try:
                 self.ctx.store.digests.finish(d, self.holder, "pending", self.clock(),
                                               error="interrupted", next_attempt_at=self.clock())
-            except Exception:
-                log.exception("could not release digest %s", d.id)
+            except Exception as exc:
+                _log_failure(exc, "could not release digest %s", d.id)
             raise
 
     def _failed(self, d: Delivery, exc: Exception) -> None:
         """``d`` raised ``exc``: retry it after a backoff (or expire it)."""
-        log.error("digest %s (subscriber %s, %s) failed", d.id, d.subscriber_id,
-                  d.digest_date, exc_info=exc)
+        _log_failure(exc, "digest %s (subscriber %s, %s) failed", d.id, d.subscriber_id,
+                     d.digest_date)
         detail = f"{type(exc).__name__}: {exc}"
         self.report.errors.append(detail)
         now = self.clock()
@@ -403,8 +425,8 @@ class _Sending:
                 self.ctx.store.digests.finish(d, self.holder, "pending", now, error=detail,
                                               next_attempt_at=retry_at)
                 self.report.retrying += 1
-        except Exception:  # the database is gone too: the claim goes stale, and is retaken
-            log.exception("could not release digest %s", d.id)
+        except Exception as again:  # the database is gone too: the claim is retaken later
+            _log_failure(again, "could not release digest %s", d.id)
             raise exc from None
 
     def _send_one(self, d: Delivery, digest: Digest) -> str:
