@@ -212,3 +212,47 @@ def test_cluster_start_kill_9_and_stop(pg_schema_url: str, tmp_path: Path,
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert not left, f"processes left after stop: {left}"
     assert cluster("status").returncode == 3  # not running
+
+
+def test_web_processes_fork_with_the_app_imported_by_their_master(tmp_path: Path) -> None:
+    """gunicorn as scripts/cluster runs it (here one web process over SQLite): the master
+    imports the app's modules before it forks (its memory maps pydantic's and tantivy's
+    compiled modules, which gunicorn and uvicorn never load), so a web process killed with -9
+    is replaced by one that starts from them loaded."""
+    home, port = tmp_path / "home", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env.update(PAPERWIRE_HOME=str(home), PAPERWIRE_LOG_LEVEL="WARNING")
+    log = tmp_path / "web.log"
+    with log.open("w") as out:
+        gunicorn = subprocess.Popen(
+            [str(VENV / "gunicorn"), "-c", "python:paperwire.web.gunicorn_conf", "-w", "1",
+             "-b", f"127.0.0.1:{port}", "--control-socket", str(tmp_path / "gunicorn.ctl"),
+             "paperwire.web.asgi:follower()"],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+    def started(pids: set[int]) -> bool:
+        text = log.read_text()
+        return bool(pids) and all(f"[{pid}] [INFO] Application startup complete" in text
+                                  for pid in pids)
+
+    def answers() -> bool:  # on a new connection each time (the killed one's is gone)
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for("gunicorn answering", answers, 90)
+        maps = Path(f"/proc/{gunicorn.pid}/maps").read_text()
+        assert "_pydantic_core" in maps and "tantivy" in maps, "the master did not import the app"
+        first = children(gunicorn.pid)
+        assert len(first) == 1 and started(first), first
+        killed = first.pop()
+        os.kill(killed, signal.SIGKILL)
+        took = wait_for("a new web process started",
+                        lambda: started(children(gunicorn.pid) - {killed}), BACK_WITHIN)
+        print(f"\nnew web process started {took:.1f} s after the kill")
+        assert answers()
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
