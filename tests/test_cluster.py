@@ -17,17 +17,21 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from paperwire.models import Paper
 from paperwire.web.asgi import follower
+from paperwire.web.gunicorn_conf import ClosedWhenOld, closed_when_old
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "cluster"
@@ -245,6 +249,7 @@ def test_web_processes_fork_with_the_app_imported_by_their_master(tmp_path: Path
         wait_for("gunicorn answering", answers, 90)
         maps = Path(f"/proc/{gunicorn.pid}/maps").read_text()
         assert "_pydantic_core" in maps and "tantivy" in maps, "the master did not import the app"
+        assert "Using worker: paperwire.web.gunicorn_conf.Worker" in log.read_text()
         first = children(gunicorn.pid)
         assert len(first) == 1 and started(first), first
         killed = first.pop()
@@ -256,3 +261,71 @@ def test_web_processes_fork_with_the_app_imported_by_their_master(tmp_path: Path
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
+
+
+def test_a_connection_is_closed_once_old_so_that_clients_spread_again() -> None:
+    """What each web process's app is wrapped in (gunicorn_conf.Worker), under a real uvicorn
+    server: a kept-alive connection younger than ``max_age`` stays open; the first answer after
+    says ``Connection: close``, and the client's next request comes on a new connection (the
+    port the app sees changes), which any web process may accept."""
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": str(scope["client"][1]).encode()})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(ClosedWhenOld(echo, max_age=1.0),
+                                           host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for("uvicorn started", lambda: server.started, 30)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            first, again = client.get("/"), client.get("/")
+            assert again.text == first.text and "connection" not in again.headers
+            time.sleep(1.1)
+            old = client.get("/")
+            assert old.text == first.text and old.headers["connection"] == "close"
+            new = client.get("/")
+            assert new.text != first.text and "connection" not in new.headers
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_behind_a_proxy_each_connection_ages_on_its_own() -> None:
+    """As gunicorn_conf.Worker wires it (uvicorn trusting the proxy at 127.0.0.1, so the app
+    sees the reader's address with port 0): two connections of the proxy carrying the same
+    reader are told apart, each closed once itself is old, not once the reader is."""
+    seen: list[object] = []
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["client"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = free_port()
+    config = uvicorn.Config(echo, host="127.0.0.1", port=port, lifespan="off",
+                            log_level="warning", proxy_headers=True,
+                            forwarded_allow_ips="127.0.0.1")
+    closed_when_old(config, max_age=2.0)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    reader = {"X-Forwarded-For": "203.0.113.9"}
+    try:
+        wait_for("uvicorn started", lambda: server.started, 30)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=reader) as a, \
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=reader) as b:
+            a.get("/")
+            time.sleep(1.4)
+            b.get("/")  # a second connection, 1.4 s younger
+            time.sleep(1.0)
+            assert "connection" not in b.get("/").headers  # 1 s old
+            assert a.get("/").headers.get("connection") == "close"  # 2.4 s old
+        assert seen and all(tuple(client) == ("203.0.113.9", 0) for client in seen)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
