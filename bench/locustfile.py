@@ -98,3 +98,28 @@ class Reader(FastHttpUser):
     @tag("pages")
     def api_paper(self) -> None:
         self._get(f"/api/papers/{self._paper()}", "/api/papers/{id}")
+
+
+# bench/load_faults.py: every failed request, one JSON line to the file ``LOAD_FAILURES`` names
+# (when set): when it started and ended (seconds since the epoch), its route, the HTTP status
+# (0: no answer) and the error, so that each can be set against the kills' times.
+if os.environ.get("LOAD_FAILURES"):
+    import time
+
+    from locust import events
+
+    FAILURES = open(os.environ["LOAD_FAILURES"], "a", encoding="utf-8")  # noqa: SIM115
+
+    @events.request.add_listener
+    def record_failure(name: str, response_time: float, exception: BaseException | None,
+                       response: object = None, start_time: float | None = None,
+                       **_: object) -> None:
+        if exception is None:
+            return
+        status = getattr(response, "status_code", 0) or 0
+        end = time.time()
+        FAILURES.write(json.dumps({
+            "start": start_time if start_time is not None else end - response_time / 1000,
+            "end": end, "name": name, "status": int(status),
+            "error": type(exception).__name__, "message": str(exception)[:300]}) + "\n")
+        FAILURES.flush()

@@ -22,14 +22,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from paperwire.cli import DEMO_DATA
@@ -41,6 +44,7 @@ from paperwire.records import Subscriber
 from paperwire.store import Store
 from paperwire.store.digests import Delivery
 from paperwire.web.asgi import follower
+from paperwire.web.gunicorn_conf import ClosedWhenOld, closed_when_old
 from smtp_server import FaultySmtpServer, Received
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -444,3 +448,116 @@ def test_three_workers_send_each_digest_once_with_one_killed_mid_run(
     print(f"sent by {len(senders)} worker runs ({sorted(len(sent_by[h]) for h in senders)}),"
           f" over {len(connections)} SMTP connections; sent twice: {twice or 'none'}")
     assert len(senders) >= 2 and len(connections) >= 2, (senders, connections)
+
+
+def test_web_processes_fork_with_the_app_imported_by_their_master(tmp_path: Path) -> None:
+    """gunicorn as scripts/cluster runs it (here one web process over SQLite): the master
+    imports the app's modules before it forks (its memory maps pydantic's and tantivy's
+    compiled modules, which gunicorn and uvicorn never load), so a web process killed with -9
+    is replaced by one that starts from them loaded."""
+    home, port = tmp_path / "home", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env.update(PAPERWIRE_HOME=str(home), PAPERWIRE_LOG_LEVEL="WARNING")
+    log = tmp_path / "web.log"
+    with log.open("w") as out:
+        gunicorn = subprocess.Popen(
+            [str(VENV / "gunicorn"), "-c", "python:paperwire.web.gunicorn_conf", "-w", "1",
+             "-b", f"127.0.0.1:{port}", "--control-socket", str(tmp_path / "gunicorn.ctl"),
+             "paperwire.web.asgi:follower()"],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+    def started(pids: set[int]) -> bool:
+        text = log.read_text()
+        return bool(pids) and all(f"[{pid}] [INFO] Application startup complete" in text
+                                  for pid in pids)
+
+    def answers() -> bool:  # on a new connection each time (the killed one's is gone)
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for("gunicorn answering", answers, 90)
+        maps = Path(f"/proc/{gunicorn.pid}/maps").read_text()
+        assert "_pydantic_core" in maps and "tantivy" in maps, "the master did not import the app"
+        assert "Using worker: paperwire.web.gunicorn_conf.Worker" in log.read_text()
+        first = children(gunicorn.pid)
+        assert len(first) == 1 and started(first), first
+        killed = first.pop()
+        os.kill(killed, signal.SIGKILL)
+        took = wait_for("a new web process started",
+                        lambda: started(children(gunicorn.pid) - {killed}), BACK_WITHIN)
+        print(f"\nnew web process started {took:.1f} s after the kill")
+        assert answers()
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+
+
+def test_a_connection_is_closed_once_old_so_that_clients_spread_again() -> None:
+    """What each web process's app is wrapped in (gunicorn_conf.Worker), under a real uvicorn
+    server: a kept-alive connection younger than ``max_age`` stays open; the first answer after
+    says ``Connection: close``, and the client's next request comes on a new connection (the
+    port the app sees changes), which any web process may accept."""
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": str(scope["client"][1]).encode()})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(ClosedWhenOld(echo, max_age=1.0),
+                                           host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for("uvicorn started", lambda: server.started, 30)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            first, again = client.get("/"), client.get("/")
+            assert again.text == first.text and "connection" not in again.headers
+            time.sleep(1.1)
+            old = client.get("/")
+            assert old.text == first.text and old.headers["connection"] == "close"
+            new = client.get("/")
+            assert new.text != first.text and "connection" not in new.headers
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_behind_a_proxy_each_connection_ages_on_its_own() -> None:
+    """As gunicorn_conf.Worker wires it (uvicorn trusting the proxy at 127.0.0.1, so the app
+    sees the reader's address with port 0): two connections of the proxy carrying the same
+    reader are told apart, each closed once itself is old, not once the reader is."""
+    seen: list[object] = []
+
+    async def echo(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["client"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = free_port()
+    config = uvicorn.Config(echo, host="127.0.0.1", port=port, lifespan="off",
+                            log_level="warning", proxy_headers=True,
+                            forwarded_allow_ips="127.0.0.1")
+    closed_when_old(config, max_age=2.0)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    reader = {"X-Forwarded-For": "203.0.113.9"}
+    try:
+        wait_for("uvicorn started", lambda: server.started, 30)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=reader) as a, \
+                httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=reader) as b:
+            a.get("/")
+            time.sleep(1.4)
+            b.get("/")  # a second connection, 1.4 s younger
+            time.sleep(1.0)
+            assert "connection" not in b.get("/").headers  # 1 s old
+            assert a.get("/").headers.get("connection") == "close"  # 2.4 s old
+        assert seen and all(tuple(client) == ("203.0.113.9", 0) for client in seen)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
