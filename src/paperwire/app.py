@@ -240,8 +240,9 @@ class Paperwire:
         return replace(ranked, entries=ranked.entries[offset:offset + limit], offset=offset)
 
     def data_version(self) -> DataVersion:
-        """The version of what trending and its pages read (one query, every call): a
-        vote, an import or an ingest in any process changes it at once."""
+        """The version of what trending and its pages read (one query per call on SQLite;
+        none on PostgreSQL while the web app's listener hears its notifications): a vote,
+        an import or an ingest in any process changes it at once (within milliseconds)."""
         return self.store.data_version()
 
     def daily_papers(self, period: daily.Period | None, sort: str = "publishedAt",

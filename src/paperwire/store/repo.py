@@ -122,6 +122,7 @@ class Store:
         self._accounts: AccountStore | None = None
         self._library: LibraryStore | None = None
         self._counted: tuple[float, int] | None = None  # (monotonic time, papers) of health()
+        self._listener: version_sql.VersionListener | None = None
 
     @property
     def digests(self) -> DigestStore:
@@ -156,6 +157,7 @@ class Store:
         return self.engine.dialect.name
 
     def close(self) -> None:
+        self.stop_following_version()
         self.engine.dispose()
 
     def ping(self) -> bool:
@@ -612,9 +614,41 @@ class Store:
 
     def data_version(self) -> DataVersion:
         """The version of what trending and its pages read (``store/version.py``): one
-        primary-key lookup; every write of papers, signals or paper metadata changes it."""
+        primary-key lookup; every write of papers, signals or paper metadata changes it.
+        While :meth:`follow_version` listens, no query: the version its notifications
+        brought."""
+        listener = self._listener
+        known = listener.current() if listener is not None else None
+        if known is not None:
+            return known
         with self.engine.connect() as conn:
             return version_sql.read(conn)
+
+    def follow_version(self) -> None:
+        """On PostgreSQL, keep the data version in memory from its notifications (a thread
+        of :class:`~paperwire.store.version.VersionListener`) instead of reading it on each
+        call of :meth:`data_version`; a no-op on SQLite (read per call: one process, cheap)
+        or when already following."""
+        if self.dialect == "postgresql" and self._listener is None:
+            self._listener = version_sql.VersionListener(self.engine)
+            self._listener.start()
+
+    def stop_following_version(self) -> None:
+        """Stop the thread of :meth:`follow_version` (if any) and read per call again."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+
+    def version_source(self) -> dict[str, Any]:
+        """Where :meth:`data_version` comes from, for ``/healthz``."""
+        listener = self._listener
+        if listener is None:
+            return {"source": "read per request"}
+        if listener.listening:
+            return {"source": "notifications", "backend_pid": listener.backend_pid,
+                    "heard": listener.heard}
+        return {"source": "read per request",
+                "detail": "listening again after: " + (listener.error or "starting")}
 
     def max_changed_at(self) -> datetime | None:
         with self.engine.connect() as conn:

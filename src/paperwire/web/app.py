@@ -59,12 +59,16 @@ an altered one is a 400. Up to 1000 results page through.
 def create_app(paperwire: Paperwire, dev_outbox: bool = False) -> FastAPI:
     """The web app over ``paperwire``. ``dev_outbox``: show the local outbox's pages (the
     demo on a loopback address). At shutdown, mails of requests already answered are sent,
-    then ``paperwire`` is closed (its store only if it opened it)."""
+    then ``paperwire`` is closed (its store only if it opened it). While it runs, a
+    PostgreSQL store's data version comes from its notifications (``Store.follow_version``):
+    no query per request for it."""
     queue = MailQueue(paperwire.mailer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        paperwire.store.follow_version()
         yield
+        await run_in_threadpool(paperwire.store.stop_following_version)
         await run_in_threadpool(queue.drain, digest_routes.SHUTDOWN_DRAIN_SECONDS)
         paperwire.close()
 

@@ -21,8 +21,10 @@ from paperwire.web.app import create_app
 
 def follower(settings: Settings | None = None) -> FastAPI:
     """The web app over a :class:`Paperwire` of ``settings`` (default: from the environment)
-    that only serves requests: no background threads, and no index writer even on demand
-    (``paperwire serve --no-scheduler --no-indexer`` without the server around it). Its
+    that only serves requests: no background threads (but, on PostgreSQL, the one that
+    hears the data version's notifications, ``Store.follow_version``), and no index writer
+    even on demand (``paperwire serve --no-scheduler --no-indexer`` without the server
+    around it). Its
     log lines go to stderr. Closed at the app's shutdown."""
     settings = settings if settings is not None else load_settings()
     configure_logging(settings.log_level)

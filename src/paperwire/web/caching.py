@@ -3,8 +3,9 @@ fingerprinted static files.
 
 A shared response (trending for someone not signed in, its JSON API and its feeds) carries a
 weak ``ETag`` made of the release (code, templates, static files, the settings that shape a
-page), the store's data version (:meth:`Paperwire.data_version`, read on every request, so a
-vote or an import in any process changes it at once), today's date (the default day of
+page), the store's data version (:meth:`Paperwire.data_version`: read on every request on
+SQLite, heard from PostgreSQL's notifications there, so a vote or an import in any process
+changes it at once, or within the notification's delivery), today's date (the default day of
 trending) and the address; ``Last-Modified`` is the newest of the data's write time and
 today's midnight. A matching ``If-None-Match`` (or, without one, an ``If-Modified-Since`` not
 older) is a 304 with no body, nothing rendered. Otherwise the body is rendered once per

@@ -8,6 +8,10 @@
 * ``mail``: the SMTP server of PAPERWIRE_SMTP_URL, or the running local outbox, answers a
   connection with its greeting.
 
+``data_version`` (not a check) says where the shared pages' data version comes from:
+``notifications`` (PostgreSQL, listening) or ``read per request`` (SQLite, or while the
+listener reconnects).
+
 A part this process does not run (``serve --no-scheduler``, an empty schedule, an app
 without background threads) is ``off``, which is not a failure; ``down`` is, and makes the
 answer a 503.
@@ -101,7 +105,7 @@ def report(store: Store, settings: Settings, bg: Background | None,
     }
     down = [name for name, check in checks.items() if check.status == "down"]
     body: dict[str, Any] = {"status": "error" if down else "ok", "database": store.dialect,
-                            "papers": papers,
+                            "papers": papers, "data_version": store.version_source(),
                             "checks": {name: c.to_dict() for name, c in checks.items()}}
     if down:
         body["detail"] = "down: " + ", ".join(down)
