@@ -141,3 +141,25 @@ def test_a_write_of_this_process_shows_at_once(pg_schema_url: str) -> None:
     finally:
         store.close()
         other.close()
+
+
+def test_a_missed_notification_is_read_again_at_the_next_check(
+        pg_schema_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listener checks its connection and reads the version again every CHECK_SECONDS:
+    a version it holds wrongly (a notification lost, a connection dead without a word) is
+    put right by then, not kept until the next write."""
+    monkeypatch.setattr(version_sql, "CHECK_SECONDS", 0.5)
+    store, other = Store.open(pg_schema_url), Store.open(pg_schema_url)
+    try:
+        store.write_batch([A], [], now=NOW)
+        store.follow_version()
+        until(lambda: listening(store))
+        listener = version_sql._listeners[store.engine]
+        with listener._lock:  # as if the last write's notification never came
+            listener._known = replace(other.data_version(), token="lost")
+        assert store.data_version().token == "lost"
+        until(lambda: store.data_version() == other.data_version(), seconds=5.0)
+        assert listening(store)
+    finally:
+        store.close()
+        other.close()

@@ -37,6 +37,9 @@ CHANNEL_PREFIX = "paperwire_version_"  # + md5 of the schema: one channel per st
 WAIT_SECONDS = 1.0  # one wait for notifications, between looks at whether to stop
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # between attempts to listen again
 OWN_WRITE_SECONDS = 10.0  # how long a write of this process waits for its notification
+# the listening connection is checked and the version read again this often: a connection
+# that died without a word (a silent network), or a notification lost, is stale no longer
+CHECK_SECONDS = 10.0
 # the listeners of this process, by engine: a write through one tells it (see touch)
 _listeners: WeakKeyDictionary[Engine, VersionListener] = WeakKeyDictionary()
 
@@ -153,14 +156,29 @@ class VersionListener:
             with self._lock:
                 self._known = known
             self.backend_pid = conn.info.backend_pid
+            checked = monotonic()
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=WAIT_SECONDS):
                     self._apply(note.payload)
+                if monotonic() - checked >= CHECK_SECONDS:
+                    self._check(conn)
+                    checked = monotonic()
         finally:
             with self._lock:
                 self._known = None
             self.backend_pid = None
             conn.close()
+
+    def _check(self, conn: Any) -> None:
+        """Ask the listening connection for an answer, then read the version again: not
+        vouched for meanwhile (a silent network hangs here), and anything missed is read."""
+        with self._lock:
+            self._known = None
+        conn.execute("SELECT 1")
+        with self.engine.connect() as reader:
+            known = read(reader)
+        with self._lock:
+            self._known = known
 
     def _apply(self, payload: str) -> None:
         version = _heard(payload)
