@@ -9,6 +9,8 @@ only taken over once they are LEASE_SECONDS old (a holder of this host that died
 over at once). An empty HOLDER is a fresh one of this process. The run starts once a
 line is read from stdin (so several workers can start together).
 
+MARK_SENT_PATIENCE in the environment sets deliver.MARK_SENT_PATIENCE (seconds).
+
 With UNTIL_SECONDS, the worker runs again and again like the scheduler's loop (0.2 s apart,
 an error of the database logged and the next run tried) until no row of the day is pending
 or sending, for at most UNTIL_SECONDS; it then prints the last report and the runs made.
@@ -17,6 +19,7 @@ or sending, for at most UNTIL_SECONDS; it then prints the last report and the ru
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -38,6 +41,8 @@ def main(db_url: str, home: str, smtp_url: str, day: str, holder: str, lease: st
                         base_url="https://papers.example.org", digest_send_rate=float(rate))
     store = Store.open(db_url)
     ctx = DigestContext(store, settings)
+    if "MARK_SENT_PATIENCE" in os.environ:
+        deliver.MARK_SENT_PATIENCE = float(os.environ["MARK_SENT_PATIENCE"])
     print("ready", flush=True)
     sys.stdin.readline()  # the go
     deadline = time.monotonic() + float(until)

@@ -61,10 +61,13 @@ def seed(url: str, n: int, sizes: int = 6) -> dict[str, int]:
 
 def ready(db_url: str, home: Path, server: FaultySmtpServer, holder: str = "",
           lease: float = 600, batch: int = 20, rate: float = 0, until: float = 0,
-          ) -> subprocess.Popen[str]:
+          patience: float | None = None) -> subprocess.Popen[str]:
     """A worker process, set up and waiting for :func:`go` (with ``until``, one running
-    again and again, like the scheduler, until the day is done: tests/digest_worker.py)."""
+    again and again, like the scheduler, until the day is done: tests/digest_worker.py;
+    ``patience``: its deliver.MARK_SENT_PATIENCE)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    if patience is not None:
+        env["MARK_SENT_PATIENCE"] = str(patience)
     proc = subprocess.Popen(
         [sys.executable, str(WORKER), db_url, str(home), f"{server.url}?timeout=10",
          DAY.isoformat(), holder, str(lease), str(batch), str(rate), str(until)],
@@ -250,15 +253,16 @@ def test_after_a_database_outage_the_next_run_takes_back_the_rows_its_worker_hel
     The worker lives on and runs again, like the scheduler; once the database is back, its
     next run takes those rows back at once (the run that claimed them has ended in this very
     process) rather than after the 10-minute lease. The digest in flight at the outage is the
-    only one sent twice, the same mail. The outage is logged one line at a time, without a
-    traceback."""
+    only one sent twice, the same mail (the worker tries its ``sent`` mark again for one
+    second only here: the outage outlasts it). The outage is logged one line at a time,
+    without a traceback."""
     ids = seed(db_url, 120)
     upstream = make_url(db_url)
     with TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy:
         url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(
             hide_password=False)
         smtp_server.stall("data", 1.5, to="reader0030@example.org", times=1)
-        worker = ready(url, tmp_path / "home", smtp_server, batch=50, until=40)
+        worker = ready(url, tmp_path / "home", smtp_server, batch=50, until=40, patience=1)
         go(worker)
         deadline = time.monotonic() + 60
         while (not any(r.rcpt_tos == ("reader0029@example.org",)
@@ -290,6 +294,41 @@ def test_after_a_database_outage_the_next_run_takes_back_the_rows_its_worker_hel
         assert first["Message-ID"] == again["Message-ID"] == digest_message_id(
             ids[address], DAY, BASE)
         assert bodies(first) == bodies(again)
+
+
+@pg_only
+@pytest.mark.slow
+def test_a_database_restart_while_a_mail_is_out_sends_nothing_twice(
+    db_url: str, tmp_path: Path, smtp_server: FaultySmtpServer
+) -> None:
+    """As above, but the database is back within the worker's patience for the ``sent``
+    mark (3 s against 30): the mark is tried again until it holds, so the digest in flight at
+    the outage is recorded, not sent again, and the run goes on to the end."""
+    ids = seed(db_url, 120)
+    upstream = make_url(db_url)
+    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy:
+        url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+        smtp_server.stall("data", 1.5, to="reader0030@example.org", times=1)
+        worker = ready(url, tmp_path / "home", smtp_server, batch=50, until=40)
+        go(worker)
+        deadline = time.monotonic() + 60
+        while (not any(r.rcpt_tos == ("reader0029@example.org",)
+                       for r in smtp_server.received) and time.monotonic() < deadline):
+            time.sleep(0.005)
+        time.sleep(0.5)  # reader0030's reply is 1 s away: the database goes, for 3 s
+        proxy.cut()
+        time.sleep(3.0)
+        proxy.restore()
+        _out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert "was sent but not recorded yet" in err and "Traceback" not in err, err
+    store = Store.open(db_url)
+    assert store.digests.count_deliveries(DAY) == {"sent": 120}
+    store.close()
+    got = copies_by_address(smtp_server)
+    assert sorted(got) == sorted(ids)
+    assert {a: len(c) for a, c in got.items() if len(c) > 1} == {}
 
 
 TOKENS = re.compile(r"(?:t|token)=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

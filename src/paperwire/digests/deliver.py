@@ -24,8 +24,9 @@ A kill at any point loses nothing: a row claimed by a dead process is claimed ag
 run and the same mail (same papers, same Message-ID) is sent. So is a row left claimed by a run
 that ended on a database error (PostgreSQL restarted mid-run): the next run of the same process
 (the worker's next tick) takes it back at once; other processes, after the lease. The only
-duplicate possible comes from a kill (or a database outage) after the server accepted the
-message and before ``sent`` was recorded.
+duplicate possible comes from a kill after the server accepted the message and before
+``sent`` was recorded, or from a database outage longer than MARK_SENT_PATIENCE at that moment
+(the ``sent`` mark is tried again meanwhile, so a restart of PostgreSQL sends nothing twice).
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ CLAIM_BATCH = 50  # rows claimed (and composed) at a time
 PAUSE_AFTER_SYSTEMIC = 5  # failures in a row that are not about one address
 SUPPRESS_AFTER = 3  # permanent failures in a row for one address
 MAX_BACKOFF = timedelta(hours=1)
+# the server has a message but its ``sent`` mark failed (the database restarting): the mark is
+# tried again this long (seconds) before the run gives up, so a restart of PostgreSQL sends
+# nothing twice; past it the row is left claimed, taken back and the same mail sent again
+MARK_SENT_PATIENCE = 30.0
 SEND_RATE_KEY = "digest-send-rate"  # the deployment's sends this second (send_limits)
 FIRST_DIGEST_DAY = date(1991, 8, 14)  # arXiv's first day: nothing to send before it
 
@@ -429,6 +434,23 @@ class _Sending:
             _log_failure(again, "could not release digest %s", d.id)
             raise exc from None
 
+    def _mark_sent(self, d: Delivery, now: datetime, code: int | None) -> None:
+        """Record ``d`` as sent; a database error is tried again for MARK_SENT_PATIENCE
+        seconds (0.2, 0.4 … 2 s apart) before it is raised: the mail is out already."""
+        deadline = time.monotonic() + MARK_SENT_PATIENCE
+        wait = 0.2
+        while True:
+            try:
+                self.ctx.store.digests.mark_sent(d, self.holder, now, code)
+                return
+            except StoreError as exc:
+                if time.monotonic() + wait > deadline:
+                    raise
+                log.warning("digest %s was sent but not recorded yet (%s); trying again",
+                            d.id, exc)
+                time.sleep(wait)
+                wait = min(2 * wait, 2.0)
+
     def _send_one(self, d: Delivery, digest: Digest) -> str:
         digests, report, holder = self.ctx.store.digests, self.report, self.holder
         message = mail_for(self.ctx, digest, self.clock(), self.shared)
@@ -436,7 +458,7 @@ class _Sending:
         result = self.mailer.send(message)
         now = self.clock()
         if result.status is SendStatus.SENT:
-            digests.mark_sent(d, holder, now, result.code)
+            self._mark_sent(d, now, result.code)
             report.sent += 1
             return "sent"
         report.errors.append(result.detail)
