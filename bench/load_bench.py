@@ -12,7 +12,9 @@ readers, Locust as the load generator; errors, p50/p95/p99 and throughput per ro
    from the real 75k) and the bundled demo's 20 days of real Hugging Face daily papers with
    their upvotes (so that trending has signals), imported with ``paperwire import`` (the
    BM25 index built at its end). No vectors: embedding 500k abstracts takes hours here, so
-   search is lexical (the hybrid default falls back to it).
+   the topology runs with ``PAPERWIRE_SEMANTIC=off`` (search lexical, nothing embedded:
+   without it the index-writing worker embeds the corpus throughout, on the cores the load
+   test measures).
 2. **Topology**: ``scripts/cluster start --web N --workers M`` (gunicorn with N uvicorn
    workers, M ``paperwire worker``s; no schedule, so the workers only keep the index).
 3. **Baseline, in the same run**: each route asked alone, one request at a time (p50 of 30;
@@ -268,7 +270,8 @@ def main() -> None:
     OUT, DATABASE = args.out.resolve(), args.database
     OUT.mkdir(parents=True, exist_ok=True)
     env = {"PAPERWIRE_HOME": str(OUT / "home"), "PAPERWIRE_DATABASE_URL": f"{PG}/{DATABASE}",
-           "PAPERWIRE_INGEST_SCHEDULE": "", "PAPERWIRE_LOG_LEVEL": "WARNING",
+           "PAPERWIRE_INGEST_SCHEDULE": "", "PAPERWIRE_SEMANTIC": "off",
+           "PAPERWIRE_LOG_LEVEL": "WARNING",
            "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{args.port}"}
     print(f"# load test, {args.papers:,} papers, {args.web} web processes, {args.workers} "
           f"workers, {args.users} visitors for {args.seconds} s in {args.processes} Locust "

@@ -258,6 +258,7 @@ def main() -> None:
     port = args.port
     env = {"PAPERWIRE_HOME": str(lb.OUT / "home"),
            "PAPERWIRE_DATABASE_URL": f"{lb.PG}/{lb.DATABASE}", "PAPERWIRE_INGEST_SCHEDULE": "",
+           "PAPERWIRE_SEMANTIC": "off",
            "PAPERWIRE_LOG_LEVEL": "WARNING", "PAPERWIRE_BASE_URL": f"http://127.0.0.1:{port}"}
     topology = (f"{args.web} web processes (gunicorn, uvicorn workers), {args.workers} "
                 f"workers, supervisord")

@@ -305,3 +305,46 @@ def test_index_on_cuda_without_one_fails_and_embeds_nothing(
         store.close()
     monkeypatch.setenv("PAPERWIRE_EMBED_DEVICE", "cpu")
     assert cli("index", "--no-progress") == (0, "")
+
+
+# -- PAPERWIRE_SEMANTIC=off: lexical only, nothing embedded ----------------------------------
+
+
+@needs_model
+@pytest.mark.parametrize("semantic", [True, False])
+def test_semantic_off_embeds_nothing_and_searches_by_words(
+    tmp_path: Path, cache_dir: Path, semantic: bool
+) -> None:
+    """With the model at hand, the index writer embeds new papers, unless PAPERWIRE_SEMANTIC
+    is off: then it embeds none, hybrid search answers from BM25 alone and similar papers
+    come from BM25 on the title; the setting reads "off" from the environment."""
+    from datetime import datetime
+
+    from paperwire.config import Settings, load_settings
+    from paperwire.models import Paper
+    from paperwire.search import SearchEngine
+    from paperwire.search.engine import SearchOptions
+    from paperwire.search.writer import writer_of
+    from paperwire.store import Store
+
+    assert load_settings({"PAPERWIRE_SEMANTIC": "off"}).semantic is False
+    assert load_settings({}).semantic is True
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    settings = Settings(home=tmp_path / "home", database_url=url, models_dir=cache_dir,
+                        semantic=semantic)
+    store = Store.open(url)
+    try:
+        store.write_batch([Paper(id=f"2607.{i:05d}", title=f"Protein folding study {i}",
+                                 abstract="We fold proteins with graphs.")
+                           for i in range(5)], [], now=datetime(2026, 7, 1))
+        engine = SearchEngine(store, settings)
+        assert writer_of(engine).run_once()
+        assert store.has_embeddings() is semantic
+        assert engine.dense_available() is semantic
+        hits, total = engine.search_page("protein folding", mode="hybrid",
+                                         options=SearchOptions(limit=5))
+        assert total == 5 and len(hits) == 5
+        similar = {h.paper.id for h in engine.similar(["2607.00000"], limit=3)}
+        assert len(similar) == 3 and similar <= {f"2607.{i:05d}" for i in range(1, 5)}
+    finally:
+        store.close()

@@ -296,6 +296,12 @@ class Settings:
                   "doc": "show the local outbox at /dev/outbox in serve (the demo on loopback "
                          "always does)"},
     )
+    semantic: bool = field(
+        default=True,
+        metadata={"parse": _bool,
+                  "doc": "off: search is lexical (BM25) only and the index writer embeds "
+                         "nothing (a corpus too large to embed on the machine at hand)"},
+    )
     embed_device: str = field(
         default="cpu",
         metadata={"parse": _embed_device,

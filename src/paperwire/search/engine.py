@@ -225,6 +225,9 @@ class SearchEngine:
         lexical (logged once)."""
         if self.embedder is not None:
             return True
+        if self._dense_error is None and not self.settings.semantic:
+            self._dense_error = "PAPERWIRE_SEMANTIC is off"
+            log.info("semantic search is off (PAPERWIRE_SEMANTIC=off): search is lexical")
         if self._dense_error is None:
             try:
                 self._embedder()
