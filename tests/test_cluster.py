@@ -561,3 +561,27 @@ def test_behind_a_proxy_each_connection_ages_on_its_own() -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_start_right_after_a_stop_is_not_refused_the_port(tmp_path: Path) -> None:
+    """Connections closed by the server just before (a run just stopped) leave the port in
+    TIME_WAIT for a minute; gunicorn binds it anyway (SO_REUSEADDR), so the script's own
+    check that the port is free must too: here it goes past the port, to the next check
+    (the database, which is not PostgreSQL)."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn's
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            served, _ = listener.accept()
+            served.close()  # the server side closes first: its end waits in TIME_WAIT
+            client.recv(1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERWIRE_")}
+    env.update(PAPERWIRE_HOME=str(tmp_path / "home"),
+               PAPERWIRE_DATABASE_URL=f"sqlite:///{tmp_path / 'p.db'}")
+    done = subprocess.run([str(SCRIPT), "start", "--no-install", "--port", str(port)],
+                          env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "cannot listen" not in done.stderr, done.stderr
+    assert "needs PostgreSQL" in done.stderr, done.stderr
