@@ -52,6 +52,7 @@ SCRIPT = ROOT / "scripts" / "cluster"
 VENV = ROOT / ".venv" / "bin"
 BACK_WITHIN = 30.0  # seconds for every killed process to be replaced (issue 16)
 FOUND_WITHIN = 30.0  # seconds for a new paper to be found through the port
+pg_only = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
 
@@ -183,12 +184,13 @@ def test_the_follower_app_runs_nothing_in_the_background(
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_cluster_start_kill_9_and_stop(pg_schema_url: str, tmp_path: Path,
+@pg_only  # empty tables: papers other tests left in the session's schema would be embedded
+def test_cluster_start_kill_9_and_stop(db_url: str, tmp_path: Path,
                                        models_dir: Path) -> None:
     missing = [tool for tool in ("gunicorn", "supervisord") if not (VENV / tool).exists()]
     assert not missing, f"{missing} not in .venv: run scripts/bootstrap dev (or deploy)"
     home, port = tmp_path / "home", free_port()
-    env = cluster_env(home, pg_schema_url, models_dir, PAPERWIRE_INDEX_INTERVAL_SECONDS="1",
+    env = cluster_env(home, db_url, models_dir, PAPERWIRE_INDEX_INTERVAL_SECONDS="1",
                       PAPERWIRE_INGEST_SCHEDULE="digest=*/10 * * * *")  # nothing from the network
 
     def cluster(*args: str) -> subprocess.CompletedProcess[str]:
@@ -266,7 +268,6 @@ def test_cluster_start_kill_9_and_stop(pg_schema_url: str, tmp_path: Path,
 SUBSCRIBERS = 300  # a few hundred digests, due now
 SEND_RATE = 30  # digests a second, for the whole deployment: the day takes 10 s or more
 DELIVERED_WITHIN = 60.0  # seconds from the kill to every digest sent
-pg_only = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
 def environ_of(pid: int) -> dict[str, str]:
