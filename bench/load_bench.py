@@ -168,8 +168,16 @@ def web_pids(env: dict[str, str]) -> list[int]:
     conf = Path(env["PAPERWIRE_HOME"]) / "cluster" / "supervisord.conf"
     master = int(sh([str(ROOT / ".venv" / "bin" / "supervisorctl"), "-c", str(conf), "pid",
                      "web"]).strip())
-    kids = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [master, *map(int, kids)]
+    return [master, *sorted(children(master))]
+
+
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started that are alive (its main thread's, from ``/proc``: a
+    gunicorn master or supervisord forks from it); none once it is gone."""
+    try:
+        return set(map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()))
+    except OSError:
+        return set()
 
 
 def search_mix(titles: list[str], texts: list[str]) -> list[tuple[str, str]]:

@@ -91,18 +91,6 @@ class Kill:
     known: set[int] = field(default_factory=set, repr=False)  # the pids before the kill
 
 
-def children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
-
-
 def connections(pid: int, port: int) -> int:
     """The ESTABLISHED TCP connections on local ``port`` that process ``pid`` holds."""
     try:
@@ -151,7 +139,7 @@ class Topology:
         return found
 
     def webs(self) -> set[int]:
-        return children(self.master)
+        return lb.children(self.master)
 
     def ready(self, pids: set[int]) -> set[int]:
         """Those of the web processes ``pids`` whose uvicorn has logged its start-up done."""
@@ -182,7 +170,7 @@ def killing(top: Topology, rng: random.Random, every: float, start: float, secon
                     k.new_pid, k.back_s = min(up), now - k.at
                     webs = (webs - {k.pid}) | {k.new_pid}
             else:
-                if k.spawned_s is None and children(top.supervisord) - k.known:
+                if k.spawned_s is None and lb.children(top.supervisord) - k.known:
                     k.spawned_s = now - k.at  # supervisord forked it (STARTING, no pid shown)
                 state, pid = top.workers().get(k.name, ("", 0))
                 if state == "RUNNING" and pid and pid != k.pid:
@@ -202,7 +190,7 @@ def killing(top: Topology, rng: random.Random, every: float, start: float, secon
             if choices:
                 kind, name, pid = rng.choice(choices)
                 conns = connections(pid, top.port) if kind == "web" else 0
-                known = top.webs() if kind == "web" else children(top.supervisord)
+                known = top.webs() if kind == "web" else lb.children(top.supervisord)
                 at = time.time()
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, 9)
