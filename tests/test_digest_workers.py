@@ -242,6 +242,34 @@ def test_a_slow_batch_renews_its_claims_so_no_one_takes_them_over(
     assert slow_report["sent"] == fast_report["sent"] == 30
 
 
+def cut_while_a_mail_is_out(db_url: str, tmp_path: Path, smtp_server: FaultySmtpServer,
+                            patience: float | None = None) -> tuple[str, str, float]:
+    """One worker sending the seeded day (as the scheduler runs it, again and again) through
+    a TCP proxy to PostgreSQL, cut for 3 s while the worker waits 1.5 s for the SMTP server's
+    reply to reader0030's digest; the worker's stdout, stderr, and the seconds it ran on
+    once the database was back."""
+    upstream = make_url(db_url)
+    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy:
+        url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False)
+        smtp_server.stall("data", 1.5, to="reader0030@example.org", times=1)
+        worker = ready(url, tmp_path / "home", smtp_server, batch=50, until=40,
+                       patience=patience)
+        go(worker)
+        deadline = time.monotonic() + 60
+        while (not any(r.rcpt_tos == ("reader0029@example.org",)
+                       for r in smtp_server.received) and time.monotonic() < deadline):
+            time.sleep(0.005)
+        time.sleep(0.5)  # reader0030's reply is 1 s away: the database goes, for 3 s
+        proxy.cut()
+        time.sleep(3.0)
+        proxy.restore()
+        t0 = time.monotonic()
+        out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    return out, err, time.monotonic() - t0
+
+
 @pytest.mark.slow
 @pg_only
 def test_after_a_database_outage_the_next_run_takes_back_the_rows_its_worker_held(
@@ -257,25 +285,7 @@ def test_after_a_database_outage_the_next_run_takes_back_the_rows_its_worker_hel
     second only here: the outage outlasts it). The outage is logged one line at a time,
     without a traceback."""
     ids = seed(db_url, 120)
-    upstream = make_url(db_url)
-    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy:
-        url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False)
-        smtp_server.stall("data", 1.5, to="reader0030@example.org", times=1)
-        worker = ready(url, tmp_path / "home", smtp_server, batch=50, until=40, patience=1)
-        go(worker)
-        deadline = time.monotonic() + 60
-        while (not any(r.rcpt_tos == ("reader0029@example.org",)
-                       for r in smtp_server.received) and time.monotonic() < deadline):
-            time.sleep(0.005)
-        time.sleep(0.5)  # reader0030's reply is 1 s away: the database goes, for 3 s
-        proxy.cut()
-        time.sleep(3.0)
-        proxy.restore()
-        t0 = time.monotonic()
-        out, err = worker.communicate(timeout=120)
-        took = time.monotonic() - t0
-    assert worker.returncode == 0, err
+    out, err, took = cut_while_a_mail_is_out(db_url, tmp_path, smtp_server, patience=1)
     report = json.loads(out.strip().splitlines()[-1])
     assert int(str(report["runs"])) > 1, report  # the outage ended a run
     # the outage is logged (the worker has no logging set up: Python's last-resort handler
@@ -305,23 +315,7 @@ def test_a_database_restart_while_a_mail_is_out_sends_nothing_twice(
     mark (3 s against 30): the mark is tried again until it holds, so the digest in flight at
     the outage is recorded, not sent again, and the run goes on to the end."""
     ids = seed(db_url, 120)
-    upstream = make_url(db_url)
-    with TcpProxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy:
-        url = upstream.set(host="127.0.0.1", port=proxy.port).render_as_string(
-            hide_password=False)
-        smtp_server.stall("data", 1.5, to="reader0030@example.org", times=1)
-        worker = ready(url, tmp_path / "home", smtp_server, batch=50, until=40)
-        go(worker)
-        deadline = time.monotonic() + 60
-        while (not any(r.rcpt_tos == ("reader0029@example.org",)
-                       for r in smtp_server.received) and time.monotonic() < deadline):
-            time.sleep(0.005)
-        time.sleep(0.5)  # reader0030's reply is 1 s away: the database goes, for 3 s
-        proxy.cut()
-        time.sleep(3.0)
-        proxy.restore()
-        _out, err = worker.communicate(timeout=120)
-    assert worker.returncode == 0, err
+    _out, err, _took = cut_while_a_mail_is_out(db_url, tmp_path, smtp_server)
     assert "was sent but not recorded yet" in err and "Traceback" not in err, err
     store = Store.open(db_url)
     assert store.digests.count_deliveries(DAY) == {"sent": 120}
