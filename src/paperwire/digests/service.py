@@ -408,8 +408,7 @@ class SharedBodies:
 def message_for(ctx: DigestContext, digest: Digest, now: datetime,
                 shared: SharedBodies | None = None) -> EmailMessage:
     """The digest's mail; with ``shared``, its bodies are rendered once per content."""
-    made = datetime.combine(link_day(digest.day, now), datetime.min.time())
-    links = ctx.links(digest.subscriber, made, digest)
+    links = _links_of(ctx, digest, now)
     if shared is None:
         return render_digest(digest, from_addr=ctx.settings.mail_from, links=links, now=now,
                              extras=extras_for(ctx.store, (it.paper for it in digest.items)))
@@ -422,8 +421,7 @@ def mail_for(ctx: DigestContext, digest: Digest, now: datetime, shared: SharedBo
     """The digest's mail as the runner sends it: :func:`message_for`'s, written straight to
     the bytes SMTP sends (:func:`encode_digest`), its bodies rendered once per content;
     the :class:`EmailMessage` itself for an address that is not ASCII."""
-    made = datetime.combine(link_day(digest.day, now), datetime.min.time())
-    links = ctx.links(digest.subscriber, made, digest)
+    links = _links_of(ctx, digest, now)
     bodies = shared.bodies(ctx, digest, links)
     sender = ctx.settings.mail_from
     data = encode_digest(digest, from_addr=sender, links=links, now=now, bodies=bodies)
@@ -431,6 +429,12 @@ def mail_for(ctx: DigestContext, digest: Digest, now: datetime, shared: SharedBo
     if data is None or envelope is None:
         return render_digest(digest, from_addr=sender, links=links, now=now, bodies=bodies)
     return Flattened(envelope, (digest.subscriber.email,), data)
+
+
+def _links_of(ctx: DigestContext, digest: Digest, now: datetime) -> Links:
+    """The digest's signed links, made on its link day (see :func:`link_day`)."""
+    made = datetime.combine(link_day(digest.day, now), datetime.min.time())
+    return ctx.links(digest.subscriber, made, digest)
 
 
 @functools.lru_cache(maxsize=16)

@@ -151,10 +151,7 @@ class VersionListener:
             channel = conn.execute(str(select(_channel()).compile(
                 self.engine, compile_kwargs={"literal_binds": True}))).fetchone()[0]
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-            with self.engine.connect() as reader:  # after LISTEN: no later write unheard
-                known = read(reader)
-            with self._lock:
-                self._known = known
+            self._read_again()  # after LISTEN: no later write unheard
             self.backend_pid = conn.info.backend_pid
             checked = monotonic()
             while not self._stop.is_set():
@@ -175,6 +172,9 @@ class VersionListener:
         with self._lock:
             self._known = None
         conn.execute("SELECT 1")
+        self._read_again()
+
+    def _read_again(self) -> None:
         with self.engine.connect() as reader:
             known = read(reader)
         with self._lock:
